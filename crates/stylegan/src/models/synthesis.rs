@@ -1,0 +1,350 @@
+//! The StyleGAN2 synthesis network (FORMATS.md §3.2, §3.4, §3.5): per-block styles in, features
+//! between blocks out, image out.
+//!
+//! The data path is exposed in three steps so that tools can act at any point of it:
+//! `ws → styles` ([`SynthesisNetwork::styles`], the StyleSpace S), then
+//! `styles → features` block by block ([`SynthesisNetwork::run_blocks`], which can start from
+//! features produced elsewhere), and the final block's `img` is the image.
+
+use std::ops::Range;
+
+use burn::tensor::{Distribution, Tensor};
+
+use super::config::{Architecture, GeneratorConfig};
+use crate::error::{Error, Result};
+use crate::nn::layers::load_filter;
+use crate::nn::{Conv2dLayer, FullyConnected, Init, Params, StateDict};
+use crate::ops::{bias_act, modulated_conv2d, upsample2d, Activation, Filter};
+
+/// How per-pixel noise is fed to the synthesis layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoiseMode {
+    /// The stored `noise_const` buffers (reproducible; the official default).
+    Const,
+    /// Fresh Gaussian noise on every call.
+    Random,
+    /// No noise.
+    None,
+}
+
+impl std::str::FromStr for NoiseMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "const" => Ok(Self::Const),
+            "random" => Ok(Self::Random),
+            "none" => Ok(Self::None),
+            o => Err(Error::InvalidArgument(format!("unknown noise mode '{o}' (expected const, random or none)"))),
+        }
+    }
+}
+
+/// `SynthesisLayer`: modulated conv (optionally 2× up), noise, bias + lrelu + clamp.
+#[derive(Clone, Debug)]
+pub struct SynthesisLayer {
+    pub affine: FullyConnected,
+    pub weight: Tensor<4>,
+    pub bias: Tensor<1>,
+    pub noise_strength: Option<Tensor<1>>,
+    pub noise_const: Option<Tensor<2>>,
+    pub filter: Filter,
+    pub resolution: usize,
+    pub up: usize,
+    pub activation: Activation,
+    pub conv_clamp: Option<f64>,
+}
+
+impl SynthesisLayer {
+    #[allow(clippy::too_many_arguments)]
+    fn new(p: &mut Params, cfg: &GeneratorConfig, in_ch: usize, out_ch: usize, resolution: usize, up: usize, filter: &Filter) -> Result<Self> {
+        let k = cfg.kernel_size;
+        let affine = p.scope("affine", |p| FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0))?;
+        let weight = p.tensor("weight", [out_ch, in_ch, k, k], Init::Randn(1.0))?;
+        let (noise_strength, noise_const) = if cfg.use_noise {
+            (Some(p.scalar("noise_strength", Init::Const(0.0))?), Some(p.tensor("noise_const", [resolution, resolution], Init::Randn(1.0))?))
+        } else {
+            (None, None)
+        };
+        let bias = p.tensor("bias", [out_ch], Init::Const(0.0))?;
+        let filter = load_filter(p, filter)?;
+        Ok(Self { affine, weight, bias, noise_strength, noise_const, filter, resolution, up, activation: cfg.activation, conv_clamp: cfg.conv_clamp })
+    }
+
+    /// Apply the layer with its styles already computed (`affine(w)`).
+    pub fn forward(&self, x: Tensor<4>, styles: &Tensor<2>, noise_mode: NoiseMode, gain: f64) -> Tensor<4> {
+        let k = self.weight.dims()[2];
+        let mut x = modulated_conv2d(x, &self.weight, styles, true, self.up, k / 2, &self.filter);
+        if let (Some(strength), Some(buf)) = (&self.noise_strength, &self.noise_const) {
+            let r = self.resolution;
+            let strength = strength.clone().reshape([1, 1, 1, 1]);
+            match noise_mode {
+                NoiseMode::Const => x = x + buf.clone().reshape([1, 1, r, r]) * strength,
+                NoiseMode::Random => {
+                    let n = x.dims()[0];
+                    let device = x.device();
+                    x = x + Tensor::<4>::random([n, 1, r, r], Distribution::Normal(0.0, 1.0), &device) * strength;
+                }
+                NoiseMode::None => {}
+            }
+        }
+        let act_gain = self.activation.default_gain() * gain;
+        bias_act(x, Some(&self.bias), self.activation, act_gain, self.conv_clamp.map(|c| c * gain))
+    }
+
+    fn state_dict(&self, sd: &mut StateDict) {
+        sd.add("weight", &self.weight);
+        if let Some(s) = &self.noise_strength {
+            sd.add_scalar("noise_strength", s);
+        }
+        sd.add("bias", &self.bias);
+        sd.add_data("resample_filter", vec![self.filter.h, self.filter.w], self.filter.taps.clone());
+        if let Some(n) = &self.noise_const {
+            sd.add("noise_const", n);
+        }
+        sd.scope("affine", |sd| self.affine.state_dict(sd));
+    }
+}
+
+/// `ToRGBLayer`: 1×1 modulated conv without demodulation; styles scaled by 1/sqrt(I).
+#[derive(Clone, Debug)]
+pub struct ToRgb {
+    pub affine: FullyConnected,
+    pub weight: Tensor<4>,
+    pub bias: Tensor<1>,
+    pub weight_gain: f64,
+    pub conv_clamp: Option<f64>,
+    filter: Filter,
+}
+
+impl ToRgb {
+    fn new(p: &mut Params, cfg: &GeneratorConfig, in_ch: usize, filter: &Filter) -> Result<Self> {
+        let affine = p.scope("affine", |p| FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0))?;
+        let weight = p.tensor("weight", [cfg.img_channels, in_ch, 1, 1], Init::Randn(1.0))?;
+        let bias = p.tensor("bias", [cfg.img_channels], Init::Const(0.0))?;
+        Ok(Self { affine, weight, bias, weight_gain: 1.0 / (in_ch as f64).sqrt(), conv_clamp: cfg.conv_clamp, filter: filter.clone() })
+    }
+
+    /// `styles` are the raw affine outputs (StyleSpace); the 1/sqrt(I) gain is applied here.
+    pub fn forward(&self, x: Tensor<4>, styles: &Tensor<2>) -> Tensor<4> {
+        let s = styles.clone().mul_scalar(self.weight_gain as f32);
+        let y = modulated_conv2d(x, &self.weight, &s, false, 1, 0, &self.filter);
+        bias_act(y, Some(&self.bias), Activation::Linear, 1.0, self.conv_clamp)
+    }
+
+    fn state_dict(&self, sd: &mut StateDict) {
+        sd.add("weight", &self.weight);
+        sd.add("bias", &self.bias);
+        sd.scope("affine", |sd| self.affine.state_dict(sd));
+    }
+}
+
+/// The styles (StyleSpace vectors) of one block, `[N, in_channels]` each.
+#[derive(Clone, Debug)]
+pub struct BlockStyles {
+    pub conv0: Option<Tensor<2>>,
+    pub conv1: Tensor<2>,
+    pub torgb: Option<Tensor<2>>,
+}
+
+/// The activations between blocks: features `x` and, for skip generators, the running image.
+#[derive(Clone, Debug)]
+pub struct Features {
+    pub x: Tensor<4>,
+    pub img: Option<Tensor<4>>,
+}
+
+/// `SynthesisBlock` at one resolution.
+#[derive(Clone, Debug)]
+pub struct SynthesisBlock {
+    pub resolution: usize,
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub architecture: Architecture,
+    pub is_last: bool,
+    /// The learned 4×4 input of the first block.
+    pub constant: Option<Tensor<3>>,
+    pub conv0: Option<SynthesisLayer>,
+    pub conv1: SynthesisLayer,
+    pub torgb: Option<ToRgb>,
+    pub skip: Option<Conv2dLayer>,
+    pub filter: Filter,
+}
+
+impl SynthesisBlock {
+    fn new(p: &mut Params, cfg: &GeneratorConfig, in_ch: usize, out_ch: usize, res: usize, is_last: bool, default_filter: &Filter) -> Result<Self> {
+        let constant = if in_ch == 0 { Some(p.tensor("const", [out_ch, res, res], Init::Randn(1.0))?) } else { None };
+        let filter = load_filter(p, default_filter)?;
+        let conv0 = if in_ch != 0 {
+            Some(p.scope("conv0", |p| SynthesisLayer::new(p, cfg, in_ch, out_ch, res, 2, &filter))?)
+        } else {
+            None
+        };
+        let conv1 = p.scope("conv1", |p| SynthesisLayer::new(p, cfg, out_ch, out_ch, res, 1, &filter))?;
+        let torgb = if is_last || cfg.architecture == Architecture::Skip {
+            Some(p.scope("torgb", |p| ToRgb::new(p, cfg, out_ch, &filter))?)
+        } else {
+            None
+        };
+        let skip = if in_ch != 0 && cfg.architecture == Architecture::Resnet {
+            Some(p.scope("skip", |p| Conv2dLayer::new(p, in_ch, out_ch, 1, false, Activation::Linear, 2, 1, &filter, None))?)
+        } else {
+            None
+        };
+        Ok(Self { resolution: res, in_channels: in_ch, out_channels: out_ch, architecture: cfg.architecture, is_last, constant, conv0, conv1, torgb, skip, filter })
+    }
+
+    pub fn num_conv(&self) -> usize {
+        if self.conv0.is_some() { 2 } else { 1 }
+    }
+
+    pub fn num_torgb(&self) -> usize {
+        usize::from(self.torgb.is_some())
+    }
+
+    /// Styles for this block from its slice of ws `[N, num_conv + num_torgb, w_dim]`.
+    pub fn styles(&self, ws: &Tensor<3>) -> BlockStyles {
+        let [n, _, d] = ws.dims();
+        let w = |i: usize| ws.clone().narrow(1, i, 1).reshape([n, d]);
+        let mut i = 0;
+        let conv0 = self.conv0.as_ref().map(|l| {
+            i += 1;
+            l.affine.forward(w(i - 1))
+        });
+        let conv1 = self.conv1.affine.forward(w(i));
+        i += 1;
+        let torgb = self.torgb.as_ref().map(|t| t.affine.forward(w(i)));
+        BlockStyles { conv0, conv1, torgb }
+    }
+
+    /// Run the block. `input` is `None` for the first block (it starts from its constant).
+    pub fn forward(&self, input: Option<Features>, styles: &BlockStyles, batch: usize, noise: NoiseMode) -> Result<Features> {
+        let (x, img) = match (input, &self.constant) {
+            (None, Some(c)) => {
+                let [ch, h, w] = c.dims();
+                (c.clone().reshape([1, ch, h, w]).repeat_dim(0, batch), None)
+            }
+            (Some(f), None) => (f.x, f.img),
+            (None, None) => return Err(Error::InvalidArgument(format!("block b{} needs input features", self.resolution))),
+            (Some(_), Some(_)) => return Err(Error::InvalidArgument("the first block starts from its constant; it takes no input features".into())),
+        };
+        let missing = || Error::InvalidArgument(format!("block b{}: missing styles", self.resolution));
+        let x = match (&self.conv0, &self.skip) {
+            (None, _) => self.conv1.forward(x, &styles.conv1, noise, 1.0),
+            (Some(conv0), Some(skip)) => {
+                let y = skip.forward(x.clone(), 0.5f64.sqrt());
+                let x = conv0.forward(x, styles.conv0.as_ref().ok_or_else(missing)?, noise, 1.0);
+                y + self.conv1.forward(x, &styles.conv1, noise, 0.5f64.sqrt())
+            }
+            (Some(conv0), None) => {
+                let x = conv0.forward(x, styles.conv0.as_ref().ok_or_else(missing)?, noise, 1.0);
+                self.conv1.forward(x, &styles.conv1, noise, 1.0)
+            }
+        };
+        let mut img = img.map(|i| upsample2d(i, &self.filter));
+        if let Some(torgb) = &self.torgb {
+            let y = torgb.forward(x.clone(), styles.torgb.as_ref().ok_or_else(missing)?);
+            img = Some(match img {
+                Some(i) => i + y,
+                None => y,
+            });
+        }
+        Ok(Features { x, img })
+    }
+
+    fn state_dict(&self, sd: &mut StateDict) {
+        if let Some(c) = &self.constant {
+            sd.add("const", c);
+        }
+        sd.add_data("resample_filter", vec![self.filter.h, self.filter.w], self.filter.taps.clone());
+        if let Some(l) = &self.conv0 {
+            sd.scope("conv0", |sd| l.state_dict(sd));
+        }
+        sd.scope("conv1", |sd| self.conv1.state_dict(sd));
+        if let Some(t) = &self.torgb {
+            sd.scope("torgb", |sd| t.state_dict(sd));
+        }
+        if let Some(s) = &self.skip {
+            sd.scope("skip", |sd| s.state_dict(sd));
+        }
+    }
+}
+
+/// `SynthesisNetwork`: blocks b4 … b{R}.
+#[derive(Clone, Debug)]
+pub struct SynthesisNetwork {
+    pub blocks: Vec<SynthesisBlock>,
+    pub num_ws: usize,
+    pub w_dim: usize,
+}
+
+impl SynthesisNetwork {
+    pub fn new(p: &mut Params, cfg: &GeneratorConfig) -> Result<Self> {
+        let filter = Filter::from_taps_1d(&cfg.resample_filter, p.device())?;
+        let resolutions = cfg.block_resolutions();
+        let mut blocks = Vec::new();
+        for &res in &resolutions {
+            let in_ch = if res > 4 { cfg.channels(res / 2) } else { 0 };
+            let is_last = res == cfg.img_resolution;
+            blocks.push(p.scope(&format!("b{res}"), |p| SynthesisBlock::new(p, cfg, in_ch, cfg.channels(res), res, is_last, &filter))?);
+        }
+        Ok(Self { blocks, num_ws: cfg.num_ws(), w_dim: cfg.w_dim })
+    }
+
+    /// Where each block's ws start: block i reads `ws[:, start_i .. start_i + num_conv + num_torgb]`,
+    /// so a block's torgb shares its w with the next block's conv0.
+    pub fn ws_offsets(&self) -> Vec<usize> {
+        let mut idx = 0;
+        self.blocks
+            .iter()
+            .map(|b| {
+                let start = idx;
+                idx += b.num_conv();
+                start
+            })
+            .collect()
+    }
+
+    /// StyleSpace: every layer's styles from ws `[N, num_ws, w_dim]`.
+    pub fn styles(&self, ws: &Tensor<3>) -> Result<Vec<BlockStyles>> {
+        let [_, n_ws, d] = ws.dims();
+        if n_ws != self.num_ws || d != self.w_dim {
+            return Err(Error::InvalidArgument(format!("ws has shape [N, {n_ws}, {d}], the network expects [N, {}, {}]", self.num_ws, self.w_dim)));
+        }
+        Ok(self
+            .blocks
+            .iter()
+            .zip(self.ws_offsets())
+            .map(|(b, start)| b.styles(&ws.clone().narrow(1, start, b.num_conv() + b.num_torgb())))
+            .collect())
+    }
+
+    /// Run blocks `range` from `input` (None when the range starts at block 0).
+    pub fn run_blocks(&self, styles: &[BlockStyles], range: Range<usize>, input: Option<Features>, noise: NoiseMode) -> Result<Features> {
+        if range.is_empty() || range.end > self.blocks.len() {
+            return Err(Error::InvalidArgument(format!("block range {range:?} is outside 0..{}", self.blocks.len())));
+        }
+        let batch = styles[range.start].conv1.dims()[0];
+        let mut f = input;
+        for i in range {
+            f = Some(self.blocks[i].forward(f, &styles[i], batch, noise)?);
+        }
+        Ok(f.expect("non-empty range"))
+    }
+
+    /// The image `[N, C, R, R]` from StyleSpace styles.
+    pub fn forward_styles(&self, styles: &[BlockStyles], noise: NoiseMode) -> Result<Tensor<4>> {
+        let f = self.run_blocks(styles, 0..self.blocks.len(), None, noise)?;
+        Ok(f.img.expect("the last block always has torgb"))
+    }
+
+    /// The image from ws `[N, num_ws, w_dim]`.
+    pub fn forward(&self, ws: &Tensor<3>, noise: NoiseMode) -> Result<Tensor<4>> {
+        self.forward_styles(&self.styles(ws)?, noise)
+    }
+
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        for b in &self.blocks {
+            sd.scope(&format!("b{}", b.resolution), |sd| b.state_dict(sd));
+        }
+    }
+}

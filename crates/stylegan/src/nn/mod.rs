@@ -1,0 +1,7 @@
+//! Shared building blocks: equalised-learning-rate layers and the parameter plumbing.
+
+pub mod layers;
+pub mod params;
+
+pub use layers::{Conv2dLayer, FullyConnected};
+pub use params::{Init, Params, StateDict};

@@ -1,0 +1,35 @@
+//! Numerical kernels with the semantics of NVIDIA's `torch_utils/ops` reference paths
+//! (FORMATS.md §2). Architecture code lives in `models/`; these know nothing of StyleGAN layers.
+
+pub mod bias_act;
+pub mod modulated_conv;
+pub mod upfirdn2d;
+
+pub use bias_act::{bias_act, Activation};
+pub use modulated_conv::modulated_conv2d;
+pub use upfirdn2d::{downsample2d, upfirdn2d, upsample2d, Filter};
+
+use burn::tensor::Tensor;
+
+/// `x * rsqrt(mean(x², dim=1) + 1e-8)`.
+pub fn normalize_2nd_moment(x: Tensor<2>) -> Tensor<2> {
+    let inv = x.clone().square().mean_dim(1).add_scalar(1e-8).sqrt().recip();
+    x * inv
+}
+
+/// `torch.lerp(a, b, t)` as ATen computes it: `a + t·(b−a)` when |t| < 0.5, else `b − (b−a)·(1−t)`.
+pub fn lerp<const D: usize>(a: Tensor<D>, b: Tensor<D>, t: f64) -> Tensor<D> {
+    let diff = b.clone() - a.clone();
+    if t.abs() < 0.5 {
+        a + diff.mul_scalar(t as f32)
+    } else {
+        b - diff.mul_scalar((1.0 - t) as f32)
+    }
+}
+
+/// Build an `[N, …]`-broadcastable shape that puts `c` on axis 1.
+pub(crate) fn channel_shape<const D: usize>(c: usize) -> [usize; D] {
+    let mut s = [1usize; D];
+    s[1] = c;
+    s
+}
