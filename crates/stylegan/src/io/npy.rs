@@ -18,7 +18,7 @@ pub fn read(path: &Path) -> Result<Array> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| Error::format(path, format!("not a .npy file: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
-    let descr = npy.dtype().descr();
+    let descr = npy.dtype().descr().trim_matches('\'').to_string();
     let data: Vec<f64> = match descr.as_str() {
         "<f8" => npy.into_vec::<f64>().map_err(|e| Error::format(path, e.to_string()))?,
         "<f4" => npy.into_vec::<f32>().map_err(|e| Error::format(path, e.to_string()))?.into_iter().map(f64::from).collect(),
