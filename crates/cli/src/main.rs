@@ -1,1 +1,44 @@
-fn main() {}
+//! `stylegan`: the command line. Thin: argument parsing and progress bars here, all the work in
+//! the `stylegan` library.
+
+mod args;
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "stylegan",
+    version,
+    about = "StyleGAN networks faithful to NVIDIA's code, in Rust"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate images from seeds (like the official gen_images.py).
+    Generate(cmd::generate::Args),
+    /// Print a network's config, resolution, num_ws and parameter counts.
+    Info(cmd::info::Args),
+    /// Create a randomly initialised network from a config file.
+    Init(cmd::init::Args),
+    /// Measure generator throughput (images/s, GFLOP/s).
+    Bench(cmd::bench::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate(a) => cmd::generate::run(a),
+        Command::Info(a) => cmd::info::run(a),
+        Command::Init(a) => cmd::init::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

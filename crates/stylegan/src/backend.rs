@@ -22,7 +22,9 @@ impl std::str::FromStr for DeviceKind {
         match s {
             "cpu" => Ok(DeviceKind::Cpu),
             "gpu" => Ok(DeviceKind::Gpu),
-            other => Err(Error::InvalidArgument(format!("unknown device '{other}' (expected cpu or gpu)"))),
+            other => Err(Error::InvalidArgument(format!(
+                "unknown device '{other}' (expected cpu or gpu)"
+            ))),
         }
     }
 }

@@ -17,10 +17,19 @@ pub enum Error {
     Format { path: PathBuf, msg: String },
     /// A tensor the network needs is not in the checkpoint.
     #[error("{file}: missing tensor '{name}' (expected shape {expected:?})")]
-    MissingTensor { file: String, name: String, expected: Vec<usize> },
+    MissingTensor {
+        file: String,
+        name: String,
+        expected: Vec<usize>,
+    },
     /// A tensor has the wrong shape.
     #[error("{file}: tensor '{name}' has shape {found:?}, expected {expected:?}")]
-    ShapeMismatch { file: String, name: String, expected: Vec<usize>, found: Vec<usize> },
+    ShapeMismatch {
+        file: String,
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
     /// The checkpoint's configuration cannot be honoured.
     #[error("unsupported network config: {0}")]
     Config(String),
@@ -33,9 +42,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
     pub(crate) fn format(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
-        Error::Format { path: path.into(), msg: msg.into() }
+        Error::Format {
+            path: path.into(),
+            msg: msg.into(),
+        }
     }
 }

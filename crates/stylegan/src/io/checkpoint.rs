@@ -31,7 +31,10 @@ pub struct NetworkEntry {
 impl NetworkEntry {
     /// The class name without its module path (`Generator`, `Discriminator`).
     pub fn short_class(&self) -> &str {
-        self.class_name.rsplit('.').next().unwrap_or(&self.class_name)
+        self.class_name
+            .rsplit('.')
+            .next()
+            .unwrap_or(&self.class_name)
     }
 
     pub fn num_params(&self) -> usize {
@@ -60,7 +63,8 @@ impl Checkpoint {
 
     /// Parse checkpoint bytes; `path` names the file in errors.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let not_ckpt = |msg: String| Error::format(path, format!("not a safetensors checkpoint ({msg})"));
+        let not_ckpt =
+            |msg: String| Error::format(path, format!("not a safetensors checkpoint ({msg})"));
         let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| not_ckpt(e.to_string()))?;
         let st = SafeTensors::deserialize(bytes).map_err(|e| not_ckpt(e.to_string()))?;
         let metadata: HashMap<String, String> = meta.metadata().clone().unwrap_or_default();
@@ -86,7 +90,11 @@ impl Checkpoint {
         }
         for (k, v) in &metadata {
             let owned = prefixes.iter().any(|p| {
-                let key = if p.is_empty() { k.clone() } else { k.strip_prefix(&format!("{p}.")).unwrap_or("").to_string() };
+                let key = if p.is_empty() {
+                    k.clone()
+                } else {
+                    k.strip_prefix(&format!("{p}.")).unwrap_or("").to_string()
+                };
                 key == "class_name" || key == "init_kwargs"
             });
             if !owned {
@@ -94,28 +102,72 @@ impl Checkpoint {
             }
         }
         for prefix in &prefixes {
-            let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
-            let class_name = metadata[&key("class_name")].clone();
-            let kwargs_text = metadata.get(&key("init_kwargs")).ok_or_else(|| {
-                Error::format(path, format!("metadata has '{}' but no '{}'", key("class_name"), key("init_kwargs")))
-            })?;
-            let init_kwargs: serde_json::Value = serde_json::from_str(kwargs_text)
-                .map_err(|e| Error::format(path, format!("metadata '{}' is not valid JSON: {e}", key("init_kwargs"))))?;
-            networks.insert(prefix.clone(), NetworkEntry { class_name, init_kwargs, tensors: BTreeMap::new() });
-        }
-        for (name, view) in st.tensors() {
-            let (prefix, short) = match prefixes.iter().find(|p| !p.is_empty() && name.starts_with(&format!("{p}."))) {
-                Some(p) => (p.clone(), name[p.len() + 1..].to_string()),
-                None if prefixes.len() == 1 && prefixes[0].is_empty() => (String::new(), name.clone()),
-                None => {
-                    return Err(Error::format(path, format!("tensor '{name}' belongs to none of the networks {prefixes:?}")))
+            let key = |k: &str| {
+                if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
                 }
             };
-            let data = to_f32(&view).map_err(|msg| Error::format(path, format!("tensor '{name}': {msg}")))?;
-            let entry = networks.get_mut(&prefix).expect("prefix registered");
-            entry.tensors.insert(short, RawTensor { shape: view.shape().to_vec(), data });
+            let class_name = metadata[&key("class_name")].clone();
+            let kwargs_text = metadata.get(&key("init_kwargs")).ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!(
+                        "metadata has '{}' but no '{}'",
+                        key("class_name"),
+                        key("init_kwargs")
+                    ),
+                )
+            })?;
+            let init_kwargs: serde_json::Value =
+                serde_json::from_str(kwargs_text).map_err(|e| {
+                    Error::format(
+                        path,
+                        format!("metadata '{}' is not valid JSON: {e}", key("init_kwargs")),
+                    )
+                })?;
+            networks.insert(
+                prefix.clone(),
+                NetworkEntry {
+                    class_name,
+                    init_kwargs,
+                    tensors: BTreeMap::new(),
+                },
+            );
         }
-        Ok(Self { path: path.to_path_buf(), networks, extra_metadata })
+        for (name, view) in st.tensors() {
+            let (prefix, short) = match prefixes
+                .iter()
+                .find(|p| !p.is_empty() && name.starts_with(&format!("{p}.")))
+            {
+                Some(p) => (p.clone(), name[p.len() + 1..].to_string()),
+                None if prefixes.len() == 1 && prefixes[0].is_empty() => {
+                    (String::new(), name.clone())
+                }
+                None => {
+                    return Err(Error::format(
+                        path,
+                        format!("tensor '{name}' belongs to none of the networks {prefixes:?}"),
+                    ))
+                }
+            };
+            let data = to_f32(&view)
+                .map_err(|msg| Error::format(path, format!("tensor '{name}': {msg}")))?;
+            let entry = networks.get_mut(&prefix).expect("prefix registered");
+            entry.tensors.insert(
+                short,
+                RawTensor {
+                    shape: view.shape().to_vec(),
+                    data,
+                },
+            );
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            networks,
+            extra_metadata,
+        })
     }
 
     /// The network to generate with: `G_ema`, else `G`, else the single unprefixed Generator.
@@ -136,18 +188,40 @@ impl Checkpoint {
                 }
             }
         }
-        let found: Vec<String> =
-            self.networks.iter().map(|(k, e)| format!("{}{}", if k.is_empty() { "" } else { k }, format!(" ({})", e.class_name))).collect();
-        Err(Error::format(&self.path, format!("holds no {class} network (found: {})", found.join(", "))))
+        let found: Vec<String> = self
+            .networks
+            .iter()
+            .map(|(k, e)| {
+                format!(
+                    "{}{}",
+                    if k.is_empty() { "" } else { k },
+                    format!(" ({})", e.class_name)
+                )
+            })
+            .collect();
+        Err(Error::format(
+            &self.path,
+            format!("holds no {class} network (found: {})", found.join(", ")),
+        ))
     }
 
     /// Write networks to `path` atomically. With one network and prefix `""` the file is
     /// unprefixed; otherwise tensor names and metadata keys get `prefix.`.
-    pub fn write(path: &Path, networks: &[(&str, &NetworkEntry)], extra_metadata: &BTreeMap<String, String>) -> Result<()> {
+    pub fn write(
+        path: &Path,
+        networks: &[(&str, &NetworkEntry)],
+        extra_metadata: &BTreeMap<String, String>,
+    ) -> Result<()> {
         let mut metadata: HashMap<String, String> = extra_metadata.clone().into_iter().collect();
         let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (prefix, entry) in networks {
-            let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+            let key = |k: &str| {
+                if prefix.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{prefix}.{k}")
+                }
+            };
             metadata.insert(key("class_name"), entry.class_name.clone());
             metadata.insert(key("init_kwargs"), entry.init_kwargs.to_string());
             for (name, t) in &entry.tensors {
@@ -157,9 +231,16 @@ impl Checkpoint {
         }
         let views: Vec<(String, TensorView)> = buffers
             .iter()
-            .map(|(n, s, b)| Ok((n.clone(), TensorView::new(Dtype::F32, s.clone(), b).map_err(|e| Error::format(path, e.to_string()))?)))
+            .map(|(n, s, b)| {
+                Ok((
+                    n.clone(),
+                    TensorView::new(Dtype::F32, s.clone(), b)
+                        .map_err(|e| Error::format(path, e.to_string()))?,
+                ))
+            })
             .collect::<Result<_>>()?;
-        let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| Error::format(path, e.to_string()))?;
+        let bytes = safetensors::serialize(views, Some(metadata))
+            .map_err(|e| Error::format(path, e.to_string()))?;
         super::atomic_write(path, &bytes)
     }
 }
@@ -167,10 +248,22 @@ impl Checkpoint {
 fn to_f32(view: &TensorView) -> std::result::Result<Vec<f32>, String> {
     let b = view.data();
     Ok(match view.dtype() {
-        Dtype::F32 => b.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect(),
-        Dtype::F64 => b.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32).collect(),
-        Dtype::F16 => b.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-        Dtype::BF16 => b.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        Dtype::F32 => b
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        Dtype::F64 => b
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect(),
+        Dtype::F16 => b
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => b
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
         other => return Err(format!("dtype {other:?} is not a float type")),
     })
 }

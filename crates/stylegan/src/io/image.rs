@@ -27,11 +27,17 @@ impl Image8 {
         for c in 0..channels {
             for y in 0..height {
                 for x in 0..width {
-                    pixels[(y * width + x) * channels + c] = quantize(chw[(c * height + y) * width + x]);
+                    pixels[(y * width + x) * channels + c] =
+                        quantize(chw[(c * height + y) * width + x]);
                 }
             }
         }
-        Self { width, height, channels, pixels }
+        Self {
+            width,
+            height,
+            channels,
+            pixels,
+        }
     }
 
     /// Encode as PNG and write atomically.
@@ -40,7 +46,11 @@ impl Image8 {
             1 => image::ExtendedColorType::L8,
             3 => image::ExtendedColorType::Rgb8,
             4 => image::ExtendedColorType::Rgba8,
-            c => return Err(Error::InvalidArgument(format!("cannot write a {c}-channel image as PNG"))),
+            c => {
+                return Err(Error::InvalidArgument(format!(
+                    "cannot write a {c}-channel image as PNG"
+                )))
+            }
         };
         let mut buf = Vec::new();
         image::ImageEncoder::write_image(
@@ -57,9 +67,14 @@ impl Image8 {
 
 /// Lay same-sized images out in a `cols × rows` grid (row-major, unused cells black).
 pub fn grid(images: &[Image8], cols: usize, rows: usize) -> Result<Image8> {
-    let first = images.first().ok_or_else(|| Error::InvalidArgument("grid of zero images".into()))?;
+    let first = images
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("grid of zero images".into()))?;
     if cols * rows < images.len() {
-        return Err(Error::InvalidArgument(format!("a {cols}x{rows} grid cannot hold {} images", images.len())));
+        return Err(Error::InvalidArgument(format!(
+            "a {cols}x{rows} grid cannot hold {} images",
+            images.len()
+        )));
     }
     let (w, h, c) = (first.width, first.height, first.channels);
     let gw = w * cols;
@@ -72,5 +87,10 @@ pub fn grid(images: &[Image8], cols: usize, rows: usize) -> Result<Image8> {
             pixels[dst..dst + w * c].copy_from_slice(src);
         }
     }
-    Ok(Image8 { width: gw, height: h * rows, channels: c, pixels })
+    Ok(Image8 {
+        width: gw,
+        height: h * rows,
+        channels: c,
+        pixels,
+    })
 }

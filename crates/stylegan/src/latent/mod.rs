@@ -17,16 +17,27 @@ pub fn broadcast(w: Tensor<2>, num_ws: usize) -> Tensor<3> {
 
 /// Truncation toward `w_avg` on the first `cutoff` layers (all when `None`), with the official
 /// `w_avg.lerp(w, psi)` formula.
-pub fn truncate(ws: Tensor<3>, w_avg: &Tensor<1>, psi: f64, cutoff: Option<usize>) -> Result<Tensor<3>> {
+pub fn truncate(
+    ws: Tensor<3>,
+    w_avg: &Tensor<1>,
+    psi: f64,
+    cutoff: Option<usize>,
+) -> Result<Tensor<3>> {
     if !psi.is_finite() {
-        return Err(Error::InvalidArgument(format!("truncation psi must be finite, got {psi}")));
+        return Err(Error::InvalidArgument(format!(
+            "truncation psi must be finite, got {psi}"
+        )));
     }
     let [n, num_ws, d] = ws.dims();
     let k = cutoff.unwrap_or(num_ws).min(num_ws);
     if k == 0 || psi == 1.0 {
         return Ok(ws);
     }
-    let avg = w_avg.clone().reshape([1, 1, d]).repeat_dim(0, n).repeat_dim(1, k);
+    let avg = w_avg
+        .clone()
+        .reshape([1, 1, d])
+        .repeat_dim(0, n)
+        .repeat_dim(1, k);
     let head = lerp(avg, ws.clone().narrow(1, 0, k), psi);
     if k == num_ws {
         Ok(head)

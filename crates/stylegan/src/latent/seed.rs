@@ -27,14 +27,18 @@ impl RandomState {
                 .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
                 .wrapping_add(i as u32);
         }
-        Self { mt, pos: N, gauss: None }
+        Self {
+            mt,
+            pos: N,
+            gauss: None,
+        }
     }
 
     /// Seeds from a Python integer; numpy refuses negative seeds and seeds ≥ 2^32.
     pub fn from_seed(seed: i64) -> Result<Self> {
-        u32::try_from(seed)
-            .map(Self::new)
-            .map_err(|_| Error::InvalidArgument(format!("seed {seed} is out of range 0..=4294967295")))
+        u32::try_from(seed).map(Self::new).map_err(|_| {
+            Error::InvalidArgument(format!("seed {seed} is out of range 0..=4294967295"))
+        })
     }
 
     /// `RandomState(array)`: numpy's `init_by_array`.
@@ -143,12 +147,28 @@ mod tests {
     fn randn_matches_numpy_bit_for_bit() {
         let z = z_from_seed(0, 512);
         let hex: Vec<u64> = z[..4].iter().map(|v| v.to_bits()).collect();
-        assert_eq!(hex, [0x3ffc398ef3e5cfa5, 0x3fd99c2cfacc8953, 0x3fef51d25222c9ab, 0x4001ed5969e3314e]);
+        assert_eq!(
+            hex,
+            [
+                0x3ffc398ef3e5cfa5,
+                0x3fd99c2cfacc8953,
+                0x3fef51d25222c9ab,
+                0x4001ed5969e3314e
+            ]
+        );
         assert_eq!(z[511], 1.3749640663929898);
         assert!((z.iter().sum::<f64>() + 13.203225372007179).abs() < 1e-11);
         let z = z_from_seed(42, 512);
         let hex: Vec<u64> = z[..4].iter().map(|v| v.to_bits()).collect();
-        assert_eq!(hex, [0x3fdfca2a28a9307c, 0xbfc1b2a505de052a, 0x3fe4b9dd50245e68, 0x3ff85e548e01aa2b]);
+        assert_eq!(
+            hex,
+            [
+                0x3fdfca2a28a9307c,
+                0xbfc1b2a505de052a,
+                0x3fe4b9dd50245e68,
+                0x3ff85e548e01aa2b
+            ]
+        );
         assert_eq!(z[511], -0.05023810944913695);
         assert!((z.iter().sum::<f64>() - 2.262630726256273).abs() < 1e-11);
         assert_eq!(z_from_seed(1, 2), [1.6243453636632417, -0.6117564136500754]);

@@ -24,7 +24,9 @@ impl Flavor {
     pub fn from_class_name(class_name: &str, expected: &str) -> Result<Self> {
         let (module, class) = class_name.rsplit_once('.').unwrap_or(("", class_name));
         if class != expected {
-            return Err(Error::Config(format!("class_name '{class_name}' is not a {expected}")));
+            return Err(Error::Config(format!(
+                "class_name '{class_name}' is not a {expected}"
+            )));
         }
         match module {
             "training.networks_stylegan2" => Ok(Flavor::StyleGan3Repo),
@@ -53,7 +55,9 @@ impl Architecture {
             "orig" => Ok(Self::Orig),
             "skip" => Ok(Self::Skip),
             "resnet" => Ok(Self::Resnet),
-            other => Err(Error::Config(format!("unknown architecture '{other}' (expected orig, skip or resnet)"))),
+            other => Err(Error::Config(format!(
+                "unknown architecture '{other}' (expected orig, skip or resnet)"
+            ))),
         }
     }
     pub fn name(self) -> &'static str {
@@ -103,7 +107,9 @@ impl MappingConfig {
             }
         }
         if cfg.num_layers == 0 {
-            return Err(Error::Config(format!("{what}.num_layers must be at least 1")));
+            return Err(Error::Config(format!(
+                "{what}.num_layers must be at least 1"
+            )));
         }
         Ok(cfg)
     }
@@ -154,7 +160,11 @@ impl GeneratorConfig {
             channel_base: 32768,
             channel_max: 512,
             num_fp16_res: if flavor == Flavor::Ada { 0 } else { 4 },
-            conv_clamp: if flavor == Flavor::Ada { None } else { Some(256.0) },
+            conv_clamp: if flavor == Flavor::Ada {
+                None
+            } else {
+                Some(256.0)
+            },
             architecture: Architecture::Skip,
             resample_filter: vec![1.0, 3.0, 3.0, 1.0],
             kernel_size: 3,
@@ -168,7 +178,9 @@ impl GeneratorConfig {
             if k == "synthesis_kwargs" {
                 for (k2, v2) in obj(v, "synthesis_kwargs")? {
                     if kwargs.get(k2).is_some() {
-                        return Err(Error::Config(format!("'{k2}' is given both flat and in synthesis_kwargs")));
+                        return Err(Error::Config(format!(
+                            "'{k2}' is given both flat and in synthesis_kwargs"
+                        )));
                     }
                     flat.push((k2.clone(), v2.clone()));
                 }
@@ -185,7 +197,9 @@ impl GeneratorConfig {
                 "w_dim" => cfg.w_dim = as_usize(v, k)?,
                 "img_resolution" => cfg.img_resolution = as_usize(v, k)?,
                 "img_channels" => cfg.img_channels = as_usize(v, k)?,
-                "mapping_kwargs" => cfg.mapping = MappingConfig::parse(v, flavor, "mapping_kwargs")?,
+                "mapping_kwargs" => {
+                    cfg.mapping = MappingConfig::parse(v, flavor, "mapping_kwargs")?
+                }
                 "channel_base" => cfg.channel_base = as_usize(v, k)?,
                 "channel_max" => cfg.channel_max = as_usize(v, k)?,
                 "num_fp16_res" => cfg.num_fp16_res = as_usize(v, k)?,
@@ -208,7 +222,10 @@ impl GeneratorConfig {
             }
         }
         if !required.is_empty() {
-            return Err(Error::Config(format!("init_kwargs lacks required key(s): {}", required.join(", "))));
+            return Err(Error::Config(format!(
+                "init_kwargs lacks required key(s): {}",
+                required.join(", ")
+            )));
         }
         cfg.validate()?;
         Ok(cfg)
@@ -217,16 +234,25 @@ impl GeneratorConfig {
     fn validate(&self) -> Result<()> {
         let r = self.img_resolution;
         if r < 4 || !r.is_power_of_two() {
-            return Err(Error::Config(format!("img_resolution {r} must be a power of two >= 4")));
+            return Err(Error::Config(format!(
+                "img_resolution {r} must be a power of two >= 4"
+            )));
         }
         if self.w_dim == 0 || self.img_channels == 0 {
-            return Err(Error::Config("w_dim and img_channels must be positive".into()));
+            return Err(Error::Config(
+                "w_dim and img_channels must be positive".into(),
+            ));
         }
         if self.z_dim == 0 && self.c_dim == 0 {
-            return Err(Error::Config("a Generator needs z_dim > 0 or c_dim > 0".into()));
+            return Err(Error::Config(
+                "a Generator needs z_dim > 0 or c_dim > 0".into(),
+            ));
         }
         if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
-            return Err(Error::Config(format!("kernel_size {} must be odd", self.kernel_size)));
+            return Err(Error::Config(format!(
+                "kernel_size {} must be odd",
+                self.kernel_size
+            )));
         }
         if self.resample_filter.len() >= 8 {
             return Err(Error::Config(format!(
@@ -250,7 +276,9 @@ impl GeneratorConfig {
 
     /// `[4, 8, …, img_resolution]`.
     pub fn block_resolutions(&self) -> Vec<usize> {
-        (2..=self.img_resolution.trailing_zeros()).map(|i| 1usize << i).collect()
+        (2..=self.img_resolution.trailing_zeros())
+            .map(|i| 1usize << i)
+            .collect()
     }
 
     /// Number of w vectors the synthesis network consumes.
@@ -316,7 +344,11 @@ impl DiscriminatorConfig {
             channel_base: 32768,
             channel_max: 512,
             num_fp16_res: if flavor == Flavor::Ada { 0 } else { 4 },
-            conv_clamp: if flavor == Flavor::Ada { None } else { Some(256.0) },
+            conv_clamp: if flavor == Flavor::Ada {
+                None
+            } else {
+                Some(256.0)
+            },
             cmap_dim: None,
             activation: Activation::Lrelu,
             resample_filter: vec![1.0, 3.0, 3.0, 1.0],
@@ -340,7 +372,9 @@ impl DiscriminatorConfig {
                 "num_fp16_res" => cfg.num_fp16_res = as_usize(v, k)?,
                 "conv_clamp" => cfg.conv_clamp = opt_f64(v, k)?,
                 "cmap_dim" => cfg.cmap_dim = opt_usize(v, k)?,
-                "mapping_kwargs" => cfg.mapping = MappingConfig::parse(v, flavor, "mapping_kwargs")?,
+                "mapping_kwargs" => {
+                    cfg.mapping = MappingConfig::parse(v, flavor, "mapping_kwargs")?
+                }
                 "block_kwargs" => {
                     for (bk, bv) in obj(v, "block_kwargs")? {
                         let key = format!("block_kwargs.{bk}");
@@ -361,7 +395,9 @@ impl DiscriminatorConfig {
                         match ek.as_str() {
                             "mbstd_group_size" => cfg.mbstd_group_size = opt_usize(ev, &key)?,
                             "mbstd_num_channels" => cfg.mbstd_num_channels = as_usize(ev, &key)?,
-                            "activation" => cfg.epilogue_activation = Activation::parse(as_str(ev, &key)?)?,
+                            "activation" => {
+                                cfg.epilogue_activation = Activation::parse(as_str(ev, &key)?)?
+                            }
                             _ => return Err(unknown(&key)),
                         }
                     }
@@ -370,20 +406,31 @@ impl DiscriminatorConfig {
             }
         }
         if !required.is_empty() {
-            return Err(Error::Config(format!("init_kwargs lacks required key(s): {}", required.join(", "))));
+            return Err(Error::Config(format!(
+                "init_kwargs lacks required key(s): {}",
+                required.join(", ")
+            )));
         }
         let r = cfg.img_resolution;
         if r < 8 || !r.is_power_of_two() {
-            return Err(Error::Config(format!("Discriminator img_resolution {r} must be a power of two >= 8")));
+            return Err(Error::Config(format!(
+                "Discriminator img_resolution {r} must be a power of two >= 8"
+            )));
         }
         if cfg.resample_filter.len() >= 8 {
-            return Err(Error::Config("resample_filter with >= 8 taps (separable) is not supported".into()));
+            return Err(Error::Config(
+                "resample_filter with >= 8 taps (separable) is not supported".into(),
+            ));
         }
         if cfg.mbstd_group_size == Some(0) {
-            return Err(Error::Config("epilogue_kwargs.mbstd_group_size must be positive or null".into()));
+            return Err(Error::Config(
+                "epilogue_kwargs.mbstd_group_size must be positive or null".into(),
+            ));
         }
         if cfg.mbstd_num_channels > 0 && cfg.channels(4) % cfg.mbstd_num_channels != 0 {
-            return Err(Error::Config("mbstd_num_channels must divide the 4x4 channel count".into()));
+            return Err(Error::Config(
+                "mbstd_num_channels must divide the 4x4 channel count".into(),
+            ));
         }
         Ok(cfg)
     }
@@ -394,7 +441,10 @@ impl DiscriminatorConfig {
 
     /// `[R, R/2, …, 8]`.
     pub fn block_resolutions(&self) -> Vec<usize> {
-        (3..=self.img_resolution.trailing_zeros()).rev().map(|i| 1usize << i).collect()
+        (3..=self.img_resolution.trailing_zeros())
+            .rev()
+            .map(|i| 1usize << i)
+            .collect()
     }
 
     /// `cmap_dim`, defaulting to the 4×4 channel count (0 for unconditional networks).
@@ -425,7 +475,8 @@ impl DiscriminatorConfig {
 }
 
 fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
-    v.as_object().ok_or_else(|| Error::Config(format!("{what} must be a JSON object, found {v}")))
+    v.as_object()
+        .ok_or_else(|| Error::Config(format!("{what} must be a JSON object, found {v}")))
 }
 fn unknown(key: &str) -> Error {
     Error::Config(format!("unknown init_kwargs key '{key}'"))
@@ -434,22 +485,38 @@ fn bad(key: &str, expected: &str, v: &Value) -> Error {
     Error::Config(format!("init_kwargs '{key}' must be {expected}, found {v}"))
 }
 fn as_usize(v: &Value, key: &str) -> Result<usize> {
-    v.as_u64().map(|x| x as usize).ok_or_else(|| bad(key, "a non-negative integer", v))
+    v.as_u64()
+        .map(|x| x as usize)
+        .ok_or_else(|| bad(key, "a non-negative integer", v))
 }
 fn opt_usize(v: &Value, key: &str) -> Result<Option<usize>> {
-    if v.is_null() { Ok(None) } else { as_usize(v, key).map(Some) }
+    if v.is_null() {
+        Ok(None)
+    } else {
+        as_usize(v, key).map(Some)
+    }
 }
 fn as_f64(v: &Value, key: &str) -> Result<f64> {
-    v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| bad(key, "a finite number", v))
+    v.as_f64()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| bad(key, "a finite number", v))
 }
 fn opt_f64(v: &Value, key: &str) -> Result<Option<f64>> {
-    if v.is_null() { Ok(None) } else { as_f64(v, key).map(Some) }
+    if v.is_null() {
+        Ok(None)
+    } else {
+        as_f64(v, key).map(Some)
+    }
 }
 fn as_str<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
     v.as_str().ok_or_else(|| bad(key, "a string", v))
 }
 fn as_f64_list(v: &Value, key: &str) -> Result<Vec<f64>> {
-    v.as_array().ok_or_else(|| bad(key, "a list of numbers", v))?.iter().map(|x| as_f64(x, key)).collect()
+    v.as_array()
+        .ok_or_else(|| bad(key, "a list of numbers", v))?
+        .iter()
+        .map(|x| as_f64(x, key))
+        .collect()
 }
 
 #[cfg(test)]
@@ -461,7 +528,11 @@ mod tests {
     #[test]
     fn num_ws_matches_official() {
         for (r, n) in [(32, 8), (256, 14), (512, 16), (1024, 18)] {
-            let cfg = GeneratorConfig::from_init_kwargs(G, &json!({"z_dim":512,"c_dim":0,"w_dim":512,"img_resolution":r,"img_channels":3})).unwrap();
+            let cfg = GeneratorConfig::from_init_kwargs(
+                G,
+                &json!({"z_dim":512,"c_dim":0,"w_dim":512,"img_resolution":r,"img_channels":3}),
+            )
+            .unwrap();
             assert_eq!(cfg.num_ws(), n);
         }
     }
@@ -470,7 +541,11 @@ mod tests {
     fn unknown_and_bad_keys_are_refused_by_name() {
         let e = GeneratorConfig::from_init_kwargs(G, &json!({"z_dim":512,"c_dim":0,"w_dim":512,"img_resolution":32,"img_channels":3,"magic":1})).unwrap_err();
         assert!(e.to_string().contains("'magic'"), "{e}");
-        let e = GeneratorConfig::from_init_kwargs(G, &json!({"z_dim":512,"c_dim":0,"w_dim":512,"img_resolution":30,"img_channels":3})).unwrap_err();
+        let e = GeneratorConfig::from_init_kwargs(
+            G,
+            &json!({"z_dim":512,"c_dim":0,"w_dim":512,"img_resolution":30,"img_channels":3}),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("power of two"), "{e}");
         let e = GeneratorConfig::from_init_kwargs("foo.Generator", &json!({})).unwrap_err();
         assert!(e.to_string().contains("unknown class_name"), "{e}");

@@ -28,26 +28,65 @@ pub struct DiscriminatorBlock {
 }
 
 impl DiscriminatorBlock {
-    fn new(p: &mut Params, cfg: &DiscriminatorConfig, in_ch: usize, tmp: usize, out: usize, res: usize, f: &Filter) -> Result<Self> {
+    fn new(
+        p: &mut Params,
+        cfg: &DiscriminatorConfig,
+        in_ch: usize,
+        tmp: usize,
+        out: usize,
+        res: usize,
+        f: &Filter,
+    ) -> Result<Self> {
         let filter = load_filter(p, f)?;
         let act = cfg.activation;
         let clamp = cfg.conv_clamp;
         let fromrgb = if in_ch == 0 || cfg.architecture == Architecture::Skip {
-            Some(p.scope("fromrgb", |p| Conv2dLayer::new(p, cfg.img_channels, tmp, 1, true, act, 1, 1, &filter, clamp))?)
+            Some(p.scope("fromrgb", |p| {
+                Conv2dLayer::new(p, cfg.img_channels, tmp, 1, true, act, 1, 1, &filter, clamp)
+            })?)
         } else {
             None
         };
-        let conv0 = p.scope("conv0", |p| Conv2dLayer::new(p, tmp, tmp, 3, true, act, 1, 1, &filter, clamp))?;
-        let conv1 = p.scope("conv1", |p| Conv2dLayer::new(p, tmp, out, 3, true, act, 1, 2, &filter, clamp))?;
+        let conv0 = p.scope("conv0", |p| {
+            Conv2dLayer::new(p, tmp, tmp, 3, true, act, 1, 1, &filter, clamp)
+        })?;
+        let conv1 = p.scope("conv1", |p| {
+            Conv2dLayer::new(p, tmp, out, 3, true, act, 1, 2, &filter, clamp)
+        })?;
         let skip = if cfg.architecture == Architecture::Resnet {
-            Some(p.scope("skip", |p| Conv2dLayer::new(p, tmp, out, 1, false, Activation::Linear, 1, 2, &filter, None))?)
+            Some(p.scope("skip", |p| {
+                Conv2dLayer::new(
+                    p,
+                    tmp,
+                    out,
+                    1,
+                    false,
+                    Activation::Linear,
+                    1,
+                    2,
+                    &filter,
+                    None,
+                )
+            })?)
         } else {
             None
         };
-        Ok(Self { resolution: res, architecture: cfg.architecture, fromrgb, conv0, conv1, skip, filter })
+        Ok(Self {
+            resolution: res,
+            architecture: cfg.architecture,
+            fromrgb,
+            conv0,
+            conv1,
+            skip,
+            filter,
+        })
     }
 
-    fn forward(&self, x: Option<Tensor<4>>, img: Option<Tensor<4>>) -> (Tensor<4>, Option<Tensor<4>>) {
+    fn forward(
+        &self,
+        x: Option<Tensor<4>>,
+        img: Option<Tensor<4>>,
+    ) -> (Tensor<4>, Option<Tensor<4>>) {
         let mut x = x;
         let mut img = img;
         if let Some(fromrgb) = &self.fromrgb {
@@ -72,7 +111,11 @@ impl DiscriminatorBlock {
     }
 
     fn state_dict(&self, sd: &mut StateDict) {
-        sd.add_data("resample_filter", vec![self.filter.h, self.filter.w], self.filter.taps.clone());
+        sd.add_data(
+            "resample_filter",
+            vec![self.filter.h, self.filter.w],
+            self.filter.taps.clone(),
+        );
         if let Some(l) = &self.fromrgb {
             sd.scope("fromrgb", |sd| l.state_dict(sd));
         }
@@ -85,11 +128,17 @@ impl DiscriminatorBlock {
 }
 
 /// Minibatch standard deviation with strided groups: sample n is in group n % (N/G).
-pub fn minibatch_std(x: Tensor<4>, group_size: Option<usize>, num_channels: usize) -> Result<Tensor<4>> {
+pub fn minibatch_std(
+    x: Tensor<4>,
+    group_size: Option<usize>,
+    num_channels: usize,
+) -> Result<Tensor<4>> {
     let [n, c, h, w] = x.dims();
     let g = group_size.map_or(n, |g| g.min(n));
     if n % g != 0 {
-        return Err(Error::InvalidArgument(format!("batch size {n} is not divisible by the minibatch-std group size {g}")));
+        return Err(Error::InvalidArgument(format!(
+            "batch size {n} is not divisible by the minibatch-std group size {g}"
+        )));
     }
     let (m, f) = (n / g, num_channels);
     let y = x.clone().reshape([g, m, f, c / f, h, w]);
@@ -128,9 +177,15 @@ impl Discriminator {
         let filter = Filter::from_taps_1d(&cfg.resample_filter, p.device())?;
         let mut blocks = Vec::new();
         for res in cfg.block_resolutions() {
-            let in_ch = if res < cfg.img_resolution { cfg.channels(res) } else { 0 };
+            let in_ch = if res < cfg.img_resolution {
+                cfg.channels(res)
+            } else {
+                0
+            };
             let (tmp, out) = (cfg.channels(res), cfg.channels(res / 2));
-            blocks.push(p.scope(&format!("b{res}"), |p| DiscriminatorBlock::new(p, &cfg, in_ch, tmp, out, res, &filter))?);
+            blocks.push(p.scope(&format!("b{res}"), |p| {
+                DiscriminatorBlock::new(p, &cfg, in_ch, tmp, out, res, &filter)
+            })?);
         }
         let cmap_dim = cfg.effective_cmap_dim();
         let mapping = if cfg.c_dim > 0 {
@@ -146,21 +201,79 @@ impl Discriminator {
         let b4 = p.scope("b4", |p| {
             let act = cfg.epilogue_activation;
             let fromrgb = if cfg.architecture == Architecture::Skip {
-                Some(p.scope("fromrgb", |p| Conv2dLayer::new(p, cfg.img_channels, c4, 1, true, act, 1, 1, &filter, cfg.conv_clamp))?)
+                Some(p.scope("fromrgb", |p| {
+                    Conv2dLayer::new(
+                        p,
+                        cfg.img_channels,
+                        c4,
+                        1,
+                        true,
+                        act,
+                        1,
+                        1,
+                        &filter,
+                        cfg.conv_clamp,
+                    )
+                })?)
             } else {
                 None
             };
-            let conv = p.scope("conv", |p| Conv2dLayer::new(p, c4 + cfg.mbstd_num_channels, c4, 3, true, act, 1, 1, &filter, cfg.conv_clamp))?;
-            let fc = p.scope("fc", |p| FullyConnected::new(p, c4 * 16, c4, true, act, 1.0, 0.0))?;
-            let out = p.scope("out", |p| FullyConnected::new(p, c4, if cmap_dim == 0 { 1 } else { cmap_dim }, true, Activation::Linear, 1.0, 0.0))?;
-            Ok(DiscriminatorEpilogue { fromrgb, conv, fc, out, mbstd_group_size: cfg.mbstd_group_size, mbstd_num_channels: cfg.mbstd_num_channels, cmap_dim })
+            let conv = p.scope("conv", |p| {
+                Conv2dLayer::new(
+                    p,
+                    c4 + cfg.mbstd_num_channels,
+                    c4,
+                    3,
+                    true,
+                    act,
+                    1,
+                    1,
+                    &filter,
+                    cfg.conv_clamp,
+                )
+            })?;
+            let fc = p.scope("fc", |p| {
+                FullyConnected::new(p, c4 * 16, c4, true, act, 1.0, 0.0)
+            })?;
+            let out = p.scope("out", |p| {
+                FullyConnected::new(
+                    p,
+                    c4,
+                    if cmap_dim == 0 { 1 } else { cmap_dim },
+                    true,
+                    Activation::Linear,
+                    1.0,
+                    0.0,
+                )
+            })?;
+            Ok(DiscriminatorEpilogue {
+                fromrgb,
+                conv,
+                fc,
+                out,
+                mbstd_group_size: cfg.mbstd_group_size,
+                mbstd_num_channels: cfg.mbstd_num_channels,
+                cmap_dim,
+            })
         })?;
         p.finish()?;
-        Ok(Self { config: cfg, class_name: class_name.to_string(), init_kwargs: init_kwargs.clone(), blocks, mapping, b4, device: p.device().clone() })
+        Ok(Self {
+            config: cfg,
+            class_name: class_name.to_string(),
+            init_kwargs: init_kwargs.clone(),
+            blocks,
+            mapping,
+            b4,
+            device: p.device().clone(),
+        })
     }
 
     pub fn random(config: &DiscriminatorConfig, seed: u32, device: &Device) -> Result<Self> {
-        Self::new(DISCRIMINATOR_CLASS, &config.to_init_kwargs(), &mut Params::random(seed, device))
+        Self::new(
+            DISCRIMINATOR_CLASS,
+            &config.to_init_kwargs(),
+            &mut Params::random(seed, device),
+        )
     }
 
     pub fn from_entry(file: &str, entry: &NetworkEntry, device: &Device) -> Result<Self> {
@@ -183,7 +296,10 @@ impl Discriminator {
         let [n, ch, h, w] = img.dims();
         let r = self.config.img_resolution;
         if ch != self.config.img_channels || h != r || w != r {
-            return Err(Error::InvalidArgument(format!("D expects images [N, {}, {r}, {r}], got [{n}, {ch}, {h}, {w}]", self.config.img_channels)));
+            return Err(Error::InvalidArgument(format!(
+                "D expects images [N, {}, {r}, {r}], got [{n}, {ch}, {h}, {w}]",
+                self.config.img_channels
+            )));
         }
         let (mut x, mut im) = (None, Some(img));
         for b in &self.blocks {
@@ -206,9 +322,16 @@ impl Discriminator {
         match &self.mapping {
             None => Ok(x),
             Some(m) => {
-                let c = c.ok_or_else(|| Error::InvalidArgument(format!("the discriminator is conditional: it needs labels (c_dim {})", self.config.c_dim)))?;
+                let c = c.ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "the discriminator is conditional: it needs labels (c_dim {})",
+                        self.config.c_dim
+                    ))
+                })?;
                 let cmap = m.forward(None, Some(c))?;
-                Ok((x * cmap).sum_dim(1).mul_scalar((1.0 / (e.cmap_dim as f64).sqrt()) as f32))
+                Ok((x * cmap)
+                    .sum_dim(1)
+                    .mul_scalar((1.0 / (e.cmap_dim as f64).sqrt()) as f32))
             }
         }
     }
@@ -234,6 +357,10 @@ impl Discriminator {
     }
 
     pub fn to_entry(&self) -> NetworkEntry {
-        NetworkEntry { class_name: self.class_name.clone(), init_kwargs: self.init_kwargs.clone(), tensors: self.state_dict().entries.into_iter().collect() }
+        NetworkEntry {
+            class_name: self.class_name.clone(),
+            init_kwargs: self.init_kwargs.clone(),
+            tensors: self.state_dict().entries.into_iter().collect(),
+        }
     }
 }

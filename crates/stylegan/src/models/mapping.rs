@@ -23,21 +23,42 @@ pub struct MappingNetwork {
 impl MappingNetwork {
     /// `MappingNetwork(z_dim, c_dim, w_dim, num_ws, **cfg)`; `has_num_ws` is false for the
     /// discriminator's conditioning mapping (no `w_avg`).
-    pub fn new(p: &mut Params, z_dim: usize, c_dim: usize, w_dim: usize, has_num_ws: bool, cfg: &MappingConfig) -> Result<Self> {
-        let embed_features = if c_dim == 0 { 0 } else { cfg.embed_features.unwrap_or(w_dim) };
+    pub fn new(
+        p: &mut Params,
+        z_dim: usize,
+        c_dim: usize,
+        w_dim: usize,
+        has_num_ws: bool,
+        cfg: &MappingConfig,
+    ) -> Result<Self> {
+        let embed_features = if c_dim == 0 {
+            0
+        } else {
+            cfg.embed_features.unwrap_or(w_dim)
+        };
         let layer_features = cfg.layer_features.unwrap_or(w_dim);
         let mut features = vec![z_dim + embed_features];
         features.extend(std::iter::repeat_n(layer_features, cfg.num_layers - 1));
         features.push(w_dim);
         let embed = if c_dim > 0 {
-            Some(p.scope("embed", |p| FullyConnected::new(p, c_dim, embed_features, true, Activation::Linear, 1.0, 0.0))?)
+            Some(p.scope("embed", |p| {
+                FullyConnected::new(p, c_dim, embed_features, true, Activation::Linear, 1.0, 0.0)
+            })?)
         } else {
             None
         };
         let fcs = (0..cfg.num_layers)
             .map(|i| {
                 p.scope(&format!("fc{i}"), |p| {
-                    FullyConnected::new(p, features[i], features[i + 1], true, cfg.activation, cfg.lr_multiplier, 0.0)
+                    FullyConnected::new(
+                        p,
+                        features[i],
+                        features[i + 1],
+                        true,
+                        cfg.activation,
+                        cfg.lr_multiplier,
+                        0.0,
+                    )
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -45,7 +66,15 @@ impl MappingNetwork {
             (true, Some(_)) => Some(p.tensor("w_avg", [w_dim], Init::Const(0.0))?),
             _ => None,
         };
-        Ok(Self { z_dim, c_dim, w_dim, embed, fcs, w_avg, w_avg_beta: cfg.w_avg_beta })
+        Ok(Self {
+            z_dim,
+            c_dim,
+            w_dim,
+            embed,
+            fcs,
+            w_avg,
+            w_avg_beta: cfg.w_avg_beta,
+        })
     }
 
     /// w `[N, w_dim]` from z `[N, z_dim]` (float32, already cast) and one-hot c `[N, c_dim]`.
@@ -54,14 +83,26 @@ impl MappingNetwork {
             (0, _) => None,
             (d, Some(z)) => {
                 if z.dims()[1] != d {
-                    return Err(Error::InvalidArgument(format!("z has {} dims, the network expects {d}", z.dims()[1])));
+                    return Err(Error::InvalidArgument(format!(
+                        "z has {} dims, the network expects {d}",
+                        z.dims()[1]
+                    )));
                 }
                 Some(normalize_2nd_moment(z))
             }
-            (d, None) => return Err(Error::InvalidArgument(format!("the mapping network needs z ({d} dims)"))),
+            (d, None) => {
+                return Err(Error::InvalidArgument(format!(
+                    "the mapping network needs z ({d} dims)"
+                )))
+            }
         };
         if let Some(embed) = &self.embed {
-            let c = c.ok_or_else(|| Error::InvalidArgument(format!("the network is conditional: it needs a class label (c_dim {})", self.c_dim)))?;
+            let c = c.ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "the network is conditional: it needs a class label (c_dim {})",
+                    self.c_dim
+                ))
+            })?;
             let y = normalize_2nd_moment(embed.forward(c));
             x = Some(match x {
                 Some(x) => Tensor::cat(vec![x, y], 1),

@@ -34,7 +34,9 @@ impl std::str::FromStr for NoiseMode {
             "const" => Ok(Self::Const),
             "random" => Ok(Self::Random),
             "none" => Ok(Self::None),
-            o => Err(Error::InvalidArgument(format!("unknown noise mode '{o}' (expected const, random or none)"))),
+            o => Err(Error::InvalidArgument(format!(
+                "unknown noise mode '{o}' (expected const, random or none)"
+            ))),
         }
     }
 }
@@ -56,22 +58,52 @@ pub struct SynthesisLayer {
 
 impl SynthesisLayer {
     #[allow(clippy::too_many_arguments)]
-    fn new(p: &mut Params, cfg: &GeneratorConfig, in_ch: usize, out_ch: usize, resolution: usize, up: usize, filter: &Filter) -> Result<Self> {
+    fn new(
+        p: &mut Params,
+        cfg: &GeneratorConfig,
+        in_ch: usize,
+        out_ch: usize,
+        resolution: usize,
+        up: usize,
+        filter: &Filter,
+    ) -> Result<Self> {
         let k = cfg.kernel_size;
-        let affine = p.scope("affine", |p| FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0))?;
+        let affine = p.scope("affine", |p| {
+            FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0)
+        })?;
         let weight = p.tensor("weight", [out_ch, in_ch, k, k], Init::Randn(1.0))?;
         let (noise_strength, noise_const) = if cfg.use_noise {
-            (Some(p.scalar("noise_strength", Init::Const(0.0))?), Some(p.tensor("noise_const", [resolution, resolution], Init::Randn(1.0))?))
+            (
+                Some(p.scalar("noise_strength", Init::Const(0.0))?),
+                Some(p.tensor("noise_const", [resolution, resolution], Init::Randn(1.0))?),
+            )
         } else {
             (None, None)
         };
         let bias = p.tensor("bias", [out_ch], Init::Const(0.0))?;
         let filter = load_filter(p, filter)?;
-        Ok(Self { affine, weight, bias, noise_strength, noise_const, filter, resolution, up, activation: cfg.activation, conv_clamp: cfg.conv_clamp })
+        Ok(Self {
+            affine,
+            weight,
+            bias,
+            noise_strength,
+            noise_const,
+            filter,
+            resolution,
+            up,
+            activation: cfg.activation,
+            conv_clamp: cfg.conv_clamp,
+        })
     }
 
     /// Apply the layer with its styles already computed (`affine(w)`).
-    pub fn forward(&self, x: Tensor<4>, styles: &Tensor<2>, noise_mode: NoiseMode, gain: f64) -> Tensor<4> {
+    pub fn forward(
+        &self,
+        x: Tensor<4>,
+        styles: &Tensor<2>,
+        noise_mode: NoiseMode,
+        gain: f64,
+    ) -> Tensor<4> {
         let k = self.weight.dims()[2];
         let mut x = modulated_conv2d(x, &self.weight, styles, true, self.up, k / 2, &self.filter);
         if let (Some(strength), Some(buf)) = (&self.noise_strength, &self.noise_const) {
@@ -82,13 +114,23 @@ impl SynthesisLayer {
                 NoiseMode::Random => {
                     let n = x.dims()[0];
                     let device = x.device();
-                    x = x + Tensor::<4>::random([n, 1, r, r], Distribution::Normal(0.0, 1.0), &device) * strength;
+                    x = x + Tensor::<4>::random(
+                        [n, 1, r, r],
+                        Distribution::Normal(0.0, 1.0),
+                        &device,
+                    ) * strength;
                 }
                 NoiseMode::None => {}
             }
         }
         let act_gain = self.activation.default_gain() * gain;
-        bias_act(x, Some(&self.bias), self.activation, act_gain, self.conv_clamp.map(|c| c * gain))
+        bias_act(
+            x,
+            Some(&self.bias),
+            self.activation,
+            act_gain,
+            self.conv_clamp.map(|c| c * gain),
+        )
     }
 
     fn state_dict(&self, sd: &mut StateDict) {
@@ -97,7 +139,11 @@ impl SynthesisLayer {
             sd.add_scalar("noise_strength", s);
         }
         sd.add("bias", &self.bias);
-        sd.add_data("resample_filter", vec![self.filter.h, self.filter.w], self.filter.taps.clone());
+        sd.add_data(
+            "resample_filter",
+            vec![self.filter.h, self.filter.w],
+            self.filter.taps.clone(),
+        );
         if let Some(n) = &self.noise_const {
             sd.add("noise_const", n);
         }
@@ -118,17 +164,32 @@ pub struct ToRgb {
 
 impl ToRgb {
     fn new(p: &mut Params, cfg: &GeneratorConfig, in_ch: usize, filter: &Filter) -> Result<Self> {
-        let affine = p.scope("affine", |p| FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0))?;
+        let affine = p.scope("affine", |p| {
+            FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0)
+        })?;
         let weight = p.tensor("weight", [cfg.img_channels, in_ch, 1, 1], Init::Randn(1.0))?;
         let bias = p.tensor("bias", [cfg.img_channels], Init::Const(0.0))?;
-        Ok(Self { affine, weight, bias, weight_gain: 1.0 / (in_ch as f64).sqrt(), conv_clamp: cfg.conv_clamp, filter: filter.clone() })
+        Ok(Self {
+            affine,
+            weight,
+            bias,
+            weight_gain: 1.0 / (in_ch as f64).sqrt(),
+            conv_clamp: cfg.conv_clamp,
+            filter: filter.clone(),
+        })
     }
 
     /// `styles` are the raw affine outputs (StyleSpace); the 1/sqrt(I) gain is applied here.
     pub fn forward(&self, x: Tensor<4>, styles: &Tensor<2>) -> Tensor<4> {
         let s = styles.clone().mul_scalar(self.weight_gain as f32);
         let y = modulated_conv2d(x, &self.weight, &s, false, 1, 0, &self.filter);
-        bias_act(y, Some(&self.bias), Activation::Linear, 1.0, self.conv_clamp)
+        bias_act(
+            y,
+            Some(&self.bias),
+            Activation::Linear,
+            1.0,
+            self.conv_clamp,
+        )
     }
 
     fn state_dict(&self, sd: &mut StateDict) {
@@ -171,30 +232,75 @@ pub struct SynthesisBlock {
 }
 
 impl SynthesisBlock {
-    fn new(p: &mut Params, cfg: &GeneratorConfig, in_ch: usize, out_ch: usize, res: usize, is_last: bool, default_filter: &Filter) -> Result<Self> {
-        let constant = if in_ch == 0 { Some(p.tensor("const", [out_ch, res, res], Init::Randn(1.0))?) } else { None };
-        let filter = load_filter(p, default_filter)?;
-        let conv0 = if in_ch != 0 {
-            Some(p.scope("conv0", |p| SynthesisLayer::new(p, cfg, in_ch, out_ch, res, 2, &filter))?)
+    fn new(
+        p: &mut Params,
+        cfg: &GeneratorConfig,
+        in_ch: usize,
+        out_ch: usize,
+        res: usize,
+        is_last: bool,
+        default_filter: &Filter,
+    ) -> Result<Self> {
+        let constant = if in_ch == 0 {
+            Some(p.tensor("const", [out_ch, res, res], Init::Randn(1.0))?)
         } else {
             None
         };
-        let conv1 = p.scope("conv1", |p| SynthesisLayer::new(p, cfg, out_ch, out_ch, res, 1, &filter))?;
+        let filter = load_filter(p, default_filter)?;
+        let conv0 = if in_ch != 0 {
+            Some(p.scope("conv0", |p| {
+                SynthesisLayer::new(p, cfg, in_ch, out_ch, res, 2, &filter)
+            })?)
+        } else {
+            None
+        };
+        let conv1 = p.scope("conv1", |p| {
+            SynthesisLayer::new(p, cfg, out_ch, out_ch, res, 1, &filter)
+        })?;
         let torgb = if is_last || cfg.architecture == Architecture::Skip {
             Some(p.scope("torgb", |p| ToRgb::new(p, cfg, out_ch, &filter))?)
         } else {
             None
         };
         let skip = if in_ch != 0 && cfg.architecture == Architecture::Resnet {
-            Some(p.scope("skip", |p| Conv2dLayer::new(p, in_ch, out_ch, 1, false, Activation::Linear, 2, 1, &filter, None))?)
+            Some(p.scope("skip", |p| {
+                Conv2dLayer::new(
+                    p,
+                    in_ch,
+                    out_ch,
+                    1,
+                    false,
+                    Activation::Linear,
+                    2,
+                    1,
+                    &filter,
+                    None,
+                )
+            })?)
         } else {
             None
         };
-        Ok(Self { resolution: res, in_channels: in_ch, out_channels: out_ch, architecture: cfg.architecture, is_last, constant, conv0, conv1, torgb, skip, filter })
+        Ok(Self {
+            resolution: res,
+            in_channels: in_ch,
+            out_channels: out_ch,
+            architecture: cfg.architecture,
+            is_last,
+            constant,
+            conv0,
+            conv1,
+            torgb,
+            skip,
+            filter,
+        })
     }
 
     pub fn num_conv(&self) -> usize {
-        if self.conv0.is_some() { 2 } else { 1 }
+        if self.conv0.is_some() {
+            2
+        } else {
+            1
+        }
     }
 
     pub fn num_torgb(&self) -> usize {
@@ -213,21 +319,41 @@ impl SynthesisBlock {
         let conv1 = self.conv1.affine.forward(w(i));
         i += 1;
         let torgb = self.torgb.as_ref().map(|t| t.affine.forward(w(i)));
-        BlockStyles { conv0, conv1, torgb }
+        BlockStyles {
+            conv0,
+            conv1,
+            torgb,
+        }
     }
 
     /// Run the block. `input` is `None` for the first block (it starts from its constant).
-    pub fn forward(&self, input: Option<Features>, styles: &BlockStyles, batch: usize, noise: NoiseMode) -> Result<Features> {
+    pub fn forward(
+        &self,
+        input: Option<Features>,
+        styles: &BlockStyles,
+        batch: usize,
+        noise: NoiseMode,
+    ) -> Result<Features> {
         let (x, img) = match (input, &self.constant) {
             (None, Some(c)) => {
                 let [ch, h, w] = c.dims();
                 (c.clone().reshape([1, ch, h, w]).repeat_dim(0, batch), None)
             }
             (Some(f), None) => (f.x, f.img),
-            (None, None) => return Err(Error::InvalidArgument(format!("block b{} needs input features", self.resolution))),
-            (Some(_), Some(_)) => return Err(Error::InvalidArgument("the first block starts from its constant; it takes no input features".into())),
+            (None, None) => {
+                return Err(Error::InvalidArgument(format!(
+                    "block b{} needs input features",
+                    self.resolution
+                )))
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::InvalidArgument(
+                    "the first block starts from its constant; it takes no input features".into(),
+                ))
+            }
         };
-        let missing = || Error::InvalidArgument(format!("block b{}: missing styles", self.resolution));
+        let missing =
+            || Error::InvalidArgument(format!("block b{}: missing styles", self.resolution));
         let x = match (&self.conv0, &self.skip) {
             (None, _) => self.conv1.forward(x, &styles.conv1, noise, 1.0),
             (Some(conv0), Some(skip)) => {
@@ -255,7 +381,11 @@ impl SynthesisBlock {
         if let Some(c) = &self.constant {
             sd.add("const", c);
         }
-        sd.add_data("resample_filter", vec![self.filter.h, self.filter.w], self.filter.taps.clone());
+        sd.add_data(
+            "resample_filter",
+            vec![self.filter.h, self.filter.w],
+            self.filter.taps.clone(),
+        );
         if let Some(l) = &self.conv0 {
             sd.scope("conv0", |sd| l.state_dict(sd));
         }
@@ -285,9 +415,15 @@ impl SynthesisNetwork {
         for &res in &resolutions {
             let in_ch = if res > 4 { cfg.channels(res / 2) } else { 0 };
             let is_last = res == cfg.img_resolution;
-            blocks.push(p.scope(&format!("b{res}"), |p| SynthesisBlock::new(p, cfg, in_ch, cfg.channels(res), res, is_last, &filter))?);
+            blocks.push(p.scope(&format!("b{res}"), |p| {
+                SynthesisBlock::new(p, cfg, in_ch, cfg.channels(res), res, is_last, &filter)
+            })?);
         }
-        Ok(Self { blocks, num_ws: cfg.num_ws(), w_dim: cfg.w_dim })
+        Ok(Self {
+            blocks,
+            num_ws: cfg.num_ws(),
+            w_dim: cfg.w_dim,
+        })
     }
 
     /// Where each block's ws start: block i reads `ws[:, start_i .. start_i + num_conv + num_torgb]`,
@@ -308,7 +444,10 @@ impl SynthesisNetwork {
     pub fn styles(&self, ws: &Tensor<3>) -> Result<Vec<BlockStyles>> {
         let [_, n_ws, d] = ws.dims();
         if n_ws != self.num_ws || d != self.w_dim {
-            return Err(Error::InvalidArgument(format!("ws has shape [N, {n_ws}, {d}], the network expects [N, {}, {}]", self.num_ws, self.w_dim)));
+            return Err(Error::InvalidArgument(format!(
+                "ws has shape [N, {n_ws}, {d}], the network expects [N, {}, {}]",
+                self.num_ws, self.w_dim
+            )));
         }
         Ok(self
             .blocks
@@ -319,9 +458,18 @@ impl SynthesisNetwork {
     }
 
     /// Run blocks `range` from `input` (None when the range starts at block 0).
-    pub fn run_blocks(&self, styles: &[BlockStyles], range: Range<usize>, input: Option<Features>, noise: NoiseMode) -> Result<Features> {
+    pub fn run_blocks(
+        &self,
+        styles: &[BlockStyles],
+        range: Range<usize>,
+        input: Option<Features>,
+        noise: NoiseMode,
+    ) -> Result<Features> {
         if range.is_empty() || range.end > self.blocks.len() {
-            return Err(Error::InvalidArgument(format!("block range {range:?} is outside 0..{}", self.blocks.len())));
+            return Err(Error::InvalidArgument(format!(
+                "block range {range:?} is outside 0..{}",
+                self.blocks.len()
+            )));
         }
         let batch = styles[range.start].conv1.dims()[0];
         let mut f = input;

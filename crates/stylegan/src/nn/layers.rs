@@ -27,8 +27,16 @@ impl FullyConnected {
         lr_multiplier: f64,
         bias_init: f64,
     ) -> Result<Self> {
-        let weight = p.tensor("weight", [out_features, in_features], Init::Randn(1.0 / lr_multiplier))?;
-        let bias = if bias { Some(p.tensor("bias", [out_features], Init::Const(bias_init))?) } else { None };
+        let weight = p.tensor(
+            "weight",
+            [out_features, in_features],
+            Init::Randn(1.0 / lr_multiplier),
+        )?;
+        let bias = if bias {
+            Some(p.tensor("bias", [out_features], Init::Const(bias_init))?)
+        } else {
+            None
+        };
         Ok(Self {
             weight,
             bias,
@@ -40,9 +48,21 @@ impl FullyConnected {
 
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let w = self.weight.clone().mul_scalar(self.weight_gain as f32);
-        let b = self.bias.as_ref().map(|b| if self.bias_gain != 1.0 { b.clone().mul_scalar(self.bias_gain as f32) } else { b.clone() });
+        let b = self.bias.as_ref().map(|b| {
+            if self.bias_gain != 1.0 {
+                b.clone().mul_scalar(self.bias_gain as f32)
+            } else {
+                b.clone()
+            }
+        });
         let y = x.matmul(w.transpose());
-        bias_act(y, b.as_ref(), self.activation, self.activation.default_gain(), None)
+        bias_act(
+            y,
+            b.as_ref(),
+            self.activation,
+            self.activation.default_gain(),
+            None,
+        )
     }
 
     pub fn state_dict(&self, sd: &mut StateDict) {
@@ -81,8 +101,16 @@ impl Conv2dLayer {
         resample_filter: &Filter,
         conv_clamp: Option<f64>,
     ) -> Result<Self> {
-        let weight = p.tensor("weight", [out_channels, in_channels, kernel_size, kernel_size], Init::Randn(1.0))?;
-        let bias = if bias { Some(p.tensor("bias", [out_channels], Init::Const(0.0))?) } else { None };
+        let weight = p.tensor(
+            "weight",
+            [out_channels, in_channels, kernel_size, kernel_size],
+            Init::Randn(1.0),
+        )?;
+        let bias = if bias {
+            Some(p.tensor("bias", [out_channels], Init::Const(0.0))?)
+        } else {
+            None
+        };
         let filter = load_filter(p, resample_filter)?;
         Ok(Self {
             weight,
@@ -106,14 +134,27 @@ impl Conv2dLayer {
         let (fw, fh) = (f.w as i64, f.h as i64);
         let x = if self.up > 1 {
             // Only the G-resnet 1×1 skip uses up > 1: 1×1 conv, then upsample with the filter.
-            assert!(kh == 1 && kw == 1, "Conv2dLayer up>1 is implemented for 1x1 kernels");
+            assert!(
+                kh == 1 && kw == 1,
+                "Conv2dLayer up>1 is implemented for 1x1 kernels"
+            );
             let y = conv2d(x, w, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
             let up = self.up as i64;
-            let pad = [p + (fw + up - 1) / 2, p + (fw - up) / 2, p + (fh + up - 1) / 2, p + (fh - up) / 2];
+            let pad = [
+                p + (fw + up - 1) / 2,
+                p + (fw - up) / 2,
+                p + (fh + up - 1) / 2,
+                p + (fh - up) / 2,
+            ];
             upfirdn2d(y, f, self.up, 1, pad, (self.up * self.up) as f64)
         } else if self.down > 1 {
             let d = self.down as i64;
-            let pad = [p + (fw - d + 1) / 2, p + (fw - d) / 2, p + (fh - d + 1) / 2, p + (fh - d) / 2];
+            let pad = [
+                p + (fw - d + 1) / 2,
+                p + (fw - d) / 2,
+                p + (fh - d + 1) / 2,
+                p + (fh - d) / 2,
+            ];
             if kh == 1 && kw == 1 {
                 // Downsample with the filter first, then the 1×1 conv.
                 let y = upfirdn2d(x, f, 1, self.down, pad, 1.0);
@@ -121,10 +162,20 @@ impl Conv2dLayer {
             } else {
                 // Filter (pad only), then a strided conv.
                 let y = upfirdn2d(x, f, 1, 1, pad, 1.0);
-                conv2d(y, w, None, ConvOptions::new([self.down, self.down], [0, 0], [1, 1], 1))
+                conv2d(
+                    y,
+                    w,
+                    None,
+                    ConvOptions::new([self.down, self.down], [0, 0], [1, 1], 1),
+                )
             }
         } else {
-            conv2d(x, w, None, ConvOptions::new([1, 1], [self.padding, self.padding], [1, 1], 1))
+            conv2d(
+                x,
+                w,
+                None,
+                ConvOptions::new([1, 1], [self.padding, self.padding], [1, 1], 1),
+            )
         };
         let act_gain = self.activation.default_gain() * gain;
         let clamp = self.conv_clamp.map(|c| c * gain);
@@ -136,13 +187,21 @@ impl Conv2dLayer {
         if let Some(b) = &self.bias {
             sd.add("bias", b);
         }
-        sd.add_data("resample_filter", vec![self.filter.h, self.filter.w], self.filter.taps.clone());
+        sd.add_data(
+            "resample_filter",
+            vec![self.filter.h, self.filter.w],
+            self.filter.taps.clone(),
+        );
     }
 }
 
 /// The `resample_filter` buffer: read from the checkpoint when present, else the config's filter.
 pub fn load_filter(p: &mut Params, default: &Filter) -> Result<Filter> {
-    let data = p.data("resample_filter", &[default.h, default.w], Init::Values(default.taps.clone()))?;
+    let data = p.data(
+        "resample_filter",
+        &[default.h, default.w],
+        Init::Values(default.taps.clone()),
+    )?;
     let taps: Vec<f32> = data.try_to_vec().expect("f32 data");
     Ok(Filter::from_2d(taps, default.h, default.w, p.device()))
 }

@@ -22,7 +22,11 @@ pub enum Init {
 }
 
 enum Source {
-    Checkpoint { file: String, tensors: BTreeMap<String, RawTensor>, used: BTreeSet<String> },
+    Checkpoint {
+        file: String,
+        tensors: BTreeMap<String, RawTensor>,
+        used: BTreeSet<String>,
+    },
     Random(Box<RandomState>),
 }
 
@@ -35,14 +39,30 @@ pub struct Params {
 
 impl Params {
     /// Tensors from a checkpoint's network entry; `file` names it in errors.
-    pub fn from_tensors(file: impl Into<String>, tensors: BTreeMap<String, RawTensor>, device: &Device) -> Self {
-        let source = Source::Checkpoint { file: file.into(), tensors, used: BTreeSet::new() };
-        Self { source, prefix: vec![], device: device.clone() }
+    pub fn from_tensors(
+        file: impl Into<String>,
+        tensors: BTreeMap<String, RawTensor>,
+        device: &Device,
+    ) -> Self {
+        let source = Source::Checkpoint {
+            file: file.into(),
+            tensors,
+            used: BTreeSet::new(),
+        };
+        Self {
+            source,
+            prefix: vec![],
+            device: device.clone(),
+        }
     }
 
     /// Fresh random weights, reproducible from `seed`.
     pub fn random(seed: u32, device: &Device) -> Self {
-        Self { source: Source::Random(Box::new(RandomState::new(seed))), prefix: vec![], device: device.clone() }
+        Self {
+            source: Source::Random(Box::new(RandomState::new(seed))),
+            prefix: vec![],
+            device: device.clone(),
+        }
     }
 
     pub fn device(&self) -> &Device {
@@ -78,7 +98,11 @@ impl Params {
     pub fn data(&mut self, name: &str, shape: &[usize], init: Init) -> Result<TensorData> {
         let full = self.full_name(name);
         match &mut self.source {
-            Source::Checkpoint { file, tensors, used } => {
+            Source::Checkpoint {
+                file,
+                tensors,
+                used,
+            } => {
                 let t = tensors.get(&full).ok_or_else(|| Error::MissingTensor {
                     file: file.clone(),
                     name: full.clone(),
@@ -98,7 +122,11 @@ impl Params {
             Source::Random(rng) => {
                 let n: usize = shape.iter().product();
                 let values = match init {
-                    Init::Randn(scale) => rng.randn(n).into_iter().map(|v| (v * scale) as f32).collect(),
+                    Init::Randn(scale) => rng
+                        .randn(n)
+                        .into_iter()
+                        .map(|v| (v * scale) as f32)
+                        .collect(),
                     Init::Const(v) => vec![v as f32; n],
                     Init::Values(v) => {
                         assert_eq!(v.len(), n, "init values for {full}");
@@ -111,7 +139,12 @@ impl Params {
     }
 
     /// Tensor `name` of rank `D`.
-    pub fn tensor<const D: usize>(&mut self, name: &str, shape: [usize; D], init: Init) -> Result<Tensor<D>> {
+    pub fn tensor<const D: usize>(
+        &mut self,
+        name: &str,
+        shape: [usize; D],
+        init: Init,
+    ) -> Result<Tensor<D>> {
         let data = self.data(name, &shape, init)?;
         Ok(Tensor::from_data(data, &self.device))
     }
@@ -119,14 +152,20 @@ impl Params {
     /// A scalar tensor (shape `[]` in the checkpoint), returned as `[1]`.
     pub fn scalar(&mut self, name: &str, init: Init) -> Result<Tensor<1>> {
         let data = self.data(name, &[], init)?;
-        let v: Vec<f32> = data.try_to_vec().map_err(|e| Error::Config(format!("{name}: {e:?}")))?;
+        let v: Vec<f32> = data
+            .try_to_vec()
+            .map_err(|e| Error::Config(format!("{name}: {e:?}")))?;
         Ok(Tensor::from_data(TensorData::new(v, [1]), &self.device))
     }
 
     /// Names in the checkpoint that no layer asked for (empty for random sources).
     pub fn unused(&self) -> Vec<String> {
         match &self.source {
-            Source::Checkpoint { tensors, used, .. } => tensors.keys().filter(|k| !used.contains(*k)).cloned().collect(),
+            Source::Checkpoint { tensors, used, .. } => tensors
+                .keys()
+                .filter(|k| !used.contains(*k))
+                .cloned()
+                .collect(),
             Source::Random(_) => vec![],
         }
     }
@@ -168,12 +207,23 @@ impl StateDict {
 
     pub fn add<const D: usize>(&mut self, name: &str, t: &Tensor<D>) {
         let shape = t.dims().to_vec();
-        self.add_data(name, shape, t.clone().into_data().try_to_vec::<f32>().expect("float tensor"));
+        self.add_data(
+            name,
+            shape,
+            t.clone()
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("float tensor"),
+        );
     }
 
     /// A `[1]` tensor saved as a scalar (shape `[]`).
     pub fn add_scalar(&mut self, name: &str, t: &Tensor<1>) {
-        let v = t.clone().into_data().try_to_vec::<f32>().expect("float tensor");
+        let v = t
+            .clone()
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("float tensor");
         self.add_data(name, vec![], v);
     }
 

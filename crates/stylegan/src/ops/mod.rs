@@ -13,7 +13,13 @@ use burn::tensor::Tensor;
 
 /// `x * rsqrt(mean(x², dim=1) + 1e-8)`.
 pub fn normalize_2nd_moment(x: Tensor<2>) -> Tensor<2> {
-    let inv = x.clone().square().mean_dim(1).add_scalar(1e-8).sqrt().recip();
+    let inv = x
+        .clone()
+        .square()
+        .mean_dim(1)
+        .add_scalar(1e-8)
+        .sqrt()
+        .recip();
     x * inv
 }
 

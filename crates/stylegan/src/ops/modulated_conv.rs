@@ -17,8 +17,19 @@ use super::upfirdn2d::{upfirdn2d, Filter};
 /// Demodulation coefficients `rsqrt(Σ_{i,k,k} (weight·s_i)² + 1e-8)` → `[N, O]`.
 pub fn demodulation(weight: &Tensor<4>, styles: &Tensor<2>) -> Tensor<2> {
     let [o, i, kh, kw] = weight.dims();
-    let w2 = weight.clone().square().reshape([o, i, kh * kw]).sum_dim(2).reshape([o, i]);
-    styles.clone().square().matmul(w2.transpose()).add_scalar(1e-8).sqrt().recip()
+    let w2 = weight
+        .clone()
+        .square()
+        .reshape([o, i, kh * kw])
+        .sum_dim(2)
+        .reshape([o, i]);
+    styles
+        .clone()
+        .square()
+        .matmul(w2.transpose())
+        .add_scalar(1e-8)
+        .sqrt()
+        .recip()
 }
 
 /// Modulated convolution of `x [N, I, H, W]` with `weight [O, I, k, k]` and `styles [N, I]`.
@@ -37,7 +48,12 @@ pub fn modulated_conv2d(
     let [_, _, kh, kw] = weight.dims();
     let x = x * styles.clone().reshape([n, i, 1, 1]);
     let y = if up == 1 {
-        conv2d(x, weight.clone(), None, ConvOptions::new([1, 1], [padding, padding], [1, 1], 1))
+        conv2d(
+            x,
+            weight.clone(),
+            None,
+            ConvOptions::new([1, 1], [padding, padding], [1, 1], 1),
+        )
     } else {
         // conv2d_resample with up > 1: transposed conv (weight not flipped), then the filter.
         let (fw, fh) = (filter.w as i64, filter.h as i64);
@@ -54,7 +70,14 @@ pub fn modulated_conv2d(
             None,
             ConvTransposeOptions::new([up, up], [pyt as usize, pxt as usize], [0, 0], [1, 1], 1),
         );
-        upfirdn2d(y, filter, 1, 1, [px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], (up * up) as f64)
+        upfirdn2d(
+            y,
+            filter,
+            1,
+            1,
+            [px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt],
+            (up * up) as f64,
+        )
     };
     if demodulate {
         let o = weight.dims()[0];

@@ -24,7 +24,9 @@ impl Filter {
         }
         let sum: f64 = f.iter().sum();
         if sum == 0.0 || !sum.is_finite() {
-            return Err(Error::Config(format!("resample_filter {f:?} sums to {sum}")));
+            return Err(Error::Config(format!(
+                "resample_filter {f:?} sums to {sum}"
+            )));
         }
         let k = f.len();
         let mut taps = Vec::with_capacity(k * k);
@@ -54,7 +56,12 @@ impl Filter {
             }
         }
         let flipped = Tensor::from_data(TensorData::new(flipped, [1, 1, h, w]), device);
-        Self { taps, h, w, flipped }
+        Self {
+            taps,
+            h,
+            w,
+            flipped,
+        }
     }
 
     /// The taps as a `[h, w]` tensor (for saving as the `resample_filter` buffer).
@@ -64,12 +71,22 @@ impl Filter {
 }
 
 /// `upfirdn2d(x, f, up, down, padding=[x0, x1, y0, y1], gain, flip_filter=False)`.
-pub fn upfirdn2d(x: Tensor<4>, f: &Filter, up: usize, down: usize, pad: [i64; 4], gain: f64) -> Tensor<4> {
+pub fn upfirdn2d(
+    x: Tensor<4>,
+    f: &Filter,
+    up: usize,
+    down: usize,
+    pad: [i64; 4],
+    gain: f64,
+) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     // 1. Zero-insert `up − 1` zeros after every sample.
     let mut x = if up > 1 {
         x.reshape([n, c, h, 1, w, 1])
-            .pad([(0, up - 1), (0, 0), (0, up - 1)], burn::tensor::ops::PadMode::Constant(0.0))
+            .pad(
+                [(0, up - 1), (0, 0), (0, up - 1)],
+                burn::tensor::ops::PadMode::Constant(0.0),
+            )
             .reshape([n, c, h * up, w * up])
     } else {
         x
@@ -86,13 +103,19 @@ pub fn upfirdn2d(x: Tensor<4>, f: &Filter, up: usize, down: usize, pad: [i64; 4]
     if px0 < 0 || px1 < 0 || py0 < 0 || py1 < 0 {
         let [_, _, hh, ww] = x.dims();
         let cut = |v: i64| (-v).max(0) as usize;
-        x = x
-            .narrow(2, cut(py0), hh - cut(py0) - cut(py1))
-            .narrow(3, cut(px0), ww - cut(px0) - cut(px1));
+        x = x.narrow(2, cut(py0), hh - cut(py0) - cut(py1)).narrow(
+            3,
+            cut(px0),
+            ww - cut(px0) - cut(px1),
+        );
     }
     // 3.+4. True convolution with the (gain-scaled) filter, keeping every `down`-th sample.
     let [_, _, hh, ww] = x.dims();
-    let kernel = if gain != 1.0 { f.flipped.clone().mul_scalar(gain as f32) } else { f.flipped.clone() };
+    let kernel = if gain != 1.0 {
+        f.flipped.clone().mul_scalar(gain as f32)
+    } else {
+        f.flipped.clone()
+    };
     let y = conv2d(
         x.reshape([n * c, 1, hh, ww]),
         kernel,

@@ -11,13 +11,17 @@ pub fn fixture_dir(config: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIP: parity fixtures not found at {} (they live in ../shared beside the checkout)", dir.display());
+        eprintln!(
+            "SKIP: parity fixtures not found at {} (they live in ../shared beside the checkout)",
+            dir.display()
+        );
         None
     }
 }
 
 pub fn manifest() -> Option<serde_json::Value> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/parity/manifest.json");
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/parity/manifest.json");
     let text = std::fs::read_to_string(p).ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -28,10 +32,17 @@ pub fn npy(path: &std::path::Path) -> stylegan::io::npy::Array {
 
 pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
-    a.iter().zip(b).map(|(x, y)| (*x as f64 - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// psi as the fixtures format it (`format(psi, 'g')`).
 pub fn psi_str(psi: f64) -> String {
-    if psi == 1.0 { "1".into() } else { format!("{psi}") }
+    if psi == 1.0 {
+        "1".into()
+    } else {
+        format!("{psi}")
+    }
 }

@@ -1,0 +1,77 @@
+//! Argument syntax shared by the subcommands (the official scripts' `--seeds 0,1,4-6` etc.).
+
+use anyhow::{bail, Context, Result};
+
+/// Parse `0,1,4-6` into seeds (inclusive ranges), each in `0..=2^32-1`.
+pub fn parse_seeds(s: &str) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            bail!("malformed seed list '{s}': empty item");
+        }
+        let seed = |t: &str| -> Result<u32> {
+            let v: i128 = t
+                .trim()
+                .parse()
+                .with_context(|| format!("malformed seed '{t}' in '{s}'"))?;
+            u32::try_from(v).map_err(|_| anyhow::anyhow!("seed {v} is out of range 0..=4294967295"))
+        };
+        match part.split_once('-') {
+            Some((a, b)) if !a.trim().is_empty() => {
+                let (a, b) = (seed(a)?, seed(b)?);
+                if a > b {
+                    bail!("malformed seed range '{part}': start is after end");
+                }
+                if (b - a) as u64 >= 1_000_000 {
+                    bail!("seed range '{part}' holds more than a million seeds");
+                }
+                out.extend(a..=b);
+            }
+            _ => out.push(seed(part)?),
+        }
+    }
+    Ok(out)
+}
+
+/// Parse `CxR` (columns × rows).
+pub fn parse_grid(s: &str) -> Result<(usize, usize)> {
+    let (c, r) = s
+        .split_once(['x', 'X'])
+        .with_context(|| format!("malformed grid '{s}' (expected COLSxROWS, e.g. 4x2)"))?;
+    let c: usize = c.parse().with_context(|| format!("malformed grid '{s}'"))?;
+    let r: usize = r.parse().with_context(|| format!("malformed grid '{s}'"))?;
+    if c == 0 || r == 0 {
+        bail!("grid '{s}' has zero columns or rows");
+    }
+    Ok((c, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_ranges_and_errors() {
+        assert_eq!(parse_seeds("0,1,4-6").unwrap(), vec![0, 1, 4, 5, 6]);
+        assert_eq!(parse_seeds("4294967295").unwrap(), vec![u32::MAX]);
+        assert!(parse_seeds("4294967296")
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
+        assert!(parse_seeds("-1").is_err());
+        assert!(parse_seeds("1,,2").is_err());
+        assert!(parse_seeds("5-3")
+            .unwrap_err()
+            .to_string()
+            .contains("start is after end"));
+        assert!(parse_seeds("a").is_err());
+    }
+
+    #[test]
+    fn grids() {
+        assert_eq!(parse_grid("4x2").unwrap(), (4, 2));
+        assert!(parse_grid("4").is_err());
+        assert!(parse_grid("0x2").is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! `stylegan generate`: images from seeds, like the official `gen_images.py`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use stylegan::io::image::{grid, Image8};
+use stylegan::io::npy;
+use stylegan::latent::z_from_seed;
+use stylegan::models::{Generator, NoiseMode};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Network checkpoint (native .safetensors).
+    #[arg(long)]
+    network: PathBuf,
+    /// Seeds, e.g. `0,1,4-6`.
+    #[arg(long)]
+    seeds: String,
+    /// Truncation psi.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    trunc: f64,
+    /// Truncate only the first N ws (all when absent).
+    #[arg(long)]
+    trunc_cutoff: Option<usize>,
+    /// Noise mode: const, random or none.
+    #[arg(long, default_value = "const")]
+    noise_mode: String,
+    /// Class label for conditional networks.
+    #[arg(long)]
+    class: Option<usize>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Output directory.
+    #[arg(long)]
+    outdir: PathBuf,
+    /// Also write each image before quantisation as float32 `seed%04d.npy` `[1,C,H,W]`.
+    #[arg(long)]
+    raw: bool,
+    /// Also write `seed%04d_z.npy` (float64) and `seed%04d_w.npy` (float32 ws after truncation).
+    #[arg(long)]
+    save_latents: bool,
+    /// Also write all images as one `grid.png` with COLSxROWS cells.
+    #[arg(long)]
+    grid: Option<String>,
+    /// cpu or gpu.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let seeds = crate::args::parse_seeds(&a.seeds)?;
+    if !a.trunc.is_finite() {
+        bail!("--trunc must be a finite number, got {}", a.trunc);
+    }
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let noise: NoiseMode = a.noise_mode.parse()?;
+    let grid_shape = a.grid.as_deref().map(crate::args::parse_grid).transpose()?;
+    if let Some((c, r)) = grid_shape {
+        if c * r < seeds.len() {
+            bail!(
+                "--grid {c}x{r} holds {} images but {} seeds were given",
+                c * r,
+                seeds.len()
+            );
+        }
+    }
+    let device = super::device(&a.device)?;
+    let g = Generator::load(&a.network, &device)?;
+    if let Some(k) = a.trunc_cutoff {
+        if k == 0 || k > g.num_ws() {
+            bail!(
+                "--trunc-cutoff {k} is outside 1..={} (the network's num_ws)",
+                g.num_ws()
+            );
+        }
+    }
+    // Fail on a bad --class before any work.
+    g.label(a.class, 1)?;
+    prepare_outdir(&a.outdir)?;
+
+    let (c, r) = (g.config.img_channels, g.config.img_resolution);
+    let pb = super::progress(seeds.len(), "generating");
+    let mut images = Vec::with_capacity(if grid_shape.is_some() { seeds.len() } else { 0 });
+    for chunk in seeds.chunks(a.batch) {
+        let zs: Vec<Vec<f64>> = chunk
+            .iter()
+            .map(|&s| z_from_seed(s, g.config.z_dim))
+            .collect();
+        let ws = g.mapping_ws(
+            g.z_tensor(&zs)?,
+            g.label(a.class, chunk.len())?,
+            a.trunc,
+            a.trunc_cutoff,
+        )?;
+        let img = g.synthesis.forward(&ws, noise)?;
+        let pixels: Vec<f32> = img
+            .into_data()
+            .try_to_vec()
+            .context("reading the image back")?;
+        let ws_data: Vec<f32> = if a.save_latents {
+            ws.into_data().try_to_vec().context("reading ws back")?
+        } else {
+            vec![]
+        };
+        let per = c * r * r;
+        for (i, &seed) in chunk.iter().enumerate() {
+            let chw = &pixels[i * per..(i + 1) * per];
+            let im = Image8::from_chw(chw, c, r, r);
+            im.save_png(&a.outdir.join(format!("seed{seed:04}.png")))?;
+            if a.raw {
+                npy::write_f32(
+                    &a.outdir.join(format!("seed{seed:04}.npy")),
+                    &[1, c, r, r],
+                    chw,
+                )?;
+            }
+            if a.save_latents {
+                npy::write_f64(
+                    &a.outdir.join(format!("seed{seed:04}_z.npy")),
+                    &[1, g.config.z_dim],
+                    &zs[i],
+                )?;
+                let per_w = g.num_ws() * g.config.w_dim;
+                npy::write_f32(
+                    &a.outdir.join(format!("seed{seed:04}_w.npy")),
+                    &[1, g.num_ws(), g.config.w_dim],
+                    &ws_data[i * per_w..(i + 1) * per_w],
+                )?;
+            }
+            if grid_shape.is_some() {
+                images.push(im);
+            }
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    if let Some((cols, rows)) = grid_shape {
+        grid(&images, cols, rows)?.save_png(&a.outdir.join("grid.png"))?;
+    }
+    eprintln!("wrote {} image(s) to {}", seeds.len(), a.outdir.display());
+    Ok(())
+}
+
+/// Create the output directory and check that it is writable before doing any work.
+pub fn prepare_outdir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let probe = dir.join(format!(".stylegan-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("output directory {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! `stylegan init`: a randomly initialised network from a config file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use stylegan::io::checkpoint::Checkpoint;
+use stylegan::models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// JSON file: `{"G": {init_kwargs}, "D": {init_kwargs}}` ("D" optional), using the official
+    /// `training.networks_stylegan2` keyword names.
+    #[arg(long)]
+    config: PathBuf,
+    /// Output checkpoint (.safetensors) holding G_ema, G and (if configured) D.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of the random initialisation.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let text = std::fs::read_to_string(&a.config)
+        .with_context(|| format!("cannot read {}", a.config.display()))?;
+    let cfg: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", a.config.display()))?;
+    let g_kwargs = cfg
+        .get("G")
+        .with_context(|| format!("{}: no \"G\" entry", a.config.display()))?;
+    let device = stylegan::backend::cpu();
+    let g_cfg =
+        GeneratorConfig::from_init_kwargs(stylegan::models::generator::GENERATOR_CLASS, g_kwargs)?;
+    let g = Generator::random(&g_cfg, a.seed, &device)?;
+    let g_entry = g.to_entry();
+    let mut nets = vec![("G_ema", &g_entry), ("G", &g_entry)];
+    let d_entry;
+    if let Some(d_kwargs) = cfg.get("D") {
+        let d_cfg = DiscriminatorConfig::from_init_kwargs(
+            stylegan::models::discriminator::DISCRIMINATOR_CLASS,
+            d_kwargs,
+        )?;
+        d_entry = Discriminator::random(&d_cfg, a.seed.wrapping_add(1), &device)?.to_entry();
+        nets.push(("D", &d_entry));
+    }
+    let mut meta = BTreeMap::new();
+    meta.insert(
+        "stylegan_rs.note".to_string(),
+        format!("randomly initialised by `stylegan init` (seed {})", a.seed),
+    );
+    Checkpoint::write(&a.out, &nets, &meta)?;
+    eprintln!(
+        "wrote {} ({}x{}, {} parameters in G)",
+        a.out.display(),
+        g_cfg.img_resolution,
+        g_cfg.img_resolution,
+        g_entry.num_params()
+    );
+    Ok(())
+}

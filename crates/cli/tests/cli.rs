@@ -1,0 +1,393 @@
+//! End-to-end tests of the `stylegan` binary: outputs against the official fixtures, files
+//! written, and a clear error (exit code ≠ 0, no panic) for every kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use stylegan::io::checkpoint::{Checkpoint, RawTensor};
+use stylegan::io::npy;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stylegan"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run stylegan")
+}
+
+fn fixture(config: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/parity")
+        .join(config);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: parity fixtures not found at {} (they live in ../shared)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Assert a clean failure whose message contains every one of `needles`.
+fn assert_fails(o: &Output, needles: &[&str]) {
+    let err = stderr(o);
+    assert!(
+        !o.status.success(),
+        "expected failure, got success; stderr: {err}"
+    );
+    assert!(
+        !err.contains("panicked"),
+        "panicked instead of a clear error: {err}"
+    );
+    for n in needles {
+        assert!(err.contains(n), "error message lacks '{n}': {err}");
+    }
+}
+
+fn max_abs(a: &npy::Array, b: &npy::Array) -> f64 {
+    assert_eq!(a.shape, b.shape);
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+fn tiny_config(dir: &Path, c_dim: usize) -> PathBuf {
+    let p = dir.join("tiny.json");
+    let cfg = serde_json::json!({
+        "G": {"z_dim": 32, "w_dim": 32, "c_dim": c_dim, "img_resolution": 16, "img_channels": 3,
+              "mapping_kwargs": {"num_layers": 2}, "channel_base": 256, "channel_max": 32, "conv_clamp": 256},
+        "D": {"c_dim": c_dim, "img_resolution": 16, "img_channels": 3, "channel_base": 256, "channel_max": 32}
+    });
+    std::fs::write(&p, cfg.to_string()).unwrap();
+    p
+}
+
+#[test]
+fn generate_matches_official_outputs() {
+    for (cfg, class) in [("sg2_32", None), ("sg2c_32", Some("3"))] {
+        let Some(dir) = fixture(cfg) else { return };
+        let out = tempfile::tempdir().unwrap();
+        let net = dir.join("G_ema.safetensors");
+        let mut args = vec![
+            "generate",
+            "--network",
+            net.to_str().unwrap(),
+            "--seeds",
+            "0-3,42",
+            "--trunc",
+            "0.7",
+            "--batch",
+            "2",
+            "--outdir",
+            out.path().to_str().unwrap(),
+            "--raw",
+            "--save-latents",
+            "--grid",
+            "3x2",
+        ];
+        if let Some(c) = class {
+            args.extend(["--class", c]);
+        }
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(out.path().join("grid.png").is_file());
+        for seed in [0u32, 1, 2, 3, 42] {
+            let raw = npy::read(&out.path().join(format!("seed{seed:04}.npy"))).unwrap();
+            let want = npy::read(&dir.join(format!("{seed}_0.7_const.npy"))).unwrap();
+            assert!(
+                max_abs(&raw, &want) <= 1e-3,
+                "{cfg} seed {seed}: image differs"
+            );
+            let z = npy::read(&out.path().join(format!("seed{seed:04}_z.npy"))).unwrap();
+            assert_eq!(
+                z.data,
+                npy::read(&dir.join(format!("z_{seed}.npy"))).unwrap().data,
+                "z must be bit-exact"
+            );
+            let w = npy::read(&out.path().join(format!("seed{seed:04}_w.npy"))).unwrap();
+            assert!(
+                max_abs(
+                    &w,
+                    &npy::read(&dir.join(format!("w_{seed}_0.7.npy"))).unwrap()
+                ) <= 1e-4
+            );
+            // PNG quantised like the official tools: max |Δ| ≤ 1, at most 2% of values differ.
+            let png = image::open(out.path().join(format!("seed{seed:04}.png")))
+                .unwrap()
+                .to_rgb8();
+            let want_png = image::open(dir.join(format!("{seed}_0.7_const.png")))
+                .unwrap()
+                .to_rgb8();
+            assert_eq!(png.dimensions(), want_png.dimensions());
+            let diffs: Vec<i32> = png
+                .as_raw()
+                .iter()
+                .zip(want_png.as_raw())
+                .map(|(a, b)| (*a as i32 - *b as i32).abs())
+                .collect();
+            assert!(
+                diffs.iter().all(|&d| d <= 1),
+                "{cfg} seed {seed}: PNG differs by more than 1"
+            );
+            let frac = diffs.iter().filter(|&&d| d > 0).count() as f64 / diffs.len() as f64;
+            assert!(
+                frac <= 0.02,
+                "{cfg} seed {seed}: {frac} of PNG values differ"
+            );
+        }
+    }
+}
+
+#[test]
+fn noise_none_and_cutoff_are_honoured() {
+    let Some(dir) = fixture("sg2_32") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let net = dir.join("G_ema.safetensors");
+    let o = run(&[
+        "generate",
+        "--network",
+        net.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--noise-mode",
+        "none",
+        "--outdir",
+        out.path().to_str().unwrap(),
+        "--raw",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let raw = npy::read(&out.path().join("seed0001.npy")).unwrap();
+    assert!(max_abs(&raw, &npy::read(&dir.join("1_1_none.npy")).unwrap()) <= 1e-3);
+    // A cutoff of num_ws equals full truncation; a cutoff of 1 does not.
+    let full = tempfile::tempdir().unwrap();
+    for (d, cutoff) in [(&full, "8"), (&out, "1")] {
+        let o = run(&[
+            "generate",
+            "--network",
+            net.to_str().unwrap(),
+            "--seeds",
+            "1",
+            "--trunc",
+            "0.7",
+            "--trunc-cutoff",
+            cutoff,
+            "--outdir",
+            d.path().to_str().unwrap(),
+            "--save-latents",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let want = npy::read(&dir.join("w_1_0.7.npy")).unwrap();
+    assert!(
+        max_abs(
+            &npy::read(&full.path().join("seed0001_w.npy")).unwrap(),
+            &want
+        ) <= 1e-4
+    );
+    assert!(
+        max_abs(
+            &npy::read(&out.path().join("seed0001_w.npy")).unwrap(),
+            &want
+        ) > 1e-3
+    );
+}
+
+#[test]
+fn init_then_generate_is_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(tmp.path(), 0);
+    let net = tmp.path().join("net.safetensors");
+    let o = run(&[
+        "init",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        net.to_str().unwrap(),
+        "--seed",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ckpt = Checkpoint::read(&net).unwrap();
+    assert_eq!(
+        ckpt.networks.keys().collect::<Vec<_>>(),
+        ["D", "G", "G_ema"]
+    );
+    assert!(ckpt.networks["G_ema"]
+        .tensors
+        .contains_key("synthesis.b16.torgb.affine.weight"));
+    let info = run(&["info", "--network", net.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.status.success() && text.contains("num_ws: 6") && text.contains("16x16"),
+        "{text}"
+    );
+    let mut pngs = Vec::new();
+    for sub in ["a", "b"] {
+        let out = tmp.path().join(sub);
+        let o = run(&[
+            "generate",
+            "--network",
+            net.to_str().unwrap(),
+            "--seeds",
+            "0-5",
+            "--outdir",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        pngs.push(std::fs::read(out.join("seed0005.png")).unwrap());
+        assert_eq!(
+            image::open(out.join("seed0000.png"))
+                .unwrap()
+                .to_rgb8()
+                .dimensions(),
+            (16, 16)
+        );
+    }
+    assert_eq!(
+        pngs[0], pngs[1],
+        "same network + seed must give the same PNG"
+    );
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let cfg = tiny_config(t, 0);
+    let net = t.join("net.safetensors");
+    assert!(run(&[
+        "init",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        net.to_str().unwrap()
+    ])
+    .status
+    .success());
+    let outdir = t.join("out");
+    let gen = |network: &Path, extra: &[&str]| {
+        let mut a = vec![
+            "generate",
+            "--network",
+            network.to_str().unwrap(),
+            "--outdir",
+            outdir.to_str().unwrap(),
+        ];
+        if !extra.iter().any(|x| *x == "--seeds") {
+            a.extend(["--seeds", "0"]);
+        }
+        a.extend_from_slice(extra);
+        run(&a)
+    };
+
+    // Missing, truncated, not a checkpoint.
+    assert_fails(
+        &gen(&t.join("nope.safetensors"), &[]),
+        &["nope.safetensors", "No such file"],
+    );
+    let bytes = std::fs::read(&net).unwrap();
+    let truncated = t.join("truncated.safetensors");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    assert_fails(
+        &gen(&truncated, &[]),
+        &["truncated.safetensors", "not a safetensors checkpoint"],
+    );
+    let text = t.join("text.safetensors");
+    std::fs::write(&text, "hello, I am not a network").unwrap();
+    assert_fails(
+        &gen(&text, &[]),
+        &["text.safetensors", "not a safetensors checkpoint"],
+    );
+
+    // Missing tensor, wrong shape, unknown class name.
+    let ckpt = Checkpoint::read(&net).unwrap();
+    let write_variant = |name: &str, f: &dyn Fn(&mut stylegan::io::checkpoint::NetworkEntry)| {
+        let mut e = ckpt.networks["G_ema"].clone();
+        f(&mut e);
+        let p = t.join(name);
+        Checkpoint::write(&p, &[("G_ema", &e)], &Default::default()).unwrap();
+        p
+    };
+    let missing = write_variant("missing.safetensors", &|e| {
+        e.tensors.remove("synthesis.b8.conv1.weight");
+    });
+    assert_fails(
+        &gen(&missing, &[]),
+        &[
+            "missing tensor",
+            "synthesis.b8.conv1.weight",
+            "[32, 32, 3, 3]",
+        ],
+    );
+    let shaped = write_variant("shaped.safetensors", &|e| {
+        e.tensors.insert(
+            "mapping.fc1.weight".into(),
+            RawTensor {
+                shape: vec![32, 31],
+                data: vec![0.0; 32 * 31],
+            },
+        );
+    });
+    assert_fails(
+        &gen(&shaped, &[]),
+        &["mapping.fc1.weight", "[32, 31]", "expected [32, 32]"],
+    );
+    let unknown = write_variant("unknown.safetensors", &|e| {
+        e.class_name = "my.module.Generator".into()
+    });
+    assert_fails(
+        &gen(&unknown, &[]),
+        &["unknown class_name", "my.module.Generator"],
+    );
+
+    // Seeds and psi.
+    assert_fails(&gen(&net, &["--seeds", "4294967296"]), &["out of range"]);
+    assert_fails(&gen(&net, &["--seeds", "3-1"]), &["start is after end"]);
+    assert_fails(&gen(&net, &["--seeds", "1,x"]), &["malformed seed"]);
+    assert_fails(&gen(&net, &["--trunc", "nan"]), &["--trunc", "finite"]);
+    assert_fails(&gen(&net, &["--trunc", "inf"]), &["finite"]);
+    assert_fails(
+        &gen(&net, &["--noise-mode", "loud"]),
+        &["unknown noise mode"],
+    );
+    assert_fails(&gen(&net, &["--class", "1"]), &["unconditional"]);
+
+    // Conditional network: class missing or out of range.
+    let ccfg = tiny_config(t, 5);
+    let cnet = t.join("cnet.safetensors");
+    assert!(run(&[
+        "init",
+        "--config",
+        ccfg.to_str().unwrap(),
+        "--out",
+        cnet.to_str().unwrap()
+    ])
+    .status
+    .success());
+    assert_fails(&gen(&cnet, &[]), &["conditional", "--class"]);
+    assert_fails(
+        &gen(&cnet, &["--class", "5"]),
+        &["class 5 is out of range", "5 classes"],
+    );
+    assert!(gen(&cnet, &["--class", "4"]).status.success());
+
+    // Unwritable output directory (a path below a regular file).
+    let o = run(&[
+        "generate",
+        "--network",
+        net.to_str().unwrap(),
+        "--seeds",
+        "0",
+        "--outdir",
+        text.join("sub").to_str().unwrap(),
+    ]);
+    assert_fails(&o, &["cannot create output directory"]);
+}
