@@ -45,12 +45,43 @@ pub fn modulated_conv2d(
     filter: &Filter,
 ) -> Tensor<4> {
     let [n, i, _, _] = x.dims();
+    let [o, _, _, _] = weight.dims();
+    if n == 1 {
+        // One sample: fold styles and demodulation into the (small) weight — the official fused
+        // path — and save two passes over the (large) activations.
+        let mut w = weight.clone() * styles.clone().reshape([1, i, 1, 1]);
+        if demodulate {
+            w = w * demodulation(weight, styles).reshape([o, 1, 1, 1]);
+        }
+        return conv_resample(x, w, up, padding, filter);
+    }
+    let y = conv_resample(
+        x * styles.clone().reshape([n, i, 1, 1]),
+        weight.clone(),
+        up,
+        padding,
+        filter,
+    );
+    if demodulate {
+        y * demodulation(weight, styles).reshape([n, o, 1, 1])
+    } else {
+        y
+    }
+}
+
+/// `conv2d_resample` for `up` ∈ {1, 2} (no downsampling), weight `[O, I, k, k]`.
+fn conv_resample(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    up: usize,
+    padding: usize,
+    filter: &Filter,
+) -> Tensor<4> {
     let [_, _, kh, kw] = weight.dims();
-    let x = x * styles.clone().reshape([n, i, 1, 1]);
-    let y = if up == 1 {
+    if up == 1 {
         conv2d(
             x,
-            weight.clone(),
+            weight,
             None,
             ConvOptions::new([1, 1], [padding, padding], [1, 1], 1),
         )
@@ -66,7 +97,7 @@ pub fn modulated_conv2d(
         let pyt = (-py0).min(-py1).max(0);
         let y = conv_transpose2d(
             x,
-            weight.clone().swap_dims(0, 1),
+            weight.swap_dims(0, 1),
             None,
             ConvTransposeOptions::new([up, up], [pyt as usize, pxt as usize], [0, 0], [1, 1], 1),
         );
@@ -78,11 +109,5 @@ pub fn modulated_conv2d(
             [px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt],
             (up * up) as f64,
         )
-    };
-    if demodulate {
-        let o = weight.dims()[0];
-        y * demodulation(weight, styles).reshape([n, o, 1, 1])
-    } else {
-        y
     }
 }
