@@ -281,7 +281,7 @@ fn bad_inputs_give_clear_errors() {
             "--outdir",
             outdir.to_str().unwrap(),
         ];
-        if !extra.iter().any(|x| *x == "--seeds") {
+        if !extra.contains(&"--seeds") {
             a.extend(["--seeds", "0"]);
         }
         a.extend_from_slice(extra);

@@ -44,6 +44,10 @@ pub fn run(a: Args) -> Result<()> {
         d_entry = Discriminator::random(&d_cfg, a.seed.wrapping_add(1), &device)?.to_entry();
         nets.push(("D", &d_entry));
     }
+    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create directory {}", parent.display()))?;
+    }
     let mut meta = BTreeMap::new();
     meta.insert(
         "stylegan_rs.note".to_string(),

@@ -192,11 +192,11 @@ impl Checkpoint {
             .networks
             .iter()
             .map(|(k, e)| {
-                format!(
-                    "{}{}",
-                    if k.is_empty() { "" } else { k },
-                    format!(" ({})", e.class_name)
-                )
+                if k.is_empty() {
+                    e.class_name.clone()
+                } else {
+                    format!("{k} ({})", e.class_name)
+                }
             })
             .collect();
         Err(Error::format(

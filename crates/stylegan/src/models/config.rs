@@ -248,7 +248,7 @@ impl GeneratorConfig {
                 "a Generator needs z_dim > 0 or c_dim > 0".into(),
             ));
         }
-        if self.kernel_size == 0 || self.kernel_size % 2 == 0 {
+        if self.kernel_size == 0 || self.kernel_size.is_multiple_of(2) {
             return Err(Error::Config(format!(
                 "kernel_size {} must be odd",
                 self.kernel_size
@@ -427,7 +427,7 @@ impl DiscriminatorConfig {
                 "epilogue_kwargs.mbstd_group_size must be positive or null".into(),
             ));
         }
-        if cfg.mbstd_num_channels > 0 && cfg.channels(4) % cfg.mbstd_num_channels != 0 {
+        if cfg.mbstd_num_channels > 0 && !cfg.channels(4).is_multiple_of(cfg.mbstd_num_channels) {
             return Err(Error::Config(
                 "mbstd_num_channels must divide the 4x4 channel count".into(),
             ));
