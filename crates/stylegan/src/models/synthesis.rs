@@ -105,30 +105,58 @@ impl SynthesisLayer {
         gain: f64,
     ) -> Tensor<4> {
         let k = self.weight.dims()[2];
-        let mut x = modulated_conv2d(x, &self.weight, styles, true, self.up, k / 2, &self.filter);
+        let act_gain = self.activation.default_gain() * gain;
+        // linear / relu / lrelu are positively homogeneous, act(x)·g = act(x·g) for g > 0, so the
+        // gain is folded into the demodulation, noise strength and bias (small tensors) instead
+        // of costing a pass over the activations. Same maths as bias_act's order, within 1 ulp.
+        let fold = act_gain > 0.0
+            && matches!(
+                self.activation,
+                Activation::Linear | Activation::Relu | Activation::Lrelu
+            );
+        let (conv_gain, post_gain) = if fold {
+            (act_gain, 1.0)
+        } else {
+            (1.0, act_gain)
+        };
+        let mut x = modulated_conv2d(
+            x,
+            &self.weight,
+            styles,
+            true,
+            self.up,
+            k / 2,
+            &self.filter,
+            conv_gain,
+        );
         if let (Some(strength), Some(buf)) = (&self.noise_strength, &self.noise_const) {
             let r = self.resolution;
-            let strength = strength.clone().reshape([1, 1, 1, 1]);
+            let strength = strength
+                .clone()
+                .mul_scalar(conv_gain as f32)
+                .reshape([1, 1, 1, 1]);
             match noise_mode {
                 NoiseMode::Const => x = x + buf.clone().reshape([1, 1, r, r]) * strength,
                 NoiseMode::Random => {
                     let n = x.dims()[0];
                     let device = x.device();
-                    x = x + Tensor::<4>::random(
-                        [n, 1, r, r],
-                        Distribution::Normal(0.0, 1.0),
-                        &device,
-                    ) * strength;
+                    let noise =
+                        Tensor::<4>::random([n, 1, r, r], Distribution::Normal(0.0, 1.0), &device);
+                    x = x + noise * strength;
                 }
                 NoiseMode::None => {}
             }
         }
-        let act_gain = self.activation.default_gain() * gain;
+        let bias = if fold {
+            self.bias.clone().mul_scalar(conv_gain as f32)
+        } else {
+            self.bias.clone()
+        };
         bias_act(
             x,
-            Some(&self.bias),
+            Some(&bias),
             self.activation,
-            act_gain,
+            post_gain,
             self.conv_clamp.map(|c| c * gain),
         )
     }
@@ -182,7 +210,7 @@ impl ToRgb {
     /// `styles` are the raw affine outputs (StyleSpace); the 1/sqrt(I) gain is applied here.
     pub fn forward(&self, x: Tensor<4>, styles: &Tensor<2>) -> Tensor<4> {
         let s = styles.clone().mul_scalar(self.weight_gain as f32);
-        let y = modulated_conv2d(x, &self.weight, &s, false, 1, 0, &self.filter);
+        let y = modulated_conv2d(x, &self.weight, &s, false, 1, 0, &self.filter, 1.0);
         bias_act(
             y,
             Some(&self.bias),

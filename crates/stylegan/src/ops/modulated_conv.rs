@@ -34,7 +34,9 @@ pub fn demodulation(weight: &Tensor<4>, styles: &Tensor<2>) -> Tensor<2> {
 
 /// Modulated convolution of `x [N, I, H, W]` with `weight [O, I, k, k]` and `styles [N, I]`.
 /// `up == 2` is the transposed-conv path of `conv2d_resample` followed by the FIR filter
-/// (padding 1, gain 4); the output is then `2H × 2W`.
+/// (padding 1, gain 4); the output is then `2H × 2W`. The output is multiplied by `out_gain`,
+/// folded into the demodulation coefficients so that it costs no pass over the activations.
+#[allow(clippy::too_many_arguments)]
 pub fn modulated_conv2d(
     x: Tensor<4>,
     weight: &Tensor<4>,
@@ -43,6 +45,7 @@ pub fn modulated_conv2d(
     up: usize,
     padding: usize,
     filter: &Filter,
+    out_gain: f64,
 ) -> Tensor<4> {
     let [n, i, _, _] = x.dims();
     let [o, _, _, _] = weight.dims();
@@ -51,7 +54,11 @@ pub fn modulated_conv2d(
         // path — and save two passes over the (large) activations.
         let mut w = weight.clone() * styles.clone().reshape([1, i, 1, 1]);
         if demodulate {
-            w = w * demodulation(weight, styles).reshape([o, 1, 1, 1]);
+            w = w * demodulation(weight, styles)
+                .mul_scalar(out_gain as f32)
+                .reshape([o, 1, 1, 1]);
+        } else if out_gain != 1.0 {
+            w = w.mul_scalar(out_gain as f32);
         }
         return conv_resample(x, w, up, padding, filter);
     }
@@ -63,7 +70,11 @@ pub fn modulated_conv2d(
         filter,
     );
     if demodulate {
-        y * demodulation(weight, styles).reshape([n, o, 1, 1])
+        y * demodulation(weight, styles)
+            .mul_scalar(out_gain as f32)
+            .reshape([n, o, 1, 1])
+    } else if out_gain != 1.0 {
+        y.mul_scalar(out_gain as f32)
     } else {
         y
     }
