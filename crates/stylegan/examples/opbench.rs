@@ -90,11 +90,25 @@ fn main() {
     let _ = wr;
     let x32 = Tensor::<4>::random([1, 32, 1024, 1024], Distribution::Normal(0.0, 1.0), &d);
     let w32 = Tensor::<4>::random([32, 32, 3, 3], Distribution::Normal(0.0, 1.0), &d);
-    time("conv2d 3x3 32->32 @1024 (19.3 GFLOP)", || conv2d(x32.clone(), w32.clone(), None, ConvOptions::new([1, 1], [1, 1], [1, 1], 1)));
+    time("conv2d 3x3 32->32 @1024 (19.3 GFLOP)", || {
+        conv2d(
+            x32.clone(),
+            w32.clone(),
+            None,
+            ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+        )
+    });
     time("mul scalar @1024x32", || x32.clone().mul_scalar(2.0));
     let x64 = Tensor::<4>::random([1, 64, 512, 512], Distribution::Normal(0.0, 1.0), &d);
     let w64 = Tensor::<4>::random([32, 64, 3, 3], Distribution::Normal(0.0, 1.0), &d);
-    time("convT 64->32 @512 s2 (9.7 GFLOP)", || conv_transpose2d(x64.clone(), w64.clone().swap_dims(0, 1), None, ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1)));
+    time("convT 64->32 @512 s2 (9.7 GFLOP)", || {
+        conv_transpose2d(
+            x64.clone(),
+            w64.clone().swap_dims(0, 1),
+            None,
+            ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
+        )
+    });
     time("host round trip @257", || {
         let v = y.clone().into_data();
         Tensor::from_data(v, &d)
