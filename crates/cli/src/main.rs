@@ -27,6 +27,10 @@ enum Command {
     Init(cmd::init::Args),
     /// Measure generator throughput (images/s, GFLOP/s).
     Bench(cmd::bench::Args),
+    /// Convert a network file (official PyTorch pickle, native) to a native checkpoint.
+    Convert(cmd::convert::Args),
+    /// Show the format, networks, config and tensors of a network file.
+    Inspect(cmd::inspect::Args),
 }
 
 fn main() {
@@ -36,6 +40,8 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Convert(a) => cmd::convert::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -14,7 +14,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let ckpt = Checkpoint::read(&a.network)?;
+    let ckpt = Checkpoint::open(&a.network)?;
     let device = stylegan::backend::cpu();
     let file = a.network.display().to_string();
     println!("file: {file}");

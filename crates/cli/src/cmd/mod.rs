@@ -1,7 +1,9 @@
 pub mod bench;
+pub mod convert;
 pub mod generate;
 pub mod info;
 pub mod init;
+pub mod inspect;
 
 use anyhow::Result;
 use stylegan::{Device, DeviceKind};

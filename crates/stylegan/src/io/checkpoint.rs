@@ -55,6 +55,12 @@ pub struct Checkpoint {
 pub const NETWORK_PREFIXES: [&str; 3] = ["G_ema", "G", "D"];
 
 impl Checkpoint {
+    /// Open any supported network file: a native checkpoint, or an official PyTorch network
+    /// pickle (converted in memory, nothing in it executed).
+    pub fn open(path: &Path) -> Result<Self> {
+        super::pickle::read_any(path)
+    }
+
     /// Read a native checkpoint.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod image;
 pub mod npy;
+pub mod pickle;
 
 use std::io::Write;
 use std::path::Path;

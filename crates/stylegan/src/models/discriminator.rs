@@ -282,7 +282,7 @@ impl Discriminator {
     }
 
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let ckpt = Checkpoint::read(path)?;
+        let ckpt = Checkpoint::open(path)?;
         let (_, entry) = ckpt.discriminator()?;
         Self::from_entry(&path.display().to_string(), entry, device)
     }

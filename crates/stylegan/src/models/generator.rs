@@ -73,7 +73,7 @@ impl Generator {
 
     /// Load the generator of a checkpoint file (`G_ema`, else `G`, else the only Generator).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let ckpt = Checkpoint::read(path)?;
+        let ckpt = Checkpoint::open(path)?;
         let (_, entry) = ckpt.generator()?;
         Self::from_entry(&path.display().to_string(), entry, device)
     }

@@ -1,0 +1,279 @@
+//! Official network pickles (stylegan2-ada-pytorch / stylegan3 `network-snapshot-*.pkl`,
+//! FORMATS.md §6), read with the project's safe unpickler: nothing in the file is executed —
+//! the embedded `module_src` is data — and the networks come out as checkpoint entries under
+//! their official `state_dict()` names.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value as Json};
+use stylegan_pickle::{numpy, torch, unpickle, Value};
+
+use super::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
+use crate::error::{Error, Result};
+
+/// What kind of file this is, from its first bytes and top-level structure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceFormat {
+    /// Our native safetensors checkpoint.
+    Native,
+    /// An official PyTorch network pickle.
+    OfficialPytorch,
+    /// An official TensorFlow pickle (StyleGAN2/StyleGAN/PGGAN `(G, D, Gs)`).
+    OfficialTensorflow,
+    /// A `torch.save` zip (rosinality checkpoints).
+    TorchZip,
+}
+
+/// Read any supported network file into a checkpoint (native files directly, official pickles
+/// by conversion). Used by [`Checkpoint::open`].
+pub(crate) fn read_any(path: &Path) -> Result<Checkpoint> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Err(Error::format(
+            path,
+            "this is a torch.save zip (e.g. a rosinality .pt); that format is not supported yet",
+        ));
+    }
+    if bytes.first() == Some(&0x80) {
+        return from_pickle(path, &bytes);
+    }
+    Checkpoint::from_bytes(path, &bytes)
+}
+
+fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
+    let bad = |msg: String| Error::format(path, msg);
+    let (top, _) = unpickle(bytes).map_err(|e| bad(format!("not a readable pickle: {e}")))?;
+    if let Some(items) = top.as_seq() {
+        let tf = items.iter().any(|v| {
+            v.object_class()
+                .is_some_and(|(m, n)| m == "dnnlib.tflib.network" && n == "Network")
+        });
+        if tf {
+            return Err(bad("this is an official TensorFlow pickle; converting TensorFlow networks is not supported yet".into()));
+        }
+    }
+    if top.get("G_ema").is_none() && top.get("G").is_none() {
+        return Err(bad(
+            "the pickle holds no 'G_ema' or 'G' network: it is not an official network pickle"
+                .into(),
+        ));
+    }
+    let mut networks = BTreeMap::new();
+    for key in ["G_ema", "G", "D"] {
+        let Some(node) = top.get(key) else { continue };
+        if node.is_none() {
+            continue;
+        }
+        let entry = network(&node).map_err(|e| bad(format!("network '{key}': {e}")))?;
+        networks.insert(key.to_string(), entry);
+    }
+    let mut extra_metadata = BTreeMap::new();
+    extra_metadata.insert(
+        "stylegan_rs.source".into(),
+        format!(
+            "official PyTorch pickle {}",
+            path.file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default()
+        ),
+    );
+    if let Some(t) = top.get("training_set_kwargs").filter(|v| !v.is_none()) {
+        extra_metadata.insert("training_set_kwargs".into(), to_json(&t, 0).to_string());
+    }
+    Ok(Checkpoint {
+        path: path.to_path_buf(),
+        networks,
+        extra_metadata,
+    })
+}
+
+/// `(class_name, state)` of a persistent-class node (`_reconstruct_persistent_obj(meta)`).
+fn persistent(node: &Value) -> Result<(String, Value)> {
+    match node.object_class() {
+        Some((m, n)) if m == "torch_utils.persistence" && n == "_reconstruct_persistent_obj" => {}
+        Some((m, n)) => {
+            return Err(Error::Config(format!(
+                "expected a persistent network object, found {m}.{n}"
+            )))
+        }
+        None => return Err(Error::Config("expected a persistent network object".into())),
+    }
+    let Value::Object(o) = node else {
+        unreachable!()
+    };
+    let meta = o
+        .borrow()
+        .args
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::Config("persistent object without meta".into()))?;
+    let class = meta
+        .get("class_name")
+        .and_then(|c| c.as_str().map(str::to_string))
+        .ok_or_else(|| Error::Config("persistent object without class_name".into()))?;
+    let state = meta
+        .get("state")
+        .ok_or_else(|| Error::Config(format!("{class}: no state")))?;
+    Ok((class, state))
+}
+
+fn network(node: &Value) -> Result<NetworkEntry> {
+    let (class, state) = persistent(node)?;
+    let mut tensors = BTreeMap::new();
+    flatten(&state, "", &mut tensors, 0)?;
+    let (kwargs, args) = (state.get("_init_kwargs"), state.get("_init_args"));
+    let mut init = match &kwargs {
+        Some(k) => to_json(k, 0),
+        None => Json::Object(Map::new()),
+    };
+    let positional: &[&str] = match class.as_str() {
+        "Generator" => &["z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"],
+        "Discriminator" => &["c_dim", "img_resolution", "img_channels"],
+        other => {
+            return Err(Error::Config(format!(
+                "unsupported network class '{other}'"
+            )))
+        }
+    };
+    if let (Some(args), Some(obj)) = (args.and_then(|a| a.as_seq()), init.as_object_mut()) {
+        for (name, v) in positional.iter().zip(args) {
+            obj.insert(name.to_string(), to_json(&v, 0));
+        }
+    }
+    let is_sg3 = tensors.keys().any(|k| k.starts_with("synthesis.input."));
+    if is_sg3 {
+        return Err(Error::Config(
+            "this is a StyleGAN3 network; StyleGAN3 is not supported yet".into(),
+        ));
+    }
+    // ADA's training/networks.py nests the synthesis arguments; the stylegan3 code does not.
+    let module = if init.get("synthesis_kwargs").is_some() {
+        "training.networks"
+    } else {
+        "training.networks_stylegan2"
+    };
+    Ok(NetworkEntry {
+        class_name: format!("{module}.{class}"),
+        init_kwargs: init,
+        tensors,
+    })
+}
+
+/// `state_dict()`: own parameters, own persistent buffers, then submodules with `name.`.
+fn flatten(
+    state: &Value,
+    prefix: &str,
+    out: &mut BTreeMap<String, RawTensor>,
+    depth: usize,
+) -> Result<()> {
+    if depth > 64 {
+        return Err(Error::Config(
+            "module tree is nested more than 64 levels deep".into(),
+        ));
+    }
+    let no_pid = |_: &Value| -> stylegan_pickle::Result<torch::Storage> {
+        Err(stylegan_pickle::Error::Structure(
+            "unexpected persistent id in a network pickle".into(),
+        ))
+    };
+    let non_persistent: Vec<String> = match state.get("_non_persistent_buffers_set") {
+        Some(Value::Set(s)) => s
+            .borrow()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => vec![],
+    };
+    for field in ["_parameters", "_buffers"] {
+        for (k, v) in state
+            .get(field)
+            .and_then(|d| d.dict_items())
+            .unwrap_or_default()
+        {
+            let Some(name) = k.as_str() else { continue };
+            if v.is_none() || (field == "_buffers" && non_persistent.iter().any(|n| n == name)) {
+                continue;
+            }
+            let t = torch::tensor(&v, &no_pid)
+                .map_err(|e| Error::Config(format!("tensor '{prefix}{name}': {e}")))?;
+            out.insert(
+                format!("{prefix}{name}"),
+                RawTensor {
+                    shape: t.shape,
+                    data: t.data,
+                },
+            );
+        }
+    }
+    for (k, v) in state
+        .get("_modules")
+        .and_then(|d| d.dict_items())
+        .unwrap_or_default()
+    {
+        let Some(name) = k.as_str() else { continue };
+        if v.is_none() {
+            continue;
+        }
+        let (_, child) = persistent(&v).or_else(|_| {
+            // Plain torch modules (not persistent classes) pickle their __dict__ as BUILD state.
+            match &v {
+                Value::Object(o) => o
+                    .borrow()
+                    .state
+                    .clone()
+                    .map(|s| (String::new(), s))
+                    .ok_or_else(|| {
+                        Error::Config(format!("submodule '{prefix}{name}' has no state"))
+                    }),
+                _ => Err(Error::Config(format!(
+                    "submodule '{prefix}{name}' is not a module"
+                ))),
+            }
+        })?;
+        flatten(&child, &format!("{prefix}{name}."), out, depth + 1)?;
+    }
+    Ok(())
+}
+
+/// Constructor arguments as JSON: dicts / EasyDicts → objects, tuples / lists → arrays,
+/// numpy scalars → numbers.
+fn to_json(v: &Value, depth: usize) -> Json {
+    if depth > 32 {
+        return Json::Null;
+    }
+    match v {
+        Value::None => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Str(s) => Json::String(s.to_string()),
+        Value::Tuple(_) | Value::List(_) => Json::Array(
+            v.as_seq()
+                .unwrap_or_default()
+                .iter()
+                .map(|x| to_json(x, depth + 1))
+                .collect(),
+        ),
+        Value::Dict(_) | Value::Object(_)
+            if v.object_class().is_none_or(|(m, n)| {
+                (m == "dnnlib.util" && n == "EasyDict")
+                    || (m == "collections" && n == "OrderedDict")
+            }) =>
+        {
+            let mut obj = Map::new();
+            for (k, x) in v.dict_items().unwrap_or_default() {
+                if let Some(k) = k.as_str() {
+                    obj.insert(k.to_string(), to_json(&x, depth + 1));
+                }
+            }
+            Json::Object(obj)
+        }
+        other => match numpy::number(other) {
+            // numpy integer scalars (e.g. a resolution) stay integers.
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Json::from(f as i64),
+            Some(f) => serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number),
+            None => Json::Null,
+        },
+    }
+}
