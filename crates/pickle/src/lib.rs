@@ -11,6 +11,7 @@ pub mod numpy;
 pub mod torch;
 mod value;
 mod vm;
+pub mod writer;
 
 pub use value::{Object, Value};
 pub use vm::{unpickle, Limits, Unpickler};

@@ -12,20 +12,36 @@ pub struct Args {
     input: PathBuf,
     /// Output `.safetensors` file.
     output: PathBuf,
-    /// Networks to keep.
-    #[arg(long, default_value = "G_ema,G,D", value_delimiter = ',')]
-    nets: Vec<String>,
+    /// Networks to keep (native output; default: all of G_ema, G, D that the input has).
+    #[arg(long, value_delimiter = ',')]
+    nets: Option<Vec<String>>,
+    /// Output format: `native` (.safetensors) or `rosinality` (a torch.save .pt holding
+    /// g_ema, latent_avg and d, for rosinality-based tools).
+    #[arg(long, default_value = "native")]
+    to: String,
 }
 
 pub fn run(a: Args) -> Result<()> {
+    match a.to.as_str() {
+        "native" => {}
+        "rosinality" => return to_rosinality(&a),
+        other => bail!("unknown --to format '{other}' (expected native or rosinality)"),
+    }
     if a.output.extension().and_then(|e| e.to_str()) != Some("safetensors") {
-        bail!("{}: the output must be a .safetensors file (other export formats are not supported yet)", a.output.display());
+        bail!(
+            "{}: native output must be a .safetensors file (use --to rosinality for .pt)",
+            a.output.display()
+        );
     }
     let ckpt = Checkpoint::open(&a.input)?;
     let file = a.input.display().to_string();
     let device = stylegan::backend::cpu();
+    let names: Vec<String> = a
+        .nets
+        .clone()
+        .unwrap_or_else(|| ckpt.networks.keys().cloned().collect());
     let mut nets = Vec::new();
-    for name in &a.nets {
+    for name in &names {
         let Some(entry) = ckpt.networks.get(name.as_str()) else {
             let have: Vec<_> = ckpt.networks.keys().cloned().collect();
             bail!(
@@ -42,6 +58,19 @@ pub fn run(a: Args) -> Result<()> {
         nets.push((name.as_str(), entry));
     }
     Checkpoint::write(&a.output, &nets, &ckpt.extra_metadata)?;
-    eprintln!("wrote {} ({})", a.output.display(), a.nets.join(", "));
+    eprintln!("wrote {} ({})", a.output.display(), names.join(", "));
+    Ok(())
+}
+
+fn to_rosinality(a: &Args) -> Result<()> {
+    let ckpt = Checkpoint::open(&a.input)?;
+    let (_, g) = ckpt.generator()?;
+    let d = ckpt.discriminator().ok().map(|(_, d)| d);
+    stylegan::io::rosinality::write(&a.output, g, d)?;
+    eprintln!(
+        "wrote {} (rosinality: g_ema, latent_avg{})",
+        a.output.display(),
+        if d.is_some() { ", d" } else { "" }
+    );
     Ok(())
 }

@@ -13,18 +13,17 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let ckpt = Checkpoint::open(&a.file)?;
-    let format = if ckpt
-        .extra_metadata
-        .get("stylegan_rs.source")
-        .is_some_and(|s| s.starts_with("official PyTorch"))
-    {
-        "official PyTorch network pickle"
-    } else {
-        "native safetensors checkpoint"
+    let format = match ckpt.extra_metadata.get("stylegan_rs.source") {
+        Some(s) if s.starts_with("official PyTorch") => "official PyTorch network pickle",
+        Some(s) if s.starts_with("official TensorFlow") => "official TensorFlow network pickle",
+        Some(s) if s.starts_with("rosinality") => "rosinality checkpoint (torch.save zip)",
+        _ => "native safetensors checkpoint",
     };
     println!("{}: {format}", a.file.display());
     for (k, v) in &ckpt.extra_metadata {
-        println!("  {k}: {v}");
+        if k != "stylegan_rs.source" {
+            println!("  {k}: {v}");
+        }
     }
     for (prefix, entry) in &ckpt.networks {
         let name = if prefix.is_empty() {

@@ -4,6 +4,8 @@ pub mod checkpoint;
 pub mod image;
 pub mod npy;
 pub mod pickle;
+pub mod rosinality;
+pub mod tf;
 
 use std::io::Write;
 use std::path::Path;

@@ -30,10 +30,7 @@ pub enum SourceFormat {
 pub(crate) fn read_any(path: &Path) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if bytes.starts_with(b"PK\x03\x04") {
-        return Err(Error::format(
-            path,
-            "this is a torch.save zip (e.g. a rosinality .pt); that format is not supported yet",
-        ));
+        return super::rosinality::read(path, &bytes);
     }
     if bytes.first() == Some(&0x80) {
         return from_pickle(path, &bytes);
@@ -238,7 +235,7 @@ fn flatten(
 
 /// Constructor arguments as JSON: dicts / EasyDicts → objects, tuples / lists → arrays,
 /// numpy scalars → numbers.
-fn to_json(v: &Value, depth: usize) -> Json {
+pub(crate) fn to_json(v: &Value, depth: usize) -> Json {
     if depth > 32 {
         return Json::Null;
     }

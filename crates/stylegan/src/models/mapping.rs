@@ -37,9 +37,19 @@ impl MappingNetwork {
             cfg.embed_features.unwrap_or(w_dim)
         };
         let layer_features = cfg.layer_features.unwrap_or(w_dim);
+        // `[z + embed] + [layer] * (num_layers − 1) + [w]`; with 0 layers the (normalised) input is w.
         let mut features = vec![z_dim + embed_features];
-        features.extend(std::iter::repeat_n(layer_features, cfg.num_layers - 1));
+        features.extend(std::iter::repeat_n(
+            layer_features,
+            cfg.num_layers.saturating_sub(1),
+        ));
         features.push(w_dim);
+        if cfg.num_layers == 0 && z_dim + embed_features != w_dim {
+            return Err(Error::Config(format!(
+                "a mapping network with 0 layers needs z_dim + embed_features ({}) == w_dim ({w_dim})",
+                z_dim + embed_features
+            )));
+        }
         let embed = if c_dim > 0 {
             Some(p.scope("embed", |p| {
                 FullyConnected::new(p, c_dim, embed_features, true, Activation::Linear, 1.0, 0.0)
