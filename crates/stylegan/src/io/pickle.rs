@@ -12,19 +12,6 @@ use stylegan_pickle::{numpy, torch, unpickle, Value};
 use super::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 use crate::error::{Error, Result};
 
-/// What kind of file this is, from its first bytes and top-level structure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceFormat {
-    /// Our native safetensors checkpoint.
-    Native,
-    /// An official PyTorch network pickle.
-    OfficialPytorch,
-    /// An official TensorFlow pickle (StyleGAN2/StyleGAN/PGGAN `(G, D, Gs)`).
-    OfficialTensorflow,
-    /// A `torch.save` zip (rosinality checkpoints).
-    TorchZip,
-}
-
 /// Read any supported network file into a checkpoint (native files directly, official pickles
 /// by conversion). Used by [`Checkpoint::open`].
 pub(crate) fn read_any(path: &Path) -> Result<Checkpoint> {
@@ -42,12 +29,23 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let bad = |msg: String| Error::format(path, msg);
     let (top, _) = unpickle(bytes).map_err(|e| bad(format!("not a readable pickle: {e}")))?;
     if let Some(items) = top.as_seq() {
-        let tf = items.iter().any(|v| {
-            v.object_class()
-                .is_some_and(|(m, n)| m == "dnnlib.tflib.network" && n == "Network")
-        });
-        if tf {
-            return Err(bad("this is an official TensorFlow pickle; converting TensorFlow networks is not supported yet".into()));
+        if items.iter().any(super::tf::is_network) {
+            let networks =
+                super::tf::convert(&items).map_err(|e| bad(format!("TensorFlow pickle: {e}")))?;
+            let mut extra_metadata = BTreeMap::new();
+            let name = path
+                .file_name()
+                .map(|f| f.to_string_lossy())
+                .unwrap_or_default();
+            extra_metadata.insert(
+                "stylegan_rs.source".into(),
+                format!("official TensorFlow pickle {name}"),
+            );
+            return Ok(Checkpoint {
+                path: path.to_path_buf(),
+                networks,
+                extra_metadata,
+            });
         }
     }
     if top.get("G_ema").is_none() && top.get("G").is_none() {

@@ -116,7 +116,7 @@ pub fn convert(nets: &[Value]) -> Result<BTreeMap<String, NetworkEntry>> {
         } else {
             "StyleGAN (v1)"
         };
-        return Err(Error::Config(format!("this is a {what} TensorFlow pickle (build function '{func}', version {version}); only StyleGAN2 TF pickles are supported yet")));
+        return Err(Error::Config(format!("this is a {what} TensorFlow pickle (build function '{func}', version {version}): not supported yet, only StyleGAN2 TF pickles are")));
     }
     let device = crate::backend::cpu();
     let mut out = BTreeMap::new();
