@@ -106,11 +106,6 @@ impl MappingConfig {
                 _ => return Err(unknown(&key)),
             }
         }
-        if cfg.num_layers == 0 {
-            return Err(Error::Config(format!(
-                "{what}.num_layers must be at least 1"
-            )));
-        }
         Ok(cfg)
     }
 
