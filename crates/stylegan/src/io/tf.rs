@@ -52,8 +52,19 @@ fn variables(
                 "TF variable entry is not (name, array)".into(),
             ));
         };
+        // 0-d variables (lod, noise_strength) may be 0-d arrays or numpy scalars.
         let a = numpy::array(arr)
-            .map_err(|e| Error::Config(format!("TF variable '{prefix}{name}': {e}")))?;
+            .or_else(|e| {
+                let v = numpy::scalar(arr).map_err(|_| e)?;
+                Ok(numpy::Array {
+                    shape: vec![],
+                    data: vec![v],
+                    dtype: "f4".into(),
+                })
+            })
+            .map_err(|e: stylegan_pickle::Error| {
+                Error::Config(format!("TF variable '{prefix}{name}': {e}"))
+            })?;
         out.insert(format!("{prefix}{name}"), a);
     }
     for (k, c) in st
