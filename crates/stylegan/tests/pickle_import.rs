@@ -132,3 +132,109 @@ fn official_pickle_of_parity_network_matches_official_outputs() {
     let want_d = common::npy(&dir.join("d_42_0.7_const.npy")).data[0];
     assert!((logit - want_d).abs() <= 1e-3 + 1e-3 * want_d.abs());
 }
+
+/// Hostile and broken network pickles (written by CPython's pickle with stand-in modules):
+/// a clear error naming the problem, and nothing executed.
+#[test]
+fn hostile_network_pickles_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // {'G_ema': os.system('echo pwned > /tmp/pwned')} (CPython pickles it as posix.system)
+        ("80027d71005805000000475f656d61710163706f7369780a73797374656d0a710258170000006563686f2070776e6564203e202f746d702f70776e65647103857104527105732e", "posix.system"),
+        // A 3x3 weight over a storage of 4 floats.
+        ("80049566030000000000007d948c05475f656d61948c17746f7263685f7574696c732e70657273697374656e6365948c1b5f7265636f6e7374727563745f70657273697374656e745f6f626a9493947d94288c0474797065948c05636c617373948c0776657273696f6e944b068c0a6d6f64756c655f737263948c052320737263948c0a636c6173735f6e616d65948c0947656e657261746f72948c057374617465947d94288c08747261696e696e6794898c0b5f706172616d6574657273947d948c085f62756666657273947d948c1b5f6e6f6e5f70657273697374656e745f627566666572735f736574948f948c085f6d6f64756c6573947d948c076d617070696e679468047d94286806680768084b066809680a680b8c0e4d617070696e674e6574776f726b94680d7d9428680f8968107d9468127d9468148f9468167d948c036663309468047d94286806680768084b066809680a680b8c1346756c6c79436f6e6e65637465644c6179657294680d7d9428680f8968107d948c06776569676874948c0c746f7263682e5f7574696c73948c125f72656275696c645f706172616d6574657294939468268c125f72656275696c645f74656e736f725f7632949394288c0d746f7263682e73746f72616765948c105f6c6f61645f66726f6d5f627974657394939443f180028a0a6cfc9c46f9206aa850192e80024de9032e80027d710028581000000070726f746f636f6c5f76657273696f6e71014de903580d0000006c6974746c655f656e6469616e710288580a000000747970655f73697a657371037d710428580500000073686f727471054b025803000000696e7471064b0458040000006c6f6e6771074b0475752e800228580700000073746f72616765710063746f7263680a466c6f617453746f726167650a71015801000000317102580300000063707571034b044e747104512e80025d71005801000000317101612e04000000000000000000803f00000040000040400000804094859452944b004b034b0386944b034b018694898c0b636f6c6c656374696f6e73948c0b4f7264657265644469637494939429529474945294896835295294879452947368127d9468148f9468167d948c0a5f696e69745f6172677394298c0c5f696e69745f6b7761726773947d9475758594529473683f296840684175758594529473683f2968406841757585945294732e", "exceeds its storage"),
+        // {'D': None, 'augment_pipe': None}
+        ("8004951a000000000000007d94288c0144944e8c0c6175676d656e745f70697065944e752e", "no 'G_ema' or 'G'"),
+        // A persistent class the loader does not know.
+        ("8004951d010000000000007d948c05475f656d61948c17746f7263685f7574696c732e70657273697374656e6365948c1b5f7265636f6e7374727563745f70657273697374656e745f6f626a9493947d94288c0474797065948c05636c617373948c0776657273696f6e944b068c0a6d6f64756c655f737263948c052320737263948c0a636c6173735f6e616d65948c0e46616e637947656e657261746f72948c057374617465947d94288c08747261696e696e6794898c0b5f706172616d6574657273947d948c085f62756666657273947d948c1b5f6e6f6e5f70657273697374656e745f627566666572735f736574948f948c085f6d6f64756c6573947d948c0a5f696e69745f6172677394298c0c5f696e69745f6b7761726773947d94757585945294732e", "unsupported network class 'FancyGenerator'"),
+    ];
+    let marker = std::path::Path::new("/tmp/pwned");
+    let _ = std::fs::remove_file(marker);
+    for (hex, want) in cases {
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let p = dir.path().join("bad.pkl");
+        std::fs::write(&p, bytes).unwrap();
+        let e = Checkpoint::open(&p).unwrap_err().to_string();
+        assert!(
+            e.contains(want) && e.contains("bad.pkl"),
+            "expected '{want}' in: {e}"
+        );
+    }
+    assert!(!marker.exists(), "the os.system call must never run");
+}
+
+/// An ADA-era pickle (nested synthesis_kwargs, ADA defaults: no conv_clamp) is recognised as
+/// `training.networks.*` for G and D alike, and gives the same image as its source network.
+#[test]
+fn ada_style_pickle_uses_ada_classes_and_defaults() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIP: python3 not found (needed to write the pickle fixture)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let src = Checkpoint::read(&fixtures().join("tiny-uncond.safetensors")).unwrap();
+    let mut g = src.networks["G_ema"].clone();
+    g.class_name = "training.networks.Generator".into();
+    g.init_kwargs = serde_json::json!({"z_dim": 32, "w_dim": 32, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
+        "mapping_kwargs": {"num_layers": 2}, "synthesis_kwargs": {"channel_base": 256, "channel_max": 32, "num_fp16_res": 0}});
+    let ada = tmp.path().join("ada.safetensors");
+    Checkpoint::write(
+        &ada,
+        &[("G_ema", &g), ("D", &src.networks["D"])],
+        &Default::default(),
+    )
+    .unwrap();
+    let pkl = tmp.path().join("ada.pkl");
+    let out = Command::new("python3")
+        .arg(fixtures().join("make_fixtures.py"))
+        .args([
+            "--g",
+            ada.to_str().unwrap(),
+            "--out",
+            pkl.to_str().unwrap(),
+            "--protocol",
+            "3",
+            "--numpy-module",
+            "numpy.core.multiarray",
+            "--torch1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ckpt = Checkpoint::open(&pkl).unwrap();
+    assert_eq!(
+        ckpt.networks["G_ema"].class_name,
+        "training.networks.Generator"
+    );
+    assert_eq!(
+        ckpt.networks["D"].class_name,
+        "training.networks.Discriminator"
+    );
+    let dev = stylegan::backend::cpu();
+    let a = Generator::load(&pkl, &dev).unwrap();
+    assert_eq!(
+        a.config.conv_clamp, None,
+        "ADA's default conv_clamp is None"
+    );
+    let b = Generator::load(&fixtures().join("tiny-uncond.safetensors"), &dev).unwrap();
+    let img = |g: &Generator| {
+        values(
+            g.generate(
+                g.z_tensor(&[z_from_seed(4, 32)]).unwrap(),
+                None,
+                1.0,
+                None,
+                NoiseMode::Const,
+            )
+            .unwrap(),
+        )
+    };
+    assert_eq!(img(&a), img(&b));
+}

@@ -63,6 +63,18 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         let entry = network(&node).map_err(|e| bad(format!("network '{key}': {e}")))?;
         networks.insert(key.to_string(), entry);
     }
+    // One code base wrote the whole pickle: if its generator is ADA's (nested
+    // synthesis_kwargs), so is its discriminator, whose defaults differ too (§6.6).
+    let ada = networks
+        .values()
+        .any(|e: &NetworkEntry| e.class_name.starts_with("training.networks."));
+    if ada {
+        for e in networks.values_mut() {
+            if let Some(class) = e.class_name.strip_prefix("training.networks_stylegan2.") {
+                e.class_name = format!("training.networks.{class}");
+            }
+        }
+    }
     let mut extra_metadata = BTreeMap::new();
     extra_metadata.insert(
         "stylegan_rs.source".into(),
