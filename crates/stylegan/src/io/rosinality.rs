@@ -233,6 +233,21 @@ fn generator(
         "mapping_kwargs": {"num_layers": n_mlp, "lr_multiplier": 0.01}, "channel_base": channel_base, "channel_max": channel_max,
         "num_fp16_res": 0, "conv_clamp": null, "architecture": "skip"});
     let cfg = GeneratorConfig::from_init_kwargs(GENERATOR_CLASS, &init)?;
+    // rosinality stores its blur kernels with the upsampling gain folded in (×4); only the
+    // default [1,3,3,1] filter maps onto the official config.
+    for (name, t) in sd
+        .iter()
+        .filter(|(n, _)| n.ends_with("blur.kernel") || n.ends_with("upsample.kernel"))
+    {
+        let want: Vec<f32> = [1.0f32, 3.0, 3.0, 1.0]
+            .iter()
+            .flat_map(|a| [1.0f32, 3.0, 3.0, 1.0].map(|b| a * b / 64.0 * 4.0))
+            .collect();
+        if t.data.len() != want.len() || t.data.iter().zip(&want).any(|(a, b)| (a - b).abs() > 1e-6)
+        {
+            return Err(Error::Config(format!("'{name}' is not the default [1,3,3,1] blur kernel; other kernels are not supported")));
+        }
+    }
     let template = Generator::random(&cfg, 0, device)?.to_entry();
     let mut tensors = BTreeMap::new();
     for (name, t) in &template.tensors {
