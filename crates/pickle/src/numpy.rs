@@ -97,8 +97,9 @@ fn f16_bits_to_f64(h: u16) -> f64 {
 }
 
 fn elem_size(code: &str) -> usize {
-    code.trim_start_matches(['<', '>', '=', '|'])[1..]
-        .parse()
+    code.trim_start_matches(['<', '>', '=', '|'])
+        .get(1..)
+        .and_then(|n| n.parse().ok())
         .unwrap_or(1)
 }
 
@@ -142,8 +143,11 @@ pub fn array(v: &Value) -> Result<Array> {
             ))
         }
     };
-    let numel: usize = shape.iter().product();
-    if raw.len() != numel * elem_size(&code) {
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::Structure(format!("numpy shape {shape:?} overflows")))?;
+    if Some(raw.len()) != numel.checked_mul(elem_size(&code)) {
         return Err(Error::Structure(format!(
             "numpy array of shape {shape:?} and dtype {code} has {} data bytes",
             raw.len()

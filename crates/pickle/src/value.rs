@@ -1,5 +1,10 @@
-//! The values a pickle stream builds. Containers are shared (`Rc<RefCell<…>>`) because pickle
-//! memoizes a container *before* filling it and later `GET`s must see the filled container.
+//! The values a pickle stream builds. Containers are shared (`Rc<…>`) because pickle memoizes
+//! a container *before* filling it and later `GET`s must see the filled container.
+//!
+//! Dropping is iterative: a hostile stream can nest containers millions deep in a few bytes
+//! per level (through the memo, without growing the VM stack), and the default recursive drop
+//! would overflow the thread's stack. Every container type therefore empties itself into a
+//! work list when it is dropped.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,6 +25,41 @@ pub struct Object {
     pub list: Vec<Value>,
 }
 
+/// An immutable sequence (tuple contents).
+#[derive(Debug, Default)]
+pub struct Seq(pub Vec<Value>);
+
+/// A mutable sequence (list / set contents).
+#[derive(Debug, Default)]
+pub struct ListCell(pub RefCell<Vec<Value>>);
+
+/// Mutable dict contents, in insertion order.
+#[derive(Debug, Default)]
+pub struct DictCell(pub RefCell<Vec<(Value, Value)>>);
+
+/// The value behind a persistent id.
+#[derive(Debug)]
+pub struct PidCell(pub Value);
+
+impl std::ops::Deref for ListCell {
+    type Target = RefCell<Vec<Value>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl std::ops::Deref for DictCell {
+    type Target = RefCell<Vec<(Value, Value)>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+impl std::ops::Deref for PidCell {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.0
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Value {
     None,
@@ -30,15 +70,128 @@ pub enum Value {
     Float(f64),
     Str(Rc<str>),
     Bytes(Rc<Vec<u8>>),
-    Tuple(Rc<Vec<Value>>),
-    List(Rc<RefCell<Vec<Value>>>),
-    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
-    Set(Rc<RefCell<Vec<Value>>>),
+    Tuple(Rc<Seq>),
+    List(Rc<ListCell>),
+    Dict(Rc<DictCell>),
+    Set(Rc<ListCell>),
     /// A global reference that was not called: `(module, name)`.
     Global(Rc<(String, String)>),
     Object(Rc<RefCell<Object>>),
     /// A persistent id (`BINPERSID`), left for the reader to resolve.
-    PersId(Rc<Value>),
+    PersId(Rc<PidCell>),
+}
+
+impl Value {
+    pub fn tuple(items: Vec<Value>) -> Value {
+        Value::Tuple(Rc::new(Seq(items)))
+    }
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(ListCell(RefCell::new(items))))
+    }
+    pub fn set(items: Vec<Value>) -> Value {
+        Value::Set(Rc::new(ListCell(RefCell::new(items))))
+    }
+    pub fn dict(items: Vec<(Value, Value)>) -> Value {
+        Value::Dict(Rc::new(DictCell(RefCell::new(items))))
+    }
+    pub fn pers_id(v: Value) -> Value {
+        Value::PersId(Rc::new(PidCell(v)))
+    }
+}
+
+/// Drop `work` and everything it owns without recursion.
+fn teardown(mut work: Vec<Value>) {
+    while let Some(v) = work.pop() {
+        match v {
+            Value::Tuple(rc) => {
+                if let Ok(mut s) = Rc::try_unwrap(rc) {
+                    work.append(&mut s.0);
+                }
+            }
+            Value::List(rc) | Value::Set(rc) => {
+                if let Ok(c) = Rc::try_unwrap(rc) {
+                    work.append(&mut c.0.borrow_mut());
+                }
+            }
+            Value::Dict(rc) => {
+                if let Ok(c) = Rc::try_unwrap(rc) {
+                    for (k, v) in c.0.borrow_mut().drain(..) {
+                        work.push(k);
+                        work.push(v);
+                    }
+                }
+            }
+            Value::Object(rc) => {
+                if let Ok(c) = Rc::try_unwrap(rc) {
+                    let mut o = c.into_inner();
+                    o.take_children(&mut work);
+                }
+            }
+            Value::PersId(rc) => {
+                if let Ok(mut p) = Rc::try_unwrap(rc) {
+                    work.push(std::mem::replace(&mut p.0, Value::None));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Object {
+    fn take_children(&mut self, work: &mut Vec<Value>) {
+        work.append(&mut self.args);
+        work.append(&mut self.list);
+        if let Some(s) = self.state.take() {
+            work.push(s);
+        }
+        for (k, v) in self.items.drain(..) {
+            work.push(k);
+            work.push(v);
+        }
+    }
+}
+
+impl Drop for Seq {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            teardown(std::mem::take(&mut self.0));
+        }
+    }
+}
+impl Drop for ListCell {
+    fn drop(&mut self) {
+        let items = std::mem::take(&mut *self.0.borrow_mut());
+        if !items.is_empty() {
+            teardown(items);
+        }
+    }
+}
+impl Drop for DictCell {
+    fn drop(&mut self) {
+        let mut work = Vec::new();
+        for (k, v) in self.0.borrow_mut().drain(..) {
+            work.push(k);
+            work.push(v);
+        }
+        if !work.is_empty() {
+            teardown(work);
+        }
+    }
+}
+impl Drop for Object {
+    fn drop(&mut self) {
+        let mut work = Vec::new();
+        self.take_children(&mut work);
+        if !work.is_empty() {
+            teardown(work);
+        }
+    }
+}
+impl Drop for PidCell {
+    fn drop(&mut self) {
+        let v = std::mem::replace(&mut self.0, Value::None);
+        teardown(vec![v]);
+    }
 }
 
 impl Value {
@@ -71,7 +224,7 @@ impl Value {
     /// Tuple or list elements.
     pub fn as_seq(&self) -> Option<Vec<Value>> {
         match self {
-            Value::Tuple(t) => Some(t.as_ref().clone()),
+            Value::Tuple(t) => Some(t.0.clone()),
             Value::List(l) => Some(l.borrow().clone()),
             _ => None,
         }
@@ -83,7 +236,7 @@ impl Value {
             Value::Object(o) => {
                 let o = o.borrow();
                 let mut items = o.items.clone();
-                // `OrderedDict` pickled by REDUCE carries its items as a list of pairs in args.
+                // `OrderedDict` pickled by REDUCE may carry its items as a list of pairs in args.
                 if let Some(Value::List(pairs)) = o.args.first() {
                     for p in pairs.borrow().iter() {
                         if let Some(kv) = p.as_seq() {

@@ -201,7 +201,7 @@ impl<'a> Unpickler<'a> {
             }
             ("builtins", "set") | ("builtins", "frozenset") => {
                 let items = args.first().and_then(|a| a.as_seq()).unwrap_or_default();
-                return Ok(Value::Set(Rc::new(RefCell::new(items))));
+                return Ok(Value::set(items));
             }
             _ => {}
         }
@@ -209,7 +209,9 @@ impl<'a> Unpickler<'a> {
             module,
             name,
             args,
-            ..Default::default()
+            state: None,
+            items: Vec::new(),
+            list: Vec::new(),
         }))))
     }
 
@@ -262,13 +264,13 @@ impl<'a> Unpickler<'a> {
                 let v = self.top()?.clone();
                 self.push(v)?
             }
-            b'}' => self.push(Value::Dict(Rc::new(RefCell::new(vec![]))))?,
-            b']' => self.push(Value::List(Rc::new(RefCell::new(vec![]))))?,
-            b')' => self.push(Value::Tuple(Rc::new(vec![])))?,
-            0x8f => self.push(Value::Set(Rc::new(RefCell::new(vec![]))))?,
+            b'}' => self.push(Value::dict(vec![]))?,
+            b']' => self.push(Value::list(vec![]))?,
+            b')' => self.push(Value::tuple(vec![]))?,
+            0x8f => self.push(Value::set(vec![]))?,
             b't' => {
                 let items = self.pop_mark()?;
-                self.push(Value::Tuple(Rc::new(items)))?
+                self.push(Value::tuple(items))?
             }
             0x85..=0x87 => {
                 let n = (op - 0x84) as usize;
@@ -277,21 +279,21 @@ impl<'a> Unpickler<'a> {
                     return Err(self.malformed("stack underflow in TUPLEn"));
                 }
                 let items = self.stack.split_off(self.stack.len() - n);
-                self.push(Value::Tuple(Rc::new(items)))?
+                self.push(Value::tuple(items))?
             }
             b'l' => {
                 let items = self.pop_mark()?;
-                self.push(Value::List(Rc::new(RefCell::new(items))))?
+                self.push(Value::list(items))?
             }
             b'd' => {
                 let items = self.pop_mark()?;
                 let pairs = pairs(items)
                     .ok_or_else(|| self.malformed("DICT with an odd number of items"))?;
-                self.push(Value::Dict(Rc::new(RefCell::new(pairs))))?
+                self.push(Value::dict(pairs))?
             }
             0x91 => {
                 let items = self.pop_mark()?;
-                self.push(Value::Set(Rc::new(RefCell::new(items))))?
+                self.push(Value::set(items))?
             }
             b'a' => {
                 let v = self.pop()?;
@@ -469,11 +471,11 @@ impl<'a> Unpickler<'a> {
             }
             b'Q' => {
                 let pid = self.pop()?;
-                self.push(Value::PersId(Rc::new(pid)))?
+                self.push(Value::pers_id(pid))?
             }
             b'P' => {
                 let line = self.line()?;
-                self.push(Value::PersId(Rc::new(Value::Str(Rc::from(line)))))?
+                self.push(Value::pers_id(Value::Str(Rc::from(line))))?
             }
             _ => return Err(Error::UnknownOpcode { op, pos: op_pos }),
         }

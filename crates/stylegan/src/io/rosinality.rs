@@ -145,7 +145,7 @@ fn collect_pids(v: &Value, out: &mut Vec<Value>, depth: usize) {
         return;
     }
     match v {
-        Value::PersId(p) => out.push(p.as_ref().clone()),
+        Value::PersId(p) => out.push(p.0.clone()),
         Value::Tuple(_) | Value::List(_) => v
             .as_seq()
             .unwrap_or_default()
@@ -165,6 +165,14 @@ fn collect_pids(v: &Value, out: &mut Vec<Value>, depth: usize) {
         }
         _ => {}
     }
+}
+
+/// Dimension `i` of tensor `name`.
+fn dim(sd: &Tensors, name: &str, i: usize) -> Result<usize> {
+    let s = shape(sd, name)?;
+    s.get(i)
+        .copied()
+        .ok_or_else(|| Error::Config(format!("tensor '{name}' has shape {s:?}: no dimension {i}")))
 }
 
 fn shape(sd: &Tensors, name: &str) -> Result<Vec<usize>> {
@@ -219,13 +227,18 @@ fn generator(
     let n_convs = (0..)
         .take_while(|i| sd.contains_key(&format!("convs.{i}.conv.weight")))
         .count();
+    if n_convs / 2 > 12 {
+        return Err(Error::Config(format!(
+            "{n_convs} synthesis convs: more than a 16384-pixel generator"
+        )));
+    }
     let resolution = 4usize << (n_convs / 2);
-    let img_channels = shape(sd, "to_rgb1.conv.weight")?[1];
-    let mut ch = vec![(4, shape(sd, "conv1.conv.weight")?[1])];
+    let img_channels = dim(sd, "to_rgb1.conv.weight", 1)?;
+    let mut ch = vec![(4, dim(sd, "conv1.conv.weight", 1)?)];
     for k in 0..n_convs / 2 {
         ch.push((
             8 << k,
-            shape(sd, &format!("convs.{}.conv.weight", 2 * k + 1))?[1],
+            dim(sd, &format!("convs.{}.conv.weight", 2 * k + 1), 1)?,
         ));
     }
     let (channel_base, channel_max) = channel_layout(&ch)?;
@@ -327,13 +340,18 @@ fn discriminator(sd: &Tensors, device: &crate::Device) -> Result<NetworkEntry> {
     let n_blocks = (1..)
         .take_while(|j| sd.contains_key(&format!("convs.{j}.conv1.0.weight")))
         .count();
+    if n_blocks > 12 {
+        return Err(Error::Config(format!(
+            "{n_blocks} discriminator blocks: more than a 16384-pixel network"
+        )));
+    }
     let resolution = 4usize << n_blocks;
-    let img_channels = shape(sd, "convs.0.0.weight")?[1];
-    let mut ch = vec![(resolution, shape(sd, "convs.0.0.weight")?[0])];
+    let img_channels = dim(sd, "convs.0.0.weight", 1)?;
+    let mut ch = vec![(resolution, dim(sd, "convs.0.0.weight", 0)?)];
     for j in 1..=n_blocks {
         ch.push((
             resolution >> j,
-            shape(sd, &format!("convs.{j}.conv2.1.weight"))?[0],
+            dim(sd, &format!("convs.{j}.conv2.1.weight"), 0)?,
         ));
     }
     let (channel_base, channel_max) = channel_layout(&ch)?;
