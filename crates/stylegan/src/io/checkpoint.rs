@@ -61,6 +61,11 @@ impl Checkpoint {
         super::pickle::read_any(path)
     }
 
+    /// [`Checkpoint::open`] on bytes in memory; `path` only names the source in errors.
+    pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        super::pickle::read_any_bytes(path, bytes)
+    }
+
     /// Read a native checkpoint.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

@@ -16,13 +16,18 @@ use crate::error::{Error, Result};
 /// by conversion). Used by [`Checkpoint::open`].
 pub(crate) fn read_any(path: &Path) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    read_any_bytes(path, &bytes)
+}
+
+/// [`read_any`] on bytes already in memory; `path` names the file in errors.
+pub(crate) fn read_any_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     if bytes.starts_with(b"PK\x03\x04") {
-        return super::rosinality::read(path, &bytes);
+        return super::rosinality::read(path, bytes);
     }
     if bytes.first() == Some(&0x80) {
-        return from_pickle(path, &bytes);
+        return from_pickle(path, bytes);
     }
-    Checkpoint::from_bytes(path, &bytes)
+    Checkpoint::from_bytes(path, bytes)
 }
 
 fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
