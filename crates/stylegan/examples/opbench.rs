@@ -24,17 +24,6 @@ fn time(name: &str, f: impl Fn() -> Tensor<4>) {
 fn main() {
     let d = stylegan::backend::cpu();
     let n: usize = std::env::args().nth(1).map_or(1, |s| s.parse().unwrap());
-    {
-        let t = Tensor::<4>::zeros([1, 1, 2, 2], &d);
-        println!(
-            "dev {:?} flex {:?} eq {} ad {} rg {}",
-            t.device(),
-            burn::tensor::Device::flex(),
-            t.device() == burn::tensor::Device::flex(),
-            t.device().is_autodiff(),
-            t.is_require_grad()
-        );
-    }
     let f = Filter::from_taps_1d(&[1.0, 3.0, 3.0, 1.0], &d).unwrap();
     let x = Tensor::<4>::random([n, 256, 128, 128], Distribution::Normal(0.0, 1.0), &d);
     let w = Tensor::<4>::random([128, 256, 3, 3], Distribution::Normal(0.0, 1.0), &d);
@@ -86,8 +75,6 @@ fn main() {
             ConvOptions::new([1, 1], [1, 0], [1, 1], 1),
         )
     });
-    let wr = Tensor::<4>::random([128, 128, 1, 4], Distribution::Normal(0.0, 1.0), &d);
-    let _ = wr;
     let x32 = Tensor::<4>::random([1, 32, 1024, 1024], Distribution::Normal(0.0, 1.0), &d);
     let w32 = Tensor::<4>::random([32, 32, 3, 3], Distribution::Normal(0.0, 1.0), &d);
     time("conv2d 3x3 32->32 @1024 (19.3 GFLOP)", || {
