@@ -193,20 +193,32 @@ fn generator(net: &Value, device: &Device) -> Result<NetworkEntry> {
     if vars.keys().any(|k| k.contains("ToRGB_lod")) {
         return Err(Error::Config("TF generators with ToRGB_lod layers (configs a-d) are not supported (neither are they by legacy.py)".into()));
     }
-    // The official names, shapes and buffer values of this config; every tensor but the
-    // resample filters must then come from a TF variable.
     let template = Generator::random(&cfg, 0, device)?.to_entry();
+    let tensors = fill(template, &vars, g_source, "generator")?;
+    Ok(NetworkEntry {
+        class_name: GENERATOR_CLASS.into(),
+        init_kwargs: cfg.to_init_kwargs(),
+        tensors,
+    })
+}
+
+/// The official tensors of `template` (names, shapes, buffer values of the config) taken from
+/// the TF variables that `source` names; only the resample filters keep the template's values.
+fn fill(
+    template: NetworkEntry,
+    vars: &HashMap<String, numpy::Array>,
+    source: fn(&str) -> Result<(String, Fx)>,
+    what: &str,
+) -> Result<BTreeMap<String, RawTensor>> {
     let mut tensors = BTreeMap::new();
     for (name, t) in template.tensors {
         if name.ends_with("resample_filter") {
             tensors.insert(name, t);
             continue;
         }
-        let (var, f) = g_source(&name)?;
+        let (var, f) = source(&name)?;
         let a = vars.get(&var).ok_or_else(|| {
-            Error::Config(format!(
-                "TF generator lacks variable '{var}' (for '{name}')"
-            ))
+            Error::Config(format!("TF {what} lacks variable '{var}' (for '{name}')"))
         })?;
         let data = f.apply(a)?;
         if data.shape != t.shape {
@@ -217,11 +229,7 @@ fn generator(net: &Value, device: &Device) -> Result<NetworkEntry> {
         }
         tensors.insert(name, data);
     }
-    Ok(NetworkEntry {
-        class_name: GENERATOR_CLASS.into(),
-        init_kwargs: cfg.to_init_kwargs(),
-        tensors,
-    })
+    Ok(tensors)
 }
 
 /// How a TF array becomes an official tensor.
@@ -411,27 +419,7 @@ fn discriminator(net: &Value, device: &Device) -> Result<NetworkEntry> {
     let mut vars = HashMap::new();
     variables(net, "", &mut vars, 0)?;
     let template = Discriminator::random(&cfg, 0, device)?.to_entry();
-    let mut tensors = BTreeMap::new();
-    for (name, t) in template.tensors {
-        if name.ends_with("resample_filter") {
-            tensors.insert(name, t);
-            continue;
-        }
-        let (var, f) = d_source(&name)?;
-        let a = vars.get(&var).ok_or_else(|| {
-            Error::Config(format!(
-                "TF discriminator lacks variable '{var}' (for '{name}')"
-            ))
-        })?;
-        let data = f.apply(a)?;
-        if data.shape != t.shape {
-            return Err(Error::Config(format!(
-                "TF variable '{var}' gives {name} of shape {:?}, expected {:?}",
-                data.shape, t.shape
-            )));
-        }
-        tensors.insert(name, data);
-    }
+    let tensors = fill(template, &vars, d_source, "discriminator")?;
     Ok(NetworkEntry {
         class_name: DISCRIMINATOR_CLASS.into(),
         init_kwargs: cfg.to_init_kwargs(),
