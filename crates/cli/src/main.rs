@@ -27,6 +27,8 @@ enum Command {
     Init(cmd::init::Args),
     /// Measure generator throughput (images/s, GFLOP/s).
     Bench(cmd::bench::Args),
+    /// Style-mixing grid (like the official style_mixing.py).
+    Mix(cmd::mix::Args),
     /// Convert a network file (official PyTorch pickle, native) to a native checkpoint.
     Convert(cmd::convert::Args),
     /// Show the format, networks, config and tensors of a network file.
@@ -54,6 +56,7 @@ fn main() {
         Command::Info(a) => cmd::info::run(a),
         Command::Init(a) => cmd::init::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Mix(a) => cmd::mix::run(a),
         Command::Convert(a) => cmd::convert::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
     };

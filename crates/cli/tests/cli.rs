@@ -548,3 +548,56 @@ fn foreign_formats_generate_official_images() {
         }
     }
 }
+
+#[test]
+fn mix_matches_official_style_mixing() {
+    let Some(dir) = fixture("sg2_32") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let net = dir.join("G_ema.safetensors");
+    // The fixture takes layers >= num_ws/2 = 4 (of 8) from the column seed.
+    let o = run(&[
+        "mix",
+        "--network",
+        net.to_str().unwrap(),
+        "--rows",
+        "0,2",
+        "--cols",
+        "1",
+        "--styles",
+        "4-7",
+        "--trunc",
+        "0.7",
+        "--outdir",
+        out.path().to_str().unwrap(),
+        "--raw",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = npy::read(&out.path().join("mix_0-1.npy")).unwrap();
+    assert!(
+        max_abs(
+            &got,
+            &npy::read(&dir.join("mix_0-1_0.7_const.npy")).unwrap()
+        ) <= 1e-3
+    );
+    let grid = image::open(out.path().join("grid.png")).unwrap().to_rgb8();
+    assert_eq!(grid.dimensions(), (2 * 32, 3 * 32));
+    for f in ["0-0.png", "1-1.png", "2-2.png", "0-1.png", "2-1.png"] {
+        assert!(out.path().join(f).is_file(), "{f}");
+    }
+    assert_fails(
+        &run(&[
+            "mix",
+            "--network",
+            net.to_str().unwrap(),
+            "--rows",
+            "0",
+            "--cols",
+            "1",
+            "--styles",
+            "3-8",
+            "--outdir",
+            out.path().to_str().unwrap(),
+        ]),
+        &["layer 8 is out of range"],
+    );
+}

@@ -4,6 +4,7 @@ pub mod generate;
 pub mod info;
 pub mod init;
 pub mod inspect;
+pub mod mix;
 
 use anyhow::Result;
 use stylegan::{Device, DeviceKind};

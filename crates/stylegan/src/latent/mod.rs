@@ -45,3 +45,33 @@ pub fn truncate(
         Ok(Tensor::cat(vec![head, ws.narrow(1, k, num_ws - k)], 1))
     }
 }
+
+/// Style mixing: `ws` of the row latent with the layers in `layers` taken from `col`
+/// (as the official `style_mixing.py` does: `w[col_styles] = w_col[col_styles]`).
+pub fn mix(row: &Tensor<3>, col: &Tensor<3>, layers: &[usize]) -> Result<Tensor<3>> {
+    let [n, num_ws, d] = row.dims();
+    if col.dims() != [n, num_ws, d] {
+        return Err(Error::InvalidArgument(format!(
+            "cannot mix ws of shapes {:?} and {:?}",
+            row.dims(),
+            col.dims()
+        )));
+    }
+    if let Some(&bad) = layers.iter().find(|&&l| l >= num_ws) {
+        return Err(Error::InvalidArgument(format!(
+            "style layer {bad} is out of range 0..{}",
+            num_ws - 1
+        )));
+    }
+    let parts: Vec<Tensor<3>> = (0..num_ws)
+        .map(|l| {
+            if layers.contains(&l) {
+                col.clone()
+            } else {
+                row.clone()
+            }
+            .narrow(1, l, 1)
+        })
+        .collect();
+    Ok(Tensor::cat(parts, 1))
+}
