@@ -29,6 +29,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Style-mixing grid (like the official style_mixing.py).
     Mix(cmd::mix::Args),
+    /// Compute latent edit directions (SeFa).
+    Directions(cmd::directions::Args),
     /// Convert a network file (official PyTorch pickle, native) to a native checkpoint.
     Convert(cmd::convert::Args),
     /// Show the format, networks, config and tensors of a network file.
@@ -57,6 +59,7 @@ fn main() {
         Command::Init(a) => cmd::init::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Mix(a) => cmd::mix::run(a),
+        Command::Directions(a) => cmd::directions::run(a),
         Command::Convert(a) => cmd::convert::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
     };

@@ -601,3 +601,43 @@ fn mix_matches_official_style_mixing() {
         &["layer 8 is out of range"],
     );
 }
+
+#[test]
+fn directions_sefa_writes_the_official_top_direction() {
+    let Some(dir) = fixture("sg2_32") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("sefa.safetensors");
+    let net = dir.join("G_ema.safetensors");
+    let o = run(&[
+        "directions",
+        "sefa",
+        "--network",
+        net.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let d = stylegan::edit::Directions::load(&out).unwrap();
+    assert_eq!(
+        (d.directions.len(), d.directions[0].len(), d.method.as_str()),
+        (512, 512, "sefa")
+    );
+    let want = npy::read(&dir.join("sefa_eigvec.npy")).unwrap();
+    let dot: f64 = (0..512)
+        .map(|r| d.directions[0][r] as f64 * want.data[r * 512])
+        .sum();
+    assert!(dot.abs() >= 0.9999, "top direction |dot| {}", dot.abs());
+    assert_fails(
+        &run(&[
+            "directions",
+            "sefa",
+            "--network",
+            net.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--layers",
+            "0,7",
+        ]),
+        &["layer 7 is out of range"],
+    );
+}

@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod convert;
+pub mod directions;
 pub mod generate;
 pub mod info;
 pub mod init;

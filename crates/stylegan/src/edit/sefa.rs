@@ -1,0 +1,79 @@
+//! SeFa (closed-form factorisation, Shen & Zhou 2021): the directions n that the style
+//! affines A of the chosen layers stretch most, i.e. the top eigenvectors of AᵀA (equivalently
+//! the right singular vectors of A = cat(affine weights)).
+//!
+//! Unlike rosinality's `closed_form_factorization.py`, which by accident includes the 4×4 ToRGB
+//! affine and leaves out the others (FORMATS.md §8.3), we take exactly the modulated convolution
+//! layers: all of them by default, or the conv-layer indices given.
+
+use nalgebra::{DMatrix, SymmetricEigen};
+
+use super::Directions;
+use crate::error::{Error, Result};
+use crate::models::Generator;
+
+/// The conv layers' raw affine weights `[in_channels, w_dim]`, in synthesis order
+/// (b4.conv1, b8.conv0, b8.conv1, …).
+fn conv_affines(g: &Generator) -> Vec<&burn::tensor::Tensor<2>> {
+    g.synthesis
+        .blocks
+        .iter()
+        .flat_map(|b| b.conv0.iter().chain(std::iter::once(&b.conv1)))
+        .map(|l| &l.affine.weight)
+        .collect()
+}
+
+/// SeFa directions of `g` over the conv layers `layers` (all when `None`), strongest first.
+pub fn sefa(g: &Generator, layers: Option<&[usize]>) -> Result<Directions> {
+    let affines = conv_affines(g);
+    let all: Vec<usize> = (0..affines.len()).collect();
+    let layers = layers.map(<[usize]>::to_vec).unwrap_or(all);
+    if layers.is_empty() {
+        return Err(Error::InvalidArgument(
+            "SeFa needs at least one layer".into(),
+        ));
+    }
+    if let Some(&bad) = layers.iter().find(|&&l| l >= affines.len()) {
+        return Err(Error::InvalidArgument(format!(
+            "layer {bad} is out of range: the network has {} conv layers (0..{})",
+            affines.len(),
+            affines.len() - 1
+        )));
+    }
+    let d = g.config.w_dim;
+    // AᵀA accumulated in f64 over the chosen layers.
+    let mut ata = DMatrix::<f64>::zeros(d, d);
+    for &l in &layers {
+        let w = affines[l];
+        let [rows, cols] = w.dims();
+        let v: Vec<f32> = w
+            .clone()
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| Error::Config(format!("{e:?}")))?;
+        let a = DMatrix::<f64>::from_row_iterator(rows, cols, v.iter().map(|&x| x as f64));
+        ata += a.transpose() * &a;
+    }
+    let eig = SymmetricEigen::new(ata);
+    let mut order: Vec<usize> = (0..d).collect();
+    order.sort_by(|&i, &j| eig.eigenvalues[j].total_cmp(&eig.eigenvalues[i]));
+    let directions = order
+        .iter()
+        .map(|&i| {
+            let col = eig.eigenvectors.column(i);
+            let norm = col.norm();
+            col.iter().map(|&x| (x / norm) as f32).collect()
+        })
+        .collect();
+    let values = order
+        .iter()
+        .map(|&i| eig.eigenvalues[i].max(0.0).sqrt() as f32)
+        .collect();
+    Ok(Directions {
+        directions,
+        values,
+        method: "sefa".into(),
+        layers,
+        space: "w".into(),
+    })
+}
