@@ -1,11 +1,11 @@
 //! Equalised-learning-rate layers (FORMATS.md §2.1): weights are stored unscaled and multiplied
 //! by their gains at run time, exactly like the official `FullyConnectedLayer` and `Conv2dLayer`.
 
-use burn::tensor::{module::conv2d, ops::ConvOptions, Tensor};
+use burn::tensor::Tensor;
 
 use super::params::{Init, Params, StateDict};
 use crate::error::Result;
-use crate::ops::{bias_act, upfirdn2d, Activation, Filter};
+use crate::ops::{bias_act, conv2d_resample, Activation, Filter};
 
 /// `FullyConnectedLayer(in, out, bias, activation, lr_multiplier, bias_init)`.
 #[derive(Clone, Debug)]
@@ -128,55 +128,7 @@ impl Conv2dLayer {
     /// `forward(x, gain)`: conv2d_resample → bias_act(gain = def_gain·gain, clamp = conv_clamp·gain).
     pub fn forward(&self, x: Tensor<4>, gain: f64) -> Tensor<4> {
         let w = self.weight.clone().mul_scalar(self.weight_gain as f32);
-        let [_, _, kh, kw] = w.dims();
-        let f = &self.filter;
-        let p = self.padding as i64;
-        let (fw, fh) = (f.w as i64, f.h as i64);
-        let x = if self.up > 1 {
-            // Only the G-resnet 1×1 skip uses up > 1: 1×1 conv, then upsample with the filter.
-            assert!(
-                kh == 1 && kw == 1,
-                "Conv2dLayer up>1 is implemented for 1x1 kernels"
-            );
-            let y = conv2d(x, w, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1));
-            let up = self.up as i64;
-            let pad = [
-                p + (fw + up - 1) / 2,
-                p + (fw - up) / 2,
-                p + (fh + up - 1) / 2,
-                p + (fh - up) / 2,
-            ];
-            upfirdn2d(y, f, self.up, 1, pad, (self.up * self.up) as f64)
-        } else if self.down > 1 {
-            let d = self.down as i64;
-            let pad = [
-                p + (fw - d + 1) / 2,
-                p + (fw - d) / 2,
-                p + (fh - d + 1) / 2,
-                p + (fh - d) / 2,
-            ];
-            if kh == 1 && kw == 1 {
-                // Downsample with the filter first, then the 1×1 conv.
-                let y = upfirdn2d(x, f, 1, self.down, pad, 1.0);
-                conv2d(y, w, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
-            } else {
-                // Filter (pad only), then a strided conv.
-                let y = upfirdn2d(x, f, 1, 1, pad, 1.0);
-                conv2d(
-                    y,
-                    w,
-                    None,
-                    ConvOptions::new([self.down, self.down], [0, 0], [1, 1], 1),
-                )
-            }
-        } else {
-            conv2d(
-                x,
-                w,
-                None,
-                ConvOptions::new([1, 1], [self.padding, self.padding], [1, 1], 1),
-            )
-        };
+        let x = conv2d_resample(x, w, &self.filter, self.up, self.down, self.padding);
         let act_gain = self.activation.default_gain() * gain;
         let clamp = self.conv_clamp.map(|c| c * gain);
         bias_act(x, self.bias.as_ref(), self.activation, act_gain, clamp)

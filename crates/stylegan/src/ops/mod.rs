@@ -2,10 +2,12 @@
 //! (FORMATS.md §2). Architecture code lives in `models/`; these know nothing of StyleGAN layers.
 
 pub mod bias_act;
+pub mod conv2d_resample;
 pub mod modulated_conv;
 pub mod upfirdn2d;
 
 pub use bias_act::{bias_act, Activation};
+pub use conv2d_resample::conv2d_resample;
 pub use modulated_conv::modulated_conv2d;
 pub use upfirdn2d::{downsample2d, upfirdn2d, upsample2d, Filter};
 
