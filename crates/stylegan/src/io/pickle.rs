@@ -30,6 +30,15 @@ pub(crate) fn read_any_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     Checkpoint::from_bytes(path, bytes)
 }
 
+/// Metadata recording where a converted checkpoint came from (`stylegan_rs.source`).
+pub(crate) fn source_metadata(kind: &str, path: &Path) -> BTreeMap<String, String> {
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy())
+        .unwrap_or_default();
+    BTreeMap::from([("stylegan_rs.source".to_string(), format!("{kind} {name}"))])
+}
+
 fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let bad = |msg: String| Error::format(path, msg);
     let (top, _) = unpickle(bytes).map_err(|e| bad(format!("not a readable pickle: {e}")))?;
@@ -37,15 +46,7 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         if items.iter().any(super::tf::is_network) {
             let networks =
                 super::tf::convert(&items).map_err(|e| bad(format!("TensorFlow pickle: {e}")))?;
-            let mut extra_metadata = BTreeMap::new();
-            let name = path
-                .file_name()
-                .map(|f| f.to_string_lossy())
-                .unwrap_or_default();
-            extra_metadata.insert(
-                "stylegan_rs.source".into(),
-                format!("official TensorFlow pickle {name}"),
-            );
+            let extra_metadata = source_metadata("official TensorFlow pickle", path);
             return Ok(Checkpoint {
                 path: path.to_path_buf(),
                 networks,
@@ -80,16 +81,7 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             }
         }
     }
-    let mut extra_metadata = BTreeMap::new();
-    extra_metadata.insert(
-        "stylegan_rs.source".into(),
-        format!(
-            "official PyTorch pickle {}",
-            path.file_name()
-                .map(|f| f.to_string_lossy())
-                .unwrap_or_default()
-        ),
-    );
+    let mut extra_metadata = source_metadata("official PyTorch pickle", path);
     if let Some(t) = top.get("training_set_kwargs").filter(|v| !v.is_none()) {
         extra_metadata.insert("training_set_kwargs".into(), to_json(&t, 0).to_string());
     }

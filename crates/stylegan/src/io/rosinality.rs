@@ -117,16 +117,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             discriminator(&sd, &device).map_err(|e| bad(format!("'d': {e}")))?,
         );
     }
-    let mut extra_metadata = BTreeMap::new();
-    extra_metadata.insert(
-        "stylegan_rs.source".into(),
-        format!(
-            "rosinality checkpoint {}",
-            path.file_name()
-                .map(|f| f.to_string_lossy())
-                .unwrap_or_default()
-        ),
-    );
+    let mut extra_metadata = super::pickle::source_metadata("rosinality checkpoint", path);
     if latent_avg.is_none() {
         extra_metadata.insert("stylegan_rs.w_avg".into(), "no latent_avg in the checkpoint: w_avg is the mean w of RandomState(0).randn(4096, z_dim)".into());
     }
