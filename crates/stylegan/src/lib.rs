@@ -13,6 +13,7 @@ pub mod latent;
 pub mod models;
 pub mod nn;
 pub mod ops;
+pub mod train;
 
 pub use backend::{device, Device, DeviceKind};
 pub use error::{Error, Result};

@@ -49,10 +49,16 @@ pub struct Checkpoint {
     pub networks: BTreeMap<String, NetworkEntry>,
     /// Metadata keys that belong to no network (kept on re-save).
     pub extra_metadata: BTreeMap<String, String>,
+    /// Tensors under a [`STATE_PREFIXES`] prefix (training state: optimiser moments, ...), by
+    /// full name.
+    pub extra_tensors: BTreeMap<String, RawTensor>,
 }
 
 /// Prefixes that name networks.
 pub const NETWORK_PREFIXES: [&str; 3] = ["G_ema", "G", "D"];
+
+/// Prefixes of tensors that are not network weights but training state (snapshots).
+pub const STATE_PREFIXES: [&str; 3] = ["G_opt", "D_opt", "train"];
 
 impl Checkpoint {
     /// Open any supported network file: a native checkpoint, or an official PyTorch network
@@ -147,7 +153,18 @@ impl Checkpoint {
                 },
             );
         }
+        let mut extra_tensors = BTreeMap::new();
         for (name, view) in st.tensors() {
+            if STATE_PREFIXES
+                .iter()
+                .any(|p| name.starts_with(&format!("{p}.")))
+            {
+                let data = to_f32(&view)
+                    .map_err(|msg| Error::format(path, format!("tensor '{name}': {msg}")))?;
+                let shape = view.shape().to_vec();
+                extra_tensors.insert(name.clone(), RawTensor { shape, data });
+                continue;
+            }
             let (prefix, short) = match prefixes
                 .iter()
                 .find(|p| !p.is_empty() && name.starts_with(&format!("{p}.")))
@@ -178,6 +195,7 @@ impl Checkpoint {
             path: path.to_path_buf(),
             networks,
             extra_metadata,
+            extra_tensors,
         })
     }
 
@@ -223,6 +241,17 @@ impl Checkpoint {
         networks: &[(&str, &NetworkEntry)],
         extra_metadata: &BTreeMap<String, String>,
     ) -> Result<()> {
+        Self::write_with_state(path, networks, extra_metadata, &BTreeMap::new())
+    }
+
+    /// [`Checkpoint::write`] plus training-state tensors (names must start with one of
+    /// [`STATE_PREFIXES`]).
+    pub fn write_with_state(
+        path: &Path,
+        networks: &[(&str, &NetworkEntry)],
+        extra_metadata: &BTreeMap<String, String>,
+        extra_tensors: &BTreeMap<String, RawTensor>,
+    ) -> Result<()> {
         let mut metadata: HashMap<String, String> = extra_metadata.clone().into_iter().collect();
         let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (prefix, entry) in networks {
@@ -239,6 +268,19 @@ impl Checkpoint {
                 let bytes: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
                 buffers.push((key(name), t.shape.clone(), bytes));
             }
+        }
+        for (name, t) in extra_tensors {
+            if !STATE_PREFIXES
+                .iter()
+                .any(|p| name.starts_with(&format!("{p}.")))
+            {
+                return Err(Error::format(
+                    path,
+                    format!("state tensor '{name}' must start with one of {STATE_PREFIXES:?}"),
+                ));
+            }
+            let bytes: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            buffers.push((name.clone(), t.shape.clone(), bytes));
         }
         let views: Vec<(String, TensorView)> = buffers
             .iter()

@@ -51,6 +51,7 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
                 path: path.to_path_buf(),
                 networks,
                 extra_metadata,
+                extra_tensors: Default::default(),
             });
         }
     }
@@ -89,6 +90,7 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         path: path.to_path_buf(),
         networks,
         extra_metadata,
+        extra_tensors: Default::default(),
     })
 }
 

@@ -128,6 +128,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         path: path.to_path_buf(),
         networks,
         extra_metadata,
+        extra_tensors: Default::default(),
     })
 }
 

@@ -28,6 +28,12 @@ enum Source {
         used: BTreeSet<String>,
     },
     Random(Box<RandomState>),
+    /// Tensors that already live on a device, kept flat (`[numel]`) with their shapes: the
+    /// trainer's parameters. Layers get a reshaped view, so gradients reach the flat leaves.
+    Live {
+        tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+        used: BTreeSet<String>,
+    },
 }
 
 /// A tensor provider scoped to a name prefix.
@@ -65,6 +71,19 @@ impl Params {
         }
     }
 
+    /// Build from flat live tensors (see [`Source::Live`]); the device is where new tensors
+    /// (buffers, labels) are created.
+    pub fn live(tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>, device: &Device) -> Self {
+        Self {
+            source: Source::Live {
+                tensors,
+                used: BTreeSet::new(),
+            },
+            prefix: vec![],
+            device: device.clone(),
+        }
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -91,7 +110,34 @@ impl Params {
         match &self.source {
             Source::Checkpoint { tensors, .. } => tensors.contains_key(&self.full_name(name)),
             Source::Random(_) => true,
+            Source::Live { tensors, .. } => tensors.contains_key(&self.full_name(name)),
         }
+    }
+
+    /// The live tensor `name` checked against `shape` (None for other sources).
+    fn live_flat(&mut self, name: &str, shape: &[usize]) -> Option<Result<Tensor<1>>> {
+        let full = self.full_name(name);
+        let Source::Live { tensors, used } = &mut self.source else {
+            return None;
+        };
+        Some(match tensors.get(&full) {
+            None => Err(Error::MissingTensor {
+                file: "(live parameters)".into(),
+                name: full,
+                expected: shape.to_vec(),
+            }),
+            Some((s, _)) if s != shape => Err(Error::ShapeMismatch {
+                file: "(live parameters)".into(),
+                name: full,
+                expected: shape.to_vec(),
+                found: s.clone(),
+            }),
+            Some((_, t)) => {
+                let t = t.clone();
+                used.insert(full);
+                Ok(t)
+            }
+        })
     }
 
     /// The raw data of tensor `name` with the given shape.
@@ -135,6 +181,15 @@ impl Params {
                 };
                 Ok(TensorData::new(values, shape.to_vec()))
             }
+            Source::Live { .. } => {
+                let t = self.live_flat(name, shape).expect("live source")?;
+                let v: Vec<f32> = t
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| Error::Config(format!("{name}: {e:?}")))?;
+                Ok(TensorData::new(v, shape.to_vec()))
+            }
         }
     }
 
@@ -145,12 +200,18 @@ impl Params {
         shape: [usize; D],
         init: Init,
     ) -> Result<Tensor<D>> {
+        if let Some(t) = self.live_flat(name, &shape) {
+            return Ok(t?.reshape(shape));
+        }
         let data = self.data(name, &shape, init)?;
         Ok(Tensor::from_data(data, &self.device))
     }
 
     /// A scalar tensor (shape `[]` in the checkpoint), returned as `[1]`.
     pub fn scalar(&mut self, name: &str, init: Init) -> Result<Tensor<1>> {
+        if let Some(t) = self.live_flat(name, &[]) {
+            return t;
+        }
         let data = self.data(name, &[], init)?;
         let v: Vec<f32> = data
             .try_to_vec()
@@ -162,6 +223,11 @@ impl Params {
     pub fn unused(&self) -> Vec<String> {
         match &self.source {
             Source::Checkpoint { tensors, used, .. } => tensors
+                .keys()
+                .filter(|k| !used.contains(*k))
+                .cloned()
+                .collect(),
+            Source::Live { tensors, used } => tensors
                 .keys()
                 .filter(|k| !used.contains(*k))
                 .cloned()
@@ -179,6 +245,7 @@ impl Params {
         }
         let file = match &self.source {
             Source::Checkpoint { file, .. } => file.clone(),
+            Source::Live { .. } => "(live parameters)".into(),
             Source::Random(_) => String::new(),
         };
         let shown: Vec<_> = unused.iter().take(5).cloned().collect();

@@ -1,0 +1,18 @@
+//! Training StyleGAN2 (official `training/loss.py` and `training_loop.py`).
+//!
+//! - [`params`]: a network's tensors as trainable flat leaves; networks are rebuilt from them.
+//! - [`adam`]: torch's Adam with the lazy-regularisation adjustment, state saved in snapshots.
+//! - [`regularizers`]: R1 and path length from first-order gradients (central differences).
+//! - [`augment`]: ADA augmentations.
+//! - [`data`]: what the trainer reads from a data set; minibatches.
+//! - [`trainer`]: the phases, EMA, ADA p, snapshots and resume.
+
+pub mod adam;
+pub mod augment;
+pub mod data;
+pub mod params;
+pub mod regularizers;
+pub mod trainer;
+
+pub use data::{InMemoryData, TrainingData};
+pub use trainer::{AugMode, StepStats, TrainOptions, Trainer};

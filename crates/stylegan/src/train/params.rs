@@ -1,0 +1,136 @@
+//! A network's tensors as the trainer holds them: flat `[numel]` tensors by official name, each
+//! either a trainable parameter or a buffer (resample filters, `w_avg`, `noise_const`), exactly
+//! the split of the official modules' `parameters()` / `buffers()`.
+//!
+//! The networks themselves stay plain structs: for every step the trainer builds a `Generator`
+//! or `Discriminator` from these tensors through [`Params::live`], so a layer's weight is a
+//! reshaped view of a flat leaf and backward lands on the leaves.
+
+use std::collections::BTreeMap;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::io::checkpoint::{NetworkEntry, RawTensor};
+use crate::models::{Discriminator, Generator};
+use crate::nn::Params;
+
+/// Official buffer names (not optimised): the last name component.
+const BUFFERS: [&str; 3] = ["resample_filter", "w_avg", "noise_const"];
+
+/// Whether the official module registers `name` as a buffer rather than a parameter.
+pub fn is_buffer(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    BUFFERS.contains(&last)
+}
+
+/// One network's tensors, flat, on the trainer's (non-autodiff) device.
+#[derive(Clone)]
+pub struct ParamSet {
+    pub class_name: String,
+    pub init_kwargs: Value,
+    pub tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+    device: Device,
+}
+
+impl ParamSet {
+    pub fn from_entry(entry: &NetworkEntry, device: &Device) -> Self {
+        let tensors = entry
+            .tensors
+            .iter()
+            .map(|(k, t)| {
+                let flat = Tensor::from_data(TensorData::new(t.data.clone(), [t.data.len()]), device);
+                (k.clone(), (t.shape.clone(), flat))
+            })
+            .collect();
+        Self {
+            class_name: entry.class_name.clone(),
+            init_kwargs: entry.init_kwargs.clone(),
+            tensors,
+            device: device.clone(),
+        }
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Names of the trainable parameters (everything but buffers), sorted.
+    pub fn param_names(&self) -> Vec<String> {
+        self.tensors.keys().filter(|k| !is_buffer(k)).cloned().collect()
+    }
+
+    pub fn get(&self, name: &str) -> Result<&Tensor<1>> {
+        self.tensors
+            .get(name)
+            .map(|(_, t)| t)
+            .ok_or_else(|| Error::Config(format!("no tensor '{name}' in {}", self.class_name)))
+    }
+
+    pub fn set(&mut self, name: &str, t: Tensor<1>) {
+        let e = self.tensors.get_mut(name).expect("known tensor");
+        e.1 = t;
+    }
+
+    /// Tensors for [`Params::live`]: on `device` (an autodiff device while training), with the
+    /// parameters accepted by `trainable` marked to keep their gradients.
+    pub fn leaves(
+        &self,
+        trainable: &dyn Fn(&str) -> bool,
+    ) -> BTreeMap<String, (Vec<usize>, Tensor<1>)> {
+        self.tensors
+            .iter()
+            .map(|(k, (s, t))| {
+                let t = if !is_buffer(k) && trainable(k) {
+                    t.clone().autodiff().require_grad()
+                } else {
+                    t.clone()
+                };
+                (k.clone(), (s.clone(), t))
+            })
+            .collect()
+    }
+
+    pub fn generator(&self, tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>) -> Result<Generator> {
+        Generator::new(
+            &self.class_name,
+            &self.init_kwargs,
+            &mut Params::live(tensors, &self.device),
+        )
+    }
+
+    pub fn discriminator(
+        &self,
+        tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+    ) -> Result<Discriminator> {
+        Discriminator::new(
+            &self.class_name,
+            &self.init_kwargs,
+            &mut Params::live(tensors, &self.device),
+        )
+    }
+
+    /// This network as a checkpoint entry (host copies).
+    pub fn to_entry(&self) -> Result<NetworkEntry> {
+        let tensors = self
+            .tensors
+            .iter()
+            .map(|(k, (s, t))| Ok((k.clone(), RawTensor { shape: s.clone(), data: to_vec(t)? })))
+            .collect::<Result<_>>()?;
+        Ok(NetworkEntry {
+            class_name: self.class_name.clone(),
+            init_kwargs: self.init_kwargs.clone(),
+            tensors,
+        })
+    }
+}
+
+/// A tensor's values on the host as f32.
+pub fn to_vec<const D: usize>(t: &Tensor<D>) -> Result<Vec<f32>> {
+    t.clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Config(format!("tensor data: {e:?}")))
+}

@@ -1,0 +1,536 @@
+//! The StyleGAN2 training step (official `training/loss.py` + `training_loop.py`): phases
+//! Gmain, Greg (lazy path length), Dmain, Dreg (lazy R1), each followed by its optimiser step;
+//! then G_ema and the ADA probability. Snapshots hold everything a resumed run needs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::tensor::activation::softplus;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde_json::{json, Value};
+
+use super::adam::{Adam, AdamConfig};
+use super::augment::{self, AugmentPipe};
+use super::data::{check_compatible, gen_labels, real_batch, TrainingData};
+use super::params::{to_vec, ParamSet};
+use super::regularizers;
+use crate::error::{Error, Result};
+use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
+use crate::latent::{self, RandomState};
+use crate::models::{Discriminator, Generator, NoiseMode};
+
+/// How augmentation is applied to every image D sees.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AugMode {
+    /// No augmentation.
+    NoAug,
+    /// ADA: p adjusted toward the target overfitting heuristic r_t.
+    Ada { target: f64 },
+    /// A fixed p.
+    Fixed { p: f64 },
+}
+
+/// The official StyleGAN2 recipe's hyper-parameters (`train.py --cfg stylegan2`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOptions {
+    pub batch: usize,
+    pub r1_gamma: f64,
+    pub glr: f64,
+    pub dlr: f64,
+    pub style_mixing_prob: f64,
+    pub pl_weight: f64,
+    pub pl_decay: f64,
+    pub pl_batch_shrink: usize,
+    pub g_reg_interval: Option<usize>,
+    pub d_reg_interval: Option<usize>,
+    pub ema_kimg: f64,
+    pub ema_rampup: Option<f64>,
+    pub mirror: bool,
+    pub aug: AugMode,
+    /// ADA: adjust p every this many minibatches, by at most `batch·interval / (ada_kimg·1000)`.
+    pub ada_interval: usize,
+    pub ada_kimg: f64,
+    /// Conditioning on the data set's labels.
+    pub cond: bool,
+    /// Freeze the first N D blocks (from the image side).
+    pub freeze_d: usize,
+    /// Keep the mapping network of the parent (fine-tuning an aligned child).
+    pub freeze_mapping: bool,
+    /// Keep the style affines (`*.affine.*`) of the parent.
+    pub freeze_affine: bool,
+    /// Relative step of the regularisers' central differences.
+    pub reg_eps: f64,
+    pub seed: u32,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        let batch = 32;
+        Self {
+            batch,
+            r1_gamma: 10.0,
+            glr: 0.0025,
+            dlr: 0.0025,
+            style_mixing_prob: 0.9,
+            pl_weight: 2.0,
+            pl_decay: 0.01,
+            pl_batch_shrink: 2,
+            g_reg_interval: Some(4),
+            d_reg_interval: Some(16),
+            ema_kimg: batch as f64 * 10.0 / 32.0,
+            ema_rampup: Some(0.05),
+            mirror: false,
+            aug: AugMode::NoAug,
+            ada_interval: 4,
+            ada_kimg: 500.0,
+            cond: false,
+            freeze_d: 0,
+            freeze_mapping: false,
+            freeze_affine: false,
+            reg_eps: regularizers::DEFAULT_EPS_REL,
+            seed: 0,
+        }
+    }
+}
+
+/// Losses and statistics of one minibatch (NaN where a phase did not run).
+#[derive(Clone, Debug, Default)]
+pub struct StepStats {
+    pub loss_g: f64,
+    pub loss_d_real: f64,
+    pub loss_d_gen: f64,
+    pub r1_penalty: f64,
+    pub pl_penalty: f64,
+    pub pl_mean: f64,
+    pub ada_p: f64,
+    /// ADA's overfitting heuristic E[sign(D(real))] over the last adjustment interval.
+    pub ada_rt: f64,
+}
+
+/// Training state: the three networks, both optimisers, counters and the regularisers' state.
+pub struct Trainer {
+    pub opts: TrainOptions,
+    pub g: ParamSet,
+    pub d: ParamSet,
+    pub g_ema: ParamSet,
+    g_opt: Adam,
+    d_opt: Adam,
+    pub pl_mean: f64,
+    pub ada_p: f64,
+    ada_signs: (f64, usize),
+    pub cur_nimg: u64,
+    pub batch_idx: u64,
+    device: Device,
+}
+
+/// Metadata key of the trainer state in a snapshot.
+pub const STATE_KEY: &str = "train.state";
+
+fn phase_rng(seed: u32, batch_idx: u64, phase: u32) -> RandomState {
+    RandomState::from_array(&[seed, batch_idx as u32, (batch_idx >> 32) as u32, phase])
+}
+
+fn randn(rng: &mut RandomState, shape: [usize; 2], device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = rng.randn(shape[0] * shape[1]).into_iter().map(|x| x as f32).collect();
+    Tensor::from_data(TensorData::new(v, shape), device)
+}
+
+fn scalar(t: Tensor<1>) -> Result<f64> {
+    Ok(to_vec(&t)?[0] as f64)
+}
+
+impl Trainer {
+    /// Start from networks (fresh or a parent to fine-tune). `G_ema` starts as a copy of G.
+    pub fn new(opts: TrainOptions, g: &NetworkEntry, d: &NetworkEntry, device: &Device) -> Result<Self> {
+        let g = ParamSet::from_entry(g, device);
+        let d = ParamSet::from_entry(d, device);
+        // Check both build and fit together before any work.
+        let gn = g.generator(g.leaves(&|_| false))?;
+        let dn = d.discriminator(d.leaves(&|_| false))?;
+        if gn.config.img_resolution != dn.config.img_resolution
+            || gn.config.img_channels != dn.config.img_channels
+            || gn.config.c_dim != dn.config.c_dim
+        {
+            return Err(Error::Config(format!(
+                "G makes {}-channel {}² images with c_dim {}, D takes {}-channel {}² with c_dim {}",
+                gn.config.img_channels,
+                gn.config.img_resolution,
+                gn.config.c_dim,
+                dn.config.img_channels,
+                dn.config.img_resolution,
+                dn.config.c_dim
+            )));
+        }
+        if opts.batch == 0 {
+            return Err(Error::InvalidArgument("--batch must be positive".into()));
+        }
+        let ada_p = match opts.aug {
+            AugMode::Fixed { p } => p,
+            _ => 0.0,
+        };
+        Ok(Self {
+            g_opt: Adam::new(Self::adam(opts.glr, opts.g_reg_interval)),
+            d_opt: Adam::new(Self::adam(opts.dlr, opts.d_reg_interval)),
+            g_ema: g.clone(),
+            g,
+            d,
+            opts,
+            pl_mean: 0.0,
+            ada_p,
+            ada_signs: (0.0, 0),
+            cur_nimg: 0,
+            batch_idx: 0,
+            device: device.clone(),
+        })
+    }
+
+    fn adam(lr: f64, interval: Option<usize>) -> AdamConfig {
+        AdamConfig { lr, beta1: 0.0, beta2: 0.99, eps: 1e-8 }.lazy(interval)
+    }
+
+    /// The generator to sample from (G_ema).
+    pub fn g_ema(&self) -> Result<Generator> {
+        self.g_ema.generator(self.g_ema.leaves(&|_| false))
+    }
+
+    fn g_trainable(&self) -> impl Fn(&str) -> bool + '_ {
+        move |name: &str| {
+            !(self.opts.freeze_mapping && name.starts_with("mapping."))
+                && !(self.opts.freeze_affine && name.contains(".affine."))
+        }
+    }
+
+    fn d_trainable(&self) -> impl Fn(&str) -> bool {
+        // D blocks run from the image resolution down: b{R}, b{R/2}, ...
+        let res = self
+            .d
+            .init_kwargs
+            .get("img_resolution")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
+        let frozen: Vec<String> = (0..self.opts.freeze_d)
+            .map(|i| format!("b{}.", res >> i))
+            .filter(|p| p != "b4." || res == 4)
+            .collect();
+        move |name: &str| !frozen.iter().any(|p| name.starts_with(p.as_str()))
+    }
+
+    /// `run_G` of the official loss: mapping, style mixing (one cutoff per batch), synthesis
+    /// with random noise. Returns the image and the ws it was made from.
+    fn run_g(
+        g: &Generator,
+        z: Tensor<2>,
+        c: Option<Tensor<2>>,
+        mixing_prob: f64,
+        rng: &mut RandomState,
+    ) -> Result<(Tensor<4>, Tensor<3>)> {
+        let num_ws = g.num_ws();
+        let mut ws = latent::broadcast(g.map(z.clone(), c.clone())?, num_ws);
+        if mixing_prob > 0.0 {
+            let cutoff = 1 + ((rng.random_sample() * (num_ws - 1) as f64) as usize).min(num_ws - 2);
+            let cutoff = if rng.random_sample() < mixing_prob { cutoff } else { num_ws };
+            let z2 = randn(rng, z.dims(), &z.device());
+            if cutoff < num_ws {
+                let ws2 = latent::broadcast(g.map(z2, c)?, num_ws);
+                ws = Tensor::cat(
+                    vec![ws.narrow(1, 0, cutoff), ws2.narrow(1, cutoff, num_ws - cutoff)],
+                    1,
+                );
+            }
+        }
+        let img = g.synthesis.forward(&ws, NoiseMode::Random)?;
+        Ok((img, ws))
+    }
+
+    fn augment(&self, x: Tensor<4>, params: &Option<augment::Params>) -> Tensor<4> {
+        match params {
+            Some(p) => AugmentPipe::apply(x, p),
+            None => x,
+        }
+    }
+
+    fn aug_params(&self, n: usize, res: usize, rng: &mut RandomState) -> Option<augment::Params> {
+        (self.ada_p > 0.0).then(|| augment::Params::sample(n, res, self.ada_p, rng))
+    }
+
+    /// Gradients of the leaves in `leaves` that kept one.
+    fn collect(
+        leaves: &BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+        grads: &burn::tensor::Gradients,
+    ) -> BTreeMap<String, Tensor<1>> {
+        leaves
+            .iter()
+            .filter_map(|(k, (_, t))| t.grad(grads).map(|g| (k.clone(), g)))
+            .collect()
+    }
+
+    /// One minibatch: all phases due at this `batch_idx`, optimiser steps, EMA, ADA.
+    pub fn step(&mut self, data: &dyn TrainingData) -> Result<StepStats> {
+        let (res, ch, c_dim) = {
+            let g = self.g_ema()?;
+            (g.config.img_resolution, g.config.img_channels, g.config.c_dim)
+        };
+        check_compatible(data, res, ch, if self.opts.cond { c_dim } else { 0 })?;
+        if c_dim > 0 && !self.opts.cond {
+            return Err(Error::InvalidArgument(format!(
+                "the network is conditional (c_dim {c_dim}): train it with --cond on a labelled data set"
+            )));
+        }
+        let o = self.opts.clone();
+        let dev = self.device.clone();
+        let (seed, bi) = (o.seed, self.batch_idx);
+        let batch = o.batch;
+        let z_dim = self
+            .g
+            .init_kwargs
+            .get("z_dim")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
+        let mut st = StepStats {
+            loss_g: f64::NAN,
+            loss_d_real: f64::NAN,
+            loss_d_gen: f64::NAN,
+            r1_penalty: f64::NAN,
+            pl_penalty: f64::NAN,
+            ..Default::default()
+        };
+        let labels = |rng: &mut RandomState| if c_dim > 0 { gen_labels(data, batch, rng, &dev) } else { None };
+
+        // Gmain: softplus(−D(G(z))), D frozen.
+        {
+            let mut rng = phase_rng(seed, bi, 1);
+            dev.seed(rng.next_u32() as u64);
+            let z = randn(&mut rng, [batch, z_dim], &dev);
+            let c = labels(&mut rng);
+            let g_leaves = self.g.leaves(&self.g_trainable());
+            let g = self.g.generator(g_leaves.clone())?;
+            let d = self.d.discriminator(self.d.leaves(&|_| false))?;
+            let (img, _) = Self::run_g(&g, z, c.clone(), o.style_mixing_prob, &mut rng)?;
+            let aug = self.aug_params(batch, res, &mut rng);
+            let logits = d.forward(self.augment(img, &aug), c)?;
+            let loss = softplus(logits.neg(), 1.0).mean();
+            st.loss_g = scalar(loss.clone().without_autodiff())?;
+            let grads = loss.backward();
+            let gr = Self::collect(&g_leaves, &grads);
+            self.g_opt.step(&mut self.g, gr)?;
+        }
+
+        // Greg: path length on batch / pl_batch_shrink, every g_reg_interval.
+        if let Some(interval) = o.g_reg_interval.filter(|_| o.pl_weight > 0.0) {
+            if bi % interval as u64 == 0 {
+                let mut rng = phase_rng(seed, bi, 2);
+                let n = (batch / o.pl_batch_shrink.max(1)).max(1);
+                let z = randn(&mut rng, [n, z_dim], &dev);
+                let c = if c_dim > 0 { gen_labels(data, n, &mut rng, &dev) } else { None };
+                let g_leaves = self.g.leaves(&self.g_trainable());
+                let g = self.g.generator(g_leaves.clone())?;
+                let noise_seed = rng.next_u32() as u64;
+                // The ws with style mixing, attached to the mapping network.
+                dev.seed(noise_seed);
+                let num_ws = g.num_ws();
+                let mut ws = latent::broadcast(g.map(z.clone(), c.clone())?, num_ws);
+                if o.style_mixing_prob > 0.0 {
+                    let cutoff = 1 + ((rng.random_sample() * (num_ws - 1) as f64) as usize).min(num_ws - 2);
+                    let cutoff = if rng.random_sample() < o.style_mixing_prob { cutoff } else { num_ws };
+                    let z2 = randn(&mut rng, [n, z_dim], &dev);
+                    if cutoff < num_ws {
+                        let ws2 = latent::broadcast(g.map(z2, c)?, num_ws);
+                        ws = Tensor::cat(vec![ws.narrow(1, 0, cutoff), ws2.narrow(1, cutoff, num_ws - cutoff)], 1);
+                    }
+                }
+                let y_vals: Vec<f32> = rng
+                    .randn(n * ch * res * res)
+                    .into_iter()
+                    .map(|v| (v / res as f64) as f32)
+                    .collect();
+                let y = Tensor::<4>::from_data(TensorData::new(y_vals, [n, ch, res, res]), &dev);
+                // A fresh network per call: burn cannot backward twice through one graph.
+                let synth = |w: Tensor<3>| {
+                    let g = self.g.generator(g_leaves.clone())?;
+                    dev.seed(noise_seed ^ 0x9e37_79b9);
+                    g.synthesis.forward(&w, NoiseMode::Random)
+                };
+                let pl = regularizers::path_length(
+                    &synth,
+                    ws,
+                    y,
+                    self.pl_mean,
+                    o.pl_decay,
+                    o.pl_weight,
+                    interval as f64,
+                    o.reg_eps,
+                )?;
+                self.pl_mean = pl.pl_mean;
+                st.pl_penalty = pl.lengths.iter().map(|l| (l - pl.pl_mean).powi(2)).sum::<f64>() / n as f64;
+                let grads = pl.surrogate.sum().backward();
+                let gr = Self::collect(&g_leaves, &grads);
+                self.g_opt.step(&mut self.g, gr)?;
+            }
+        }
+        st.pl_mean = self.pl_mean;
+
+        // Dmain: softplus(D(G(z))) + softplus(−D(x)); w_avg tracking on the generated batch.
+        let (real, real_c, real_aug) = {
+            let mut rng = phase_rng(seed, bi, 0);
+            let (x, c) = real_batch(data, batch, o.mirror, c_dim > 0, &mut rng, &dev);
+            let aug = self.aug_params(batch, res, &mut rng);
+            (x, c, aug)
+        };
+        {
+            let mut rng = phase_rng(seed, bi, 3);
+            dev.seed(rng.next_u32() as u64);
+            let z = randn(&mut rng, [batch, z_dim], &dev);
+            let c = labels(&mut rng);
+            let g = self.g.generator(self.g.leaves(&|_| false))?;
+            let w = g.map(z.clone(), c.clone())?;
+            self.update_w_avg(&g, w)?;
+            let (img, _) = Self::run_g(&g, z, c.clone(), o.style_mixing_prob, &mut rng)?;
+            let d_leaves = self.d.leaves(&self.d_trainable());
+            let d = self.d.discriminator(d_leaves.clone())?;
+            let aug = self.aug_params(batch, res, &mut rng);
+            let gen_logits = d.forward(self.augment(img.without_autodiff(), &aug), c)?;
+            let real_logits = d.forward(self.augment(real.clone(), &real_aug), real_c.clone())?;
+            let signs: f64 = to_vec(&real_logits.clone().without_autodiff().sign())?
+                .iter()
+                .map(|&s| s as f64)
+                .sum();
+            self.ada_signs.0 += signs;
+            self.ada_signs.1 += batch;
+            let loss_gen = softplus(gen_logits, 1.0).mean();
+            let loss_real = softplus(real_logits.neg(), 1.0).mean();
+            st.loss_d_gen = scalar(loss_gen.clone().without_autodiff())?;
+            st.loss_d_real = scalar(loss_real.clone().without_autodiff())?;
+            let grads = (loss_gen + loss_real).backward();
+            let gr = Self::collect(&d_leaves, &grads);
+            self.d_opt.step(&mut self.d, gr)?;
+        }
+
+        // Dreg: R1 on the reals, every d_reg_interval.
+        if let Some(interval) = o.d_reg_interval.filter(|_| o.r1_gamma > 0.0) {
+            if bi % interval as u64 == 0 {
+                let d_leaves = self.d.leaves(&self.d_trainable());
+                let aug = real_aug.clone();
+                let run = |x: Tensor<4>| {
+                    let d = self.d.discriminator(d_leaves.clone())?;
+                    d.forward(self.augment(x, &aug), real_c.clone())
+                };
+                let r1 = regularizers::r1(&run, real, o.r1_gamma, interval as f64, o.reg_eps)?;
+                st.r1_penalty = r1.penalty.iter().sum::<f64>() / r1.penalty.len() as f64;
+                let grads = r1.surrogate.sum().backward();
+                let gr = Self::collect(&d_leaves, &grads);
+                self.d_opt.step(&mut self.d, gr)?;
+            }
+        }
+
+        // G_ema (training_loop.py): β = 0.5^(batch / ema_nimg), ema_nimg ramped up.
+        let mut ema_nimg = o.ema_kimg * 1000.0;
+        if let Some(r) = o.ema_rampup {
+            ema_nimg = ema_nimg.min(self.cur_nimg as f64 * r);
+        }
+        let beta = 0.5f64.powf(batch as f64 / ema_nimg.max(1e-8));
+        for (name, (_, p)) in &self.g.tensors {
+            let e = self.g_ema.get(name)?.clone();
+            let new = if super::params::is_buffer(name) {
+                p.clone()
+            } else {
+                // p_ema.copy_(p.lerp(p_ema, β))
+                crate::ops::lerp(p.clone(), e, beta)
+            };
+            self.g_ema.set(name, new);
+        }
+
+        self.cur_nimg += batch as u64;
+        self.batch_idx += 1;
+
+        // ADA: every ada_interval minibatches, move p by sign(r_t − target).
+        if let AugMode::Ada { target } = o.aug {
+            if self.batch_idx % o.ada_interval as u64 == 0 && self.ada_signs.1 > 0 {
+                let rt = self.ada_signs.0 / self.ada_signs.1 as f64;
+                let adjust = (rt - target).signum() * (batch * o.ada_interval) as f64 / (o.ada_kimg * 1000.0);
+                self.ada_p = (self.ada_p + adjust).max(0.0);
+                st.ada_rt = rt;
+                self.ada_signs = (0.0, 0);
+            }
+        }
+        st.ada_p = self.ada_p;
+        Ok(st)
+    }
+
+    /// `w_avg.copy_(w.mean(0).lerp(w_avg, w_avg_beta))` on G (the mapping's running mean).
+    fn update_w_avg(&mut self, g: &Generator, w: Tensor<2>) -> Result<()> {
+        let (Some(beta), Some(_)) = (g.mapping.w_avg_beta, &g.mapping.w_avg) else {
+            return Ok(());
+        };
+        let mean = w.without_autodiff().mean_dim(0).reshape([-1]);
+        let old = self.g.get("mapping.w_avg")?.clone();
+        self.g.set("mapping.w_avg", crate::ops::lerp(mean, old, beta));
+        Ok(())
+    }
+
+    /// The trainer state that is not a tensor, as JSON.
+    fn state_json(&self) -> Value {
+        json!({
+            "cur_nimg": self.cur_nimg,
+            "batch_idx": self.batch_idx,
+            "pl_mean": self.pl_mean,
+            "ada_p": self.ada_p,
+            "ada_signs": [self.ada_signs.0, self.ada_signs.1],
+            "seed": self.opts.seed,
+            "batch": self.opts.batch,
+        })
+    }
+
+    /// Write a snapshot atomically: G, D, G_ema, both Adam states, counters, ADA p, seed.
+    pub fn save(&self, path: &Path, extra: &BTreeMap<String, String>) -> Result<()> {
+        let (g, d, e) = (self.g.to_entry()?, self.d.to_entry()?, self.g_ema.to_entry()?);
+        let mut tensors: BTreeMap<String, RawTensor> = self.g_opt.state("G_opt")?;
+        tensors.extend(self.d_opt.state("D_opt")?);
+        let mut meta = extra.clone();
+        meta.insert(STATE_KEY.into(), self.state_json().to_string());
+        Checkpoint::write_with_state(path, &[("G", &g), ("D", &d), ("G_ema", &e)], &meta, &tensors)
+    }
+
+    /// Resume from a snapshot written by [`Trainer::save`]. With `opts = None` the snapshot's
+    /// own seed and batch are kept; given options must agree with them.
+    pub fn resume(path: &Path, mut opts: TrainOptions, device: &Device) -> Result<Self> {
+        let ckpt = Checkpoint::read(path)?;
+        let get = |p: &str| {
+            ckpt.networks
+                .get(p)
+                .ok_or_else(|| Error::format(path, format!("is not a training snapshot: it has no '{p}' network")))
+        };
+        let (g, d, e) = (get("G")?, get("D")?, get("G_ema")?);
+        let state: Value = ckpt
+            .extra_metadata
+            .get(STATE_KEY)
+            .ok_or_else(|| Error::format(path, format!("is not a training snapshot: no '{STATE_KEY}' metadata")))
+            .and_then(|s| serde_json::from_str(s).map_err(|err| Error::format(path, format!("'{STATE_KEY}': {err}"))))?;
+        let num = |k: &str| {
+            state
+                .get(k)
+                .and_then(Value::as_f64)
+                .ok_or_else(|| Error::format(path, format!("'{STATE_KEY}' lacks '{k}'")))
+        };
+        opts.seed = num("seed")? as u32;
+        let mut t = Self::new(opts, g, d, device)?;
+        t.g_ema = ParamSet::from_entry(e, device);
+        t.cur_nimg = num("cur_nimg")? as u64;
+        t.batch_idx = num("batch_idx")? as u64;
+        t.pl_mean = num("pl_mean")?;
+        t.ada_p = num("ada_p")?;
+        if let Some(s) = state.get("ada_signs").and_then(Value::as_array) {
+            t.ada_signs = (
+                s.first().and_then(Value::as_f64).unwrap_or(0.0),
+                s.get(1).and_then(Value::as_u64).unwrap_or(0) as usize,
+            );
+        }
+        t.g_opt.load_state("G_opt", &ckpt.extra_tensors, &t.g).map_err(|e| Error::format(path, e.to_string()))?;
+        t.d_opt.load_state("D_opt", &ckpt.extra_tensors, &t.d).map_err(|e| Error::format(path, e.to_string()))?;
+        Ok(t)
+    }
+
+    /// The discriminator as it is now (for evaluation and tests).
+    pub fn discriminator(&self) -> Result<Discriminator> {
+        self.d.discriminator(self.d.leaves(&|_| false))
+    }
+}
