@@ -25,6 +25,21 @@ pub enum NoiseMode {
     Random,
     /// No noise.
     None,
+    /// Gaussian noise drawn from our own seeded generator (MT19937, per layer), so that a run
+    /// is reproducible whatever else uses burn's global RNG (the trainer uses this).
+    Seeded(u64),
+}
+
+impl NoiseMode {
+    /// The mode for one layer: `Seeded` gets a distinct stream per (resolution, layer).
+    fn for_layer(self, resolution: usize, k: u64) -> Self {
+        match self {
+            NoiseMode::Seeded(s) => NoiseMode::Seeded(
+                s.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((resolution as u64) << 8 | k),
+            ),
+            m => m,
+        }
+    }
 }
 
 impl std::str::FromStr for NoiseMode {
@@ -143,6 +158,20 @@ impl SynthesisLayer {
                     let noise =
                         Tensor::<4>::random([n, 1, r, r], Distribution::Normal(0.0, 1.0), &device);
                     x = x + noise * strength;
+                }
+                NoiseMode::Seeded(seed) => {
+                    let n = x.dims()[0];
+                    let mut rng = crate::latent::RandomState::from_array(&[
+                        seed as u32,
+                        (seed >> 32) as u32,
+                    ]);
+                    let v: Vec<f32> = rng.randn(n * r * r).into_iter().map(|v| v as f32).collect();
+                    let noise = Tensor::<4>::from_data(
+                        burn::tensor::TensorData::new(v, [n, 1, r, r]),
+                        &x.device(),
+                    );
+                    let dtype = x.dtype();
+                    x = x + noise.cast(dtype) * strength;
                 }
                 NoiseMode::None => {}
             }
@@ -382,16 +411,20 @@ impl SynthesisBlock {
         };
         let missing =
             || Error::InvalidArgument(format!("block b{}: missing styles", self.resolution));
+        let (n0, n1) = (
+            noise.for_layer(self.resolution, 0),
+            noise.for_layer(self.resolution, 1),
+        );
         let x = match (&self.conv0, &self.skip) {
-            (None, _) => self.conv1.forward(x, &styles.conv1, noise, 1.0),
+            (None, _) => self.conv1.forward(x, &styles.conv1, n1, 1.0),
             (Some(conv0), Some(skip)) => {
                 let y = skip.forward(x.clone(), 0.5f64.sqrt());
-                let x = conv0.forward(x, styles.conv0.as_ref().ok_or_else(missing)?, noise, 1.0);
-                y + self.conv1.forward(x, &styles.conv1, noise, 0.5f64.sqrt())
+                let x = conv0.forward(x, styles.conv0.as_ref().ok_or_else(missing)?, n0, 1.0);
+                y + self.conv1.forward(x, &styles.conv1, n1, 0.5f64.sqrt())
             }
             (Some(conv0), None) => {
-                let x = conv0.forward(x, styles.conv0.as_ref().ok_or_else(missing)?, noise, 1.0);
-                self.conv1.forward(x, &styles.conv1, noise, 1.0)
+                let x = conv0.forward(x, styles.conv0.as_ref().ok_or_else(missing)?, n0, 1.0);
+                self.conv1.forward(x, &styles.conv1, n1, 1.0)
             }
         };
         let mut img = img.map(|i| upsample2d(i, &self.filter));

@@ -5,14 +5,17 @@
 //! - [`regularizers`]: R1 and path length from first-order gradients (central differences).
 //! - [`augment`]: ADA augmentations.
 //! - [`data`]: what the trainer reads from a data set; minibatches.
+//! - [`presets`]: network configs for new runs (`train.py --cfg stylegan2`).
 //! - [`trainer`]: the phases, EMA, ADA p, snapshots and resume.
 
 pub mod adam;
 pub mod augment;
 pub mod data;
 pub mod params;
+pub mod presets;
 pub mod regularizers;
 pub mod trainer;
 
 pub use data::{InMemoryData, TrainingData};
+pub use presets::NetworkOptions;
 pub use trainer::{AugMode, StepStats, TrainOptions, Trainer};

@@ -216,7 +216,7 @@ impl Trainer {
     }
 
     /// `run_G` of the official loss: mapping, style mixing (one cutoff per batch), synthesis
-    /// with random noise. Returns the image and the ws it was made from.
+    /// with seeded random noise. Returns the image and the ws it was made from.
     fn run_g(
         g: &Generator,
         z: Tensor<2>,
@@ -238,7 +238,8 @@ impl Trainer {
                 );
             }
         }
-        let img = g.synthesis.forward(&ws, NoiseMode::Random)?;
+        let noise = NoiseMode::Seeded(rng.next_u32() as u64 | (rng.next_u32() as u64) << 32);
+        let img = g.synthesis.forward(&ws, noise)?;
         Ok((img, ws))
     }
 
@@ -299,7 +300,6 @@ impl Trainer {
         // Gmain: softplus(−D(G(z))), D frozen.
         {
             let mut rng = phase_rng(seed, bi, 1);
-            dev.seed(rng.next_u32() as u64);
             let z = randn(&mut rng, [batch, z_dim], &dev);
             let c = labels(&mut rng);
             let g_leaves = self.g.leaves(&self.g_trainable());
@@ -324,9 +324,8 @@ impl Trainer {
                 let c = if c_dim > 0 { gen_labels(data, n, &mut rng, &dev) } else { None };
                 let g_leaves = self.g.leaves(&self.g_trainable());
                 let g = self.g.generator(g_leaves.clone())?;
-                let noise_seed = rng.next_u32() as u64;
+                let noise = NoiseMode::Seeded(rng.next_u32() as u64 | (rng.next_u32() as u64) << 32);
                 // The ws with style mixing, attached to the mapping network.
-                dev.seed(noise_seed);
                 let num_ws = g.num_ws();
                 let mut ws = latent::broadcast(g.map(z.clone(), c.clone())?, num_ws);
                 if o.style_mixing_prob > 0.0 {
@@ -347,8 +346,7 @@ impl Trainer {
                 // A fresh network per call: burn cannot backward twice through one graph.
                 let synth = |w: Tensor<3>| {
                     let g = self.g.generator(g_leaves.clone())?;
-                    dev.seed(noise_seed ^ 0x9e37_79b9);
-                    g.synthesis.forward(&w, NoiseMode::Random)
+                    g.synthesis.forward(&w, noise)
                 };
                 let pl = regularizers::path_length(
                     &synth,
@@ -378,7 +376,6 @@ impl Trainer {
         };
         {
             let mut rng = phase_rng(seed, bi, 3);
-            dev.seed(rng.next_u32() as u64);
             let z = randn(&mut rng, [batch, z_dim], &dev);
             let c = labels(&mut rng);
             let g = self.g.generator(self.g.leaves(&|_| false))?;

@@ -1,0 +1,218 @@
+//! Training on a tiny network: the step runs every phase, snapshots restore everything (N + N
+//! steps with a resume in between equal 2N straight), freezing keeps weights, ADA's augment is
+//! exact where it should be and lets gradients through.
+
+use stylegan::latent::RandomState;
+use stylegan::train::augment::{AugmentPipe, Params as AugParams};
+use stylegan::train::{AugMode, InMemoryData, NetworkOptions, TrainOptions, Trainer};
+
+fn tiny_nets(c_dim: usize) -> (stylegan::io::checkpoint::NetworkEntry, stylegan::io::checkpoint::NetworkEntry) {
+    let o = NetworkOptions {
+        resolution: 8,
+        channels: 3,
+        c_dim,
+        channel_base: 64,
+        channel_max: 16,
+        map_layers: 2,
+        latent_dim: 8,
+        mbstd_group: 2,
+    };
+    o.build(5).unwrap()
+}
+
+/// Eight 8×8 images: coloured squares at different places.
+fn tiny_data(labels: bool) -> InMemoryData {
+    let mut images = Vec::new();
+    for k in 0..8usize {
+        let mut img = vec![30u8; 3 * 64];
+        for c in 0..3 {
+            for y in (k % 4)..(k % 4 + 4) {
+                for x in (k / 2)..(k / 2 + 3) {
+                    img[(c * 8 + y) * 8 + x] = [220, 120, 40][(c + k) % 3];
+                }
+            }
+        }
+        images.push(img);
+    }
+    InMemoryData {
+        resolution: 8,
+        channels: 3,
+        images,
+        labels: labels.then(|| (0..8).map(|k| vec![(k % 2) as f32, 1.0 - (k % 2) as f32]).collect()),
+    }
+}
+
+fn opts() -> TrainOptions {
+    TrainOptions {
+        batch: 4,
+        r1_gamma: 1.0,
+        g_reg_interval: Some(2),
+        d_reg_interval: Some(2),
+        ema_kimg: 0.01,
+        mirror: true,
+        seed: 3,
+        ..TrainOptions::default()
+    }
+}
+
+fn weights(t: &Trainer) -> Vec<(String, Vec<f32>)> {
+    let mut out = Vec::new();
+    for (tag, set) in [("G", &t.g), ("D", &t.d), ("G_ema", &t.g_ema)] {
+        for (k, raw) in set.to_entry().unwrap().tensors {
+            out.push((format!("{tag}.{k}"), raw.data));
+        }
+    }
+    out
+}
+
+#[test]
+fn steps_update_all_networks_and_report_every_loss() {
+    let dev = stylegan::backend::cpu();
+    let (g, d) = tiny_nets(0);
+    let data = tiny_data(false);
+    let mut t = Trainer::new(opts(), &g, &d, &dev).unwrap();
+    let before = weights(&t);
+    let st = t.step(&data).unwrap(); // batch 0: every phase, including both regularisers
+    for (name, v) in [
+        ("loss_g", st.loss_g),
+        ("loss_d_real", st.loss_d_real),
+        ("loss_d_gen", st.loss_d_gen),
+        ("r1", st.r1_penalty),
+        ("pl", st.pl_penalty),
+    ] {
+        assert!(v.is_finite() && v >= 0.0, "{name} = {v}");
+    }
+    let st = t.step(&data).unwrap(); // batch 1: no regularisers
+    assert!(st.r1_penalty.is_nan() && st.pl_penalty.is_nan());
+    assert_eq!(t.cur_nimg, 8);
+    let after = weights(&t);
+    let changed = |prefix: &str| {
+        before
+            .iter()
+            .zip(&after)
+            .filter(|((k, _), _)| k.starts_with(prefix))
+            .any(|((_, a), (_, b))| a != b)
+    };
+    assert!(changed("G.synthesis") && changed("G.mapping") && changed("D.") && changed("G_ema."));
+    // Buffers: resample filters are untouched, w_avg tracks w.
+    for ((k, a), (_, b)) in before.iter().zip(&after) {
+        if k.ends_with("resample_filter") {
+            assert_eq!(a, b, "{k}");
+        }
+        if k == "G.mapping.w_avg" {
+            assert_ne!(a, b, "w_avg should be updated");
+        }
+    }
+}
+
+#[test]
+fn resume_continues_bit_for_bit() {
+    let dev = stylegan::backend::cpu();
+    let (g, d) = tiny_nets(2);
+    let data = tiny_data(true);
+    let o = TrainOptions { cond: true, aug: AugMode::Ada { target: 0.6 }, ada_interval: 1, ada_kimg: 0.1, ..opts() };
+
+    let mut straight = Trainer::new(o.clone(), &g, &d, &dev).unwrap();
+    for _ in 0..6 {
+        straight.step(&data).unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap.safetensors");
+    let mut first = Trainer::new(o.clone(), &g, &d, &dev).unwrap();
+    for _ in 0..3 {
+        first.step(&data).unwrap();
+    }
+    assert!(first.ada_p > 0.0 || first.ada_p == 0.0);
+    first.save(&snap, &Default::default()).unwrap();
+    drop(first);
+    let mut resumed = Trainer::resume(&snap, o, &dev).unwrap();
+    assert_eq!(resumed.cur_nimg, 12);
+    for _ in 0..3 {
+        resumed.step(&data).unwrap();
+    }
+    assert_eq!(resumed.cur_nimg, straight.cur_nimg);
+    assert_eq!(resumed.ada_p, straight.ada_p);
+    assert_eq!(resumed.pl_mean, straight.pl_mean);
+    let (a, b) = (weights(&straight), weights(&resumed));
+    assert_eq!(a.len(), b.len());
+    for ((k, x), (_, y)) in a.iter().zip(&b) {
+        assert_eq!(x, y, "{k} differs after resume");
+    }
+}
+
+#[test]
+fn frozen_parts_keep_the_parent_weights() {
+    let dev = stylegan::backend::cpu();
+    let (g, d) = tiny_nets(0);
+    let data = tiny_data(false);
+    let o = TrainOptions { freeze_mapping: true, freeze_affine: true, freeze_d: 1, ..opts() };
+    let mut t = Trainer::new(o, &g, &d, &dev).unwrap();
+    let before = weights(&t);
+    for _ in 0..2 {
+        t.step(&data).unwrap();
+    }
+    let after = weights(&t);
+    let mut trained = 0;
+    for ((k, a), (_, b)) in before.iter().zip(&after) {
+        let frozen = (k.starts_with("G.mapping.") && !k.ends_with("w_avg"))
+            || (k.starts_with("G.") && k.contains(".affine."))
+            || k.starts_with("D.b8.");
+        if frozen {
+            assert_eq!(a, b, "{k} is frozen but changed");
+        } else if k.starts_with("G.synthesis") && k.ends_with(".weight") || k.starts_with("D.b4.") {
+            trained += usize::from(a != b);
+        }
+    }
+    assert!(trained > 0, "the unfrozen layers should train");
+}
+
+#[test]
+fn resume_rejects_files_that_are_not_snapshots() {
+    let dev = stylegan::backend::cpu();
+    let (g, _) = tiny_nets(0);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("g.safetensors");
+    stylegan::io::checkpoint::Checkpoint::write(&p, &[("", &g)], &Default::default()).unwrap();
+    let err = Trainer::resume(&p, opts(), &dev).err().expect("not a snapshot").to_string();
+    assert!(err.contains("g.safetensors") && err.contains("not a training snapshot"), "{err}");
+}
+
+#[test]
+fn augment_is_identity_at_p0_and_exact_for_flips_and_quarter_turns() {
+    let dev = stylegan::backend::cpu();
+    let mut rng = RandomState::new(1);
+    let p0 = AugParams::sample(4, 8, 0.0, &mut rng);
+    assert!(p0.geometric.is_none() && p0.color.is_none());
+
+    // A hand-made x-flip + 90° turn: bilinear sampling at pixel centres must be exact.
+    let vals: Vec<f32> = (0..2 * 3 * 64).map(|i| (i as f32 * 0.37).sin()).collect();
+    let x = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(vals.clone(), [2, 3, 8, 8]), &dev);
+    let flip = [[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
+    let quarter = [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]];
+    let p = AugParams { geometric: Some(vec![flip, quarter]), color: None };
+    let y = AugmentPipe::apply(x, &p).into_data().try_to_vec::<f32>().unwrap();
+    for c in 0..3 {
+        for r in 0..8 {
+            for q in 0..8 {
+                let at = |n: usize, rr: usize, qq: usize| vals[((n * 3 + c) * 8 + rr) * 8 + qq];
+                assert!((y[((c) * 8 + r) * 8 + q] - at(0, r, 7 - q)).abs() < 1e-5);
+                // output (r, q) samples input at (x', y') = (−y, x) in centred coordinates
+                assert!((y[((3 + c) * 8 + r) * 8 + q] - at(1, q, 7 - r)).abs() < 1e-5);
+            }
+        }
+    }
+
+    // Sampled augmentations at p = 1 change the images but keep them finite and in range-ish,
+    // and let gradients through.
+    let mut rng = RandomState::new(2);
+    let p1 = AugParams::sample(2, 8, 1.0, &mut rng);
+    assert!(p1.geometric.is_some() && p1.color.is_some());
+    let x = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(vals, [2, 3, 8, 8]), &dev)
+        .autodiff()
+        .require_grad();
+    let y = AugmentPipe::apply(x.clone(), &p1);
+    let grads = y.square().sum().backward();
+    let g = x.grad(&grads).expect("gradient through augment").into_data().try_to_vec::<f32>().unwrap();
+    assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|v| *v != 0.0));
+}
