@@ -6,6 +6,7 @@
 //! truncation ─ synthesis: ws → styles (S) → block features → image.
 
 pub mod backend;
+pub mod data;
 pub mod edit;
 pub mod error;
 pub mod io;

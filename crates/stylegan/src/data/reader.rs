@@ -1,0 +1,404 @@
+//! Reading a data set (ZIP or folder in the official layout) into memory for training, with the
+//! semantics of the official `ImageFolderDataset`: images are every PNG/JPEG in sorted name
+//! order, HWC → CHW uint8; integer labels become one-hot vectors over `max + 1` classes and
+//! float vectors are returned as they are.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use image::DynamicImage;
+use rayon::prelude::*;
+
+use super::labels::{check_consistent, parse_dataset_json, Label};
+use super::{has_image_ext, NoProgress, Progress};
+use crate::error::{Error, Result};
+
+enum Labels {
+    None,
+    Class(Vec<u32>),
+    Vector(Vec<f32>),
+}
+
+/// A data set decoded into memory.
+pub struct Dataset {
+    path: PathBuf,
+    names: Vec<String>,
+    resolution: usize,
+    channels: usize,
+    /// `len × channels × resolution × resolution`, uint8.
+    pixels: Vec<u8>,
+    labels: Labels,
+    label_dim: usize,
+    label_names: Option<Vec<String>>,
+}
+
+/// Files of a data set: (name, bytes) for images, and the `dataset.json` bytes.
+struct RawFiles {
+    images: Vec<(String, Vec<u8>)>,
+    meta: Option<Vec<u8>>,
+}
+
+fn read_zip(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| Error::format(path, format!("not a readable zip archive: {e}")))?;
+    let mut names: Vec<(String, usize)> = Vec::new();
+    let mut meta_index = None;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| Error::format(path, format!("zip entry {i}: {e}")))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry
+            .name()
+            .map_err(|e| Error::format(path, format!("zip entry {i}: {e}")))?
+            .replace('\\', "/");
+        if name == "dataset.json" {
+            meta_index = Some(i);
+        } else if has_image_ext(&name) {
+            names.push((name, i));
+        }
+    }
+    names.sort();
+    let mut read = |i: usize, name: &str| -> Result<Vec<u8>> {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| Error::format(path, format!("{name}: {e}")))?;
+        let mut buf = Vec::with_capacity(entry.size().min(1 << 28) as usize);
+        entry
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::format(path, format!("{name}: cannot read the entry: {e}")))?;
+        Ok(buf)
+    };
+    let meta = meta_index.map(|i| read(i, "dataset.json")).transpose()?;
+    progress.start("reading", names.len());
+    let mut images = Vec::with_capacity(names.len());
+    for (name, i) in names {
+        let bytes = read(i, &name)?;
+        images.push((name, bytes));
+        progress.advance(1);
+    }
+    Ok(RawFiles { images, meta })
+}
+
+fn read_folder(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
+    let mut files = Vec::new();
+    super::source::walk(path, &mut Vec::new(), &mut files)?;
+    let mut names: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|(parts, p)| (parts.join("/"), p))
+        .collect();
+    names.sort();
+    let meta_path = path.join("dataset.json");
+    let meta = if meta_path.is_file() {
+        Some(std::fs::read(&meta_path).map_err(|e| Error::io(&meta_path, e))?)
+    } else {
+        None
+    };
+    let names: Vec<_> = names
+        .into_iter()
+        .filter(|(n, _)| has_image_ext(n))
+        .collect();
+    progress.start("reading", names.len());
+    let mut images = Vec::with_capacity(names.len());
+    for (name, p) in names {
+        let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        images.push((name, bytes));
+        progress.advance(1);
+    }
+    Ok(RawFiles { images, meta })
+}
+
+/// A decoded image: width, height, channels, CHW bytes; or a message about it.
+type Decoded = std::result::Result<(u32, u32, usize, Vec<u8>), String>;
+
+/// Decode to width, height, channels and CHW bytes.
+fn decode_chw(bytes: &[u8]) -> Decoded {
+    let img =
+        image::load_from_memory(bytes).map_err(|e| format!("cannot decode the image: {e}"))?;
+    let (w, h) = (img.width(), img.height());
+    let hwc: (usize, Vec<u8>) = match img {
+        DynamicImage::ImageLuma8(i) => (1, i.into_raw()),
+        DynamicImage::ImageRgb8(i) => (3, i.into_raw()),
+        DynamicImage::ImageLuma16(_) => (1, img.to_luma8().into_raw()),
+        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => (3, img.to_rgb8().into_raw()),
+        other => {
+            return Err(format!(
+                "has {:?} pixels; data set images must be grey (1 channel) or RGB (3 channels)",
+                other.color()
+            ))
+        }
+    };
+    let (c, data) = hwc;
+    let plane = (w * h) as usize;
+    let mut chw = vec![0u8; data.len()];
+    for (p, px) in data.chunks_exact(c).enumerate() {
+        for (k, &v) in px.iter().enumerate() {
+            chw[k * plane + p] = v;
+        }
+    }
+    Ok((w, h, c, chw))
+}
+
+impl Dataset {
+    /// Read a data set ZIP, or a folder laid out the same way.
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_progress(path, &NoProgress)
+    }
+
+    /// [`Dataset::open`], reporting the reading and decoding stages.
+    pub fn open_with_progress(path: &Path, progress: &dyn Progress) -> Result<Self> {
+        let raw = if path.is_dir() {
+            read_folder(path, progress)?
+        } else if path.is_file() {
+            read_zip(path, progress)?
+        } else {
+            return Err(Error::InvalidArgument(format!(
+                "{}: no such data set (expected a .zip or a folder)",
+                path.display()
+            )));
+        };
+        if raw.images.is_empty() {
+            return Err(Error::format(
+                path,
+                "the data set holds no PNG or JPEG images",
+            ));
+        }
+
+        progress.start("decoding", raw.images.len());
+        let decoded: Vec<Decoded> = raw
+            .images
+            .par_iter()
+            .map(|(_, bytes)| {
+                let r = decode_chw(bytes);
+                progress.advance(1);
+                r
+            })
+            .collect();
+        let names: Vec<String> = raw.images.into_iter().map(|(n, _)| n).collect();
+
+        let mut shape: Option<(u32, usize)> = None;
+        let mut pixels = Vec::new();
+        for (name, d) in names.iter().zip(decoded) {
+            let (w, h, c, chw) = d.map_err(|msg| Error::format(path, format!("{name}: {msg}")))?;
+            match shape {
+                None => {
+                    if w != h {
+                        return Err(Error::format(
+                            path,
+                            format!("{name}: images must be square, this one is {w}x{h}"),
+                        ));
+                    }
+                    if w < 4 || !w.is_power_of_two() {
+                        return Err(Error::format(
+                            path,
+                            format!("{name}: resolution {w}x{h} is not a power of two >= 4"),
+                        ));
+                    }
+                    shape = Some((w, c));
+                    pixels.reserve(names.len() * chw.len());
+                }
+                Some((r, c0)) if (w, h, c) != (r, r, c0) => {
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "{name}: all images must share one size and channel count: the \
+                             first is {r}x{r} with {c0} channels, this one {w}x{h} with {c}"
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
+            pixels.extend_from_slice(&chw);
+        }
+        let (resolution, channels) = shape.expect("at least one image was decoded");
+
+        // Labels.
+        let meta_path = path.join("dataset.json");
+        let (labels, label_dim, label_names) = match raw.meta {
+            None => (Labels::None, 0, None),
+            Some(bytes) => {
+                let file = parse_dataset_json(&bytes, &meta_path)?;
+                match file.labels {
+                    None => (Labels::None, 0, None),
+                    Some(map) => {
+                        let mut ordered = Vec::with_capacity(names.len());
+                        for name in &names {
+                            let label = map.get(name).ok_or_else(|| {
+                                Error::format(
+                                    &meta_path,
+                                    format!("has no label for image '{name}'"),
+                                )
+                            })?;
+                            ordered.push(label);
+                        }
+                        if map.len() != names.len() {
+                            let extra = map
+                                .keys()
+                                .filter(|k| names.binary_search(k).is_err())
+                                .min()
+                                .cloned()
+                                .unwrap_or_default();
+                            return Err(Error::format(
+                                &meta_path,
+                                format!(
+                                    "lists {} labels but the data set has {} images (e.g. no \
+                                     image '{extra}')",
+                                    map.len(),
+                                    names.len()
+                                ),
+                            ));
+                        }
+                        let dim = check_consistent(
+                            names
+                                .iter()
+                                .map(String::as_str)
+                                .zip(ordered.iter().copied()),
+                            &meta_path,
+                        )?;
+                        let labels = match ordered[0] {
+                            Label::Class(_) => Labels::Class(
+                                ordered
+                                    .iter()
+                                    .map(|l| match l {
+                                        Label::Class(c) => *c,
+                                        Label::Vector(_) => 0,
+                                    })
+                                    .collect(),
+                            ),
+                            Label::Vector(_) => Labels::Vector(
+                                ordered
+                                    .iter()
+                                    .flat_map(|l| match l {
+                                        Label::Vector(v) => v.clone(),
+                                        Label::Class(_) => Vec::new(),
+                                    })
+                                    .collect(),
+                            ),
+                        };
+                        if let Some(n) = &file.label_names {
+                            let ok = matches!(labels, Labels::Vector(_)) && n.len() == dim;
+                            if !ok {
+                                return Err(Error::format(
+                                    &meta_path,
+                                    format!(
+                                        "has {} label_names but the labels are {}",
+                                        n.len(),
+                                        ordered[0].kind()
+                                    ),
+                                ));
+                            }
+                        }
+                        (labels, dim, file.label_names)
+                    }
+                }
+            }
+        };
+
+        Ok(Dataset {
+            path: path.to_path_buf(),
+            names,
+            resolution: resolution as usize,
+            channels,
+            pixels,
+            labels,
+            label_dim,
+            label_names,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Side of the (square) images.
+    pub fn resolution(&self) -> usize {
+        self.resolution
+    }
+
+    /// 1 (grey) or 3 (RGB).
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Length of [`Dataset::label`]: the number of classes (`max + 1`), the attribute vector
+    /// length, or 0 without labels (the official `label_dim`).
+    pub fn label_dim(&self) -> usize {
+        self.label_dim
+    }
+
+    pub fn has_labels(&self) -> bool {
+        !matches!(self.labels, Labels::None)
+    }
+
+    /// Whether labels are integer classes (read one-hot).
+    pub fn labels_are_classes(&self) -> bool {
+        matches!(self.labels, Labels::Class(_))
+    }
+
+    /// Names of the attribute-vector entries, when `dataset.json` has `label_names`.
+    pub fn label_names(&self) -> Option<&[String]> {
+        self.label_names.as_deref()
+    }
+
+    /// Archive names of the images, in data set order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    fn image_len(&self) -> usize {
+        self.channels * self.resolution * self.resolution
+    }
+
+    /// Image `i` as CHW uint8 (`channels × resolution × resolution`). Panics if `i >= len()`.
+    pub fn image(&self, i: usize) -> Vec<u8> {
+        self.image_slice(i).to_vec()
+    }
+
+    /// Image `i` as CHW uint8, borrowed. Panics if `i >= len()`.
+    pub fn image_slice(&self, i: usize) -> &[u8] {
+        let n = self.image_len();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// All images, `len × channels × resolution × resolution` uint8.
+    pub fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    /// Label `i` as floats: one-hot for classes, the vector as stored, empty without labels.
+    /// Panics if `i >= len()` (with labels).
+    pub fn label(&self, i: usize) -> Vec<f32> {
+        match &self.labels {
+            Labels::None => Vec::new(),
+            Labels::Class(c) => {
+                let mut v = vec![0.0; self.label_dim];
+                v[c[i] as usize] = 1.0;
+                v
+            }
+            Labels::Vector(v) => v[i * self.label_dim..(i + 1) * self.label_dim].to_vec(),
+        }
+    }
+
+    /// Label `i` as stored (`None` without labels).
+    pub fn raw_label(&self, i: usize) -> Option<Label> {
+        match &self.labels {
+            Labels::None => None,
+            Labels::Class(c) => Some(Label::Class(c[i])),
+            Labels::Vector(v) => Some(Label::Vector(
+                v[i * self.label_dim..(i + 1) * self.label_dim].to_vec(),
+            )),
+        }
+    }
+}
