@@ -35,6 +35,8 @@ enum Command {
     Convert(cmd::convert::Args),
     /// Show the format, networks, config and tensors of a network file.
     Inspect(cmd::inspect::Args),
+    /// Build a data set ZIP (official layout) from a folder/ZIP of images, or facesjs faces.
+    Dataset(cmd::dataset::Args),
 }
 
 fn main() {
@@ -62,6 +64,7 @@ fn main() {
         Command::Directions(a) => cmd::directions::run(a),
         Command::Convert(a) => cmd::convert::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Dataset(a) => cmd::dataset::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

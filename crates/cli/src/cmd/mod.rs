@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod convert;
+pub mod dataset;
 pub mod directions;
 pub mod generate;
 pub mod info;

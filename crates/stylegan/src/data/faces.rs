@@ -122,7 +122,7 @@ pub fn ensure_facesjs(dir: &Path, progress: &dyn Progress) -> Result<()> {
     }
     let ci = dir.join("package-lock.json").is_file();
     let verb = if ci { "ci" } else { "install" };
-    progress.warn(&format!(
+    progress.note(&format!(
         "installing facesjs {FACESJS_VERSION} (npm {verb} in {})",
         dir.display()
     ));

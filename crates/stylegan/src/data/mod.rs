@@ -44,6 +44,8 @@ pub trait Progress: Sync {
     fn advance(&self, _n: usize) {}
     /// A non-fatal problem (e.g. a skipped file) worth telling the user about now.
     fn warn(&self, _msg: &str) {}
+    /// Something the user may want to know now (e.g. a one-time install step).
+    fn note(&self, _msg: &str) {}
 }
 
 /// A [`Progress`] that reports nothing.

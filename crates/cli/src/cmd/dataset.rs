@@ -1,0 +1,230 @@
+//! `stylegan dataset`: build a data set ZIP in the official layout, from a folder or ZIP of
+//! images (like the official `dataset_tool.py`) or from facesjs cartoon faces.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use stylegan::data::{self, BuildOptions, FacesOptions, Progress, Resolution, Transform};
+
+#[derive(clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  stylegan dataset --source photos/ --dest data.zip --resolution 64 --transform center-crop\n  stylegan dataset faces --count 10000 --resolution 64 --dest faces64.zip --seed 0"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    faces: Option<Sub>,
+    /// Folder (searched recursively) or ZIP of PNG/JPEG images.
+    #[arg(long, required = true)]
+    source: Option<PathBuf>,
+    /// Output data set (.zip).
+    #[arg(long, required = true)]
+    dest: Option<PathBuf>,
+    /// Output resolution R (R×R), or WxH for center-crop-wide/-tall (W×H content on a square
+    /// canvas). Without a transform, defaults to the size of the images.
+    #[arg(long)]
+    resolution: Option<String>,
+    /// Crop and resize: center-crop, center-crop-wide or center-crop-tall. Without it, every
+    /// image must already be R×R.
+    #[arg(long, value_parser = ["center-crop", "center-crop-wide", "center-crop-tall"])]
+    transform: Option<String>,
+    /// Labels in the official format {"labels": [["relative/path.png", label], ...]}, label an
+    /// integer class or a list of floats. Default: dataset.json in the source, if any.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Render facesjs cartoon faces with attribute labels (needs Node.js and npm).
+    Faces(FacesArgs),
+}
+
+#[derive(clap::Args)]
+struct FacesArgs {
+    /// Number of faces.
+    #[arg(long)]
+    count: usize,
+    /// Output resolution (a power of two, e.g. 32 or 64).
+    #[arg(long)]
+    resolution: u32,
+    /// Output data set (.zip).
+    #[arg(long)]
+    dest: PathBuf,
+    /// Seed: the same seed gives the same faces.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+}
+
+/// Warnings printed as they come before the summary takes over.
+const WARN_LIMIT: usize = 10;
+
+/// The library's progress reports as an indicatif bar.
+struct Bar {
+    bar: Mutex<Option<indicatif::ProgressBar>>,
+    warnings: AtomicUsize,
+}
+
+impl Bar {
+    fn new() -> Self {
+        Bar {
+            bar: Mutex::new(None),
+            warnings: AtomicUsize::new(0),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, stage: &str, total: usize) {
+        let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = bar.take() {
+            b.finish_and_clear();
+        }
+        *bar = Some(super::progress(total, stage));
+    }
+
+    fn advance(&self, n: usize) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            b.inc(n as u64);
+        }
+    }
+
+    fn note(&self, msg: &str) {
+        match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(b) if !b.is_hidden() => b.println(msg),
+            _ => eprintln!("{msg}"),
+        }
+    }
+
+    fn warn(&self, msg: &str) {
+        let k = self.warnings.fetch_add(1, Ordering::Relaxed);
+        if k >= WARN_LIMIT {
+            return;
+        }
+        let line = if k + 1 == WARN_LIMIT {
+            format!("warning: {msg} (further warnings only in the summary)")
+        } else {
+            format!("warning: {msg}")
+        };
+        match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(b) if !b.is_hidden() => b.println(line),
+            _ => eprintln!("{line}"),
+        }
+    }
+}
+
+pub fn run(a: Args) -> Result<()> {
+    match a.faces {
+        Some(Sub::Faces(f)) => faces(f),
+        None => {
+            // clap enforces both without the subcommand.
+            let source = a.source.context("--source is required")?;
+            let dest = a.dest.context("--dest is required")?;
+            from_images(source, dest, a.resolution, a.transform, a.labels)
+        }
+    }
+}
+
+fn from_images(
+    source: PathBuf,
+    dest: PathBuf,
+    resolution: Option<String>,
+    transform: Option<String>,
+    labels: Option<PathBuf>,
+) -> Result<()> {
+    let resolution = resolution
+        .map(|r| r.parse::<Resolution>())
+        .transpose()
+        .context("--resolution")?;
+    let transform = match transform {
+        Some(t) => t.parse::<Transform>()?,
+        None => Transform::None,
+    };
+    let opts = BuildOptions {
+        resolution,
+        transform,
+        labels,
+    };
+    let bar = Bar::new();
+    let result = data::build_from_images(&source, &dest, &opts, &bar);
+    bar.finish();
+    let s = result?;
+    println!(
+        "wrote {} images ({r}x{r}) to {}",
+        s.written,
+        s.dest.display(),
+        r = s.resolution
+    );
+    if s.skipped.is_empty() {
+        println!("skipped 0 files");
+    } else {
+        println!("skipped {} files:", s.skipped.len());
+        for k in s.skipped.iter().take(20) {
+            println!("  {}: {}", k.name, k.reason);
+        }
+        if s.skipped.len() > 20 {
+            println!("  ... and {} more", s.skipped.len() - 20);
+        }
+    }
+    match &s.labels_from {
+        None => println!("labels: no"),
+        Some(from) if s.labels_are_classes => println!(
+            "labels: yes, {} classes (from {})",
+            s.label_dim,
+            from.display()
+        ),
+        Some(from) => println!(
+            "labels: yes, vectors of {} (from {}){}",
+            s.label_dim,
+            from.display(),
+            match &s.label_names {
+                Some(names) => format!(": {}", names.join(", ")),
+                None => String::new(),
+            }
+        ),
+    }
+    Ok(())
+}
+
+fn faces(f: FacesArgs) -> Result<()> {
+    let opts = FacesOptions::new(f.count, f.resolution, f.seed);
+    let bar = Bar::new();
+    let result = data::generate_faces(&opts, &f.dest, &bar);
+    bar.finish();
+    let s = result?;
+    println!(
+        "wrote {} facesjs faces ({r}x{r}, seed {}) to {}",
+        s.written,
+        f.seed,
+        s.dest.display(),
+        r = s.resolution
+    );
+    println!("skipped 0 files");
+    let stats: Vec<String> = s
+        .label_names
+        .iter()
+        .zip(&s.label_means)
+        .map(|(n, m)| {
+            if n == "skin_lightness" {
+                format!("{n} (mean {m:.2})")
+            } else {
+                format!("{n} ({:.0}%)", m * 100.0)
+            }
+        })
+        .collect();
+    println!(
+        "labels: yes, vectors of {}: {}",
+        s.label_names.len(),
+        stats.join(", ")
+    );
+    Ok(())
+}
