@@ -37,6 +37,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Build a data set ZIP (official layout) from a folder/ZIP of images, or facesjs faces.
     Dataset(cmd::dataset::Args),
+    /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
+    Train(cmd::train::Args),
 }
 
 fn main() {
@@ -65,6 +67,7 @@ fn main() {
         Command::Convert(a) => cmd::convert::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Dataset(a) => cmd::dataset::run(a),
+        Command::Train(a) => cmd::train::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

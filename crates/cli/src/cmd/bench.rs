@@ -1,4 +1,5 @@
-//! `stylegan bench`: generator throughput for config-f-sized networks with random weights.
+//! `stylegan bench`: generator throughput for config-f-sized networks with random weights, and
+//! training throughput (sec/kimg) for the demo model's small 32×32 config.
 
 use std::time::Instant;
 
@@ -17,9 +18,59 @@ pub struct Args {
     /// Timed forward passes per (resolution, batch), after one warm-up pass.
     #[arg(long, default_value_t = 3)]
     iters: usize,
+    /// What to measure: generate, train (comma-separated).
+    #[arg(long, default_value = "generate,train", value_delimiter = ',')]
+    what: Vec<String>,
+    /// Training: minibatches to time (after 16 warm-up minibatches).
+    #[arg(long, default_value_t = 32)]
+    train_steps: usize,
     /// cpu or gpu.
     #[arg(long, default_value = "cpu")]
     device: String,
+}
+
+/// sec/kimg of the full StyleGAN2 recipe and, as the same-run baseline, without the lazy
+/// regularisers (R1, path length), on the demo config (32×32, cbase 1024, cmax 64, batch 16)
+/// with random data.
+fn bench_train(steps: usize, device: &stylegan::Device) -> Result<()> {
+    use stylegan::train::{InMemoryData, NetworkOptions, TrainOptions, Trainer};
+    let net = NetworkOptions {
+        channel_base: 1024,
+        channel_max: 64,
+        map_layers: 4,
+        latent_dim: 256,
+        ..NetworkOptions::stylegan2(32, 3, 0)
+    };
+    let (g, d) = net.build(0)?;
+    let mut rng = stylegan::latent::RandomState::new(0);
+    let images = (0..64)
+        .map(|_| (0..3 * 32 * 32).map(|_| (rng.random_sample() * 255.0) as u8).collect())
+        .collect();
+    let data = InMemoryData { resolution: 32, channels: 3, images, labels: None };
+    println!("| training (32x32, cbase 1024, cmax 64, batch 16) | sec/kimg | relative |");
+    println!("|---|---|---|");
+    let mut base = None;
+    for (name, reg) in [("no regularisers (baseline)", false), ("full recipe: lazy R1 + path length", true)] {
+        let opts = TrainOptions {
+            batch: 16,
+            r1_gamma: 0.02,
+            g_reg_interval: reg.then_some(4),
+            d_reg_interval: reg.then_some(16),
+            ..TrainOptions::default()
+        };
+        let mut t = Trainer::new(opts, &g, &d, device)?;
+        for _ in 0..16 {
+            t.step(&data)?;
+        }
+        let start = Instant::now();
+        for _ in 0..steps {
+            t.step(&data)?;
+        }
+        let spk = start.elapsed().as_secs_f64() / (steps * 16) as f64 * 1000.0;
+        let b = *base.get_or_insert(spk);
+        println!("| {name} | {spk:.1} | {:.2}x |", spk / b);
+    }
+    Ok(())
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -27,6 +78,21 @@ pub fn run(a: Args) -> Result<()> {
         bail!("--iters must be at least 1");
     }
     let device = super::device(&a.device)?;
+    for w in &a.what {
+        if w != "generate" && w != "train" {
+            bail!("--what: unknown '{w}' (expected generate, train)");
+        }
+    }
+    if a.what.iter().any(|w| w == "train") {
+        if a.train_steps == 0 {
+            bail!("--train-steps must be at least 1");
+        }
+        bench_train(a.train_steps, &device)?;
+        println!();
+    }
+    if !a.what.iter().any(|w| w == "generate") {
+        return Ok(());
+    }
     println!("| network | batch | images/s | ms/image | GFLOP/image | GFLOP/s |");
     println!("|---|---|---|---|---|---|");
     for &res in &a.resolutions {

@@ -7,9 +7,30 @@ pub mod info;
 pub mod init;
 pub mod inspect;
 pub mod mix;
+pub mod train;
 
-use anyhow::Result;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
 use stylegan::{Device, DeviceKind};
+
+/// The bundled demo model (a 32×32 facesjs face generator trained by this project; see README).
+pub const DEMO_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/faces32.safetensors");
+
+/// `--network`, or the bundled demo model when it is absent.
+pub fn network(given: &Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.clone());
+    }
+    let p = PathBuf::from(DEMO_MODEL);
+    if !p.is_file() {
+        bail!(
+            "no --network given and the bundled demo model is missing at {} (pass --network FILE)",
+            p.display()
+        );
+    }
+    Ok(p)
+}
 
 /// `--device cpu|gpu` → a burn device.
 pub fn device(kind: &str) -> Result<Device> {

@@ -134,3 +134,24 @@ pub fn gen_labels(
     }
     Some(Tensor::from_data(TensorData::new(v, [batch, dim]), device))
 }
+
+impl TrainingData for crate::data::Dataset {
+    fn len(&self) -> usize {
+        crate::data::Dataset::len(self)
+    }
+    fn resolution(&self) -> usize {
+        crate::data::Dataset::resolution(self)
+    }
+    fn channels(&self) -> usize {
+        crate::data::Dataset::channels(self)
+    }
+    fn label_dim(&self) -> usize {
+        crate::data::Dataset::label_dim(self)
+    }
+    fn image(&self, i: usize) -> &[u8] {
+        self.image_slice(i)
+    }
+    fn label(&self, i: usize) -> Vec<f32> {
+        crate::data::Dataset::label(self, i)
+    }
+}

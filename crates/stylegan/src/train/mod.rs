@@ -6,6 +6,7 @@
 //! - [`augment`]: ADA augmentations.
 //! - [`data`]: what the trainer reads from a data set; minibatches.
 //! - [`presets`]: network configs for new runs (`train.py --cfg stylegan2`).
+//! - [`run`]: the run directory, ticks, logs, snapshots and fakes grids.
 //! - [`trainer`]: the phases, EMA, ADA p, snapshots and resume.
 
 pub mod adam;
@@ -14,8 +15,10 @@ pub mod data;
 pub mod params;
 pub mod presets;
 pub mod regularizers;
+pub mod run;
 pub mod trainer;
 
 pub use data::{InMemoryData, TrainingData};
 pub use presets::NetworkOptions;
+pub use run::{latest_snapshot, new_run_dir, Observer, RunOptions, TrainingRun};
 pub use trainer::{AugMode, StepStats, TrainOptions, Trainer};

@@ -17,7 +17,7 @@ use super::regularizers;
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 use crate::latent::{self, RandomState};
-use crate::models::{Discriminator, Generator, NoiseMode};
+use crate::models::{Discriminator, Generator, GeneratorConfig, NoiseMode};
 
 /// How augmentation is applied to every image D sees.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -265,18 +265,33 @@ impl Trainer {
             .collect()
     }
 
-    /// One minibatch: all phases due at this `batch_idx`, optimiser steps, EMA, ADA.
-    pub fn step(&mut self, data: &dyn TrainingData) -> Result<StepStats> {
-        let (res, ch, c_dim) = {
-            let g = self.g_ema()?;
-            (g.config.img_resolution, g.config.img_channels, g.config.c_dim)
-        };
+    /// The generator's (resolution, channels, c_dim).
+    fn shape(&self) -> Result<(usize, usize, usize)> {
+        let c = GeneratorConfig::from_init_kwargs(&self.g.class_name, &self.g.init_kwargs)?;
+        Ok((c.img_resolution, c.img_channels, c.c_dim))
+    }
+
+    /// Whether `data` can train these networks (resolution, channels, labels).
+    pub fn check_data(&self, data: &dyn TrainingData) -> Result<()> {
+        let (res, ch, c_dim) = self.shape()?;
         check_compatible(data, res, ch, if self.opts.cond { c_dim } else { 0 })?;
         if c_dim > 0 && !self.opts.cond {
             return Err(Error::InvalidArgument(format!(
                 "the network is conditional (c_dim {c_dim}): train it with --cond on a labelled data set"
             )));
         }
+        if c_dim == 0 && self.opts.cond {
+            return Err(Error::InvalidArgument(
+                "--cond was given but the network is unconditional (c_dim 0)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One minibatch: all phases due at this `batch_idx`, optimiser steps, EMA, ADA.
+    pub fn step(&mut self, data: &dyn TrainingData) -> Result<StepStats> {
+        let (res, ch, c_dim) = self.shape()?;
+        self.check_data(data)?;
         let o = self.opts.clone();
         let dev = self.device.clone();
         let (seed, bi) = (o.seed, self.batch_idx);

@@ -1,0 +1,278 @@
+//! `stylegan train`: train a StyleGAN2 from a data set, like the official `train.py`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use stylegan::data::Dataset;
+use stylegan::io::checkpoint::Checkpoint;
+use stylegan::train::{
+    latest_snapshot, new_run_dir, AugMode, NetworkOptions, Observer, RunOptions, StepStats,
+    TrainOptions, Trainer, TrainingRun,
+};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Training data: a data set ZIP (or folder) made by `stylegan dataset`.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where run directories are created (`NNNNN-desc`).
+    #[arg(long)]
+    outdir: PathBuf,
+    /// Base configuration (only `stylegan2` for now).
+    #[arg(long, default_value = "stylegan2")]
+    cfg: String,
+    /// Total batch size.
+    #[arg(long)]
+    batch: usize,
+    /// R1 regularisation weight.
+    #[arg(long)]
+    gamma: f64,
+    /// Total training length in thousands of images (counted across resumes).
+    #[arg(long, default_value_t = 25000.0)]
+    kimg: f64,
+    /// Thousands of images per tick (progress log line).
+    #[arg(long, default_value_t = 4.0)]
+    tick: f64,
+    /// Snapshot every N ticks (and at the end).
+    #[arg(long, default_value_t = 50)]
+    snap: usize,
+    /// Also train on x-flipped images.
+    #[arg(long)]
+    mirror: bool,
+    /// Train a conditional model on the data set's labels.
+    #[arg(long)]
+    cond: bool,
+    /// Augmentation: ada, noaug or fixed (with --p).
+    #[arg(long, default_value = "ada")]
+    aug: String,
+    /// Augmentation probability for --aug fixed.
+    #[arg(long, default_value_t = 0.2)]
+    p: f64,
+    /// ADA target value r_t.
+    #[arg(long, default_value_t = 0.6)]
+    target: f64,
+    /// ADA: thousands of images for p to go from 0 to 1 (official 500).
+    #[arg(long, default_value_t = 500.0)]
+    ada_kimg: f64,
+    /// Resume: a training snapshot (continues it exactly), a run directory (its latest
+    /// snapshot), or a network file with G and D to fine-tune from (a new run).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Freeze the first N discriminator blocks (from the image side).
+    #[arg(long, default_value_t = 0)]
+    freeze_d: usize,
+    /// Keep the parent's mapping network (aligned fine-tuning).
+    #[arg(long)]
+    freeze_mapping: bool,
+    /// Keep the parent's style affines (aligned fine-tuning).
+    #[arg(long)]
+    freeze_affine: bool,
+    /// Capacity multiplier (channel_base).
+    #[arg(long, default_value_t = 32768)]
+    cbase: usize,
+    /// Max feature maps per layer.
+    #[arg(long, default_value_t = 512)]
+    cmax: usize,
+    /// Mapping network depth.
+    #[arg(long, default_value_t = 8)]
+    map: usize,
+    /// z and w dimensionality.
+    #[arg(long, default_value_t = 512)]
+    latent_dim: usize,
+    /// Minibatch-std group size.
+    #[arg(long, default_value_t = 4)]
+    mbstd_group: usize,
+    /// G learning rate.
+    #[arg(long, default_value_t = 0.0025)]
+    glr: f64,
+    /// D learning rate.
+    #[arg(long, default_value_t = 0.0025)]
+    dlr: f64,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Fakes grid COLSxROWS.
+    #[arg(long, default_value = "8x4")]
+    grid: String,
+    /// Extra text for the run directory name.
+    #[arg(long)]
+    desc: Option<String>,
+    /// cpu or gpu.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+struct Bar {
+    pb: indicatif::ProgressBar,
+}
+
+impl Observer for Bar {
+    fn step(&self, cur: u64, total: u64, st: &StepStats) {
+        self.pb.set_length(total);
+        self.pb.set_position(cur);
+        let f = |v: f64| if v.is_finite() { format!("{v:.3}") } else { "-".into() };
+        self.pb.set_message(format!(
+            "G {} D {}/{} p {:.3}",
+            f(st.loss_g),
+            f(st.loss_d_real),
+            f(st.loss_d_gen),
+            st.ada_p
+        ));
+    }
+    fn tick(&self, line: &serde_json::Value) {
+        let g = |k: &str| line.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+        self.pb.println(format!(
+            "tick {:<4} kimg {:<8.2} sec/kimg {:<8.1} G {:.3} Dreal {:.3} Dgen {:.3} r1 {:.3} pl {:.3} p {:.3}",
+            g("tick"),
+            g("kimg"),
+            g("sec_per_kimg"),
+            g("loss_g"),
+            g("loss_d_real"),
+            g("loss_d_gen"),
+            g("r1_penalty"),
+            g("pl_penalty"),
+            g("ada_p")
+        ));
+    }
+    fn snapshot(&self, path: &Path) {
+        self.pb.println(format!("snapshot {}", path.display()));
+    }
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if a.cfg != "stylegan2" {
+        bail!("--cfg {} is not available (only stylegan2)", a.cfg);
+    }
+    if a.batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    if !(a.gamma >= 0.0) || !(a.kimg > 0.0) || !(a.tick > 0.0) {
+        bail!("--gamma must be >= 0, --kimg and --tick > 0");
+    }
+    let aug = match a.aug.as_str() {
+        "ada" => AugMode::Ada { target: a.target },
+        "noaug" => AugMode::NoAug,
+        "fixed" => {
+            if !(0.0..=1.0).contains(&a.p) {
+                bail!("--p must be in [0, 1], got {}", a.p);
+            }
+            AugMode::Fixed { p: a.p }
+        }
+        o => bail!("unknown --aug '{o}' (expected ada, noaug or fixed)"),
+    };
+    let (cols, rows) = crate::args::parse_grid(&a.grid)?;
+    let device = crate::cmd::device(&a.device)?;
+    eprintln!("loading {}", a.data.display());
+    let data = Dataset::open(&a.data).with_context(|| format!("reading the data set {}", a.data.display()))?;
+    if a.cond && !data.has_labels() {
+        bail!("--cond needs labels, but {} has none (dataset.json labels are null)", a.data.display());
+    }
+    eprintln!(
+        "{} images, {}x{}, {} channel(s), labels: {}",
+        data.len(),
+        data.resolution(),
+        data.resolution(),
+        data.channels(),
+        if data.has_labels() { format!("{} values", data.label_dim()) } else { "none".into() }
+    );
+
+    let opts = TrainOptions {
+        batch: a.batch,
+        r1_gamma: a.gamma,
+        glr: a.glr,
+        dlr: a.dlr,
+        ema_kimg: a.batch as f64 * 10.0 / 32.0,
+        mirror: a.mirror,
+        aug,
+        ada_kimg: a.ada_kimg,
+        cond: a.cond,
+        freeze_d: a.freeze_d,
+        freeze_mapping: a.freeze_mapping,
+        freeze_affine: a.freeze_affine,
+        seed: a.seed,
+        ..TrainOptions::default()
+    };
+    let run_opts = RunOptions { kimg: a.kimg, tick_kimg: a.tick, snap_ticks: a.snap, grid: (cols, rows) };
+    let stem = a.data.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let desc = format!(
+        "{stem}-{}-gpus1-batch{}-gamma{}{}",
+        a.cfg,
+        a.batch,
+        a.gamma,
+        a.desc.as_ref().map(|d| format!("-{d}")).unwrap_or_default()
+    );
+
+    let (dir, trainer) = match &a.resume {
+        Some(r) => {
+            let file = if r.is_dir() { latest_snapshot(r)? } else { r.clone() };
+            let ckpt = Checkpoint::open(&file).with_context(|| format!("reading --resume {}", file.display()))?;
+            if ckpt.extra_metadata.contains_key(stylegan::train::trainer::STATE_KEY) {
+                // A snapshot: continue it, in its own run directory when it sits in one.
+                let t = Trainer::resume(&file, opts, &device)?;
+                t.check_data(&data).with_context(|| format!("resuming {} on {}", file.display(), a.data.display()))?;
+                let parent = file.parent().unwrap_or(Path::new("."));
+                let dir = if parent.join("training_options.json").exists() {
+                    parent.to_path_buf()
+                } else {
+                    new_run_dir(&a.outdir, &desc)?
+                };
+                eprintln!("resuming {} at {:.3} kimg in {}", file.display(), t.cur_nimg as f64 / 1000.0, dir.display());
+                (dir, t)
+            } else {
+                // A network file: fine-tune G and D from it.
+                let (_, g) = ckpt.generator().with_context(|| format!("fine-tuning from {}", file.display()))?;
+                let g = ckpt.networks.get("G").unwrap_or(g);
+                let (_, d) = ckpt.discriminator().with_context(|| {
+                    format!("fine-tuning from {} needs its discriminator too", file.display())
+                })?;
+                let mut t = Trainer::new(opts, g, d, &device)?;
+                t.check_data(&data).with_context(|| format!("fine-tuning {} on {}", file.display(), a.data.display()))?;
+                if let Some(e) = ckpt.networks.get("G_ema") {
+                    t.g_ema = stylegan::train::params::ParamSet::from_entry(e, &device);
+                }
+                let dir = new_run_dir(&a.outdir, &desc)?;
+                eprintln!("fine-tuning from {} in {}", file.display(), dir.display());
+                (dir, t)
+            }
+        }
+        None => {
+            let mut net = NetworkOptions::stylegan2(data.resolution(), data.channels(), if a.cond { data.label_dim() } else { 0 });
+            net.channel_base = a.cbase;
+            net.channel_max = a.cmax;
+            net.map_layers = a.map;
+            net.latent_dim = a.latent_dim;
+            net.mbstd_group = a.mbstd_group;
+            let (g, d) = net.build(a.seed)?;
+            let dir = new_run_dir(&a.outdir, &desc)?;
+            eprintln!("new run in {}", dir.display());
+            (dir, Trainer::new(opts, &g, &d, &device)?)
+        }
+    };
+    let options = json!({
+        "data": a.data.display().to_string(),
+        "cfg": a.cfg, "batch": a.batch, "gamma": a.gamma, "kimg": a.kimg, "tick": a.tick,
+        "snap": a.snap, "mirror": a.mirror, "cond": a.cond, "aug": a.aug, "p": a.p,
+        "target": a.target, "ada_kimg": a.ada_kimg, "freeze_d": a.freeze_d,
+        "freeze_mapping": a.freeze_mapping, "freeze_affine": a.freeze_affine,
+        "glr": a.glr, "dlr": a.dlr, "seed": a.seed,
+        "resume": a.resume.as_ref().map(|p| p.display().to_string()),
+        "G_kwargs": trainer.g.init_kwargs, "D_kwargs": trainer.d.init_kwargs,
+    });
+    stylegan::io::atomic_write(
+        &dir.join("training_options.json"),
+        serde_json::to_string_pretty(&options)?.as_bytes(),
+    )?;
+    let mut run = TrainingRun::new(dir, trainer, run_opts)?;
+    let pb = indicatif::ProgressBar::new((a.kimg * 1000.0) as u64);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("train [{bar:30}] {pos}/{len} img ({per_sec}, eta {eta}) {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_position(run.trainer.cur_nimg);
+    run.run(&data, &Bar { pb: pb.clone() })?;
+    pb.finish_and_clear();
+    eprintln!("done: {:.3} kimg in {}", run.trainer.cur_nimg as f64 / 1000.0, run.dir.display());
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! `stylegan train` end to end on a tiny data set: run directory contents, a resume that picks
+//! up where the run stopped, fine-tuning from a network file, and clear errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use stylegan::io::checkpoint::Checkpoint;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stylegan")).args(args).output().expect("run stylegan")
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "failed: {err}");
+    err
+}
+
+fn fails(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "expected failure: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "error lacks '{n}': {err}");
+    }
+}
+
+/// Eight 8×8 PNGs → a data set ZIP via `stylegan dataset`.
+fn dataset(dir: &Path) -> PathBuf {
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for k in 0..8u32 {
+        let img = image::RgbImage::from_fn(8, 8, |x, y| {
+            let on = (x + k) % 4 < 2 && (y + k / 2) % 4 < 3;
+            if on { image::Rgb([200, 60 + 20 * k as u8, 40]) } else { image::Rgb([20, 20, 90]) }
+        });
+        img.save(src.join(format!("{k}.png"))).unwrap();
+    }
+    let zip = dir.join("data.zip");
+    ok(&run(&["dataset", "--source", src.to_str().unwrap(), "--dest", zip.to_str().unwrap(), "--resolution", "8"]));
+    zip
+}
+
+const TINY: &[&str] = &[
+    "--batch", "4", "--gamma", "1", "--tick", "0.008", "--snap", "1", "--cbase", "64", "--cmax", "16",
+    "--map", "2", "--latent-dim", "8", "--mbstd-group", "2", "--grid", "2x2",
+];
+
+fn only_run_dir(outdir: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(outdir).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn log_lines(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("log.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn train_writes_a_run_and_resumes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let out = tmp.path().join("runs");
+    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--kimg", "0.016"];
+    args.extend_from_slice(TINY);
+    ok(&run(&args));
+    let dir = only_run_dir(&out);
+    assert!(dir.file_name().unwrap().to_string_lossy().starts_with("00000-data-stylegan2-gpus1-batch4-gamma1"));
+    for f in ["training_options.json", "reals.png", "fakes_init.png", "fakes000000.png", "network-snapshot-000000.safetensors"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    let fakes = image::open(dir.join("fakes000000.png")).unwrap();
+    assert_eq!((fakes.width(), fakes.height()), (16, 16));
+    let lines = log_lines(&dir);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["kimg"].as_f64(), Some(0.016));
+    assert!(lines[0]["loss_g"].as_f64().is_some() && lines[0]["r1_penalty"].as_f64().is_some());
+    // The snapshot holds G, D, G_ema, both optimisers and the counters.
+    let snap = dir.join("network-snapshot-000000.safetensors");
+    let ck = Checkpoint::read(&snap).unwrap();
+    for n in ["G", "D", "G_ema"] {
+        assert!(ck.networks.contains_key(n), "{n}");
+    }
+    assert!(ck.extra_tensors.keys().any(|k| k.starts_with("G_opt.exp_avg.")));
+    assert!(ck.extra_tensors.keys().any(|k| k.starts_with("D_opt.exp_avg_sq.")));
+    let state: serde_json::Value = serde_json::from_str(&ck.extra_metadata["train.state"]).unwrap();
+    assert_eq!(state["cur_nimg"].as_u64(), Some(16));
+
+    // Resume from the run directory: continues in it, to the new total.
+    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--kimg", "0.024", "--resume", dir.to_str().unwrap()];
+    args.extend_from_slice(TINY);
+    let err = ok(&run(&args));
+    assert!(err.contains("resuming") && err.contains("0.016 kimg"), "{err}");
+    assert_eq!(only_run_dir(&out), dir);
+    let lines = log_lines(&dir);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["kimg"].as_f64(), Some(0.024));
+
+    // The snapshot generates images like any network file.
+    let gen = tmp.path().join("gen");
+    ok(&run(&["generate", "--network", snap.to_str().unwrap(), "--seeds", "0-1", "--outdir", gen.to_str().unwrap()]));
+    assert!(gen.join("seed0001.png").is_file());
+
+    // Fine-tuning from a network file (G, D, G_ema without training state) starts a new run
+    // with frozen mapping and affines.
+    let parent = tmp.path().join("parent.safetensors");
+    let nets: Vec<(&str, &stylegan::io::checkpoint::NetworkEntry)> =
+        ["G", "D", "G_ema"].iter().map(|n| (*n, &ck.networks[*n])).collect();
+    Checkpoint::write(&parent, &nets, &Default::default()).unwrap();
+    let out2 = tmp.path().join("child");
+    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out2.to_str().unwrap(), "--kimg", "0.008", "--resume", parent.to_str().unwrap(), "--freeze-mapping", "--freeze-affine"];
+    args.extend_from_slice(TINY);
+    let err = ok(&run(&args));
+    assert!(err.contains("fine-tuning from"), "{err}");
+    let child = Checkpoint::read(&only_run_dir(&out2).join("network-snapshot-000000.safetensors")).unwrap();
+    let (pg, cg) = (&ck.networks["G"], &child.networks["G"]);
+    for (k, t) in &pg.tensors {
+        if (k.starts_with("mapping.") && !k.ends_with("w_avg")) || k.contains(".affine.") {
+            assert_eq!(t.data, cg.tensors[k].data, "{k} should be frozen");
+        }
+    }
+    assert_ne!(pg.tensors["synthesis.b8.conv1.weight"].data, cg.tensors["synthesis.b8.conv1.weight"].data);
+}
+
+#[test]
+fn train_rejects_bad_input_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("runs");
+    let missing = tmp.path().join("nope.zip");
+    let mut args = vec!["train", "--data", missing.to_str().unwrap(), "--outdir", out.to_str().unwrap()];
+    args.extend_from_slice(TINY);
+    fails(&run(&args), &["nope.zip"]);
+
+    let data = dataset(tmp.path());
+    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--cond"];
+    args.extend_from_slice(TINY);
+    fails(&run(&args), &["--cond", "labels"]);
+
+    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--aug", "sometimes"];
+    args.extend_from_slice(TINY);
+    fails(&run(&args), &["--aug", "sometimes"]);
+
+    // A network of another resolution cannot fine-tune on this data.
+    let other = stylegan::train::NetworkOptions {
+        resolution: 16, channels: 3, c_dim: 0, channel_base: 64, channel_max: 16, map_layers: 2, latent_dim: 8, mbstd_group: 2,
+    };
+    let (g, d) = other.build(0).unwrap();
+    let parent = tmp.path().join("p16.safetensors");
+    Checkpoint::write(&parent, &[("G", &g), ("D", &d)], &Default::default()).unwrap();
+    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--resume", parent.to_str().unwrap(), "--kimg", "0.004"];
+    args.extend_from_slice(TINY);
+    fails(&run(&args), &["16x16", "8x8"]);
+}

@@ -1,0 +1,213 @@
+//! A training run on disk, as the official `training_loop.py` lays it out: a run directory
+//! `{outdir}/{NNNNN}-{desc}` with `training_options.json`, `reals.png`, `fakes_init.png`, and
+//! every `snap` ticks `network-snapshot-{kimg:06}.safetensors` + `fakes{kimg:06}.png`, plus a
+//! JSON-lines log of each tick (`log.jsonl`, the counterpart of `stats.jsonl`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::{Tensor, TensorData};
+use serde_json::{json, Value};
+
+use super::data::TrainingData;
+use super::params::to_vec;
+use super::trainer::{StepStats, Trainer};
+use crate::error::{Error, Result};
+use crate::io::image::{grid, Image8};
+use crate::latent::RandomState;
+use crate::models::NoiseMode;
+
+/// Length and bookkeeping of a run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Stop when this many thousand reals have been shown (in total, across resumes).
+    pub kimg: f64,
+    /// Thousands of images per tick (official 4).
+    pub tick_kimg: f64,
+    /// Snapshot every this many ticks (official 50).
+    pub snap_ticks: usize,
+    /// Fakes grid size (columns, rows).
+    pub grid: (usize, usize),
+}
+
+/// What a run reports while it goes (the CLI draws it).
+pub trait Observer {
+    /// After every minibatch.
+    fn step(&self, _cur_nimg: u64, _total_nimg: u64, _stats: &StepStats) {}
+    /// After every tick, with its log line.
+    fn tick(&self, _line: &Value) {}
+    /// After a snapshot is written.
+    fn snapshot(&self, _path: &Path) {}
+}
+
+/// The next free `{NNNNN}-{desc}` directory under `outdir` (created).
+pub fn new_run_dir(outdir: &Path, desc: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(outdir).map_err(|e| Error::io(outdir, e))?;
+    let mut next = 0;
+    for entry in std::fs::read_dir(outdir).map_err(|e| Error::io(outdir, e))?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if let Some(n) = name.split('-').next().and_then(|s| s.parse::<usize>().ok()) {
+            next = next.max(n + 1);
+        }
+    }
+    let dir = outdir.join(format!("{next:05}-{desc}"));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir)
+}
+
+/// The latest `network-snapshot-*.safetensors` in `dir`.
+pub fn latest_snapshot(dir: &Path) -> Result<PathBuf> {
+    let mut snaps: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let n = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            n.starts_with("network-snapshot-") && n.ends_with(".safetensors")
+        })
+        .collect();
+    snaps.sort();
+    snaps.pop().ok_or_else(|| {
+        Error::InvalidArgument(format!("{}: no network-snapshot-*.safetensors to resume from", dir.display()))
+    })
+}
+
+/// Images `[N, C, R, R]` in [-1, 1] → a `cols × rows` grid.
+fn tensor_grid(x: Tensor<4>, cols: usize, rows: usize) -> Result<Image8> {
+    let [n, c, h, w] = x.dims();
+    let v = to_vec(&x)?;
+    let per = c * h * w;
+    let imgs: Vec<Image8> = (0..n).map(|i| Image8::from_chw(&v[i * per..(i + 1) * per], c, h, w)).collect();
+    grid(&imgs, cols, rows)
+}
+
+/// A training run: the trainer, its directory and schedule.
+pub struct TrainingRun {
+    pub dir: PathBuf,
+    pub trainer: Trainer,
+    pub opts: RunOptions,
+    grid_z: Vec<Vec<f64>>,
+}
+
+impl TrainingRun {
+    pub fn new(dir: PathBuf, trainer: Trainer, opts: RunOptions) -> Result<Self> {
+        let (cols, rows) = opts.grid;
+        if cols == 0 || rows == 0 {
+            return Err(Error::InvalidArgument("the fakes grid needs at least 1x1 images".into()));
+        }
+        let g = trainer.g_ema()?;
+        // Fixed latents for every fakes grid of the run (official: seeded by random_seed).
+        let mut rng = RandomState::new(trainer.opts.seed);
+        let grid_z = (0..cols * rows).map(|_| rng.randn(g.config.z_dim)).collect();
+        Ok(Self { dir, trainer, opts, grid_z })
+    }
+
+    /// G_ema on the fixed grid latents (const noise, no truncation; the first class when
+    /// conditional... labels come from the data set as the official grid does).
+    pub fn fakes(&self, data: &dyn TrainingData) -> Result<Image8> {
+        let g = self.trainer.g_ema()?;
+        let (cols, rows) = self.opts.grid;
+        let mut imgs = Vec::new();
+        // Batches of 8 keep memory small at any grid size.
+        for (k, chunk) in self.grid_z.chunks(8).enumerate() {
+            let z = g.z_tensor(chunk)?;
+            let c = (g.config.c_dim > 0).then(|| {
+                let v: Vec<f32> = (0..chunk.len())
+                    .flat_map(|i| data.label((k * 8 + i) * 7919 % data.len()))
+                    .collect();
+                Tensor::<2>::from_data(TensorData::new(v, [chunk.len(), g.config.c_dim]), g.device())
+            });
+            imgs.push(g.generate(z, c, 1.0, None, NoiseMode::Const)?);
+        }
+        tensor_grid(Tensor::cat(imgs, 0), cols, rows)
+    }
+
+    /// A grid of reals (first images of the data set).
+    pub fn reals(&self, data: &dyn TrainingData) -> Result<Image8> {
+        let (cols, rows) = self.opts.grid;
+        let (c, r) = (data.channels(), data.resolution());
+        let imgs: Vec<Image8> = (0..cols * rows)
+            .map(|i| {
+                let px: Vec<f32> = data.image(i % data.len()).iter().map(|&u| u as f32 / 127.5 - 1.0).collect();
+                Image8::from_chw(&px, c, r, r)
+            })
+            .collect();
+        grid(&imgs, cols, rows)
+    }
+
+    fn kimg_tag(&self) -> String {
+        format!("{:06}", self.trainer.cur_nimg / 1000)
+    }
+
+    /// Snapshot + fakes grid now.
+    pub fn snapshot(&self, data: &dyn TrainingData, observer: &dyn Observer) -> Result<PathBuf> {
+        let tag = self.kimg_tag();
+        let path = self.dir.join(format!("network-snapshot-{tag}.safetensors"));
+        let mut meta = std::collections::BTreeMap::new();
+        meta.insert("train.data".into(), format!("{} images", data.len()));
+        self.trainer.save(&path, &meta)?;
+        self.fakes(data)?.save_png(&self.dir.join(format!("fakes{tag}.png")))?;
+        observer.snapshot(&path);
+        Ok(path)
+    }
+
+    fn log(&self, line: &Value) -> Result<()> {
+        let path = self.dir.join("log.jsonl");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        writeln!(f, "{line}").map_err(|e| Error::io(&path, e))
+    }
+
+    /// Train until `kimg`, logging every tick and snapshotting every `snap_ticks` ticks and at
+    /// the end. Writes `reals.png` / `fakes_init.png` when the run is fresh.
+    pub fn run(&mut self, data: &dyn TrainingData, observer: &dyn Observer) -> Result<()> {
+        if self.trainer.cur_nimg == 0 {
+            self.reals(data)?.save_png(&self.dir.join("reals.png"))?;
+            self.fakes(data)?.save_png(&self.dir.join("fakes_init.png"))?;
+        }
+        let total = (self.opts.kimg * 1000.0).round() as u64;
+        let tick_nimg = ((self.opts.tick_kimg * 1000.0).round() as u64).max(1);
+        let mut tick = self.trainer.cur_nimg / tick_nimg;
+        let mut tick_start = (Instant::now(), self.trainer.cur_nimg);
+        let mut sums: Vec<(f64, usize)> = vec![(0.0, 0); 5];
+        while self.trainer.cur_nimg < total {
+            let st = self.trainer.step(data)?;
+            for (s, v) in sums.iter_mut().zip([st.loss_g, st.loss_d_real, st.loss_d_gen, st.r1_penalty, st.pl_penalty]) {
+                if v.is_finite() {
+                    s.0 += v;
+                    s.1 += 1;
+                }
+            }
+            observer.step(self.trainer.cur_nimg, total, &st);
+            let done = self.trainer.cur_nimg >= total;
+            if self.trainer.cur_nimg / tick_nimg > tick || done {
+                tick = self.trainer.cur_nimg / tick_nimg;
+                let secs = tick_start.0.elapsed().as_secs_f64();
+                let shown = (self.trainer.cur_nimg - tick_start.1) as f64;
+                let mean = |i: usize| (sums[i].1 > 0).then(|| sums[i].0 / sums[i].1 as f64);
+                let line = json!({
+                    "tick": tick,
+                    "kimg": self.trainer.cur_nimg as f64 / 1000.0,
+                    "sec_per_tick": secs,
+                    "sec_per_kimg": secs / (shown / 1000.0).max(1e-9),
+                    "loss_g": mean(0), "loss_d_real": mean(1), "loss_d_gen": mean(2),
+                    "r1_penalty": mean(3), "pl_penalty": mean(4),
+                    "pl_mean": self.trainer.pl_mean, "ada_p": self.trainer.ada_p,
+                    "timestamp": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+                });
+                self.log(&line)?;
+                observer.tick(&line);
+                if done || (self.opts.snap_ticks > 0 && tick % self.opts.snap_ticks as u64 == 0) {
+                    self.snapshot(data, observer)?;
+                }
+                tick_start = (Instant::now(), self.trainer.cur_nimg);
+                sums = vec![(0.0, 0); 5];
+            }
+        }
+        Ok(())
+    }
+}
