@@ -17,9 +17,9 @@ pub struct Args {
 enum Method {
     /// SeFa: closed-form factorisation of the style affines of the conv layers.
     Sefa {
-        /// Network file (any supported format).
+        /// Network file (any supported format); the bundled demo model when absent.
         #[arg(long)]
-        network: PathBuf,
+        network: Option<PathBuf>,
         /// Output `.safetensors` (tensors `directions [K, w_dim]`, `values [K]`).
         #[arg(long)]
         out: PathBuf,
@@ -43,7 +43,7 @@ pub fn run(a: Args) -> Result<()> {
                         .map(|v| v.into_iter().map(|x| x as usize).collect())
                 })
                 .transpose()?;
-            let g = Generator::load(&network, &stylegan::backend::cpu())?;
+            let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
             let dirs = sefa(&g, layers.as_deref())?;
             dirs.save(&out)?;
             let top: Vec<String> = dirs

@@ -10,9 +10,9 @@ use stylegan::models::{Generator, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network checkpoint (native .safetensors).
+    /// Network file (any supported format); the bundled demo model when absent.
     #[arg(long)]
-    network: PathBuf,
+    network: Option<PathBuf>,
     /// Seeds, e.g. `0,1,4-6`.
     #[arg(long)]
     seeds: String,
@@ -68,7 +68,7 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     let device = super::device(&a.device)?;
-    let g = Generator::load(&a.network, &device)?;
+    let g = Generator::load(&super::network(&a.network)?, &device)?;
     if let Some(k) = a.trunc_cutoff {
         if k == 0 || k > g.num_ws() {
             bail!(

@@ -8,15 +8,15 @@ use stylegan::models::{Discriminator, Generator};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network checkpoint (native .safetensors).
+    /// Network file (any supported format); the bundled demo model when absent.
     #[arg(long)]
-    network: PathBuf,
+    network: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let ckpt = Checkpoint::open(&a.network)?;
+    let ckpt = Checkpoint::open(&super::network(&a.network)?)?;
     let device = stylegan::backend::cpu();
-    let file = a.network.display().to_string();
+    let file = super::network(&a.network)?.display().to_string();
     println!("file: {file}");
     for (prefix, entry) in &ckpt.networks {
         let name = if prefix.is_empty() {

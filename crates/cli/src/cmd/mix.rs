@@ -10,9 +10,9 @@ use stylegan::models::{Generator, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network file (any supported format).
+    /// Network file (any supported format); the bundled demo model when absent.
     #[arg(long)]
-    network: PathBuf,
+    network: Option<PathBuf>,
     /// Row seeds: their ws are kept except for `--styles`.
     #[arg(long)]
     rows: String,
@@ -54,7 +54,7 @@ pub fn run(a: Args) -> Result<()> {
         bail!("--trunc must be a finite number, got {}", a.trunc);
     }
     let noise: NoiseMode = a.noise_mode.parse()?;
-    let g = Generator::load(&a.network, &super::device(&a.device)?)?;
+    let g = Generator::load(&super::network(&a.network)?, &super::device(&a.device)?)?;
     if let Some(&bad) = styles.iter().find(|&&s| s >= g.num_ws()) {
         bail!(
             "--styles layer {bad} is out of range: the network has {} ws (0..{})",
