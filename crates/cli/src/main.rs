@@ -29,7 +29,7 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Style-mixing grid (like the official style_mixing.py).
     Mix(cmd::mix::Args),
-    /// Compute latent edit directions (SeFa).
+    /// Compute latent edit directions (SeFa, GANSpace).
     Directions(cmd::directions::Args),
     /// Convert a network file (official PyTorch pickle, native) to a native checkpoint.
     Convert(cmd::convert::Args),
@@ -37,6 +37,10 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Build a data set ZIP (official layout) from a folder/ZIP of images, or facesjs faces.
     Dataset(cmd::dataset::Args),
+    /// Edit grid: seeds × strengths along a direction or a StyleSpace channel.
+    Edit(cmd::edit::Args),
+    /// Looping interpolation video (GIF, or MP4 with ffmpeg), like the official gen_video.py.
+    Video(cmd::video::Args),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
     Train(cmd::train::Args),
 }
@@ -68,6 +72,8 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Edit(a) => cmd::edit::run(a),
+        Command::Video(a) => cmd::video::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

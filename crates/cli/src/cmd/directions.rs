@@ -27,6 +27,28 @@ enum Method {
         #[arg(long)]
         layers: Option<String>,
     },
+    /// GANSpace: principal components of w (or StyleSpace) over sampled latents; values are
+    /// standard deviations, so edit strengths are in σ.
+    Ganspace {
+        /// Network file (any supported format); the bundled demo model when absent.
+        #[arg(long)]
+        network: Option<PathBuf>,
+        /// Output `.safetensors`.
+        #[arg(long)]
+        out: PathBuf,
+        /// Space: w or s.
+        #[arg(long, default_value = "w")]
+        space: String,
+        /// Number of sampled latents.
+        #[arg(long, default_value_t = 10000)]
+        samples: usize,
+        /// Number of components kept.
+        #[arg(long, default_value_t = 20)]
+        components: usize,
+        /// Seed of the sampled z.
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+    },
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -57,6 +79,21 @@ pub fn run(a: Args) -> Result<()> {
                 dirs.directions.len(),
                 out.display(),
                 dirs.layers,
+                top.join(", ")
+            );
+            Ok(())
+        }
+        Method::Ganspace { network, out, space, samples, components, seed } => {
+            let space: stylegan::latent::Space = space.parse()?;
+            let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
+            let dirs = stylegan::edit::ganspace::ganspace(&g, space, samples, components, seed)?;
+            dirs.save(&out)?;
+            let top: Vec<String> = dirs.values.iter().take(5).map(|v| format!("{v:.3}")).collect();
+            eprintln!(
+                "wrote {} GANSpace directions in {} to {} (top standard deviations {})",
+                dirs.directions.len(),
+                dirs.space,
+                out.display(),
                 top.join(", ")
             );
             Ok(())

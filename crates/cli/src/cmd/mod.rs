@@ -2,12 +2,14 @@ pub mod bench;
 pub mod convert;
 pub mod dataset;
 pub mod directions;
+pub mod edit;
 pub mod generate;
 pub mod info;
 pub mod init;
 pub mod inspect;
 pub mod mix;
 pub mod train;
+pub mod video;
 
 use std::path::PathBuf;
 

@@ -1,8 +1,12 @@
-//! Edit directions in latent space (SeFa; GANSpace and InterFaceGAN to come) and their file
+//! Edit directions in latent space (SeFa, GANSpace; InterFaceGAN to come), applying them, and their file
 //! format: a small safetensors file with `directions [K, dim]` (unit rows, strongest first),
 //! `values [K]`, and metadata `method`, `layers`, `space`.
 
+pub mod apply;
+pub mod ganspace;
 pub mod sefa;
+
+pub use apply::Edit;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! Files in and out: native checkpoints, images and grids, `.npy` arrays. Every write is atomic.
+//! Files in and out: native checkpoints, images and grids, videos (GIF/MP4), `.npy` arrays. Every write is atomic.
 
 pub mod checkpoint;
 pub mod image;
@@ -6,6 +6,7 @@ pub mod npy;
 pub mod pickle;
 pub mod rosinality;
 pub mod tf;
+pub mod video;
 
 use std::io::Write;
 use std::path::Path;

@@ -1,6 +1,9 @@
-//! Latent spaces: seeds → z, z → w (mapping, in `models`), w → W+ (broadcast), truncation.
+//! Latent spaces: seeds → z, z → w (mapping, in `models`), w → W+ (broadcast), truncation;
+//! [`Latent`] is one value over z / w / W+ / S.
 
+pub mod interp;
 pub mod seed;
+pub mod space;
 
 use burn::tensor::Tensor;
 
@@ -8,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ops::lerp;
 
 pub use seed::{z_from_seed, RandomState};
+pub use space::{Latent, Space};
 
 /// w `[N, w_dim]` → ws `[N, num_ws, w_dim]` (the same w for every layer).
 pub fn broadcast(w: Tensor<2>, num_ws: usize) -> Tensor<3> {

@@ -1,0 +1,95 @@
+//! Applying an edit to a latent: a direction in w (to all layers, or to chosen W+ layers), a
+//! direction in StyleSpace, or a single StyleSpace channel.
+
+use burn::tensor::{Tensor, TensorData};
+
+use super::Directions;
+use crate::error::{Error, Result};
+use crate::latent::space::{s_channel_add, s_flatten, s_unflatten};
+use crate::latent::Latent;
+use crate::models::Generator;
+
+/// One edit, strength not included.
+#[derive(Clone, Debug)]
+pub enum Edit {
+    /// A unit direction in w applied to the W+ layers `layers` (all when `None`).
+    W { direction: Vec<f32>, layers: Option<Vec<usize>> },
+    /// A unit direction over the flattened StyleSpace.
+    S { direction: Vec<f32> },
+    /// One StyleSpace channel (`layer` indexes conv0/conv1/torgb of every block in order).
+    SChannel { layer: usize, channel: usize },
+}
+
+impl Edit {
+    /// Direction `k` of a directions file. `layers` overrides the W+ layers (for SeFa the
+    /// default is the layers it was computed from, as in the SeFa paper; otherwise all).
+    /// GANSpace directions are scaled by their standard deviation, so strengths are in σ.
+    pub fn from_directions(d: &Directions, k: usize, layers: Option<Vec<usize>>) -> Result<(Self, f64)> {
+        let dir = d.directions.get(k).ok_or_else(|| {
+            Error::InvalidArgument(format!("direction index {k} is out of range: the file has {}", d.directions.len()))
+        })?;
+        let scale = if d.method == "ganspace" { d.values[k] as f64 } else { 1.0 };
+        let edit = match d.space.as_str() {
+            "w" => Edit::W {
+                direction: dir.clone(),
+                layers: layers.or_else(|| (d.method == "sefa" && !d.layers.is_empty()).then(|| d.layers.clone())),
+            },
+            "s" => {
+                if layers.is_some() {
+                    return Err(Error::InvalidArgument("--layers applies to w directions, this one is in StyleSpace".into()));
+                }
+                Edit::S { direction: dir.clone() }
+            }
+            o => return Err(Error::InvalidArgument(format!("directions in space '{o}' cannot be applied"))),
+        };
+        Ok((edit, scale))
+    }
+
+    /// `latent` moved by `strength` along this edit; the result is in W+ (w edits) or S.
+    pub fn apply(&self, g: &Generator, latent: Latent, strength: f64) -> Result<Latent> {
+        match self {
+            Edit::W { direction, layers } => {
+                let ws = latent.wplus(g)?;
+                let [n, num_ws, d] = ws.dims();
+                if direction.len() != d {
+                    return Err(Error::InvalidArgument(format!(
+                        "the direction has {} values, the network's w has {d}",
+                        direction.len()
+                    )));
+                }
+                let mut mask = vec![0f32; num_ws * d];
+                for l in 0..num_ws {
+                    if layers.as_ref().is_none_or(|ls| ls.contains(&l)) {
+                        for (j, v) in direction.iter().enumerate() {
+                            mask[l * d + j] = v * strength as f32;
+                        }
+                    }
+                }
+                if let Some(bad) = layers.as_ref().and_then(|ls| ls.iter().find(|&&l| l >= num_ws)) {
+                    return Err(Error::InvalidArgument(format!("layer {bad} is out of range: the network has {num_ws} ws")));
+                }
+                let delta = Tensor::<3>::from_data(TensorData::new(mask, [1, num_ws, d]), &ws.device()).repeat_dim(0, n);
+                Ok(Latent::WPlus(ws + delta))
+            }
+            Edit::S { direction } => {
+                let styles = latent.styles(g)?;
+                let flat = s_flatten(&styles);
+                let [n, d] = flat.dims();
+                if direction.len() != d {
+                    return Err(Error::InvalidArgument(format!(
+                        "the direction has {} values, the network's StyleSpace has {d}",
+                        direction.len()
+                    )));
+                }
+                let v: Vec<f32> = direction.iter().map(|x| x * strength as f32).collect();
+                let delta = Tensor::<2>::from_data(TensorData::new(v, [1, d]), &flat.device()).repeat_dim(0, n);
+                Ok(Latent::S(s_unflatten(flat + delta, &styles)?))
+            }
+            Edit::SChannel { layer, channel } => {
+                let mut styles = latent.styles(g)?;
+                s_channel_add(&mut styles, *layer, *channel, strength)?;
+                Ok(Latent::S(styles))
+            }
+        }
+    }
+}
