@@ -216,3 +216,26 @@ fn augment_is_identity_at_p0_and_exact_for_flips_and_quarter_turns() {
     let g = x.grad(&grads).expect("gradient through augment").into_data().try_to_vec::<f32>().unwrap();
     assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|v| *v != 0.0));
 }
+
+#[test]
+fn ada_moves_p_toward_the_target() {
+    let dev = stylegan::backend::cpu();
+    let (g, d) = tiny_nets(0);
+    let data = tiny_data(false);
+    // r_t = E[sign D(real)] ∈ [-1, 1]: a target below it raises p, above it keeps p at 0.
+    let up = TrainOptions { aug: AugMode::Ada { target: -1.5 }, ada_interval: 1, ada_kimg: 0.1, ..opts() };
+    let mut t = Trainer::new(up, &g, &d, &dev).unwrap();
+    let mut last = 0.0;
+    for _ in 0..3 {
+        let st = t.step(&data).unwrap();
+        assert!(st.ada_p > last, "p should grow: {} -> {}", last, st.ada_p);
+        // each adjustment is batch·interval / (ada_kimg·1000) = 4 / 100
+        assert!((st.ada_p - last - 0.04).abs() < 1e-12);
+        last = st.ada_p;
+    }
+    let down = TrainOptions { aug: AugMode::Ada { target: 1.5 }, ada_interval: 1, ada_kimg: 0.1, ..opts() };
+    let mut t = Trainer::new(down, &g, &d, &dev).unwrap();
+    for _ in 0..2 {
+        assert_eq!(t.step(&data).unwrap().ada_p, 0.0);
+    }
+}
