@@ -29,7 +29,7 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Style-mixing grid (like the official style_mixing.py).
     Mix(cmd::mix::Args),
-    /// Compute latent edit directions (SeFa, GANSpace).
+    /// Compute latent edit directions (SeFa, GANSpace, InterFaceGAN).
     Directions(cmd::directions::Args),
     /// Convert a network file (official PyTorch pickle, native) to a native checkpoint.
     Convert(cmd::convert::Args),
@@ -41,6 +41,8 @@ enum Command {
     Edit(cmd::edit::Args),
     /// Looping interpolation video (GIF, or MP4 with ffmpeg), like the official gen_video.py.
     Video(cmd::video::Args),
+    /// Attribute classifier: train on a labelled data set, label generated samples.
+    Classifier(cmd::classifier::Args),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
     Train(cmd::train::Args),
 }
@@ -72,6 +74,7 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Classifier(a) => cmd::classifier::run(a),
         Command::Edit(a) => cmd::edit::run(a),
         Command::Video(a) => cmd::video::run(a),
     };

@@ -5,6 +5,7 @@
 //! checkpoint ─[`io`]→ [`models::Generator`] ─ mapping: z, c → w ─ [`latent`]: w → ws (W+),
 //! truncation ─ synthesis: ws → styles (S) → block features → image.
 
+pub mod attributes;
 pub mod backend;
 pub mod data;
 pub mod edit;

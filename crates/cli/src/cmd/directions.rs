@@ -27,6 +27,25 @@ enum Method {
         #[arg(long)]
         layers: Option<String>,
     },
+    /// InterFaceGAN: the normal of a linear boundary in w for an attribute, from samples
+    /// labelled by `stylegan classifier label`; optionally orthogonal to other attributes.
+    Interfacegan {
+        /// Labelled samples (`stylegan classifier label`).
+        #[arg(long)]
+        samples: PathBuf,
+        /// The attribute, e.g. `glasses`.
+        #[arg(long)]
+        attribute: String,
+        /// Attributes to keep unchanged (comma-separated), e.g. `male`.
+        #[arg(long, value_delimiter = ',')]
+        condition: Vec<String>,
+        /// Fraction of most confident samples used on each side.
+        #[arg(long, default_value_t = 0.2)]
+        ratio: f64,
+        /// Output `.safetensors`.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// GANSpace: principal components of w (or StyleSpace) over sampled latents; values are
     /// standard deviations, so edit strengths are in σ.
     Ganspace {
@@ -80,6 +99,21 @@ pub fn run(a: Args) -> Result<()> {
                 out.display(),
                 dirs.layers,
                 top.join(", ")
+            );
+            Ok(())
+        }
+        Method::Interfacegan { samples, attribute, condition, ratio, out } => {
+            if !(ratio > 0.0 && ratio <= 0.5) {
+                anyhow::bail!("--ratio must be in (0, 0.5], got {ratio}");
+            }
+            let s = stylegan::attributes::LabelledSamples::load(&samples)?;
+            let dirs = stylegan::edit::interfacegan::interfacegan(&s, &attribute, &condition, ratio)?;
+            dirs.save(&out)?;
+            eprintln!(
+                "wrote the InterFaceGAN direction for '{attribute}'{} to {} (validation accuracy {:.1}%)",
+                if condition.is_empty() { String::new() } else { format!(" orthogonal to {}", condition.join(", ")) },
+                out.display(),
+                100.0 * dirs.values[0]
             );
             Ok(())
         }

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod classifier;
 pub mod convert;
 pub mod dataset;
 pub mod directions;

@@ -1,9 +1,10 @@
-//! Edit directions in latent space (SeFa, GANSpace; InterFaceGAN to come), applying them, and their file
+//! Edit directions in latent space (SeFa, GANSpace, InterFaceGAN), applying them, and their file
 //! format: a small safetensors file with `directions [K, dim]` (unit rows, strongest first),
 //! `values [K]`, and metadata `method`, `layers`, `space`.
 
 pub mod apply;
 pub mod ganspace;
+pub mod interfacegan;
 pub mod sefa;
 
 pub use apply::Edit;

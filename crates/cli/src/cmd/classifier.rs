@@ -1,0 +1,125 @@
+//! `stylegan classifier train | label`: a small attribute classifier trained on a labelled data
+//! set, and generated samples labelled with it (for `stylegan directions interfacegan`).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use stylegan::attributes::{save_classifier, train_classifier, AttributeClassifier, ClassifierOptions, LabelledSamples};
+use stylegan::data::Dataset;
+use stylegan::latent::Latent;
+use stylegan::models::{Generator, NoiseMode};
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Train on a data set with attribute labels (e.g. `stylegan dataset faces`).
+    Train {
+        /// Labelled data set ZIP.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output classifier `.safetensors`.
+        #[arg(long)]
+        out: PathBuf,
+        /// Training steps.
+        #[arg(long, default_value_t = 1500)]
+        steps: usize,
+        /// Minibatch size.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Feature maps per layer.
+        #[arg(long, default_value_t = 32)]
+        width: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+    },
+    /// Generate samples, record their w and the classifier's attribute probabilities.
+    Label {
+        /// Network file; the bundled demo model when absent.
+        #[arg(long)]
+        network: Option<PathBuf>,
+        /// Classifier file.
+        #[arg(long)]
+        classifier: PathBuf,
+        /// Seeds of the samples, e.g. `0-1999`.
+        #[arg(long, default_value = "0-1999")]
+        seeds: String,
+        /// Truncation psi of the samples.
+        #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+        trunc: f64,
+        /// Output samples `.safetensors` (`w`, `scores`, `seeds`).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(a: Args) -> Result<()> {
+    match a.action {
+        Action::Train { data, out, steps, batch, width, seed } => {
+            if steps == 0 || batch == 0 || width == 0 {
+                bail!("--steps, --batch and --width must be at least 1");
+            }
+            let ds = Dataset::open(&data).with_context(|| format!("reading {}", data.display()))?;
+            if !ds.has_labels() {
+                bail!("{} has no labels to learn", data.display());
+            }
+            let names: Vec<String> = match ds.label_names() {
+                Some(n) => n.to_vec(),
+                None => (0..ds.label_dim()).map(|i| format!("class{i}")).collect(),
+            };
+            let pb = super::progress(steps, "training classifier");
+            let opts = ClassifierOptions { width, batch, steps, seed, ..ClassifierOptions::default() };
+            let (entry, acc) = train_classifier(&ds, &names, &opts, &|_, loss| {
+                pb.set_message(format!("loss {loss:.4}"));
+                pb.inc(1);
+            })?;
+            pb.finish_and_clear();
+            save_classifier(&out, &entry)?;
+            eprintln!("wrote {}; held-out accuracy:", out.display());
+            for (n, a) in acc {
+                eprintln!("  {n:<16} {:.1}%", 100.0 * a);
+            }
+            Ok(())
+        }
+        Action::Label { network, classifier, seeds, trunc, out } => {
+            let seeds = crate::args::parse_seeds(&seeds)?;
+            let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
+            let c = AttributeClassifier::load(&classifier, &stylegan::backend::cpu())?;
+            if c.resolution != g.config.img_resolution || c.channels != g.config.img_channels {
+                bail!(
+                    "the classifier takes {}-channel {}x{} images, the network makes {}-channel {}x{}",
+                    c.channels, c.resolution, c.resolution, g.config.img_channels, g.config.img_resolution, g.config.img_resolution
+                );
+            }
+            if g.config.c_dim > 0 {
+                bail!("labelling samples of conditional networks is not supported");
+            }
+            let pb = super::progress(seeds.len(), "labelling");
+            let mut samples = LabelledSamples { seeds: vec![], w: vec![], scores: vec![], label_names: c.label_names.clone() };
+            for chunk in seeds.chunks(32) {
+                let z = Latent::from_seeds(&g, chunk, None)?;
+                let w = z.clone().w_rows(&g)?;
+                let img = z.truncate(&g, trunc, None)?.generate(&g, NoiseMode::Const)?;
+                let scores = c.predict(img)?;
+                samples.seeds.extend_from_slice(chunk);
+                samples.w.extend(w.into_iter().map(|r| r.into_iter().map(|v| v as f32).collect::<Vec<f32>>()));
+                samples.scores.extend(scores);
+                pb.inc(chunk.len() as u64);
+            }
+            pb.finish_and_clear();
+            samples.save(&out)?;
+            eprintln!("wrote {} labelled samples to {}", samples.seeds.len(), out.display());
+            for (k, n) in samples.label_names.iter().enumerate() {
+                let m = samples.scores.iter().map(|s| s[k] as f64).sum::<f64>() / samples.scores.len() as f64;
+                eprintln!("  {n:<16} mean probability {m:.3}");
+            }
+            Ok(())
+        }
+    }
+}
