@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Regenerate the pictures in docs/ from the bundled demo model and attribute classifier
+# (models/). Run from anywhere; takes a few minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sg() { cargo run -q -p stylegan-cli -- "$@"; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+sg generate --seeds 0-31 --trunc 0.7 --grid 8x4 --outdir "$T/gen"
+cp "$T/gen/grid.png" docs/demo-fakes.png
+
+# Style mixing: coarse layers (0-3 of 8) from the column seeds.
+sg mix --rows 85,100,75,458,1500 --cols 55,821,1789,293 --styles 0-3 --trunc 0.7 --outdir "$T/mix"
+cp "$T/mix/grid.png" docs/mix.png
+
+# Interpolation video: 4 cells, 4 keyframes each, cubic in w.
+sg video --seeds 0-15 --grid 2x2 --w-frames 30 --trunc 0.7 --output docs/interpolation.gif
+
+# SeFa (closed form), GANSpace (PCA of w), InterFaceGAN (classifier-labelled samples).
+sg directions sefa --out "$T/sefa.safetensors"
+sg edit --seeds 0-4 --direction "$T/sefa.safetensors" --index 0 --strengths -8:8:7 --trunc 0.7 --outdir "$T/sefa"
+cp "$T/sefa/grid.png" docs/edit-sefa0.png
+sg directions ganspace --out "$T/gs.safetensors"
+sg edit --seeds 0-4 --direction "$T/gs.safetensors" --index 0 --strengths -3:3:7 --trunc 0.7 --outdir "$T/gs"
+cp "$T/gs/grid.png" docs/edit-ganspace0.png
+sg classifier label --classifier models/faces32-attributes.safetensors --seeds 0-1999 --out "$T/samples.safetensors"
+sg directions interfacegan --samples "$T/samples.safetensors" --attribute male --out "$T/male.safetensors"
+sg edit --seeds 0-4 --direction "$T/male.safetensors" --strengths -6:6:7 --trunc 0.7 --outdir "$T/male"
+cp "$T/male/grid.png" docs/edit-interfacegan-male.png
+sg directions interfacegan --samples "$T/samples.safetensors" --attribute facial_hair --condition male --out "$T/beard.safetensors"
+sg edit --seeds 0-4 --direction "$T/beard.safetensors" --strengths -6:6:7 --trunc 0.7 --outdir "$T/beard"
+cp "$T/beard/grid.png" docs/edit-interfacegan-facial-hair.png
+echo "docs pictures written"
