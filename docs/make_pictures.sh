@@ -32,3 +32,12 @@ sg directions interfacegan --samples "$T/samples.safetensors" --attribute facial
 sg edit --seeds 0-4 --direction "$T/beard.safetensors" --strengths -6:6:7 --trunc 0.7 --outdir "$T/beard"
 cp "$T/beard/grid.png" docs/edit-interfacegan-facial-hair.png
 echo "docs pictures written"
+
+# "StyleGAN of All Trades": expansions in each mode, blends with two masks.
+for mode in reflect replicate circular stretch; do
+  sg expand --seed 1 --layer 1 --mode "$mode" --width-factor 2 --trunc 0.7 --output "docs/expand-$mode.png"
+done
+for mask in horizontal vertical; do
+  sg blend --seed-a 1 --seed-b 2 --mask "$mask" --trunc 0.7 --output "docs/blend-$mask.png"
+done
+echo "feature-map pictures written"

@@ -43,6 +43,10 @@ enum Command {
     Video(cmd::video::Args),
     /// Attribute classifier: train on a labelled data set, label generated samples.
     Classifier(cmd::classifier::Args),
+    /// Wider/taller images by extending features at a block ("StyleGAN of All Trades").
+    Expand(cmd::features::ExpandArgs),
+    /// Blend two images' features with a mask at every block ("StyleGAN of All Trades").
+    Blend(cmd::features::BlendArgs),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
     Train(cmd::train::Args),
 }
@@ -74,6 +78,8 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Expand(a) => cmd::features::run_expand(a),
+        Command::Blend(a) => cmd::features::run_blend(a),
         Command::Classifier(a) => cmd::classifier::run(a),
         Command::Edit(a) => cmd::edit::run(a),
         Command::Video(a) => cmd::video::run(a),

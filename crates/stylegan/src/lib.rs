@@ -10,6 +10,7 @@ pub mod backend;
 pub mod data;
 pub mod edit;
 pub mod error;
+pub mod features;
 pub mod io;
 pub mod latent;
 pub mod models;

@@ -4,6 +4,7 @@ pub mod convert;
 pub mod dataset;
 pub mod directions;
 pub mod edit;
+pub mod features;
 pub mod generate;
 pub mod info;
 pub mod init;

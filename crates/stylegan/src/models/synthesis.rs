@@ -146,17 +146,30 @@ impl SynthesisLayer {
         );
         if let (Some(strength), Some(buf)) = (&self.noise_strength, &self.noise_const) {
             let r = self.resolution;
+            // Features may be wider or taller than the layer's resolution (feature-map
+            // operations); noise then covers their actual size, const noise tiled.
+            let [_, _, h, w] = x.dims();
             let strength = strength
                 .clone()
                 .mul_scalar(conv_gain as f32)
                 .reshape([1, 1, 1, 1]);
             match noise_mode {
-                NoiseMode::Const => x = x + buf.clone().reshape([1, 1, r, r]) * strength,
+                NoiseMode::Const => {
+                    let mut nb = buf.clone().reshape([1, 1, r, r]);
+                    if (h, w) != (r, r) {
+                        nb = nb
+                            .repeat_dim(2, h.div_ceil(r))
+                            .repeat_dim(3, w.div_ceil(r))
+                            .narrow(2, 0, h)
+                            .narrow(3, 0, w);
+                    }
+                    x = x + nb * strength
+                }
                 NoiseMode::Random => {
                     let n = x.dims()[0];
                     let device = x.device();
                     let noise =
-                        Tensor::<4>::random([n, 1, r, r], Distribution::Normal(0.0, 1.0), &device);
+                        Tensor::<4>::random([n, 1, h, w], Distribution::Normal(0.0, 1.0), &device);
                     x = x + noise * strength;
                 }
                 NoiseMode::Seeded(seed) => {
@@ -165,9 +178,9 @@ impl SynthesisLayer {
                         seed as u32,
                         (seed >> 32) as u32,
                     ]);
-                    let v: Vec<f32> = rng.randn(n * r * r).into_iter().map(|v| v as f32).collect();
+                    let v: Vec<f32> = rng.randn(n * h * w).into_iter().map(|v| v as f32).collect();
                     let noise = Tensor::<4>::from_data(
-                        burn::tensor::TensorData::new(v, [n, 1, r, r]),
+                        burn::tensor::TensorData::new(v, [n, 1, h, w]),
                         &x.device(),
                     );
                     let dtype = x.dtype();

@@ -1,0 +1,60 @@
+//! `stylegan expand` / `blend` end to end: sizes, identity limits, mask files, errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stylegan")).args(args).output().expect("run stylegan")
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn fails(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success() && !err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "error lacks '{n}': {err}");
+    }
+}
+
+fn tiny() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../pickle/fixtures/tiny-uncond.safetensors").display().to_string()
+}
+
+#[test]
+fn expand_and_blend() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = tiny();
+    let p = |n: &str| tmp.path().join(n).display().to_string();
+    ok(&run(&["generate", "--network", &net, "--seeds", "3,4", "--outdir", &p("gen")]));
+    let a = image::open(tmp.path().join("gen/seed0003.png")).unwrap().to_rgb8();
+    let b = image::open(tmp.path().join("gen/seed0004.png")).unwrap().to_rgb8();
+    let (w, h) = a.dimensions();
+
+    for mode in ["reflect", "replicate", "circular", "stretch"] {
+        ok(&run(&["expand", "--network", &net, "--seed", "3", "--layer", "1", "--mode", mode, "--width-factor", "2", "--output", &p(&format!("{mode}.png"))]));
+        let img = image::open(p(&format!("{mode}.png"))).unwrap();
+        assert_eq!((img.width(), img.height()), (2 * w, h), "{mode}");
+    }
+    ok(&run(&["expand", "--network", &net, "--seed", "3", "--layer", "0", "--width-factor", "1", "--output", &p("id.png")]));
+    assert_eq!(image::open(p("id.png")).unwrap().to_rgb8(), a);
+
+    // Black mask = A, white mask = B (up to quantisation of nearly equal floats).
+    let black = image::GrayImage::from_pixel(7, 5, image::Luma([0]));
+    black.save(p("black.png")).unwrap();
+    let white = image::GrayImage::from_pixel(7, 5, image::Luma([255]));
+    white.save(p("white.png")).unwrap();
+    let diff = |x: &image::RgbImage, y: &image::RgbImage| x.pixels().zip(y.pixels()).flat_map(|(p, q)| (0..3).map(move |i| (p.0[i] as i32 - q.0[i] as i32).abs())).max().unwrap();
+    ok(&run(&["blend", "--network", &net, "--seed-a", "3", "--seed-b", "4", "--mask", &p("black.png"), "--output", &p("ba.png")]));
+    assert!(diff(&image::open(p("ba.png")).unwrap().to_rgb8(), &a) <= 1);
+    ok(&run(&["blend", "--network", &net, "--seed-a", "3", "--seed-b", "4", "--mask", &p("white.png"), "--output", &p("bb.png")]));
+    assert!(diff(&image::open(p("bb.png")).unwrap().to_rgb8(), &b) <= 1);
+    ok(&run(&["blend", "--network", &net, "--seed-a", "3", "--seed-b", "4", "--mask", "vertical", "--layers", "0-1", "--output", &p("bv.png")]));
+    assert_eq!(image::open(p("bv.png")).unwrap().width(), w);
+
+    fails(&run(&["expand", "--network", &net, "--seed", "3", "--layer", "1", "--mode", "mirror", "--output", &p("x.png")]), &["mirror"]);
+    fails(&run(&["expand", "--network", &net, "--seed", "3", "--layer", "9", "--output", &p("x.png")]), &["block 9"]);
+    fails(&run(&["blend", "--network", &net, "--seed-a", "3", "--seed-b", "4", "--mask", &p("nope.png"), "--output", &p("x.png")]), &["nope.png"]);
+}

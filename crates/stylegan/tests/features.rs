@@ -1,0 +1,97 @@
+//! Feature-map operations: identity cases reproduce the plain forward pass exactly, α = 0 / 1
+//! blends equal A / B, shapes and seams are right.
+
+use stylegan::features::{blend, expand, extend, Extend, Mask};
+use stylegan::latent::Latent;
+use stylegan::models::{Generator, NoiseMode};
+use stylegan::train::NetworkOptions;
+
+fn tiny_g() -> Generator {
+    let o = NetworkOptions {
+        resolution: 16,
+        channels: 3,
+        c_dim: 0,
+        channel_base: 128,
+        channel_max: 16,
+        map_layers: 2,
+        latent_dim: 12,
+        mbstd_group: 2,
+    };
+    let (g, _) = o.build(4).unwrap();
+    Generator::from_entry("tiny", &g, &stylegan::backend::cpu()).unwrap()
+}
+
+fn vals(t: burn::tensor::Tensor<4>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn expand_identity_and_shapes() {
+    let g = tiny_g();
+    let styles = Latent::from_seeds(&g, &[7], None).unwrap().styles(&g).unwrap();
+    let plain = vals(g.synthesis.forward_styles(&styles, NoiseMode::Const).unwrap());
+    for mode in [Extend::Reflect, Extend::Replicate, Extend::Circular, Extend::Stretch] {
+        for layer in 0..3 {
+            let img = expand(&g, &styles, layer, mode, 1.0, 1.0, NoiseMode::Const).unwrap();
+            assert_eq!(vals(img), plain, "{mode:?} at block {layer} with factor 1");
+        }
+        let wide = expand(&g, &styles, 1, mode, 2.0, 1.0, NoiseMode::Const).unwrap();
+        assert_eq!(wide.dims(), [1, 3, 16, 32], "{mode:?}");
+        let tall = expand(&g, &styles, 0, mode, 1.0, 1.5, NoiseMode::Const).unwrap();
+        assert_eq!(tall.dims(), [1, 3, 24, 16], "{mode:?}");
+        assert!(vals(wide).iter().all(|v| v.is_finite()));
+    }
+    // Circular padding of the final image: the added left quarter is the image's right quarter.
+    let c = vals(expand(&g, &styles, 2, Extend::Circular, 2.0, 1.0, NoiseMode::Const).unwrap());
+    for ch in 0..3 {
+        for y in 0..16 {
+            for x in 0..8 {
+                assert_eq!(c[(ch * 16 + y) * 32 + x], plain[(ch * 16 + y) * 16 + 8 + x]);
+                assert_eq!(c[(ch * 16 + y) * 32 + 8 + x], plain[(ch * 16 + y) * 16 + x]);
+            }
+        }
+    }
+    let err = expand(&g, &styles, 3, Extend::Reflect, 2.0, 1.0, NoiseMode::Const).unwrap_err().to_string();
+    assert!(err.contains("block 3"), "{err}");
+    let err = expand(&g, &styles, 0, Extend::Reflect, 0.5, 1.0, NoiseMode::Const).unwrap_err().to_string();
+    assert!(err.contains(">= 1"), "{err}");
+}
+
+#[test]
+fn padding_modes_do_what_they_say() {
+    let dev = stylegan::backend::cpu();
+    let x = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(vec![1f32, 2., 3., 4.], [1, 1, 1, 4]), &dev);
+    let row = |m, w| vals(extend(x.clone(), 1, w, m).unwrap());
+    assert_eq!(row(Extend::Reflect, 8), vec![3., 2., 1., 2., 3., 4., 3., 2.]);
+    assert_eq!(row(Extend::Replicate, 8), vec![1., 1., 1., 2., 3., 4., 4., 4.]);
+    assert_eq!(row(Extend::Circular, 8), vec![3., 4., 1., 2., 3., 4., 1., 2.]);
+    // Wider than reflect allows in one go: repeated reflection.
+    assert_eq!(row(Extend::Reflect, 12).len(), 12);
+    assert_eq!(row(Extend::Circular, 13).len(), 13);
+    assert!(extend(x, 1, 2, Extend::Reflect).is_err());
+}
+
+#[test]
+fn blends_with_constant_masks_are_a_and_b() {
+    let g = tiny_g();
+    let sa = Latent::from_seeds(&g, &[1], None).unwrap().styles(&g).unwrap();
+    let sb = Latent::from_seeds(&g, &[2], None).unwrap().styles(&g).unwrap();
+    let a = vals(g.synthesis.forward_styles(&sa, NoiseMode::Const).unwrap());
+    let b = vals(g.synthesis.forward_styles(&sb, NoiseMode::Const).unwrap());
+    // Equal up to float rounding (the blended path runs block by block on mixed tensors).
+    let close = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max) < 1e-5;
+    assert!(close(&vals(blend(&g, &sa, &sb, &Mask::Constant(0.0), None, NoiseMode::Const).unwrap()), &a));
+    assert!(close(&vals(blend(&g, &sa, &sb, &Mask::Constant(1.0), None, NoiseMode::Const).unwrap()), &b));
+    assert!(!close(&a, &b));
+    // A horizontal mask: the left column is nearer A, the right column nearer B.
+    let h = vals(blend(&g, &sa, &sb, &Mask::Horizontal, None, NoiseMode::Const).unwrap());
+    let col = |v: &[f32], x: usize| -> Vec<f32> { (0..3 * 16).map(|k| v[k * 16 + x]).collect() };
+    let d = |p: &[f32], q: &[f32]| p.iter().zip(q).map(|(x, y)| (x - y).abs()).sum::<f32>();
+    assert!(d(&col(&h, 0), &col(&a, 0)) < d(&col(&h, 0), &col(&b, 0)));
+    assert!(d(&col(&h, 15), &col(&b, 15)) < d(&col(&h, 15), &col(&a, 15)));
+    // A mask image is resized to each block; an all-white one is B.
+    let white = Mask::Image { h: 5, w: 7, alpha: vec![1.0; 35] };
+    assert!(close(&vals(blend(&g, &sa, &sb, &white, None, NoiseMode::Const).unwrap()), &b));
+    let err = blend(&g, &sa, &sb, &Mask::Horizontal, Some(&[9]), NoiseMode::Const).unwrap_err().to_string();
+    assert!(err.contains("block 9"), "{err}");
+}
