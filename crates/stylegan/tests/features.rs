@@ -95,3 +95,74 @@ fn blends_with_constant_masks_are_a_and_b() {
     let err = blend(&g, &sa, &sb, &Mask::Horizontal, Some(&[9]), NoiseMode::Const).unwrap_err().to_string();
     assert!(err.contains("block 9"), "{err}");
 }
+
+fn close(x: &[f32], y: &[f32]) -> bool {
+    x.len() == y.len() && x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max) < 1e-5
+}
+
+#[test]
+fn panorama_limits_and_width() {
+    use stylegan::features::panorama;
+    let g = tiny_g();
+    let s: Vec<Vec<_>> = [1u32, 2, 3].iter().map(|&k| Latent::from_seeds(&g, &[k], None).unwrap().styles(&g).unwrap()).collect();
+    let a = vals(g.synthesis.forward_styles(&s[0], NoiseMode::Const).unwrap());
+    // One seed: the plain image.
+    for k in 0..3 {
+        assert!(close(&vals(panorama(&g, &[&s[0]], k, 0.5, NoiseMode::Const).unwrap()), &a), "block {k}");
+    }
+    // Three seeds, half overlap at the 8×8 block (w = 8, overlap 4): 8 + 2·4 = 16 → 32 at 16×16.
+    let p = panorama(&g, &[&s[0], &s[1], &s[2]], 1, 0.5, NoiseMode::Const).unwrap();
+    assert_eq!(p.dims(), [1, 3, 16, 32]);
+    // No overlap at the last block: the seeds' images side by side, exactly.
+    let q = vals(panorama(&g, &[&s[0], &s[1]], 2, 0.0, NoiseMode::Const).unwrap());
+    let b = vals(g.synthesis.forward_styles(&s[1], NoiseMode::Const).unwrap());
+    for c in 0..3 {
+        for y in 0..16 {
+            for x in 0..16 {
+                assert!((q[(c * 16 + y) * 32 + x] - a[(c * 16 + y) * 16 + x]).abs() < 1e-5);
+                assert!((q[(c * 16 + y) * 32 + 16 + x] - b[(c * 16 + y) * 16 + x]).abs() < 1e-5);
+            }
+        }
+    }
+    assert!(panorama(&g, &[&s[0]], 1, 1.0, NoiseMode::Const).is_err());
+}
+
+#[test]
+fn transfer_limits() {
+    use stylegan::features::transfer;
+    let g = tiny_g();
+    let ws = |k: u32| Latent::from_seeds(&g, &[k], None).unwrap().wplus(&g).unwrap();
+    let (src, rf) = (ws(5), ws(6));
+    let plain = |w: &burn::tensor::Tensor<3>| vals(g.synthesis.forward(w, NoiseMode::Const).unwrap());
+    // An empty region is the source; the whole image without alignment is the reference;
+    // the whole image with full alignment is the source again.
+    assert!(close(&vals(transfer(&g, &src, &rf, &Mask::Constant(0.0), 4, None, NoiseMode::Const).unwrap()), &plain(&src)));
+    assert!(close(&vals(transfer(&g, &src, &rf, &Mask::Constant(1.0), 0, None, NoiseMode::Const).unwrap()), &plain(&rf)));
+    assert!(close(&vals(transfer(&g, &src, &rf, &Mask::Constant(1.0), g.num_ws(), None, NoiseMode::Const).unwrap()), &plain(&src)));
+    let boxed = transfer(&g, &src, &rf, &Mask::from_box(0.25, 0.25, 0.75, 0.75).unwrap(), 2, None, NoiseMode::Const).unwrap();
+    assert_eq!(boxed.dims(), [1, 3, 16, 16]);
+    assert!(Mask::from_box(0.5, 0.0, 0.4, 1.0).is_err());
+    assert!(transfer(&g, &src, &rf, &Mask::Horizontal, 99, None, NoiseMode::Const).is_err());
+}
+
+#[test]
+fn single_image_shift() {
+    use stylegan::features::{random_shifts, shift_patch, single_image, Patch};
+    let g = tiny_g();
+    let s = Latent::from_seeds(&g, &[8], None).unwrap().styles(&g).unwrap();
+    let plain = vals(g.synthesis.forward_styles(&s, NoiseMode::Const).unwrap());
+    assert_eq!(vals(single_image(&g, &s, 1, &[], NoiseMode::Const).unwrap()), plain);
+    // Moving a patch onto itself changes nothing.
+    let p = Patch { y: 2, x: 3, h: 4, w: 4 };
+    assert_eq!(vals(single_image(&g, &s, 1, &[(p, (2, 3))], NoiseMode::Const).unwrap()), plain);
+    // shift_patch copies exactly.
+    let dev = stylegan::backend::cpu();
+    let x = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new((0..16).map(|v| v as f32).collect::<Vec<_>>(), [1, 1, 4, 4]), &dev);
+    let y = vals(shift_patch(x, Patch { y: 0, x: 0, h: 2, w: 2 }, (2, 2)).unwrap());
+    assert_eq!(y, vec![0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 0., 1., 12., 13., 4., 5.]);
+    let v = random_shifts(8, 8, 3, 1);
+    assert_eq!(v.len(), 3);
+    let out = single_image(&g, &s, 1, &v[0], NoiseMode::Const).unwrap();
+    assert_eq!(out.dims(), [1, 3, 16, 16]);
+    assert!(single_image(&g, &s, 1, &[(Patch { y: 6, x: 6, h: 4, w: 4 }, (0, 0))], NoiseMode::Const).is_err());
+}

@@ -218,6 +218,154 @@ fn mix(a: Tensor<4>, b: Tensor<4>, alpha: &Tensor<4>) -> Tensor<4> {
     a.clone() + (b - a) * al
 }
 
+/// Blocks `range` run on the features so far with each source's styles, and the outputs mixed
+/// with per-source weights (`masks[i]` at each block's resolution, expected to sum to 1).
+/// The general form of [`blend`] and [`panorama`].
+pub fn blend_many(
+    g: &Generator,
+    styles: &[&[BlockStyles]],
+    masks: &[Mask],
+    range: std::ops::Range<usize>,
+    input: Option<Features>,
+    noise: NoiseMode,
+) -> Result<Features> {
+    if styles.is_empty() || styles.len() != masks.len() {
+        return Err(Error::InvalidArgument(format!("{} style sets for {} masks", styles.len(), masks.len())));
+    }
+    let device = g.device().clone();
+    let mut f = input;
+    for i in range {
+        let mut acc: Option<Features> = None;
+        for (s, m) in styles.iter().zip(masks) {
+            let out = g.synthesis.run_blocks(s, i..i + 1, f.clone(), noise)?;
+            let weigh = |t: Tensor<4>| {
+                let [_, c, h, w] = t.dims();
+                t * m.at(h, w, &device).repeat_dim(1, c)
+            };
+            let (x, img) = (weigh(out.x), out.img.map(weigh));
+            acc = Some(match acc {
+                None => Features { x, img },
+                Some(a) => Features {
+                    x: a.x + x,
+                    img: match (a.img, img) {
+                        (Some(p), Some(q)) => Some(p + q),
+                        (p, q) => p.or(q),
+                    },
+                },
+            });
+        }
+        f = acc;
+    }
+    f.ok_or_else(|| Error::InvalidArgument("empty block range".into()))
+}
+
+/// Panorama ("All Trades"): each source's features after block `k` are laid side by side with
+/// `overlap` (a fraction of one image's width) cross-faded, then every later block runs with
+/// each source's styles and the outputs are mixed with the same left-to-right weights. One
+/// source gives the plain image; n sources give width `w + (n−1)·(w − overlap·w)`.
+pub fn panorama(
+    g: &Generator,
+    styles: &[&[BlockStyles]],
+    k: usize,
+    overlap: f64,
+    noise: NoiseMode,
+) -> Result<Tensor<4>> {
+    let n_blocks = g.synthesis.blocks.len();
+    if k >= n_blocks {
+        return Err(Error::InvalidArgument(format!("block {k} is out of range 0..{}", n_blocks - 1)));
+    }
+    if !(0.0..1.0).contains(&overlap) {
+        return Err(Error::InvalidArgument(format!("overlap must be in [0, 1), got {overlap}")));
+    }
+    if styles.is_empty() {
+        return Err(Error::InvalidArgument("a panorama needs at least one seed".into()));
+    }
+    let n = styles.len();
+    let feats: Vec<Features> =
+        styles.iter().map(|s| g.synthesis.run_blocks(s, 0..k + 1, None, noise)).collect::<Result<_>>()?;
+    let [_, _, h, w] = feats[0].x.dims();
+    let o = ((overlap * w as f64).round() as usize).min(w - 1);
+    let step = w - o;
+    let width = w + (n - 1) * step;
+    // Column weights at the canvas resolution of block k: a partition of unity with linear
+    // cross-fades in the overlaps.
+    let weights = |cols: usize| -> Vec<Vec<f32>> {
+        let scale = cols as f64 / width as f64;
+        let mut wts = vec![vec![0f32; cols]; n];
+        for (c, col) in (0..cols).map(|c| (c, (c as f64 + 0.5) / scale - 0.5)) {
+            let mut raw: Vec<f64> = (0..n)
+                .map(|i| {
+                    let (a, b) = ((i * step) as f64, (i * step + w) as f64 - 1.0);
+                    if col < a - 0.5 || col > b + 0.5 {
+                        return 0.0;
+                    }
+                    // ramp up over the overlap with the previous image, down over the next.
+                    let up = if i > 0 && o > 0 { ((col - a + 0.5) / o as f64).clamp(0.0, 1.0) } else { 1.0 };
+                    let down = if i + 1 < n && o > 0 { ((b + 0.5 - col) / o as f64).clamp(0.0, 1.0) } else { 1.0 };
+                    up.min(down).max(1e-6)
+                })
+                .collect();
+            let sum: f64 = raw.iter().sum();
+            raw.iter_mut().for_each(|v| *v /= sum.max(1e-12));
+            for i in 0..n {
+                wts[i][c] = raw[i] as f32;
+            }
+        }
+        wts
+    };
+    let device = g.device().clone();
+    // Canvas at block k: each source's features placed at its offset, weighted.
+    let place = |t: Tensor<4>, i: usize| -> Tensor<4> {
+        let [b, c, hh, ww] = t.dims();
+        let left = i * step * ww / w;
+        let right = width * ww / w - left - ww;
+        let z = |cols: usize| Tensor::<4>::zeros([b, c, hh, cols], &device);
+        let mut parts = Vec::new();
+        if left > 0 {
+            parts.push(z(left));
+        }
+        parts.push(t);
+        if right > 0 {
+            parts.push(z(right));
+        }
+        Tensor::cat(parts, 3)
+    };
+    let mask_for = |i: usize, hh: usize, cols: usize| -> Mask {
+        let wt = weights(cols);
+        Mask::Image { h: hh, w: cols, alpha: (0..hh).flat_map(|_| wt[i].clone()).collect() }
+    };
+    let mut canvas: Option<Features> = None;
+    for (i, f) in feats.into_iter().enumerate() {
+        let weigh = |t: Tensor<4>| {
+            let [_, c, hh, _] = t.dims();
+            let placed = place(t, i);
+            let cols = placed.dims()[3];
+            placed * mask_for(i, hh, cols).at(hh, cols, &device).repeat_dim(1, c)
+        };
+        let (x, img) = (weigh(f.x), f.img.map(weigh));
+        canvas = Some(match canvas {
+            None => Features { x, img },
+            Some(a) => Features {
+                x: a.x + x,
+                img: match (a.img, img) {
+                    (Some(p), Some(q)) => Some(p + q),
+                    (p, q) => p.or(q),
+                },
+            },
+        });
+    }
+    let canvas = canvas.expect("at least one source");
+    let f = if k + 1 < n_blocks {
+        // The weights at the final resolution; each block gets them resized (bilinear).
+        let up = 1usize << (n_blocks - 1 - k);
+        let masks: Vec<Mask> = (0..n).map(|i| mask_for(i, h * up, width * up)).collect();
+        blend_many(g, styles, &masks, k + 1..n_blocks, Some(canvas), noise)?
+    } else {
+        canvas
+    };
+    f.img.ok_or_else(|| Error::Config("the last block made no image".into()))
+}
+
 /// Feature blending: every block in `layers` runs on the blended features so far with A's and
 /// with B's styles, and its outputs (features and skip image) are mixed as `(1−α)·A + α·B` with
 /// the mask at that block's resolution; blocks not in `layers` run with A's styles.
@@ -263,4 +411,125 @@ pub fn blend(
         });
     }
     f.and_then(|f| f.img).ok_or_else(|| Error::Config("the last block made no image".into()))
+}
+
+impl Mask {
+    /// α = 1 inside the box `[x0, x1) × [y0, y1)` given as fractions of the width / height.
+    pub fn from_box(x0: f64, y0: f64, x1: f64, y1: f64) -> Result<Self> {
+        if !(0.0 <= x0 && x0 < x1 && x1 <= 1.0 && 0.0 <= y0 && y0 < y1 && y1 <= 1.0) {
+            return Err(Error::InvalidArgument(format!(
+                "box ({x0}, {y0}) – ({x1}, {y1}) must satisfy 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1"
+            )));
+        }
+        // A 64×64 raster is resized to each block; fine enough for a region mask.
+        let n = 64;
+        let alpha = (0..n * n)
+            .map(|k| {
+                let (y, x) = ((k / n) as f64 + 0.5, (k % n) as f64 + 0.5);
+                let inside = x >= x0 * n as f64 && x < x1 * n as f64 && y >= y0 * n as f64 && y < y1 * n as f64;
+                f32::from(u8::from(inside))
+            })
+            .collect();
+        Ok(Mask::Image { h: n, w: n, alpha })
+    }
+}
+
+/// Attribute transfer ("All Trades"): the region of the reference selected by `mask` (α = 1) is
+/// blended into the source, after pose alignment — the reference's first `align` ws are replaced
+/// by the source's (the coarse layers that set pose; 4 for 512-dim w is the paper's 2048 dims).
+pub fn transfer(
+    g: &Generator,
+    ws_src: &Tensor<3>,
+    ws_ref: &Tensor<3>,
+    mask: &Mask,
+    align: usize,
+    layers: Option<&[usize]>,
+    noise: NoiseMode,
+) -> Result<Tensor<4>> {
+    let num_ws = g.num_ws();
+    if align > num_ws {
+        return Err(Error::InvalidArgument(format!("--align {align} exceeds the network's {num_ws} ws")));
+    }
+    let aligned = crate::latent::mix(ws_ref, ws_src, &(0..align).collect::<Vec<_>>())?;
+    let s_src = g.synthesis.styles(ws_src)?;
+    let s_ref = g.synthesis.styles(&aligned)?;
+    blend(g, &s_src, &s_ref, mask, layers, noise)
+}
+
+/// A rectangular patch of a feature map: top-left corner and size, in feature pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Patch {
+    pub y: usize,
+    pub x: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+/// The Shift operator: copy `src` of `x` `[N, C, H, W]` to the top-left corner `dst`.
+pub fn shift_patch(x: Tensor<4>, src: Patch, dst: (usize, usize)) -> Result<Tensor<4>> {
+    let [_, _, h, w] = x.dims();
+    if src.y + src.h > h || src.x + src.w > w || dst.0 + src.h > h || dst.1 + src.w > w || src.h == 0 || src.w == 0 {
+        return Err(Error::InvalidArgument(format!(
+            "patch {src:?} → {dst:?} does not fit features of {h}x{w}"
+        )));
+    }
+    let patch = x.clone().narrow(2, src.y, src.h).narrow(3, src.x, src.w);
+    // Rebuild the rows: above, the patch rows (left | patch | right), below.
+    let rows = x.clone().narrow(2, dst.0, src.h);
+    let mut cols = Vec::new();
+    if dst.1 > 0 {
+        cols.push(rows.clone().narrow(3, 0, dst.1));
+    }
+    cols.push(patch);
+    if dst.1 + src.w < w {
+        cols.push(rows.narrow(3, dst.1 + src.w, w - dst.1 - src.w));
+    }
+    let mid = Tensor::cat(cols, 3);
+    let mut parts = Vec::new();
+    if dst.0 > 0 {
+        parts.push(x.clone().narrow(2, 0, dst.0));
+    }
+    parts.push(mid);
+    if dst.0 + src.h < h {
+        parts.push(x.narrow(2, dst.0 + src.h, h - dst.0 - src.h));
+    }
+    Ok(Tensor::cat(parts, 2))
+}
+
+/// Single-image generation ("All Trades", SinGAN-like without training): after block `k`,
+/// copy each patch to its destination in the features (and the skip image), then finish the
+/// image. No shifts is the plain image.
+pub fn single_image(
+    g: &Generator,
+    styles: &[BlockStyles],
+    k: usize,
+    shifts: &[(Patch, (usize, usize))],
+    noise: NoiseMode,
+) -> Result<Tensor<4>> {
+    let n_blocks = g.synthesis.blocks.len();
+    if k >= n_blocks {
+        return Err(Error::InvalidArgument(format!("block {k} is out of range 0..{}", n_blocks - 1)));
+    }
+    let mut f = g.synthesis.run_blocks(styles, 0..k + 1, None, noise)?;
+    for &(p, d) in shifts {
+        f.x = shift_patch(f.x, p, d)?;
+        f.img = f.img.map(|i| shift_patch(i, p, d)).transpose()?;
+    }
+    let f = if k + 1 < n_blocks { g.synthesis.run_blocks(styles, k + 1..n_blocks, Some(f), noise)? } else { f };
+    f.img.ok_or_else(|| Error::Config("the last block made no image".into()))
+}
+
+/// `count` random shift sets for [`single_image`] at a block of size `h × w`: each moves one
+/// patch of half the size to a random place (reproducible from `seed`).
+pub fn random_shifts(h: usize, w: usize, count: usize, seed: u32) -> Vec<Vec<(Patch, (usize, usize))>> {
+    let mut rng = crate::latent::RandomState::new(seed);
+    let mut pick = |n: usize| ((rng.random_sample() * n as f64) as usize).min(n.saturating_sub(1));
+    (0..count)
+        .map(|_| {
+            let (ph, pw) = ((h / 2).max(1), (w / 2).max(1));
+            let p = Patch { y: pick(h - ph + 1), x: pick(w - pw + 1), h: ph, w: pw };
+            let d = (pick(h - ph + 1), pick(w - pw + 1));
+            vec![(p, d)]
+        })
+        .collect()
 }
