@@ -47,6 +47,12 @@ enum Command {
     Expand(cmd::features::ExpandArgs),
     /// Blend two images' features with a mask at every block ("StyleGAN of All Trades").
     Blend(cmd::features::BlendArgs),
+    /// Panorama: seeds side by side with their features cross-faded ("All Trades").
+    Panorama(cmd::features::PanoramaArgs),
+    /// Attribute transfer: a region of a reference into a source, pose-aligned ("All Trades").
+    Transfer(cmd::features::TransferArgs),
+    /// Single-image variations by shifting feature patches ("All Trades").
+    SingleImage(cmd::features::SingleImageArgs),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
     Train(cmd::train::Args),
 }
@@ -78,6 +84,9 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Panorama(a) => cmd::features::run_panorama(a),
+        Command::Transfer(a) => cmd::features::run_transfer(a),
+        Command::SingleImage(a) => cmd::features::run_single_image(a),
         Command::Expand(a) => cmd::features::run_expand(a),
         Command::Blend(a) => cmd::features::run_blend(a),
         Command::Classifier(a) => cmd::classifier::run(a),

@@ -57,4 +57,20 @@ fn expand_and_blend() {
     fails(&run(&["expand", "--network", &net, "--seed", "3", "--layer", "1", "--mode", "mirror", "--output", &p("x.png")]), &["mirror"]);
     fails(&run(&["expand", "--network", &net, "--seed", "3", "--layer", "9", "--output", &p("x.png")]), &["block 9"]);
     fails(&run(&["blend", "--network", &net, "--seed-a", "3", "--seed-b", "4", "--mask", &p("nope.png"), "--output", &p("x.png")]), &["nope.png"]);
+
+    // Panorama: 3 seeds, half overlap at the 8×8 block.
+    ok(&run(&["panorama", "--network", &net, "--seeds", "1,2,3", "--layer", "1", "--overlap", "0.5", "--output", &p("pano.png")]));
+    let pano = image::open(p("pano.png")).unwrap();
+    assert_eq!((pano.width(), pano.height()), (2 * w, h));
+    fails(&run(&["panorama", "--network", &net, "--seeds", "1,2", "--overlap", "1.5", "--output", &p("x.png")]), &["overlap"]);
+    // Transfer: an empty box is refused, a full box without alignment is the reference.
+    ok(&run(&["transfer", "--network", &net, "--seed-src", "3", "--seed-ref", "4", "--box", "0,0,1,1", "--align", "0", "--output", &p("t.png")]));
+    assert!(diff(&image::open(p("t.png")).unwrap().to_rgb8(), &b) <= 1);
+    ok(&run(&["transfer", "--network", &net, "--seed-src", "3", "--seed-ref", "4", "--box", "0.25,0.25,0.75,0.75", "--output", &p("t2.png")]));
+    fails(&run(&["transfer", "--network", &net, "--seed-src", "3", "--seed-ref", "4", "--box", "0.5,0,0.4,1", "--output", &p("x.png")]), &["box"]);
+    fails(&run(&["transfer", "--network", &net, "--seed-src", "3", "--seed-ref", "4", "--output", &p("x.png")]), &["--box", "--mask"]);
+    // Single-image variations.
+    ok(&run(&["single-image", "--network", &net, "--seed", "3", "--layer", "1", "--count", "3", "--outdir", &p("single")]));
+    assert_eq!(image::open(tmp.path().join("single/orig.png")).unwrap().to_rgb8(), a);
+    assert!(tmp.path().join("single/var02.png").is_file() && tmp.path().join("single/grid.png").is_file());
 }

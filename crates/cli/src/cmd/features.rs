@@ -107,3 +107,160 @@ pub fn run_blend(a: BlendArgs) -> Result<()> {
     eprintln!("wrote {}", a.output.display());
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct PanoramaArgs {
+    /// Network file; the bundled demo model when absent.
+    #[arg(long)]
+    network: Option<PathBuf>,
+    /// Seeds, left to right, e.g. `1,2,3,4`.
+    #[arg(long)]
+    seeds: String,
+    /// Block whose features are laid side by side (0 = 4×4).
+    #[arg(long, default_value_t = 1)]
+    layer: usize,
+    /// Overlap between neighbours, as a fraction of one image's width.
+    #[arg(long, default_value_t = 0.5)]
+    overlap: f64,
+    /// Truncation psi.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    trunc: f64,
+    /// Noise mode: const, random or none.
+    #[arg(long, default_value = "const")]
+    noise_mode: String,
+    /// Output PNG.
+    #[arg(long)]
+    output: PathBuf,
+}
+
+pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
+    let seeds = crate::args::parse_seeds(&a.seeds)?;
+    let noise: NoiseMode = a.noise_mode.parse()?;
+    let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    let styles: Vec<_> = seeds
+        .iter()
+        .map(|&s| -> Result<_> { Ok(Latent::from_seeds(&g, &[s], None)?.truncate(&g, a.trunc, None)?.styles(&g)?) })
+        .collect::<Result<_>>()?;
+    let refs: Vec<&[_]> = styles.iter().map(Vec::as_slice).collect();
+    let img = stylegan::features::panorama(&g, &refs, a.layer, a.overlap, noise)?;
+    save_png(img, &a.output)?;
+    eprintln!("wrote {} ({} seeds)", a.output.display(), seeds.len());
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct TransferArgs {
+    /// Network file; the bundled demo model when absent.
+    #[arg(long)]
+    network: Option<PathBuf>,
+    /// Seed of the source image (kept outside the region).
+    #[arg(long)]
+    seed_src: u32,
+    /// Seed of the reference image (its region is transferred).
+    #[arg(long)]
+    seed_ref: u32,
+    /// Region as fractions x0,y0,x1,y1 (e.g. `0.25,0.1,0.75,0.5`).
+    #[arg(long, conflicts_with = "mask")]
+    r#box: Option<String>,
+    /// Region as a mask PNG (white = transferred).
+    #[arg(long)]
+    mask: Option<PathBuf>,
+    /// Pose alignment: the reference takes the source's first N ws.
+    #[arg(long, default_value_t = 4)]
+    align: usize,
+    /// Blocks where the features are blended (all by default).
+    #[arg(long)]
+    layers: Option<String>,
+    /// Truncation psi.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    trunc: f64,
+    /// Noise mode: const, random or none.
+    #[arg(long, default_value = "const")]
+    noise_mode: String,
+    /// Output PNG.
+    #[arg(long)]
+    output: PathBuf,
+}
+
+pub fn run_transfer(a: TransferArgs) -> Result<()> {
+    let noise: NoiseMode = a.noise_mode.parse()?;
+    let mask = match (&a.r#box, &a.mask) {
+        (Some(b), None) => {
+            let v: Vec<f64> = b
+                .split(',')
+                .map(|x| x.trim().parse::<f64>().with_context(|| format!("--box value '{x}'")))
+                .collect::<Result<_>>()?;
+            if v.len() != 4 {
+                anyhow::bail!("--box needs 4 numbers x0,y0,x1,y1, got {}", v.len());
+            }
+            Mask::from_box(v[0], v[1], v[2], v[3])?
+        }
+        (None, Some(p)) => Mask::from_image_file(p)?,
+        _ => anyhow::bail!("give the region with --box x0,y0,x1,y1 or --mask FILE.png"),
+    };
+    let layers: Option<Vec<usize>> = a
+        .layers
+        .as_deref()
+        .map(|l| crate::args::parse_seeds(l).context("--layers").map(|v| v.into_iter().map(|x| x as usize).collect()))
+        .transpose()?;
+    let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    let ws = |s| -> Result<_> { Ok(Latent::from_seeds(&g, &[s], None)?.truncate(&g, a.trunc, None)?.wplus(&g)?) };
+    let img = stylegan::features::transfer(&g, &ws(a.seed_src)?, &ws(a.seed_ref)?, &mask, a.align, layers.as_deref(), noise)?;
+    save_png(img, &a.output)?;
+    eprintln!("wrote {}", a.output.display());
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct SingleImageArgs {
+    /// Network file; the bundled demo model when absent.
+    #[arg(long)]
+    network: Option<PathBuf>,
+    /// Seed of the image.
+    #[arg(long)]
+    seed: u32,
+    /// Block whose features are shifted (0 = 4×4).
+    #[arg(long, default_value_t = 1)]
+    layer: usize,
+    /// Number of variations.
+    #[arg(long, default_value_t = 8)]
+    count: usize,
+    /// Seed of the random patch shifts.
+    #[arg(long, default_value_t = 0)]
+    shift_seed: u32,
+    /// Truncation psi.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    trunc: f64,
+    /// Output directory: `orig.png`, `var%02d.png` and `grid.png`.
+    #[arg(long)]
+    outdir: PathBuf,
+}
+
+pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
+    if a.count == 0 {
+        anyhow::bail!("--count must be at least 1");
+    }
+    let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    let styles = Latent::from_seeds(&g, &[a.seed], None)?.truncate(&g, a.trunc, None)?.styles(&g)?;
+    let n_blocks = g.synthesis.blocks.len();
+    if a.layer >= n_blocks {
+        anyhow::bail!("--layer {} is out of range 0..{}", a.layer, n_blocks - 1);
+    }
+    let r = 4usize << a.layer;
+    super::generate::prepare_outdir(&a.outdir)?;
+    let mut cells = Vec::new();
+    let orig = stylegan::features::ImageTensor(stylegan::features::single_image(&g, &styles, a.layer, &[], NoiseMode::Const)?).to_image8()?;
+    orig.save_png(&a.outdir.join("orig.png"))?;
+    cells.push(orig);
+    for (i, shifts) in stylegan::features::random_shifts(r, r, a.count, a.shift_seed).iter().enumerate() {
+        let img = stylegan::features::single_image(&g, &styles, a.layer, shifts, NoiseMode::Const)?;
+        let im = stylegan::features::ImageTensor(img).to_image8()?;
+        im.save_png(&a.outdir.join(format!("var{i:02}.png")))?;
+        cells.push(im);
+    }
+    let cols = cells.len().min(8);
+    let rows = cells.len().div_ceil(cols);
+    stylegan::io::image::grid(&cells, cols, rows)?.save_png(&a.outdir.join("grid.png"))?;
+    eprintln!("wrote {} variations and grid.png to {}", a.count, a.outdir.display());
+    Ok(())
+}
