@@ -53,6 +53,8 @@ enum Command {
     Transfer(cmd::features::TransferArgs),
     /// Single-image variations by shifting feature patches ("All Trades").
     SingleImage(cmd::features::SingleImageArgs),
+    /// Image-to-image translation between a parent and its aligned fine-tuned child ("All Trades").
+    Translate(cmd::features::TranslateArgs),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
     Train(cmd::train::Args),
 }
@@ -84,6 +86,7 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Translate(a) => cmd::features::run_translate(a),
         Command::Panorama(a) => cmd::features::run_panorama(a),
         Command::Transfer(a) => cmd::features::run_transfer(a),
         Command::SingleImage(a) => cmd::features::run_single_image(a),

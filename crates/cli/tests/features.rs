@@ -73,4 +73,17 @@ fn expand_and_blend() {
     ok(&run(&["single-image", "--network", &net, "--seed", "3", "--layer", "1", "--count", "3", "--outdir", &p("single")]));
     assert_eq!(image::open(tmp.path().join("single/orig.png")).unwrap().to_rgb8(), a);
     assert!(tmp.path().join("single/var02.png").is_file() && tmp.path().join("single/grid.png").is_file());
+
+    // Translation between a network and itself is the network's image at every α.
+    ok(&run(&["translate", "--parent", &net, "--child", &net, "--seeds", "3", "--alphas", "0,1", "--outdir", &p("tr")]));
+    assert!(diff(&image::open(tmp.path().join("tr/seed0003_1.00.png")).unwrap().to_rgb8(), &a) <= 1);
+    let grid = image::open(tmp.path().join("tr/grid.png")).unwrap();
+    assert_eq!((grid.width(), grid.height()), (2 * w, h));
+    // A child of another architecture is refused.
+    let small = stylegan::train::NetworkOptions {
+        resolution: 8, channels: 3, c_dim: 0, channel_base: 64, channel_max: 16, map_layers: 2, latent_dim: 8, mbstd_group: 2,
+    };
+    let (g8, _) = small.build(0).unwrap();
+    stylegan::io::checkpoint::Checkpoint::write(&tmp.path().join("g8.safetensors"), &[("", &g8)], &Default::default()).unwrap();
+    fails(&run(&["translate", "--parent", &net, "--child", &p("g8.safetensors"), "--seeds", "3", "--outdir", &p("tr2")]), &["same architecture"]);
 }

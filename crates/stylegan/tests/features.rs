@@ -166,3 +166,30 @@ fn single_image_shift() {
     assert_eq!(out.dims(), [1, 3, 16, 16]);
     assert!(single_image(&g, &s, 1, &[(Patch { y: 6, x: 6, h: 4, w: 4 }, (0, 0))], NoiseMode::Const).is_err());
 }
+
+#[test]
+fn translation_limits() {
+    use stylegan::features::translate;
+    let parent = tiny_g();
+    // A "child": same architecture, different synthesis weights, same mapping (frozen).
+    let o = NetworkOptions { resolution: 16, channels: 3, c_dim: 0, channel_base: 128, channel_max: 16, map_layers: 2, latent_dim: 12, mbstd_group: 2 };
+    let (other, _) = o.build(99).unwrap();
+    let mut entry = parent.to_entry();
+    for (k, t) in other.tensors {
+        if k.starts_with("synthesis.") && !k.contains(".affine.") {
+            entry.tensors.insert(k, t);
+        }
+    }
+    let child = Generator::from_entry("child", &entry, &stylegan::backend::cpu()).unwrap();
+    let ws = Latent::from_seeds(&parent, &[3], None).unwrap().wplus(&parent).unwrap();
+    let p = vals(parent.synthesis.forward(&ws, NoiseMode::Const).unwrap());
+    let c = vals(child.synthesis.forward(&ws, NoiseMode::Const).unwrap());
+    assert!(!close(&p, &c));
+    assert!(close(&vals(translate(&parent, &child, &ws, &Mask::Constant(0.0), None, NoiseMode::Const).unwrap()), &p));
+    assert!(close(&vals(translate(&parent, &child, &ws, &Mask::Constant(1.0), None, NoiseMode::Const).unwrap()), &c));
+    let half = vals(translate(&parent, &child, &ws, &Mask::Constant(0.5), None, NoiseMode::Const).unwrap());
+    assert!(!close(&half, &p) && !close(&half, &c));
+    let other_arch = NetworkOptions { resolution: 8, ..o }.build(1).unwrap().0;
+    let small = Generator::from_entry("s", &other_arch, &stylegan::backend::cpu()).unwrap();
+    assert!(translate(&parent, &small, &ws, &Mask::Constant(0.5), None, NoiseMode::Const).is_err());
+}

@@ -264,3 +264,66 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
     eprintln!("wrote {} variations and grid.png to {}", a.count, a.outdir.display());
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct TranslateArgs {
+    /// Parent network; the bundled demo model when absent.
+    #[arg(long)]
+    parent: Option<PathBuf>,
+    /// Child network fine-tuned from the parent (`stylegan train --resume PARENT
+    /// --freeze-mapping --freeze-affine`).
+    #[arg(long)]
+    child: PathBuf,
+    /// Seeds.
+    #[arg(long)]
+    seeds: String,
+    /// Translation strengths α (0 = parent, 1 = child), e.g. `0,0.5,1`; a grid seeds × α.
+    #[arg(long, default_value = "0,0.25,0.5,0.75,1", conflicts_with = "mask")]
+    alphas: String,
+    /// Local translation: horizontal, vertical or a mask PNG (white = child).
+    #[arg(long)]
+    mask: Option<String>,
+    /// Blocks where parent and child are mixed (all by default).
+    #[arg(long)]
+    layers: Option<String>,
+    /// Truncation psi (with the parent's w_avg).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    trunc: f64,
+    /// Output directory: `grid.png` and one PNG per cell.
+    #[arg(long)]
+    outdir: PathBuf,
+}
+
+pub fn run_translate(a: TranslateArgs) -> Result<()> {
+    let seeds = crate::args::parse_seeds(&a.seeds)?;
+    let parent = Generator::load(&super::network(&a.parent)?, &stylegan::backend::cpu())?;
+    let child = Generator::load(&a.child, &stylegan::backend::cpu())?;
+    let layers: Option<Vec<usize>> = a
+        .layers
+        .as_deref()
+        .map(|l| crate::args::parse_seeds(l).context("--layers").map(|v| v.into_iter().map(|x| x as usize).collect()))
+        .transpose()?;
+    let masks: Vec<(String, Mask)> = match a.mask.as_deref() {
+        Some("horizontal") => vec![("horizontal".into(), Mask::Horizontal)],
+        Some("vertical") => vec![("vertical".into(), Mask::Vertical)],
+        Some(path) => vec![("mask".into(), Mask::from_image_file(std::path::Path::new(path))?)],
+        None => super::edit::parse_strengths(&a.alphas)?
+            .into_iter()
+            .map(|v| (format!("{v:.2}"), Mask::Constant(v as f32)))
+            .collect(),
+    };
+    super::generate::prepare_outdir(&a.outdir)?;
+    let mut cells = Vec::new();
+    for &seed in &seeds {
+        let ws = Latent::from_seeds(&parent, &[seed], None)?.truncate(&parent, a.trunc, None)?.wplus(&parent)?;
+        for (name, m) in &masks {
+            let img = stylegan::features::translate(&parent, &child, &ws, m, layers.as_deref(), NoiseMode::Const)?;
+            let im = stylegan::features::ImageTensor(img).to_image8()?;
+            im.save_png(&a.outdir.join(format!("seed{seed:04}_{name}.png")))?;
+            cells.push(im);
+        }
+    }
+    stylegan::io::image::grid(&cells, masks.len(), seeds.len())?.save_png(&a.outdir.join("grid.png"))?;
+    eprintln!("wrote {} x {} translations and grid.png to {}", seeds.len(), masks.len(), a.outdir.display());
+    Ok(())
+}
