@@ -105,19 +105,20 @@ fn train_writes_a_run_and_resumes_it() {
     ok(&run(&["generate", "--network", snap.to_str().unwrap(), "--seeds", "0-1", "--outdir", gen.to_str().unwrap()]));
     assert!(gen.join("seed0001.png").is_file());
 
-    // Fine-tuning from a network file (G, D, G_ema without training state) starts a new run
-    // with frozen mapping and affines.
+    // Fine-tuning from a network file (G, D, G_ema without training state, as `stylegan
+    // convert` makes from a snapshot) starts a new run with frozen mapping and affines.
     let parent = tmp.path().join("parent.safetensors");
-    let nets: Vec<(&str, &stylegan::io::checkpoint::NetworkEntry)> =
-        ["G", "D", "G_ema"].iter().map(|n| (*n, &ck.networks[*n])).collect();
-    Checkpoint::write(&parent, &nets, &Default::default()).unwrap();
+    ok(&run(&["convert", snap.to_str().unwrap(), parent.to_str().unwrap()]));
+    let pc = Checkpoint::read(&parent).unwrap();
+    assert!(!pc.extra_metadata.contains_key("train.state") && pc.extra_tensors.is_empty());
+    assert_eq!(pc.networks.len(), 3);
     let out2 = tmp.path().join("child");
     let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out2.to_str().unwrap(), "--kimg", "0.008", "--resume", parent.to_str().unwrap(), "--freeze-mapping", "--freeze-affine"];
     args.extend_from_slice(TINY);
     let err = ok(&run(&args));
     assert!(err.contains("fine-tuning from"), "{err}");
     let child = Checkpoint::read(&only_run_dir(&out2).join("network-snapshot-000000.safetensors")).unwrap();
-    let (pg, cg) = (&ck.networks["G"], &child.networks["G"]);
+    let (pg, cg) = (&pc.networks["G"], &child.networks["G"]);
     for (k, t) in &pg.tensors {
         if (k.starts_with("mapping.") && !k.ends_with("w_avg")) || k.contains(".affine.") {
             assert_eq!(t.data, cg.tensors[k].data, "{k} should be frozen");

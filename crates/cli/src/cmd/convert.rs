@@ -57,7 +57,15 @@ pub fn run(a: Args) -> Result<()> {
         }
         nets.push((name.as_str(), entry));
     }
-    Checkpoint::write(&a.output, &nets, &ckpt.extra_metadata)?;
+    // Training state (`train.*`) describes tensors that are not carried over: drop it, so
+    // the result is a plain network file (e.g. a parent to fine-tune from).
+    let meta: std::collections::BTreeMap<String, String> = ckpt
+        .extra_metadata
+        .iter()
+        .filter(|(k, _)| !k.starts_with("train."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Checkpoint::write(&a.output, &nets, &meta)?;
     eprintln!("wrote {} ({})", a.output.display(), names.join(", "));
     Ok(())
 }

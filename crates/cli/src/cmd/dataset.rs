@@ -57,6 +57,9 @@ struct FacesArgs {
     /// Seed: the same seed gives the same faces.
     #[arg(long, default_value_t = 0)]
     seed: u32,
+    /// Colour treatment: natural, or sepia (a restyled domain for fine-tuned children).
+    #[arg(long, default_value = "natural")]
+    palette: String,
 }
 
 /// Warnings printed as they come before the summary takes over.
@@ -196,7 +199,8 @@ fn from_images(
 }
 
 fn faces(f: FacesArgs) -> Result<()> {
-    let opts = FacesOptions::new(f.count, f.resolution, f.seed);
+    let mut opts = FacesOptions::new(f.count, f.resolution, f.seed);
+    opts.palette = f.palette.parse()?;
     let bar = Bar::new();
     let result = data::generate_faces(&opts, &f.dest, &bar);
     bar.finish();

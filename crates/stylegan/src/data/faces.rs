@@ -55,6 +55,42 @@ pub struct FacesOptions {
     pub background: [u8; 3],
     /// The `tools/facesjs` folder; default [`facesjs_dir`].
     pub facesjs_dir: Option<PathBuf>,
+    /// Colour treatment of the rendered faces (a restyled variant for fine-tuning children).
+    pub palette: Palette,
+}
+
+/// Colour treatment of rendered faces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Palette {
+    /// The colours facesjs draws.
+    #[default]
+    Natural,
+    /// The classic sepia matrix (a restyled domain for image-to-image translation demos).
+    Sepia,
+}
+
+impl std::str::FromStr for Palette {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "natural" => Ok(Self::Natural),
+            "sepia" => Ok(Self::Sepia),
+            o => Err(Error::InvalidArgument(format!("unknown palette '{o}' (expected natural or sepia)"))),
+        }
+    }
+}
+
+impl Palette {
+    /// Apply to an RGB image in place.
+    pub fn apply(self, img: &mut RgbImage) {
+        if self == Palette::Sepia {
+            for p in img.pixels_mut() {
+                let [r, g, b] = p.0.map(f32::from);
+                let f = |a: f32, bb: f32, c: f32| (a * r + bb * g + c * b).round().clamp(0.0, 255.0) as u8;
+                p.0 = [f(0.393, 0.769, 0.189), f(0.349, 0.686, 0.168), f(0.272, 0.534, 0.131)];
+            }
+        }
+    }
 }
 
 impl FacesOptions {
@@ -65,6 +101,7 @@ impl FacesOptions {
             seed,
             background: [255, 255, 255],
             facesjs_dir: None,
+            palette: Palette::Natural,
         }
     }
 }
@@ -356,7 +393,8 @@ pub fn generate_faces(
                     Error::InvalidArgument("faces.mjs printed a face without \"face\"".into())
                 })?;
                 let labels = face_labels(face)?;
-                let img = render_face_svg(svg, opts.resolution, opts.background)?;
+                let mut img = render_face_svg(svg, opts.resolution, opts.background)?;
+                opts.palette.apply(&mut img);
                 let enc = EncodedImage::encode(&DynamicImage::ImageRgb8(img))?;
                 progress.advance(1);
                 Ok((enc, labels))

@@ -29,7 +29,7 @@ pub mod reader;
 pub mod source;
 pub mod writer;
 
-pub use faces::{generate_faces, FacesOptions, FacesSummary, FACE_LABEL_NAMES};
+pub use faces::{generate_faces, FacesOptions, FacesSummary, Palette, FACE_LABEL_NAMES};
 pub use labels::Label;
 pub use reader::Dataset;
 pub use source::{build_from_images, BuildOptions, BuildSummary, Resolution, Skipped, Transform};
