@@ -55,6 +55,8 @@ enum Command {
     SingleImage(cmd::features::SingleImageArgs),
     /// Image-to-image translation between a parent and its aligned fine-tuned child ("All Trades").
     Translate(cmd::features::TranslateArgs),
+    /// Fetch and convert pretrained weights (LPIPS) into the cache.
+    Assets(cmd::assets::Args),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
     Train(cmd::train::Args),
 }
@@ -86,6 +88,7 @@ fn main() {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
+        Command::Assets(a) => cmd::assets::run(a),
         Command::Translate(a) => cmd::features::run_translate(a),
         Command::Panorama(a) => cmd::features::run_panorama(a),
         Command::Transfer(a) => cmd::features::run_transfer(a),

@@ -177,6 +177,90 @@ pub fn load_legacy_storage(b: &[u8]) -> Result<Storage> {
     })
 }
 
+/// Parse a whole legacy (pre-1.6, non-zip) `torch.save` file: the saved object (persistent ids
+/// left in place) and its storages by key. The storage data follows the key list in key order,
+/// each as an int64 element count and the raw bytes; the dtype comes from the first persistent
+/// id that names the key.
+pub fn load_legacy_file(b: &[u8]) -> Result<(Value, std::collections::HashMap<String, Storage>)> {
+    let mut pos = 0;
+    let mut next = |what: &str| -> Result<Value> {
+        let (v, used) = unpickle(&b[pos..])
+            .map_err(|e| Error::Structure(format!("legacy torch file, {what}: {e}")))?;
+        pos += used;
+        Ok(v)
+    };
+    match next("magic")? {
+        Value::BigInt(m) if m.as_slice() == MAGIC => {}
+        _ => return Err(Error::Structure("not a legacy torch.save file (bad magic number)".into())),
+    }
+    if next("protocol")?.as_int() != Some(1001) {
+        return Err(Error::Structure("legacy torch file: unsupported protocol version".into()));
+    }
+    next("sys info")?;
+    let obj = next("object")?;
+    let keys: Vec<String> = next("keys")?
+        .as_seq()
+        .unwrap_or_default()
+        .iter()
+        .map(|k| match k {
+            Value::Str(s) => Ok(s.to_string()),
+            Value::Int(i) => Ok(i.to_string()),
+            _ => Err(Error::Structure("storage key is not a string".into())),
+        })
+        .collect::<Result<_>>()?;
+    // dtypes of the keys, from the persistent ids inside the object.
+    let mut dtypes = std::collections::HashMap::new();
+    fn walk(v: &Value, out: &mut std::collections::HashMap<String, DType>) {
+        match v {
+            Value::PersId(p) => {
+                if let Ok((d, k, _)) = parse_storage_pid(&p.0) {
+                    out.entry(k).or_insert(d);
+                }
+            }
+            Value::Object(o) => {
+                let o = o.borrow();
+                for a in &o.args {
+                    walk(a, out);
+                }
+                if let Some(s) = &o.state {
+                    walk(s, out);
+                }
+            }
+            _ => {
+                if let Some(items) = v.dict_items() {
+                    for (k, x) in items {
+                        walk(&k, out);
+                        walk(&x, out);
+                    }
+                } else if let Some(seq) = v.as_seq() {
+                    for x in seq {
+                        walk(&x, out);
+                    }
+                }
+            }
+        }
+    }
+    walk(&obj, &mut dtypes);
+    let mut storages = std::collections::HashMap::new();
+    for k in keys {
+        let dtype = *dtypes
+            .get(&k)
+            .ok_or_else(|| Error::Structure(format!("legacy torch file: storage '{k}' is never referenced")))?;
+        let rest = &b[pos..];
+        if rest.len() < 8 {
+            return Err(Error::Structure("legacy torch file ends before the storage data".into()));
+        }
+        let n = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+        let nbytes = n
+            .checked_mul(dtype.size())
+            .filter(|&nb| nb <= rest.len() - 8)
+            .ok_or_else(|| Error::Structure("legacy torch file: storage data is truncated".into()))?;
+        storages.insert(k, Storage { dtype, bytes: Rc::new(rest[8..8 + nbytes].to_vec()) });
+        pos += 8 + nbytes;
+    }
+    Ok((obj, storages))
+}
+
 /// Resolve a tensor-like value (`_rebuild_tensor_v2`, `_rebuild_parameter…`) to a dense tensor.
 /// `resolve_pid` maps persistent ids (zip checkpoints) to storages.
 pub fn tensor(v: &Value, resolve_pid: &dyn Fn(&Value) -> Result<Storage>) -> Result<Tensor> {

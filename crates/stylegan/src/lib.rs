@@ -16,6 +16,7 @@ pub mod latent;
 pub mod models;
 pub mod nn;
 pub mod ops;
+pub mod perceptual;
 pub mod train;
 
 pub use backend::{device, Device, DeviceKind};

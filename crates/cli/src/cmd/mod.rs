@@ -1,3 +1,4 @@
+pub mod assets;
 pub mod bench;
 pub mod classifier;
 pub mod convert;

@@ -1,0 +1,6 @@
+//! Perceptual networks: LPIPS (VGG16, v0.1).
+
+pub mod assets;
+pub mod lpips;
+
+pub use lpips::Lpips;
