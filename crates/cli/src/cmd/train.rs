@@ -122,7 +122,7 @@ impl Observer for Bar {
     }
     fn tick(&self, line: &serde_json::Value) {
         let g = |k: &str| line.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
-        self.pb.println(format!(
+        self.say(format!(
             "tick {:<4} kimg {:<8.2} sec/kimg {:<8.1} G {:.3} Dreal {:.3} Dgen {:.3} r1 {:.3} pl {:.3} p {:.3}",
             g("tick"),
             g("kimg"),
@@ -136,7 +136,19 @@ impl Observer for Bar {
         ));
     }
     fn snapshot(&self, path: &Path) {
-        self.pb.println(format!("snapshot {}", path.display()));
+        self.say(format!("snapshot {}", path.display()));
+    }
+}
+
+impl Bar {
+    /// A line above the bar, or on stderr when there is no terminal (the bar is hidden, e.g.
+    /// a run in the background with its output in a log file).
+    fn say(&self, msg: String) {
+        if self.pb.is_hidden() {
+            eprintln!("{msg}");
+        } else {
+            self.pb.println(msg);
+        }
     }
 }
 
