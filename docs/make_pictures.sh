@@ -45,4 +45,10 @@ sg panorama --seeds 1,2,3,4 --layer 1 --overlap 0.5 --trunc 0.7 --output docs/pa
 sg transfer --seed-src 1 --seed-ref 2 --box 0.2,0.35,0.8,0.8 --trunc 0.7 --output docs/transfer.png
 sg single-image --seed 1 --layer 1 --count 7 --trunc 0.7 --outdir "$T/single"
 cp "$T/single/grid.png" docs/single-image.png
+# Image-to-image translation: the demo model and its sepia child (aligned: frozen mapping
+# and affines), continuous (α = 0 … 1) and local (horizontal mask).
+sg translate --child models/faces32-sepia.safetensors --seeds 0-3 --alphas 0:1:5 --trunc 0.7 --outdir "$T/tr"
+cp "$T/tr/grid.png" docs/translate.png
+sg translate --child models/faces32-sepia.safetensors --seeds 0-3 --mask horizontal --trunc 0.7 --outdir "$T/trh"
+cp "$T/trh/grid.png" docs/translate-local.png
 echo "all pictures written"
