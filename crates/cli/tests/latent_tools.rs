@@ -59,6 +59,10 @@ fn directions_then_edit_grid() {
     fails(&run(&["edit", "--network", &net, "--seeds", "0", "--s-channel", "1-2", "--outdir", out2.to_str().unwrap()]), &["LAYER:CHANNEL"]);
     fails(&run(&["edit", "--network", &net, "--seeds", "0", "--direction", gs.to_str().unwrap(), "--strengths", "1:x:3", "--outdir", out2.to_str().unwrap()]), &["--strengths", "'x'"]);
     fails(&run(&["edit", "--network", &net, "--seeds", "0", "--outdir", out2.to_str().unwrap()]), &["--direction", "--s-channel"]);
+    // --space must fit the edit.
+    ok(&run(&["edit", "--network", &net, "--seeds", "0", "--direction", gs.to_str().unwrap(), "--layers", "0-2", "--space", "wplus", "--strengths", "1", "--outdir", out2.to_str().unwrap()]));
+    ok(&run(&["edit", "--network", &net, "--seeds", "0", "--s-channel", "0:1", "--space", "s", "--strengths", "1", "--outdir", out2.to_str().unwrap()]));
+    fails(&run(&["edit", "--network", &net, "--seeds", "0", "--direction", gs.to_str().unwrap(), "--space", "s", "--outdir", out2.to_str().unwrap()]), &["--space s", "w direction"]);
 }
 
 #[test]

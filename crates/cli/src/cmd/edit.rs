@@ -35,6 +35,10 @@ pub struct Args {
     /// layers a SeFa direction was computed from.
     #[arg(long)]
     layers: Option<String>,
+    /// Where the edit acts: w (every layer), wplus (the layers in --layers), s (StyleSpace:
+    /// S directions and --s-channel). Default: from the direction and --layers.
+    #[arg(long)]
+    space: Option<String>,
     /// Truncation psi applied before editing.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
@@ -104,6 +108,24 @@ pub fn run(a: Args) -> Result<()> {
         }
         _ => bail!("give --direction FILE or --s-channel LAYER:CHANNEL"),
     };
+    if let Some(space) = &a.space {
+        let space: stylegan::latent::Space = space.parse()?;
+        let ok = match (&edit, space) {
+            (Edit::W { layers: None, .. }, stylegan::latent::Space::W) => true,
+            (Edit::W { .. }, stylegan::latent::Space::WPlus) => true,
+            (Edit::S { .. } | Edit::SChannel { .. }, stylegan::latent::Space::S) => true,
+            _ => false,
+        };
+        if !ok {
+            let what = match &edit {
+                Edit::W { layers: None, .. } => "a w direction on every layer (space w, or wplus with --layers)",
+                Edit::W { .. } => "a w direction on chosen layers (space wplus)",
+                Edit::S { .. } => "a StyleSpace direction (space s)",
+                Edit::SChannel { .. } => "a StyleSpace channel (space s)",
+            };
+            bail!("--space {} does not fit this edit: it is {what}", space.name());
+        }
+    }
     super::generate::prepare_outdir(&a.outdir)?;
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
     let pb = super::progress(seeds.len() * strengths.len(), "editing");
