@@ -75,3 +75,13 @@ mod tests {
         assert!(parse_grid("0x2").is_err());
     }
 }
+
+/// Parse an optional index list such as `--layers 0-3,6` (same syntax as seeds).
+pub fn parse_indices(s: Option<&str>, flag: &str) -> Result<Option<Vec<usize>>> {
+    s.map(|l| {
+        parse_seeds(l)
+            .with_context(|| flag.to_string())
+            .map(|v| v.into_iter().map(|x| x as usize).collect())
+    })
+    .transpose()
+}

@@ -15,7 +15,10 @@ fn models() -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylegan")).args(args).output().expect("run stylegan")
+    Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args(args)
+        .output()
+        .expect("run stylegan")
 }
 
 fn ok(o: &Output) -> String {
@@ -28,18 +31,41 @@ fn ok(o: &Output) -> String {
 fn generate_without_network_uses_the_demo_model() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("demo");
-    ok(&run(&["generate", "--seeds", "0-3", "--grid", "2x2", "--outdir", out.to_str().unwrap()]));
+    ok(&run(&[
+        "generate",
+        "--seeds",
+        "0-3",
+        "--grid",
+        "2x2",
+        "--outdir",
+        out.to_str().unwrap(),
+    ]));
     let img = image::open(out.join("seed0000.png")).unwrap();
     assert_eq!((img.width(), img.height()), (32, 32));
     // The same as naming the bundled file explicitly.
     let out2 = tmp.path().join("explicit");
     let net = models().join("faces32.safetensors");
-    ok(&run(&["generate", "--network", net.to_str().unwrap(), "--seeds", "0", "--outdir", out2.to_str().unwrap()]));
-    assert_eq!(img.to_rgb8(), image::open(out2.join("seed0000.png")).unwrap().to_rgb8());
+    ok(&run(&[
+        "generate",
+        "--network",
+        net.to_str().unwrap(),
+        "--seeds",
+        "0",
+        "--outdir",
+        out2.to_str().unwrap(),
+    ]));
+    assert_eq!(
+        img.to_rgb8(),
+        image::open(out2.join("seed0000.png")).unwrap().to_rgb8()
+    );
 }
 
 fn prob(c: &AttributeClassifier, g: &Generator, l: Latent, k: usize) -> Vec<f32> {
-    c.predict(l.generate(g, NoiseMode::Const).unwrap()).unwrap().iter().map(|p| p[k]).collect()
+    c.predict(l.generate(g, NoiseMode::Const).unwrap())
+        .unwrap()
+        .iter()
+        .map(|p| p[k])
+        .collect()
 }
 
 #[test]
@@ -47,9 +73,27 @@ fn interfacegan_direction_changes_the_classifier_prediction() {
     let tmp = tempfile::tempdir().unwrap();
     let clf = models().join("faces32-attributes.safetensors");
     let samples = tmp.path().join("samples.safetensors");
-    ok(&run(&["classifier", "label", "--classifier", clf.to_str().unwrap(), "--seeds", "0-599", "--out", samples.to_str().unwrap()]));
+    ok(&run(&[
+        "classifier",
+        "label",
+        "--classifier",
+        clf.to_str().unwrap(),
+        "--seeds",
+        "0-599",
+        "--out",
+        samples.to_str().unwrap(),
+    ]));
     let dir = tmp.path().join("male.safetensors");
-    let err = ok(&run(&["directions", "interfacegan", "--samples", samples.to_str().unwrap(), "--attribute", "male", "--out", dir.to_str().unwrap()]));
+    let err = ok(&run(&[
+        "directions",
+        "interfacegan",
+        "--samples",
+        samples.to_str().unwrap(),
+        "--attribute",
+        "male",
+        "--out",
+        dir.to_str().unwrap(),
+    ]));
     assert!(err.contains("validation accuracy"), "{err}");
 
     let dev = stylegan::backend::cpu();
@@ -61,9 +105,18 @@ fn interfacegan_direction_changes_the_classifier_prediction() {
     // Held-out seeds, not used to find the direction.
     let seeds: Vec<u32> = (10_000..10_024).collect();
     let base = Latent::from_seeds(&g, &seeds, None).unwrap();
-    let minus = prob(&c, &g, edit.apply(&g, base.clone(), -4.0 * scale).unwrap(), k);
+    let minus = prob(
+        &c,
+        &g,
+        edit.apply(&g, base.clone(), -4.0 * scale).unwrap(),
+        k,
+    );
     let plus = prob(&c, &g, edit.apply(&g, base, 4.0 * scale).unwrap(), k);
     let moved = minus.iter().zip(&plus).filter(|(m, p)| p > m).count();
     println!("male probability rises for {moved}/{} seeds", seeds.len());
-    assert!(moved * 10 >= seeds.len() * 8, "only {moved}/{} seeds moved toward 'male'", seeds.len());
+    assert!(
+        moved * 10 >= seeds.len() * 8,
+        "only {moved}/{} seeds moved toward 'male'",
+        seeds.len()
+    );
 }

@@ -7,7 +7,10 @@ use std::process::{Command, Output};
 use stylegan::io::checkpoint::Checkpoint;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylegan")).args(args).output().expect("run stylegan")
+    Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args(args)
+        .output()
+        .expect("run stylegan")
 }
 
 fn ok(o: &Output) -> String {
@@ -32,22 +35,56 @@ fn dataset(dir: &Path) -> PathBuf {
     for k in 0..8u32 {
         let img = image::RgbImage::from_fn(8, 8, |x, y| {
             let on = (x + k) % 4 < 2 && (y + k / 2) % 4 < 3;
-            if on { image::Rgb([200, 60 + 20 * k as u8, 40]) } else { image::Rgb([20, 20, 90]) }
+            if on {
+                image::Rgb([200, 60 + 20 * k as u8, 40])
+            } else {
+                image::Rgb([20, 20, 90])
+            }
         });
         img.save(src.join(format!("{k}.png"))).unwrap();
     }
     let zip = dir.join("data.zip");
-    ok(&run(&["dataset", "--source", src.to_str().unwrap(), "--dest", zip.to_str().unwrap(), "--resolution", "8"]));
+    ok(&run(&[
+        "dataset",
+        "--source",
+        src.to_str().unwrap(),
+        "--dest",
+        zip.to_str().unwrap(),
+        "--resolution",
+        "8",
+    ]));
     zip
 }
 
 const TINY: &[&str] = &[
-    "--batch", "4", "--gamma", "1", "--tick", "0.008", "--snap", "1", "--cbase", "64", "--cmax", "16",
-    "--map", "2", "--latent-dim", "8", "--mbstd-group", "2", "--grid", "2x2",
+    "--batch",
+    "4",
+    "--gamma",
+    "1",
+    "--tick",
+    "0.008",
+    "--snap",
+    "1",
+    "--cbase",
+    "64",
+    "--cmax",
+    "16",
+    "--map",
+    "2",
+    "--latent-dim",
+    "8",
+    "--mbstd-group",
+    "2",
+    "--grid",
+    "2x2",
 ];
 
 fn only_run_dir(outdir: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(outdir).unwrap().flatten().map(|e| e.path()).collect();
+    let dirs: Vec<PathBuf> = std::fs::read_dir(outdir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs[0].clone()
 }
@@ -65,12 +102,30 @@ fn train_writes_a_run_and_resumes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let data = dataset(tmp.path());
     let out = tmp.path().join("runs");
-    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--kimg", "0.016"];
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--outdir",
+        out.to_str().unwrap(),
+        "--kimg",
+        "0.016",
+    ];
     args.extend_from_slice(TINY);
     ok(&run(&args));
     let dir = only_run_dir(&out);
-    assert!(dir.file_name().unwrap().to_string_lossy().starts_with("00000-data-stylegan2-gpus1-batch4-gamma1"));
-    for f in ["training_options.json", "reals.png", "fakes_init.png", "fakes000000.png", "network-snapshot-000000.safetensors"] {
+    assert!(dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("00000-data-stylegan2-gpus1-batch4-gamma1"));
+    for f in [
+        "training_options.json",
+        "reals.png",
+        "fakes_init.png",
+        "fakes000000.png",
+        "network-snapshot-000000.safetensors",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
     let fakes = image::open(dir.join("fakes000000.png")).unwrap();
@@ -85,16 +140,35 @@ fn train_writes_a_run_and_resumes_it() {
     for n in ["G", "D", "G_ema"] {
         assert!(ck.networks.contains_key(n), "{n}");
     }
-    assert!(ck.extra_tensors.keys().any(|k| k.starts_with("G_opt.exp_avg.")));
-    assert!(ck.extra_tensors.keys().any(|k| k.starts_with("D_opt.exp_avg_sq.")));
+    assert!(ck
+        .extra_tensors
+        .keys()
+        .any(|k| k.starts_with("G_opt.exp_avg.")));
+    assert!(ck
+        .extra_tensors
+        .keys()
+        .any(|k| k.starts_with("D_opt.exp_avg_sq.")));
     let state: serde_json::Value = serde_json::from_str(&ck.extra_metadata["train.state"]).unwrap();
     assert_eq!(state["cur_nimg"].as_u64(), Some(16));
 
     // Resume from the run directory: continues in it, to the new total.
-    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--kimg", "0.024", "--resume", dir.to_str().unwrap()];
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--outdir",
+        out.to_str().unwrap(),
+        "--kimg",
+        "0.024",
+        "--resume",
+        dir.to_str().unwrap(),
+    ];
     args.extend_from_slice(TINY);
     let err = ok(&run(&args));
-    assert!(err.contains("resuming") && err.contains("0.016 kimg"), "{err}");
+    assert!(
+        err.contains("resuming") && err.contains("0.016 kimg"),
+        "{err}"
+    );
     assert_eq!(only_run_dir(&out), dir);
     let lines = log_lines(&dir);
     assert_eq!(lines.len(), 3);
@@ -102,29 +176,57 @@ fn train_writes_a_run_and_resumes_it() {
 
     // The snapshot generates images like any network file.
     let gen = tmp.path().join("gen");
-    ok(&run(&["generate", "--network", snap.to_str().unwrap(), "--seeds", "0-1", "--outdir", gen.to_str().unwrap()]));
+    ok(&run(&[
+        "generate",
+        "--network",
+        snap.to_str().unwrap(),
+        "--seeds",
+        "0-1",
+        "--outdir",
+        gen.to_str().unwrap(),
+    ]));
     assert!(gen.join("seed0001.png").is_file());
 
     // Fine-tuning from a network file (G, D, G_ema without training state, as `stylegan
     // convert` makes from a snapshot) starts a new run with frozen mapping and affines.
     let parent = tmp.path().join("parent.safetensors");
-    ok(&run(&["convert", snap.to_str().unwrap(), parent.to_str().unwrap()]));
+    ok(&run(&[
+        "convert",
+        snap.to_str().unwrap(),
+        parent.to_str().unwrap(),
+    ]));
     let pc = Checkpoint::read(&parent).unwrap();
     assert!(!pc.extra_metadata.contains_key("train.state") && pc.extra_tensors.is_empty());
     assert_eq!(pc.networks.len(), 3);
     let out2 = tmp.path().join("child");
-    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out2.to_str().unwrap(), "--kimg", "0.008", "--resume", parent.to_str().unwrap(), "--freeze-mapping", "--freeze-affine"];
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--outdir",
+        out2.to_str().unwrap(),
+        "--kimg",
+        "0.008",
+        "--resume",
+        parent.to_str().unwrap(),
+        "--freeze-mapping",
+        "--freeze-affine",
+    ];
     args.extend_from_slice(TINY);
     let err = ok(&run(&args));
     assert!(err.contains("fine-tuning from"), "{err}");
-    let child = Checkpoint::read(&only_run_dir(&out2).join("network-snapshot-000000.safetensors")).unwrap();
+    let child =
+        Checkpoint::read(&only_run_dir(&out2).join("network-snapshot-000000.safetensors")).unwrap();
     let (pg, cg) = (&pc.networks["G"], &child.networks["G"]);
     for (k, t) in &pg.tensors {
         if (k.starts_with("mapping.") && !k.ends_with("w_avg")) || k.contains(".affine.") {
             assert_eq!(t.data, cg.tensors[k].data, "{k} should be frozen");
         }
     }
-    assert_ne!(pg.tensors["synthesis.b8.conv1.weight"].data, cg.tensors["synthesis.b8.conv1.weight"].data);
+    assert_ne!(
+        pg.tensors["synthesis.b8.conv1.weight"].data,
+        cg.tensors["synthesis.b8.conv1.weight"].data
+    );
 }
 
 #[test]
@@ -132,27 +234,65 @@ fn train_rejects_bad_input_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("runs");
     let missing = tmp.path().join("nope.zip");
-    let mut args = vec!["train", "--data", missing.to_str().unwrap(), "--outdir", out.to_str().unwrap()];
+    let mut args = vec![
+        "train",
+        "--data",
+        missing.to_str().unwrap(),
+        "--outdir",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(TINY);
     fails(&run(&args), &["nope.zip"]);
 
     let data = dataset(tmp.path());
-    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--cond"];
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--outdir",
+        out.to_str().unwrap(),
+        "--cond",
+    ];
     args.extend_from_slice(TINY);
     fails(&run(&args), &["--cond", "labels"]);
 
-    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--aug", "sometimes"];
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--outdir",
+        out.to_str().unwrap(),
+        "--aug",
+        "sometimes",
+    ];
     args.extend_from_slice(TINY);
     fails(&run(&args), &["--aug", "sometimes"]);
 
     // A network of another resolution cannot fine-tune on this data.
     let other = stylegan::train::NetworkOptions {
-        resolution: 16, channels: 3, c_dim: 0, channel_base: 64, channel_max: 16, map_layers: 2, latent_dim: 8, mbstd_group: 2,
+        resolution: 16,
+        channels: 3,
+        c_dim: 0,
+        channel_base: 64,
+        channel_max: 16,
+        map_layers: 2,
+        latent_dim: 8,
+        mbstd_group: 2,
     };
     let (g, d) = other.build(0).unwrap();
     let parent = tmp.path().join("p16.safetensors");
     Checkpoint::write(&parent, &[("G", &g), ("D", &d)], &Default::default()).unwrap();
-    let mut args = vec!["train", "--data", data.to_str().unwrap(), "--outdir", out.to_str().unwrap(), "--resume", parent.to_str().unwrap(), "--kimg", "0.004"];
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--outdir",
+        out.to_str().unwrap(),
+        "--resume",
+        parent.to_str().unwrap(),
+        "--kimg",
+        "0.004",
+    ];
     args.extend_from_slice(TINY);
     fails(&run(&args), &["16x16", "8x8"]);
 }

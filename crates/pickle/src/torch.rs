@@ -191,10 +191,16 @@ pub fn load_legacy_file(b: &[u8]) -> Result<(Value, std::collections::HashMap<St
     };
     match next("magic")? {
         Value::BigInt(m) if m.as_slice() == MAGIC => {}
-        _ => return Err(Error::Structure("not a legacy torch.save file (bad magic number)".into())),
+        _ => {
+            return Err(Error::Structure(
+                "not a legacy torch.save file (bad magic number)".into(),
+            ))
+        }
     }
     if next("protocol")?.as_int() != Some(1001) {
-        return Err(Error::Structure("legacy torch file: unsupported protocol version".into()));
+        return Err(Error::Structure(
+            "legacy torch file: unsupported protocol version".into(),
+        ));
     }
     next("sys info")?;
     let obj = next("object")?;
@@ -243,19 +249,31 @@ pub fn load_legacy_file(b: &[u8]) -> Result<(Value, std::collections::HashMap<St
     walk(&obj, &mut dtypes);
     let mut storages = std::collections::HashMap::new();
     for k in keys {
-        let dtype = *dtypes
-            .get(&k)
-            .ok_or_else(|| Error::Structure(format!("legacy torch file: storage '{k}' is never referenced")))?;
+        let dtype = *dtypes.get(&k).ok_or_else(|| {
+            Error::Structure(format!(
+                "legacy torch file: storage '{k}' is never referenced"
+            ))
+        })?;
         let rest = &b[pos..];
         if rest.len() < 8 {
-            return Err(Error::Structure("legacy torch file ends before the storage data".into()));
+            return Err(Error::Structure(
+                "legacy torch file ends before the storage data".into(),
+            ));
         }
         let n = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
         let nbytes = n
             .checked_mul(dtype.size())
             .filter(|&nb| nb <= rest.len() - 8)
-            .ok_or_else(|| Error::Structure("legacy torch file: storage data is truncated".into()))?;
-        storages.insert(k, Storage { dtype, bytes: Rc::new(rest[8..8 + nbytes].to_vec()) });
+            .ok_or_else(|| {
+                Error::Structure("legacy torch file: storage data is truncated".into())
+            })?;
+        storages.insert(
+            k,
+            Storage {
+                dtype,
+                bytes: Rc::new(rest[8..8 + nbytes].to_vec()),
+            },
+        );
         pos += 8 + nbytes;
     }
     Ok((obj, storages))

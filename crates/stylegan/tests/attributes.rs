@@ -2,7 +2,9 @@
 //! boundary and its conditional variant is orthogonal to the condition; labelled-sample files
 //! round-trip.
 
-use stylegan::attributes::{train_classifier, AttributeClassifier, ClassifierOptions, LabelledSamples};
+use stylegan::attributes::{
+    train_classifier, AttributeClassifier, ClassifierOptions, LabelledSamples,
+};
 use stylegan::edit::interfacegan::interfacegan;
 use stylegan::latent::RandomState;
 use stylegan::train::InMemoryData;
@@ -28,9 +30,21 @@ fn classifier_learns_a_visible_attribute() {
         images.push(img);
         labels.push(vec![sq as u8 as f32, red as u8 as f32]);
     }
-    let data = InMemoryData { resolution: 8, channels: 3, images, labels: Some(labels) };
+    let data = InMemoryData {
+        resolution: 8,
+        channels: 3,
+        images,
+        labels: Some(labels),
+    };
     let names = vec!["square".to_string(), "red".to_string()];
-    let opts = ClassifierOptions { width: 8, batch: 16, steps: 150, lr: 3e-3, holdout: 0.2, seed: 0 };
+    let opts = ClassifierOptions {
+        width: 8,
+        batch: 16,
+        steps: 150,
+        lr: 3e-3,
+        holdout: 0.2,
+        seed: 0,
+    };
     let (entry, acc) = train_classifier(&data, &names, &opts, &|_, _| {}).unwrap();
     for (n, a) in &acc {
         assert!(*a >= 0.9, "{n}: held-out accuracy {a}");
@@ -46,10 +60,21 @@ fn classifier_learns_a_visible_attribute() {
     assert_eq!(pr.len(), 3);
     assert!(pr.iter().flatten().all(|v| (0.0..=1.0).contains(v)));
     let bad = burn::tensor::Tensor::<4>::zeros([1, 3, 16, 16], &stylegan::backend::cpu());
-    assert!(c.predict(bad).unwrap_err().to_string().contains("[N, 3, 8, 8]"));
+    assert!(c
+        .predict(bad)
+        .unwrap_err()
+        .to_string()
+        .contains("[N, 3, 8, 8]"));
     // Without labels: a clear error.
-    let nolab = InMemoryData { resolution: 8, channels: 3, images: data.images.clone(), labels: None };
-    let err = train_classifier(&nolab, &[], &opts, &|_, _| {}).unwrap_err().to_string();
+    let nolab = InMemoryData {
+        resolution: 8,
+        channels: 3,
+        images: data.images.clone(),
+        labels: None,
+    };
+    let err = train_classifier(&nolab, &[], &opts, &|_, _| {})
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no labels"), "{err}");
 }
 
@@ -59,12 +84,16 @@ fn synthetic(n: usize, d: usize) -> (LabelledSamples, Vec<f64>, Vec<f64>) {
     let a: Vec<f64> = rng.randn(d);
     let mut b: Vec<f64> = rng.randn(d);
     // Make b correlated with a so the conditional direction differs from the plain one.
-    b.iter_mut().zip(&a).for_each(|(x, y)| *x = 0.6 * y + 0.8 * *x);
+    b.iter_mut()
+        .zip(&a)
+        .for_each(|(x, y)| *x = 0.6 * y + 0.8 * *x);
     let mut w = Vec::new();
     let mut scores = Vec::new();
     for _ in 0..n {
         let v: Vec<f64> = rng.randn(d);
-        let s = |u: &[f64]| 1.0 / (1.0 + (-3.0 * u.iter().zip(&v).map(|(p, q)| p * q).sum::<f64>()).exp());
+        let s = |u: &[f64]| {
+            1.0 / (1.0 + (-3.0 * u.iter().zip(&v).map(|(p, q)| p * q).sum::<f64>()).exp())
+        };
         scores.push(vec![s(&a) as f32, s(&b) as f32]);
         w.push(v.iter().map(|&x| x as f32).collect());
     }
@@ -99,7 +128,11 @@ fn interfacegan_recovers_a_linear_boundary() {
     // Conditional: orthogonal to b's boundary, still mostly along a.
     let dc = interfacegan(&s, "a", &["b".into()], 0.25).unwrap();
     let nb = interfacegan(&s, "b", &[], 0.25).unwrap();
-    let dot: f32 = dc.directions[0].iter().zip(&nb.directions[0]).map(|(x, y)| x * y).sum();
+    let dot: f32 = dc.directions[0]
+        .iter()
+        .zip(&nb.directions[0])
+        .map(|(x, y)| x * y)
+        .sum();
     assert!(dot.abs() < 1e-5, "not orthogonal to the condition: {dot}");
     assert!(cos(&dc.directions[0], &a) > 0.5);
     // ... whereas the plain direction is not (a and b are correlated by construction).
@@ -110,9 +143,24 @@ fn interfacegan_recovers_a_linear_boundary() {
     let p = dir.path().join("s.safetensors");
     s.save(&p).unwrap();
     let back = LabelledSamples::load(&p).unwrap();
-    assert_eq!((back.w, back.scores, back.seeds, back.label_names), (s.w.clone(), s.scores.clone(), s.seeds.clone(), s.label_names.clone()));
-    let err = interfacegan(&s, "glasses", &[], 0.25).unwrap_err().to_string();
-    assert!(err.contains("unknown attribute 'glasses'") && err.contains("a, b"), "{err}");
-    let err = interfacegan(&s, "a", &["a".into()], 0.25).unwrap_err().to_string();
+    assert_eq!(
+        (back.w, back.scores, back.seeds, back.label_names),
+        (
+            s.w.clone(),
+            s.scores.clone(),
+            s.seeds.clone(),
+            s.label_names.clone()
+        )
+    );
+    let err = interfacegan(&s, "glasses", &[], 0.25)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown attribute 'glasses'") && err.contains("a, b"),
+        "{err}"
+    );
+    let err = interfacegan(&s, "a", &["a".into()], 0.25)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("both"), "{err}");
 }

@@ -617,14 +617,20 @@ fn facesjs_missing_tools_folder_is_a_clear_error() {
 #[test]
 fn sepia_palette_is_the_sepia_matrix() {
     use stylegan::data::Palette;
-    let mut img = image::RgbImage::from_fn(4, 1, |x, _| image::Rgb([[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30]][x as usize]));
+    let mut img = image::RgbImage::from_fn(4, 1, |x, _| {
+        image::Rgb([[255, 0, 0], [0, 255, 0], [0, 0, 255], [10, 20, 30]][x as usize])
+    });
     let orig = img.clone();
     Palette::Natural.apply(&mut img);
     assert_eq!(img, orig);
     Palette::Sepia.apply(&mut img);
     assert_eq!(img.get_pixel(0, 0).0, [100, 89, 69]); // 0.393·255, 0.349·255, 0.272·255
     for p in img.pixels() {
-        assert!(p.0[0] >= p.0[1] && p.0[1] >= p.0[2], "sepia keeps r >= g >= b: {:?}", p.0);
+        assert!(
+            p.0[0] >= p.0[1] && p.0[1] >= p.0[2],
+            "sepia keeps r >= g >= b: {:?}",
+            p.0
+        );
     }
     assert!("purple".parse::<Palette>().is_err());
 }

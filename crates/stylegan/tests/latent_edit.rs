@@ -33,14 +33,29 @@ fn vals<const D: usize>(t: burn::tensor::Tensor<D>) -> Vec<f32> {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
 fn every_space_gives_the_same_image() {
     let g = tiny_g();
     let z = Latent::from_seeds(&g, &[1, 2], None).unwrap();
-    let reference = vals(g.generate(match &z { Latent::Z { z, .. } => z.clone(), _ => unreachable!() }, None, 1.0, None, NoiseMode::Const).unwrap());
+    let reference = vals(
+        g.generate(
+            match &z {
+                Latent::Z { z, .. } => z.clone(),
+                _ => unreachable!(),
+            },
+            None,
+            1.0,
+            None,
+            NoiseMode::Const,
+        )
+        .unwrap(),
+    );
     for space in [Space::Z, Space::W, Space::WPlus, Space::S] {
         let l = z.clone().to_space(&g, space).unwrap();
         assert_eq!(l.space(), space);
@@ -53,16 +68,30 @@ fn every_space_gives_the_same_image() {
     let err = s.to_space(&g, Space::W).unwrap_err().to_string();
     assert!(err.contains("cannot convert a s latent back to w"), "{err}");
     // Truncation is a W+ operation and equals the generator's own truncation.
-    let zt = match &z { Latent::Z { z, .. } => z.clone(), _ => unreachable!() };
-    let want = vals(g.generate(zt, None, 0.6, Some(3), NoiseMode::Const).unwrap());
-    let got = vals(z.truncate(&g, 0.6, Some(3)).unwrap().generate(&g, NoiseMode::Const).unwrap());
+    let zt = match &z {
+        Latent::Z { z, .. } => z.clone(),
+        _ => unreachable!(),
+    };
+    let want = vals(
+        g.generate(zt, None, 0.6, Some(3), NoiseMode::Const)
+            .unwrap(),
+    );
+    let got = vals(
+        z.truncate(&g, 0.6, Some(3))
+            .unwrap()
+            .generate(&g, NoiseMode::Const)
+            .unwrap(),
+    );
     assert_eq!(got, want);
 }
 
 #[test]
 fn stylespace_flatten_and_channel_edits() {
     let g = tiny_g();
-    let styles = Latent::from_seeds(&g, &[3], None).unwrap().styles(&g).unwrap();
+    let styles = Latent::from_seeds(&g, &[3], None)
+        .unwrap()
+        .styles(&g)
+        .unwrap();
     let layers = s_layers(&styles);
     // b4: conv1, torgb; b8, b16: conv0, conv1, torgb → 8 style layers.
     assert_eq!(layers.len(), 8);
@@ -82,9 +111,13 @@ fn stylespace_flatten_and_channel_edits() {
             assert_eq!(x, y, "value {i} changed");
         }
     }
-    let err = s_channel_add(&mut edited, 99, 0, 1.0).unwrap_err().to_string();
+    let err = s_channel_add(&mut edited, 99, 0, 1.0)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("layer 99"), "{err}");
-    let err = s_channel_add(&mut edited, 0, 999, 1.0).unwrap_err().to_string();
+    let err = s_channel_add(&mut edited, 0, 999, 1.0)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("channel 999"), "{err}");
 }
 
@@ -95,8 +128,14 @@ fn edits_zero_is_identity_and_layers_are_respected() {
     let ws0 = vals(base.clone().wplus(&g).unwrap());
     let d = 12;
     let dir: Vec<f32> = (0..d).map(|i| if i == 3 { 1.0 } else { 0.0 }).collect();
-    let e = Edit::W { direction: dir.clone(), layers: Some(vec![1, 2]) };
-    assert_eq!(vals(e.apply(&g, base.clone(), 0.0).unwrap().wplus(&g).unwrap()), ws0);
+    let e = Edit::W {
+        direction: dir.clone(),
+        layers: Some(vec![1, 2]),
+    };
+    assert_eq!(
+        vals(e.apply(&g, base.clone(), 0.0).unwrap().wplus(&g).unwrap()),
+        ws0
+    );
     let ws = vals(e.apply(&g, base.clone(), 2.0).unwrap().wplus(&g).unwrap());
     for l in 0..g.num_ws() {
         for j in 0..d {
@@ -110,10 +149,21 @@ fn edits_zero_is_identity_and_layers_are_respected() {
     }
     // An edit changes the image; a wrong-sized direction is a clear error.
     let img0 = vals(base.clone().generate(&g, NoiseMode::Const).unwrap());
-    let all = Edit::W { direction: dir, layers: None };
-    let img1 = vals(all.apply(&g, base.clone(), 3.0).unwrap().generate(&g, NoiseMode::Const).unwrap());
+    let all = Edit::W {
+        direction: dir,
+        layers: None,
+    };
+    let img1 = vals(
+        all.apply(&g, base.clone(), 3.0)
+            .unwrap()
+            .generate(&g, NoiseMode::Const)
+            .unwrap(),
+    );
     assert!(max_diff(&img0, &img1) > 1e-3);
-    let bad = Edit::W { direction: vec![1.0; 5], layers: None };
+    let bad = Edit::W {
+        direction: vec![1.0; 5],
+        layers: None,
+    };
     let err = bad.apply(&g, base, 1.0).unwrap_err().to_string();
     assert!(err.contains("5 values") && err.contains("12"), "{err}");
 }
@@ -123,29 +173,53 @@ fn ganspace_matches_an_exact_pca_of_w() {
     let g = tiny_g();
     let n = 600;
     let dirs = ganspace(&g, Space::W, n, 3, 5).unwrap();
-    assert_eq!((dirs.method.as_str(), dirs.space.as_str()), ("ganspace", "w"));
+    assert_eq!(
+        (dirs.method.as_str(), dirs.space.as_str()),
+        ("ganspace", "w")
+    );
     assert!(dirs.values.windows(2).all(|v| v[0] >= v[1]));
     // Exact PCA of the same samples.
     let mut rng = stylegan::latent::RandomState::new(5);
     let zs: Vec<Vec<f64>> = (0..n).map(|_| rng.randn(12)).collect();
-    let w = Latent::Z { z: g.z_tensor(&zs).unwrap(), c: None }.w_rows(&g).unwrap();
-    let mean: Vec<f64> = (0..12).map(|j| w.iter().map(|r| r[j]).sum::<f64>() / n as f64).collect();
+    let w = Latent::Z {
+        z: g.z_tensor(&zs).unwrap(),
+        c: None,
+    }
+    .w_rows(&g)
+    .unwrap();
+    let mean: Vec<f64> = (0..12)
+        .map(|j| w.iter().map(|r| r[j]).sum::<f64>() / n as f64)
+        .collect();
     let cov = nalgebra::DMatrix::<f64>::from_fn(12, 12, |i, j| {
-        w.iter().map(|r| (r[i] - mean[i]) * (r[j] - mean[j])).sum::<f64>() / (n as f64 - 1.0)
+        w.iter()
+            .map(|r| (r[i] - mean[i]) * (r[j] - mean[j]))
+            .sum::<f64>()
+            / (n as f64 - 1.0)
     });
     let eig = nalgebra::SymmetricEigen::new(cov);
     let mut order: Vec<usize> = (0..12).collect();
     order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
     for k in 0..3 {
         let e = eig.eigenvectors.column(order[k]);
-        let cos: f64 = dirs.directions[k].iter().zip(e.iter()).map(|(a, b)| *a as f64 * b).sum();
+        let cos: f64 = dirs.directions[k]
+            .iter()
+            .zip(e.iter())
+            .map(|(a, b)| *a as f64 * b)
+            .sum();
         assert!(cos.abs() > 0.999, "component {k}: |cos| {}", cos.abs());
         let sd = eig.eigenvalues[order[k]].sqrt();
-        assert!((dirs.values[k] as f64 - sd).abs() < 1e-3 * sd, "{} vs {sd}", dirs.values[k]);
+        assert!(
+            (dirs.values[k] as f64 - sd).abs() < 1e-3 * sd,
+            "{} vs {sd}",
+            dirs.values[k]
+        );
     }
     // S-space components have the S dimension and unit norm.
     let s = ganspace(&g, Space::S, 200, 2, 1).unwrap();
-    let styles = Latent::from_seeds(&g, &[0], None).unwrap().styles(&g).unwrap();
+    let styles = Latent::from_seeds(&g, &[0], None)
+        .unwrap()
+        .styles(&g)
+        .unwrap();
     assert_eq!(s.directions[0].len(), s_flatten(&styles).dims()[1]);
     let norm: f32 = s.directions[0].iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4);
@@ -153,16 +227,27 @@ fn ganspace_matches_an_exact_pca_of_w() {
 
 #[test]
 fn interpolation_curves_pass_through_keys_and_loop() {
-    let keys = vec![vec![0.0, 1.0], vec![2.0, -1.0], vec![1.0, 3.0], vec![-1.0, 0.5]];
+    let keys = vec![
+        vec![0.0, 1.0],
+        vec![2.0, -1.0],
+        vec![1.0, 3.0],
+        vec![-1.0, 0.5],
+    ];
     for kind in [Kind::Linear, Kind::Cubic] {
         let c = Looped::new(keys.clone(), kind).unwrap();
         for (i, k) in keys.iter().enumerate() {
             let v = c.at(i as f64);
-            assert!(v.iter().zip(k).all(|(a, b)| (a - b).abs() < 1e-12), "{kind:?} key {i}");
+            assert!(
+                v.iter().zip(k).all(|(a, b)| (a - b).abs() < 1e-12),
+                "{kind:?} key {i}"
+            );
         }
         // The loop closes: x and x + n are the same point.
         let (p, q) = (c.at(0.3), c.at(4.3));
-        assert!(p.iter().zip(&q).all(|(a, b)| (a - b).abs() < 1e-12), "{p:?} vs {q:?}");
+        assert!(
+            p.iter().zip(&q).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{p:?} vs {q:?}"
+        );
     }
     let lin = Looped::new(keys.clone(), Kind::Linear).unwrap();
     assert_eq!(lin.at(0.5), vec![1.0, 0.0]);
@@ -184,15 +269,25 @@ fn gif_video_round_trips() {
     use stylegan::io::image::Image8;
     let dir = tempfile::tempdir().unwrap();
     let frames: Vec<Image8> = (0..5u8)
-        .map(|k| Image8 { width: 6, height: 4, channels: 3, pixels: vec![k * 40; 6 * 4 * 3] })
+        .map(|k| Image8 {
+            width: 6,
+            height: 4,
+            channels: 3,
+            pixels: vec![k * 40; 6 * 4 * 3],
+        })
         .collect();
     let p = dir.path().join("v.gif");
     stylegan::io::video::write_video(&p, &frames, 10).unwrap();
-    let dec = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(std::fs::File::open(&p).unwrap())).unwrap();
+    let dec = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(
+        std::fs::File::open(&p).unwrap(),
+    ))
+    .unwrap();
     use image::AnimationDecoder;
     let got = dec.into_frames().collect_frames().unwrap();
     assert_eq!(got.len(), 5);
     assert_eq!(got[0].buffer().dimensions(), (6, 4));
-    let err = stylegan::io::video::write_video(&dir.path().join("v.avi"), &frames, 10).unwrap_err().to_string();
+    let err = stylegan::io::video::write_video(&dir.path().join("v.avi"), &frames, 10)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(".avi"), "{err}");
 }

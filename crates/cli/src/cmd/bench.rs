@@ -44,13 +44,25 @@ fn bench_train(steps: usize, device: &stylegan::Device) -> Result<()> {
     let (g, d) = net.build(0)?;
     let mut rng = stylegan::latent::RandomState::new(0);
     let images = (0..64)
-        .map(|_| (0..3 * 32 * 32).map(|_| (rng.random_sample() * 255.0) as u8).collect())
+        .map(|_| {
+            (0..3 * 32 * 32)
+                .map(|_| (rng.random_sample() * 255.0) as u8)
+                .collect()
+        })
         .collect();
-    let data = InMemoryData { resolution: 32, channels: 3, images, labels: None };
+    let data = InMemoryData {
+        resolution: 32,
+        channels: 3,
+        images,
+        labels: None,
+    };
     println!("| training (32x32, cbase 1024, cmax 64, batch 16) | sec/kimg | relative |");
     println!("|---|---|---|");
     let mut base = None;
-    for (name, reg) in [("no regularisers (baseline)", false), ("full recipe: lazy R1 + path length", true)] {
+    for (name, reg) in [
+        ("no regularisers (baseline)", false),
+        ("full recipe: lazy R1 + path length", true),
+    ] {
         let opts = TrainOptions {
             batch: 16,
             r1_gamma: 0.02,

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use stylegan::attributes::{save_classifier, train_classifier, AttributeClassifier, ClassifierOptions, LabelledSamples};
+use stylegan::attributes::{
+    save_classifier, train_classifier, AttributeClassifier, ClassifierOptions, LabelledSamples,
+};
 use stylegan::data::Dataset;
 use stylegan::latent::Latent;
 use stylegan::models::{Generator, NoiseMode};
@@ -61,7 +63,14 @@ enum Action {
 
 pub fn run(a: Args) -> Result<()> {
     match a.action {
-        Action::Train { data, out, steps, batch, width, seed } => {
+        Action::Train {
+            data,
+            out,
+            steps,
+            batch,
+            width,
+            seed,
+        } => {
             if steps == 0 || batch == 0 || width == 0 {
                 bail!("--steps, --batch and --width must be at least 1");
             }
@@ -74,7 +83,13 @@ pub fn run(a: Args) -> Result<()> {
                 None => (0..ds.label_dim()).map(|i| format!("class{i}")).collect(),
             };
             let pb = super::progress(steps, "training classifier");
-            let opts = ClassifierOptions { width, batch, steps, seed, ..ClassifierOptions::default() };
+            let opts = ClassifierOptions {
+                width,
+                batch,
+                steps,
+                seed,
+                ..ClassifierOptions::default()
+            };
             let (entry, acc) = train_classifier(&ds, &names, &opts, &|_, loss| {
                 pb.set_message(format!("loss {loss:.4}"));
                 pb.inc(1);
@@ -87,7 +102,13 @@ pub fn run(a: Args) -> Result<()> {
             }
             Ok(())
         }
-        Action::Label { network, classifier, seeds, trunc, out } => {
+        Action::Label {
+            network,
+            classifier,
+            seeds,
+            trunc,
+            out,
+        } => {
             let seeds = crate::args::parse_seeds(&seeds)?;
             let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
             let c = AttributeClassifier::load(&classifier, &stylegan::backend::cpu())?;
@@ -101,22 +122,37 @@ pub fn run(a: Args) -> Result<()> {
                 bail!("labelling samples of conditional networks is not supported");
             }
             let pb = super::progress(seeds.len(), "labelling");
-            let mut samples = LabelledSamples { seeds: vec![], w: vec![], scores: vec![], label_names: c.label_names.clone() };
+            let mut samples = LabelledSamples {
+                seeds: vec![],
+                w: vec![],
+                scores: vec![],
+                label_names: c.label_names.clone(),
+            };
             for chunk in seeds.chunks(32) {
                 let z = Latent::from_seeds(&g, chunk, None)?;
                 let w = z.clone().w_rows(&g)?;
-                let img = z.truncate(&g, trunc, None)?.generate(&g, NoiseMode::Const)?;
+                let img = z
+                    .truncate(&g, trunc, None)?
+                    .generate(&g, NoiseMode::Const)?;
                 let scores = c.predict(img)?;
                 samples.seeds.extend_from_slice(chunk);
-                samples.w.extend(w.into_iter().map(|r| r.into_iter().map(|v| v as f32).collect::<Vec<f32>>()));
+                samples.w.extend(
+                    w.into_iter()
+                        .map(|r| r.into_iter().map(|v| v as f32).collect::<Vec<f32>>()),
+                );
                 samples.scores.extend(scores);
                 pb.inc(chunk.len() as u64);
             }
             pb.finish_and_clear();
             samples.save(&out)?;
-            eprintln!("wrote {} labelled samples to {}", samples.seeds.len(), out.display());
+            eprintln!(
+                "wrote {} labelled samples to {}",
+                samples.seeds.len(),
+                out.display()
+            );
             for (k, n) in samples.label_names.iter().enumerate() {
-                let m = samples.scores.iter().map(|s| s[k] as f64).sum::<f64>() / samples.scores.len() as f64;
+                let m = samples.scores.iter().map(|s| s[k] as f64).sum::<f64>()
+                    / samples.scores.len() as f64;
                 eprintln!("  {n:<16} mean probability {m:.3}");
             }
             Ok(())

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use stylegan::edit::sefa::sefa;
 use stylegan::models::Generator;
@@ -77,13 +77,7 @@ pub fn run(a: Args) -> Result<()> {
             out,
             layers,
         } => {
-            let layers: Option<Vec<usize>> = layers
-                .map(|l| {
-                    crate::args::parse_seeds(&l)
-                        .context("--layers")
-                        .map(|v| v.into_iter().map(|x| x as usize).collect())
-                })
-                .transpose()?;
+            let layers = crate::args::parse_indices(layers.as_deref(), "--layers")?;
             let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
             let dirs = sefa(&g, layers.as_deref())?;
             dirs.save(&out)?;
@@ -102,12 +96,19 @@ pub fn run(a: Args) -> Result<()> {
             );
             Ok(())
         }
-        Method::Interfacegan { samples, attribute, condition, ratio, out } => {
+        Method::Interfacegan {
+            samples,
+            attribute,
+            condition,
+            ratio,
+            out,
+        } => {
             if !(ratio > 0.0 && ratio <= 0.5) {
                 anyhow::bail!("--ratio must be in (0, 0.5], got {ratio}");
             }
             let s = stylegan::attributes::LabelledSamples::load(&samples)?;
-            let dirs = stylegan::edit::interfacegan::interfacegan(&s, &attribute, &condition, ratio)?;
+            let dirs =
+                stylegan::edit::interfacegan::interfacegan(&s, &attribute, &condition, ratio)?;
             dirs.save(&out)?;
             eprintln!(
                 "wrote the InterFaceGAN direction for '{attribute}'{} to {} (validation accuracy {:.1}%)",
@@ -117,12 +118,24 @@ pub fn run(a: Args) -> Result<()> {
             );
             Ok(())
         }
-        Method::Ganspace { network, out, space, samples, components, seed } => {
+        Method::Ganspace {
+            network,
+            out,
+            space,
+            samples,
+            components,
+            seed,
+        } => {
             let space: stylegan::latent::Space = space.parse()?;
             let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
             let dirs = stylegan::edit::ganspace::ganspace(&g, space, samples, components, seed)?;
             dirs.save(&out)?;
-            let top: Vec<String> = dirs.values.iter().take(5).map(|v| format!("{v:.3}")).collect();
+            let top: Vec<String> = dirs
+                .values
+                .iter()
+                .take(5)
+                .map(|v| format!("{v:.3}"))
+                .collect();
             eprintln!(
                 "wrote {} GANSpace directions in {} to {} (top standard deviations {})",
                 dirs.directions.len(),

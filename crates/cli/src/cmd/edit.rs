@@ -60,16 +60,37 @@ pub struct Args {
 pub fn parse_strengths(s: &str) -> Result<Vec<f64>> {
     let parts: Vec<&str> = s.split(':').collect();
     let v: Vec<f64> = if parts.len() == 3 {
-        let a: f64 = parts[0].trim().parse().with_context(|| format!("--strengths start '{}'", parts[0]))?;
-        let b: f64 = parts[1].trim().parse().with_context(|| format!("--strengths stop '{}'", parts[1]))?;
-        let n: usize = parts[2].trim().parse().with_context(|| format!("--strengths count '{}'", parts[2]))?;
+        let a: f64 = parts[0]
+            .trim()
+            .parse()
+            .with_context(|| format!("--strengths start '{}'", parts[0]))?;
+        let b: f64 = parts[1]
+            .trim()
+            .parse()
+            .with_context(|| format!("--strengths stop '{}'", parts[1]))?;
+        let n: usize = parts[2]
+            .trim()
+            .parse()
+            .with_context(|| format!("--strengths count '{}'", parts[2]))?;
         if n == 0 {
             bail!("--strengths count must be at least 1");
         }
-        (0..n).map(|i| if n == 1 { a } else { a + (b - a) * i as f64 / (n - 1) as f64 }).collect()
+        (0..n)
+            .map(|i| {
+                if n == 1 {
+                    a
+                } else {
+                    a + (b - a) * i as f64 / (n - 1) as f64
+                }
+            })
+            .collect()
     } else if parts.len() == 1 {
         s.split(',')
-            .map(|x| x.trim().parse::<f64>().with_context(|| format!("--strengths value '{x}'")))
+            .map(|x| {
+                x.trim()
+                    .parse::<f64>()
+                    .with_context(|| format!("--strengths value '{x}'"))
+            })
             .collect::<Result<_>>()?
     } else {
         bail!("--strengths must be START:STOP:COUNT or a comma list, got '{s}'");
@@ -84,16 +105,13 @@ pub fn run(a: Args) -> Result<()> {
     let seeds = crate::args::parse_seeds(&a.seeds)?;
     let strengths = parse_strengths(&a.strengths)?;
     let noise: NoiseMode = a.noise_mode.parse()?;
-    let layers = a
-        .layers
-        .as_deref()
-        .map(|l| crate::args::parse_seeds(l).context("--layers").map(|v| v.into_iter().map(|x| x as usize).collect()))
-        .transpose()?;
+    let layers = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &super::device(&a.device)?)?;
     let (edit, scale) = match (&a.direction, &a.s_channel) {
         (Some(path), None) => {
             let d = Directions::load(path)?;
-            Edit::from_directions(&d, a.index, layers).with_context(|| path.display().to_string())?
+            Edit::from_directions(&d, a.index, layers)
+                .with_context(|| path.display().to_string())?
         }
         (None, Some(spec)) => {
             if layers.is_some() {
@@ -102,8 +120,14 @@ pub fn run(a: Args) -> Result<()> {
             let (l, c) = spec
                 .split_once(':')
                 .with_context(|| format!("--s-channel must be LAYER:CHANNEL, got '{spec}'"))?;
-            let layer = l.trim().parse().with_context(|| format!("--s-channel layer '{l}'"))?;
-            let channel = c.trim().parse().with_context(|| format!("--s-channel channel '{c}'"))?;
+            let layer = l
+                .trim()
+                .parse()
+                .with_context(|| format!("--s-channel layer '{l}'"))?;
+            let channel = c
+                .trim()
+                .parse()
+                .with_context(|| format!("--s-channel channel '{c}'"))?;
             (Edit::SChannel { layer, channel }, 1.0)
         }
         _ => bail!("give --direction FILE or --s-channel LAYER:CHANNEL"),
@@ -118,12 +142,17 @@ pub fn run(a: Args) -> Result<()> {
         };
         if !ok {
             let what = match &edit {
-                Edit::W { layers: None, .. } => "a w direction on every layer (space w, or wplus with --layers)",
+                Edit::W { layers: None, .. } => {
+                    "a w direction on every layer (space w, or wplus with --layers)"
+                }
                 Edit::W { .. } => "a w direction on chosen layers (space wplus)",
                 Edit::S { .. } => "a StyleSpace direction (space s)",
                 Edit::SChannel { .. } => "a StyleSpace channel (space s)",
             };
-            bail!("--space {} does not fit this edit: it is {what}", space.name());
+            bail!(
+                "--space {} does not fit this edit: it is {what}",
+                space.name()
+            );
         }
     }
     super::generate::prepare_outdir(&a.outdir)?;
@@ -133,8 +162,13 @@ pub fn run(a: Args) -> Result<()> {
     for &seed in &seeds {
         let base = Latent::from_seeds(&g, &[seed], a.class)?.truncate(&g, a.trunc, None)?;
         for &s in &strengths {
-            let img = edit.apply(&g, base.clone(), s * scale)?.generate(&g, noise)?;
-            let v: Vec<f32> = img.into_data().try_to_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let img = edit
+                .apply(&g, base.clone(), s * scale)?
+                .generate(&g, noise)?;
+            let v: Vec<f32> = img
+                .into_data()
+                .try_to_vec()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let im = Image8::from_chw(&v, c, r, r);
             im.save_png(&a.outdir.join(format!("seed{seed:04}_{s:+.2}.png")))?;
             cells.push(im);

@@ -52,8 +52,18 @@ pub fn run_expand(a: ExpandArgs) -> Result<()> {
     let mode: Extend = a.mode.parse()?;
     let noise: NoiseMode = a.noise_mode.parse()?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    let styles = Latent::from_seeds(&g, &[a.seed], None)?.truncate(&g, a.trunc, None)?.styles(&g)?;
-    let img = expand(&g, &styles, a.layer, mode, a.width_factor, a.height_factor, noise)?;
+    let styles = Latent::from_seeds(&g, &[a.seed], None)?
+        .truncate(&g, a.trunc, None)?
+        .styles(&g)?;
+    let img = expand(
+        &g,
+        &styles,
+        a.layer,
+        mode,
+        a.width_factor,
+        a.height_factor,
+        noise,
+    )?;
     save_png(img, &a.output)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
@@ -92,17 +102,25 @@ pub fn run_blend(a: BlendArgs) -> Result<()> {
     let mask = match a.mask.as_str() {
         "horizontal" => Mask::Horizontal,
         "vertical" => Mask::Vertical,
-        path => Mask::from_image_file(std::path::Path::new(path))
-            .with_context(|| format!("--mask {path}: not horizontal, vertical or a readable image"))?,
+        path => Mask::from_image_file(std::path::Path::new(path)).with_context(|| {
+            format!("--mask {path}: not horizontal, vertical or a readable image")
+        })?,
     };
-    let layers: Option<Vec<usize>> = a
-        .layers
-        .as_deref()
-        .map(|l| crate::args::parse_seeds(l).context("--layers").map(|v| v.into_iter().map(|x| x as usize).collect()))
-        .transpose()?;
+    let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    let s = |seed| -> Result<_> { Ok(Latent::from_seeds(&g, &[seed], None)?.truncate(&g, a.trunc, None)?.styles(&g)?) };
-    let img = blend(&g, &s(a.seed_a)?, &s(a.seed_b)?, &mask, layers.as_deref(), noise)?;
+    let s = |seed| -> Result<_> {
+        Ok(Latent::from_seeds(&g, &[seed], None)?
+            .truncate(&g, a.trunc, None)?
+            .styles(&g)?)
+    };
+    let img = blend(
+        &g,
+        &s(a.seed_a)?,
+        &s(a.seed_b)?,
+        &mask,
+        layers.as_deref(),
+        noise,
+    )?;
     save_png(img, &a.output)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
@@ -139,7 +157,11 @@ pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
     let styles: Vec<_> = seeds
         .iter()
-        .map(|&s| -> Result<_> { Ok(Latent::from_seeds(&g, &[s], None)?.truncate(&g, a.trunc, None)?.styles(&g)?) })
+        .map(|&s| -> Result<_> {
+            Ok(Latent::from_seeds(&g, &[s], None)?
+                .truncate(&g, a.trunc, None)?
+                .styles(&g)?)
+        })
         .collect::<Result<_>>()?;
     let refs: Vec<&[_]> = styles.iter().map(Vec::as_slice).collect();
     let img = stylegan::features::panorama(&g, &refs, a.layer, a.overlap, noise)?;
@@ -188,7 +210,11 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
         (Some(b), None) => {
             let v: Vec<f64> = b
                 .split(',')
-                .map(|x| x.trim().parse::<f64>().with_context(|| format!("--box value '{x}'")))
+                .map(|x| {
+                    x.trim()
+                        .parse::<f64>()
+                        .with_context(|| format!("--box value '{x}'"))
+                })
                 .collect::<Result<_>>()?;
             if v.len() != 4 {
                 anyhow::bail!("--box needs 4 numbers x0,y0,x1,y1, got {}", v.len());
@@ -198,14 +224,22 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
         (None, Some(p)) => Mask::from_image_file(p)?,
         _ => anyhow::bail!("give the region with --box x0,y0,x1,y1 or --mask FILE.png"),
     };
-    let layers: Option<Vec<usize>> = a
-        .layers
-        .as_deref()
-        .map(|l| crate::args::parse_seeds(l).context("--layers").map(|v| v.into_iter().map(|x| x as usize).collect()))
-        .transpose()?;
+    let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    let ws = |s| -> Result<_> { Ok(Latent::from_seeds(&g, &[s], None)?.truncate(&g, a.trunc, None)?.wplus(&g)?) };
-    let img = stylegan::features::transfer(&g, &ws(a.seed_src)?, &ws(a.seed_ref)?, &mask, a.align, layers.as_deref(), noise)?;
+    let ws = |s| -> Result<_> {
+        Ok(Latent::from_seeds(&g, &[s], None)?
+            .truncate(&g, a.trunc, None)?
+            .wplus(&g)?)
+    };
+    let img = stylegan::features::transfer(
+        &g,
+        &ws(a.seed_src)?,
+        &ws(a.seed_ref)?,
+        &mask,
+        a.align,
+        layers.as_deref(),
+        noise,
+    )?;
     save_png(img, &a.output)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
@@ -241,7 +275,9 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
         anyhow::bail!("--count must be at least 1");
     }
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    let styles = Latent::from_seeds(&g, &[a.seed], None)?.truncate(&g, a.trunc, None)?.styles(&g)?;
+    let styles = Latent::from_seeds(&g, &[a.seed], None)?
+        .truncate(&g, a.trunc, None)?
+        .styles(&g)?;
     let n_blocks = g.synthesis.blocks.len();
     if a.layer >= n_blocks {
         anyhow::bail!("--layer {} is out of range 0..{}", a.layer, n_blocks - 1);
@@ -249,10 +285,20 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
     let r = 4usize << a.layer;
     super::generate::prepare_outdir(&a.outdir)?;
     let mut cells = Vec::new();
-    let orig = stylegan::features::ImageTensor(stylegan::features::single_image(&g, &styles, a.layer, &[], NoiseMode::Const)?).to_image8()?;
+    let orig = stylegan::features::ImageTensor(stylegan::features::single_image(
+        &g,
+        &styles,
+        a.layer,
+        &[],
+        NoiseMode::Const,
+    )?)
+    .to_image8()?;
     orig.save_png(&a.outdir.join("orig.png"))?;
     cells.push(orig);
-    for (i, shifts) in stylegan::features::random_shifts(r, r, a.count, a.shift_seed).iter().enumerate() {
+    for (i, shifts) in stylegan::features::random_shifts(r, r, a.count, a.shift_seed)
+        .iter()
+        .enumerate()
+    {
         let img = stylegan::features::single_image(&g, &styles, a.layer, shifts, NoiseMode::Const)?;
         let im = stylegan::features::ImageTensor(img).to_image8()?;
         im.save_png(&a.outdir.join(format!("var{i:02}.png")))?;
@@ -261,7 +307,11 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
     let cols = cells.len().min(8);
     let rows = cells.len().div_ceil(cols);
     stylegan::io::image::grid(&cells, cols, rows)?.save_png(&a.outdir.join("grid.png"))?;
-    eprintln!("wrote {} variations and grid.png to {}", a.count, a.outdir.display());
+    eprintln!(
+        "wrote {} variations and grid.png to {}",
+        a.count,
+        a.outdir.display()
+    );
     Ok(())
 }
 
@@ -298,15 +348,14 @@ pub fn run_translate(a: TranslateArgs) -> Result<()> {
     let seeds = crate::args::parse_seeds(&a.seeds)?;
     let parent = Generator::load(&super::network(&a.parent)?, &stylegan::backend::cpu())?;
     let child = Generator::load(&a.child, &stylegan::backend::cpu())?;
-    let layers: Option<Vec<usize>> = a
-        .layers
-        .as_deref()
-        .map(|l| crate::args::parse_seeds(l).context("--layers").map(|v| v.into_iter().map(|x| x as usize).collect()))
-        .transpose()?;
+    let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let masks: Vec<(String, Mask)> = match a.mask.as_deref() {
         Some("horizontal") => vec![("horizontal".into(), Mask::Horizontal)],
         Some("vertical") => vec![("vertical".into(), Mask::Vertical)],
-        Some(path) => vec![("mask".into(), Mask::from_image_file(std::path::Path::new(path))?)],
+        Some(path) => vec![(
+            "mask".into(),
+            Mask::from_image_file(std::path::Path::new(path))?,
+        )],
         None => super::edit::parse_strengths(&a.alphas)?
             .into_iter()
             .map(|v| (format!("{v:.2}"), Mask::Constant(v as f32)))
@@ -315,15 +364,30 @@ pub fn run_translate(a: TranslateArgs) -> Result<()> {
     super::generate::prepare_outdir(&a.outdir)?;
     let mut cells = Vec::new();
     for &seed in &seeds {
-        let ws = Latent::from_seeds(&parent, &[seed], None)?.truncate(&parent, a.trunc, None)?.wplus(&parent)?;
+        let ws = Latent::from_seeds(&parent, &[seed], None)?
+            .truncate(&parent, a.trunc, None)?
+            .wplus(&parent)?;
         for (name, m) in &masks {
-            let img = stylegan::features::translate(&parent, &child, &ws, m, layers.as_deref(), NoiseMode::Const)?;
+            let img = stylegan::features::translate(
+                &parent,
+                &child,
+                &ws,
+                m,
+                layers.as_deref(),
+                NoiseMode::Const,
+            )?;
             let im = stylegan::features::ImageTensor(img).to_image8()?;
             im.save_png(&a.outdir.join(format!("seed{seed:04}_{name}.png")))?;
             cells.push(im);
         }
     }
-    stylegan::io::image::grid(&cells, masks.len(), seeds.len())?.save_png(&a.outdir.join("grid.png"))?;
-    eprintln!("wrote {} x {} translations and grid.png to {}", seeds.len(), masks.len(), a.outdir.display());
+    stylegan::io::image::grid(&cells, masks.len(), seeds.len())?
+        .save_png(&a.outdir.join("grid.png"))?;
+    eprintln!(
+        "wrote {} x {} translations and grid.png to {}",
+        seeds.len(),
+        masks.len(),
+        a.outdir.display()
+    );
     Ok(())
 }

@@ -20,7 +20,10 @@ use anyhow::{bail, Result};
 use stylegan::{Device, DeviceKind};
 
 /// The bundled demo model (a 32×32 facesjs face generator trained by this project; see README).
-pub const DEMO_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/faces32.safetensors");
+pub const DEMO_MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../models/faces32.safetensors"
+);
 
 /// `--network`, or the bundled demo model when it is absent.
 pub fn network(given: &Option<PathBuf>) -> Result<PathBuf> {

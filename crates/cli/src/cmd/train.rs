@@ -111,7 +111,13 @@ impl Observer for Bar {
     fn step(&self, cur: u64, total: u64, st: &StepStats) {
         self.pb.set_length(total);
         self.pb.set_position(cur);
-        let f = |v: f64| if v.is_finite() { format!("{v:.3}") } else { "-".into() };
+        let f = |v: f64| {
+            if v.is_finite() {
+                format!("{v:.3}")
+            } else {
+                "-".into()
+            }
+        };
         self.pb.set_message(format!(
             "G {} D {}/{} p {:.3}",
             f(st.loss_g),
@@ -176,9 +182,13 @@ pub fn run(a: Args) -> Result<()> {
     let (cols, rows) = crate::args::parse_grid(&a.grid)?;
     let device = crate::cmd::device(&a.device)?;
     eprintln!("loading {}", a.data.display());
-    let data = Dataset::open(&a.data).with_context(|| format!("reading the data set {}", a.data.display()))?;
+    let data = Dataset::open(&a.data)
+        .with_context(|| format!("reading the data set {}", a.data.display()))?;
     if a.cond && !data.has_labels() {
-        bail!("--cond needs labels, but {} has none (dataset.json labels are null)", a.data.display());
+        bail!(
+            "--cond needs labels, but {} has none (dataset.json labels are null)",
+            a.data.display()
+        );
     }
     eprintln!(
         "{} images, {}x{}, {} channel(s), labels: {}",
@@ -186,7 +196,11 @@ pub fn run(a: Args) -> Result<()> {
         data.resolution(),
         data.resolution(),
         data.channels(),
-        if data.has_labels() { format!("{} values", data.label_dim()) } else { "none".into() }
+        if data.has_labels() {
+            format!("{} values", data.label_dim())
+        } else {
+            "none".into()
+        }
     );
 
     let opts = TrainOptions {
@@ -205,8 +219,17 @@ pub fn run(a: Args) -> Result<()> {
         seed: a.seed,
         ..TrainOptions::default()
     };
-    let run_opts = RunOptions { kimg: a.kimg, tick_kimg: a.tick, snap_ticks: a.snap, grid: (cols, rows) };
-    let stem = a.data.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+    let run_opts = RunOptions {
+        kimg: a.kimg,
+        tick_kimg: a.tick,
+        snap_ticks: a.snap,
+        grid: (cols, rows),
+    };
+    let stem = a
+        .data
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
     let desc = format!(
         "{stem}-{}-gpus1-batch{}-gamma{}{}",
         a.cfg,
@@ -217,29 +240,51 @@ pub fn run(a: Args) -> Result<()> {
 
     let (dir, trainer) = match &a.resume {
         Some(r) => {
-            let file = if r.is_dir() { latest_snapshot(r)? } else { r.clone() };
-            let ckpt = Checkpoint::open(&file).with_context(|| format!("reading --resume {}", file.display()))?;
-            if ckpt.extra_metadata.contains_key(stylegan::train::trainer::STATE_KEY) {
+            let file = if r.is_dir() {
+                latest_snapshot(r)?
+            } else {
+                r.clone()
+            };
+            let ckpt = Checkpoint::open(&file)
+                .with_context(|| format!("reading --resume {}", file.display()))?;
+            if ckpt
+                .extra_metadata
+                .contains_key(stylegan::train::trainer::STATE_KEY)
+            {
                 // A snapshot: continue it, in its own run directory when it sits in one.
                 let t = Trainer::resume(&file, opts, &device)?;
-                t.check_data(&data).with_context(|| format!("resuming {} on {}", file.display(), a.data.display()))?;
+                t.check_data(&data).with_context(|| {
+                    format!("resuming {} on {}", file.display(), a.data.display())
+                })?;
                 let parent = file.parent().unwrap_or(Path::new("."));
                 let dir = if parent.join("training_options.json").exists() {
                     parent.to_path_buf()
                 } else {
                     new_run_dir(&a.outdir, &desc)?
                 };
-                eprintln!("resuming {} at {:.3} kimg in {}", file.display(), t.cur_nimg as f64 / 1000.0, dir.display());
+                eprintln!(
+                    "resuming {} at {:.3} kimg in {}",
+                    file.display(),
+                    t.cur_nimg as f64 / 1000.0,
+                    dir.display()
+                );
                 (dir, t)
             } else {
                 // A network file: fine-tune G and D from it.
-                let (_, g) = ckpt.generator().with_context(|| format!("fine-tuning from {}", file.display()))?;
+                let (_, g) = ckpt
+                    .generator()
+                    .with_context(|| format!("fine-tuning from {}", file.display()))?;
                 let g = ckpt.networks.get("G").unwrap_or(g);
                 let (_, d) = ckpt.discriminator().with_context(|| {
-                    format!("fine-tuning from {} needs its discriminator too", file.display())
+                    format!(
+                        "fine-tuning from {} needs its discriminator too",
+                        file.display()
+                    )
                 })?;
                 let mut t = Trainer::new(opts, g, d, &device)?;
-                t.check_data(&data).with_context(|| format!("fine-tuning {} on {}", file.display(), a.data.display()))?;
+                t.check_data(&data).with_context(|| {
+                    format!("fine-tuning {} on {}", file.display(), a.data.display())
+                })?;
                 if let Some(e) = ckpt.networks.get("G_ema") {
                     t.g_ema = stylegan::train::params::ParamSet::from_entry(e, &device);
                 }
@@ -249,7 +294,11 @@ pub fn run(a: Args) -> Result<()> {
             }
         }
         None => {
-            let mut net = NetworkOptions::stylegan2(data.resolution(), data.channels(), if a.cond { data.label_dim() } else { 0 });
+            let mut net = NetworkOptions::stylegan2(
+                data.resolution(),
+                data.channels(),
+                if a.cond { data.label_dim() } else { 0 },
+            );
             net.channel_base = a.cbase;
             net.channel_max = a.cmax;
             net.map_layers = a.map;
@@ -278,13 +327,19 @@ pub fn run(a: Args) -> Result<()> {
     let mut run = TrainingRun::new(dir, trainer, run_opts)?;
     let pb = indicatif::ProgressBar::new((a.kimg * 1000.0) as u64);
     pb.set_style(
-        indicatif::ProgressStyle::with_template("train [{bar:30}] {pos}/{len} img ({per_sec}, eta {eta}) {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template(
+            "train [{bar:30}] {pos}/{len} img ({per_sec}, eta {eta}) {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     pb.set_position(run.trainer.cur_nimg);
     run.run(&data, &Bar { pb: pb.clone() })?;
     pb.finish_and_clear();
-    eprintln!("done: {:.3} kimg in {}", run.trainer.cur_nimg as f64 / 1000.0, run.dir.display());
+    eprintln!(
+        "done: {:.3} kimg in {}",
+        run.trainer.cur_nimg as f64 / 1000.0,
+        run.dir.display()
+    );
     Ok(())
 }

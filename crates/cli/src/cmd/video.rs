@@ -53,7 +53,10 @@ pub fn run(a: Args) -> Result<()> {
     let (cols, rows) = crate::args::parse_grid(&a.grid)?;
     let cells = cols * rows;
     if seeds.len() % cells != 0 {
-        bail!("--seeds has {} seeds, not a multiple of the {cols}x{rows} grid", seeds.len());
+        bail!(
+            "--seeds has {} seeds, not a multiple of the {cols}x{rows} grid",
+            seeds.len()
+        );
     }
     if a.w_frames == 0 || a.fps == 0 {
         bail!("--w-frames and --fps must be at least 1");
@@ -74,7 +77,9 @@ pub fn run(a: Args) -> Result<()> {
     // Keyframes per cell: z (for slerp) or w (for the spline).
     let mut curves: Vec<Box<dyn Fn(f64) -> Result<Latent>>> = Vec::new();
     for cell in 0..cells {
-        let cell_seeds: Vec<u32> = (0..keys_per_cell).map(|k| seeds[cell * keys_per_cell + k]).collect();
+        let cell_seeds: Vec<u32> = (0..keys_per_cell)
+            .map(|k| seeds[cell * keys_per_cell + k])
+            .collect();
         let zs: Vec<Vec<f64>> = cell_seeds.iter().map(|&s| z_from_seed(s, zdim)).collect();
         if in_z {
             let g2 = &g;
@@ -83,14 +88,22 @@ pub fn run(a: Args) -> Result<()> {
                 let x = x.rem_euclid(n as f64);
                 let i = (x.floor() as usize).min(n - 1);
                 let z = slerp(&zs[i], &zs[(i + 1) % n], x - i as f64);
-                Ok(Latent::Z { z: g2.z_tensor(&[z])?, c: None })
+                Ok(Latent::Z {
+                    z: g2.z_tensor(&[z])?,
+                    c: None,
+                })
             };
             curves.push(Box::new(f));
         } else {
-            let keys = (Latent::Z { z: g.z_tensor(&zs)?, c: None }).w_rows(&g)?;
+            let keys = (Latent::Z {
+                z: g.z_tensor(&zs)?,
+                c: None,
+            })
+            .w_rows(&g)?;
             let curve = Looped::new(keys, kind)?;
             let g2 = &g;
-            let f = move |x: f64| -> Result<Latent> { Ok(Latent::from_w_rows(g2, &[curve.at(x)])?) };
+            let f =
+                move |x: f64| -> Result<Latent> { Ok(Latent::from_w_rows(g2, &[curve.at(x)])?) };
             curves.push(Box::new(f));
         }
     }
@@ -103,7 +116,10 @@ pub fn run(a: Args) -> Result<()> {
         let mut imgs = Vec::with_capacity(cells);
         for curve in &curves {
             let img = curve(x)?.truncate(&g, a.trunc, None)?.generate(&g, noise)?;
-            let v: Vec<f32> = img.into_data().try_to_vec().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let v: Vec<f32> = img
+                .into_data()
+                .try_to_vec()
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             imgs.push(Image8::from_chw(&v, c, r, r));
         }
         frames.push(grid(&imgs, cols, rows)?);
@@ -111,6 +127,9 @@ pub fn run(a: Args) -> Result<()> {
     }
     pb.finish_and_clear();
     write_video(&a.output, &frames, a.fps)?;
-    eprintln!("wrote {total} frames ({cols}x{rows} grid) to {}", a.output.display());
+    eprintln!(
+        "wrote {total} frames ({cols}x{rows} grid) to {}",
+        a.output.display()
+    );
     Ok(())
 }

@@ -49,11 +49,17 @@ fn parse_kwargs(k: &Value) -> Result<(usize, usize, usize, Vec<String>)> {
         .and_then(Value::as_array)
         .ok_or_else(|| Error::Config("classifier init_kwargs lacks 'label_names'".into()))?
         .iter()
-        .map(|v| v.as_str().map(str::to_string).ok_or_else(|| Error::Config("label_names must be strings".into())))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| Error::Config("label_names must be strings".into()))
+        })
         .collect::<Result<Vec<_>>>()?;
     let r = num("resolution")?;
     if r < 4 || !r.is_power_of_two() {
-        return Err(Error::Config(format!("classifier resolution {r} must be a power of two >= 4")));
+        return Err(Error::Config(format!(
+            "classifier resolution {r} must be a power of two >= 4"
+        )));
     }
     Ok((r, num("channels")?, num("width")?, names))
 }
@@ -68,18 +74,33 @@ impl AttributeClassifier {
         let mut cin = ch;
         while r > 4 {
             let pair = p.scope(&format!("b{r}"), |p| {
-                let c0 = p.scope("conv0", |p| Conv2dLayer::new(p, cin, width, 3, true, act, 1, 1, &f, None))?;
-                let c1 = p.scope("conv1", |p| Conv2dLayer::new(p, width, width, 3, true, act, 1, 2, &f, None))?;
+                let c0 = p.scope("conv0", |p| {
+                    Conv2dLayer::new(p, cin, width, 3, true, act, 1, 1, &f, None)
+                })?;
+                let c1 = p.scope("conv1", |p| {
+                    Conv2dLayer::new(p, width, width, 3, true, act, 1, 2, &f, None)
+                })?;
                 Ok((c0, c1))
             })?;
             convs.push(pair);
             cin = width;
             r /= 2;
         }
-        let fc = p.scope("fc", |p| FullyConnected::new(p, cin * 16, width, true, act, 1.0, 0.0))?;
-        let out = p.scope("out", |p| FullyConnected::new(p, width, names.len(), true, Activation::Linear, 1.0, 0.0))?;
+        let fc = p.scope("fc", |p| {
+            FullyConnected::new(p, cin * 16, width, true, act, 1.0, 0.0)
+        })?;
+        let out = p.scope("out", |p| {
+            FullyConnected::new(p, width, names.len(), true, Activation::Linear, 1.0, 0.0)
+        })?;
         p.finish()?;
-        Ok(Self { convs, fc, out, resolution: res, channels: ch, label_names: names })
+        Ok(Self {
+            convs,
+            fc,
+            out,
+            resolution: res,
+            channels: ch,
+            label_names: names,
+        })
     }
 
     /// Logits `[N, K]` for images `[N, C, R, R]` in [-1, 1].
@@ -142,7 +163,14 @@ pub struct ClassifierOptions {
 
 impl Default for ClassifierOptions {
     fn default() -> Self {
-        Self { width: 32, batch: 32, steps: 1500, lr: 2e-3, holdout: 0.1, seed: 0 }
+        Self {
+            width: 32,
+            batch: 32,
+            steps: 1500,
+            lr: 2e-3,
+            holdout: 0.1,
+            seed: 0,
+        }
     }
 }
 
@@ -186,13 +214,20 @@ pub fn train_classifier(
 ) -> Result<(NetworkEntry, Accuracy)> {
     let k = data.label_dim();
     if k == 0 {
-        return Err(Error::InvalidArgument("the data set has no labels to learn".into()));
+        return Err(Error::InvalidArgument(
+            "the data set has no labels to learn".into(),
+        ));
     }
     if label_names.len() != k {
-        return Err(Error::InvalidArgument(format!("{} label names for {k} label values", label_names.len())));
+        return Err(Error::InvalidArgument(format!(
+            "{} label names for {k} label values",
+            label_names.len()
+        )));
     }
     if data.len() < 10 {
-        return Err(Error::InvalidArgument("a classifier needs at least 10 labelled images".into()));
+        return Err(Error::InvalidArgument(
+            "a classifier needs at least 10 labelled images".into(),
+        ));
     }
     let device = crate::backend::cpu();
     let kwargs = json!({
@@ -218,9 +253,18 @@ pub fn train_classifier(
             sd.insert(name, t);
         }
     }
-    let entry = NetworkEntry { class_name: CLASSIFIER_CLASS.into(), init_kwargs: kwargs.clone(), tensors: sd };
+    let entry = NetworkEntry {
+        class_name: CLASSIFIER_CLASS.into(),
+        init_kwargs: kwargs.clone(),
+        tensors: sd,
+    };
     let mut params = ParamSet::from_entry(&entry, &device);
-    let mut adam = Adam::new(AdamConfig { lr: opts.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+    let mut adam = Adam::new(AdamConfig {
+        lr: opts.lr,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+    });
 
     // Hold-out split (deterministic).
     let mut rng = RandomState::new(opts.seed);
@@ -230,8 +274,14 @@ pub fn train_classifier(
         order.swap(i, j);
     }
     let n_hold = ((data.len() as f64 * opts.holdout).round() as usize).clamp(1, data.len() / 2);
-    let hold = Subset { data, idx: order[..n_hold].to_vec() };
-    let train = Subset { data, idx: order[n_hold..].to_vec() };
+    let hold = Subset {
+        data,
+        idx: order[..n_hold].to_vec(),
+    };
+    let train = Subset {
+        data,
+        idx: order[n_hold..].to_vec(),
+    };
 
     for step in 0..opts.steps {
         let (x, y) = real_batch(&train, opts.batch, true, true, &mut rng, &device);
@@ -240,23 +290,32 @@ pub fn train_classifier(
         let net = AttributeClassifier::new(&kwargs, &mut Params::live(leaves.clone(), &device))?;
         let logits = net.forward(x)?;
         // BCE with logits: −[y·log σ(l) + (1−y)·log σ(−l)]
-        let loss = (y.clone() * log_sigmoid(logits.clone()) + (y.neg() + 1.0) * log_sigmoid(logits.neg()))
-            .mean()
-            .neg();
+        let loss = (y.clone() * log_sigmoid(logits.clone())
+            + (y.neg() + 1.0) * log_sigmoid(logits.neg()))
+        .mean()
+        .neg();
         let lv = to_vec(&loss.clone().without_autodiff())?[0] as f64;
         let grads = loss.backward();
-        let g: BTreeMap<String, Tensor<1>> =
-            leaves.iter().filter_map(|(n, (_, t))| t.grad(&grads).map(|g| (n.clone(), g))).collect();
+        let g: BTreeMap<String, Tensor<1>> = leaves
+            .iter()
+            .filter_map(|(n, (_, t))| t.grad(&grads).map(|g| (n.clone(), g)))
+            .collect();
         adam.step(&mut params, g)?;
         progress(step, lv);
     }
     let entry = params.to_entry()?;
-    let net = AttributeClassifier::new(&kwargs, &mut Params::from_tensors("classifier", entry.tensors.clone(), &device))?;
+    let net = AttributeClassifier::new(
+        &kwargs,
+        &mut Params::from_tensors("classifier", entry.tensors.clone(), &device),
+    )?;
     // Held-out accuracy.
     let mut correct = vec![0usize; k];
     let (c, r) = (data.channels(), data.resolution());
     for chunk in hold.idx.chunks(64) {
-        let px: Vec<f32> = chunk.iter().flat_map(|&i| data.image(i).iter().map(|&u| u as f32 / 127.5 - 1.0)).collect();
+        let px: Vec<f32> = chunk
+            .iter()
+            .flat_map(|&i| data.image(i).iter().map(|&u| u as f32 / 127.5 - 1.0))
+            .collect();
         let x = Tensor::<4>::from_data(TensorData::new(px, [chunk.len(), c, r, r]), &device);
         for (p, &i) in net.predict(x)?.iter().zip(chunk) {
             let y = data.label(i);
@@ -293,9 +352,27 @@ impl LabelledSamples {
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut tensors = BTreeMap::new();
         let n = self.w.len();
-        tensors.insert("w".to_string(), RawTensor { shape: vec![n, self.w.first().map_or(0, Vec::len)], data: self.w.concat() });
-        tensors.insert("scores".to_string(), RawTensor { shape: vec![n, self.label_names.len()], data: self.scores.concat() });
-        tensors.insert("seeds".to_string(), RawTensor { shape: vec![n], data: self.seeds.iter().map(|&s| s as f32).collect() });
+        tensors.insert(
+            "w".to_string(),
+            RawTensor {
+                shape: vec![n, self.w.first().map_or(0, Vec::len)],
+                data: self.w.concat(),
+            },
+        );
+        tensors.insert(
+            "scores".to_string(),
+            RawTensor {
+                shape: vec![n, self.label_names.len()],
+                data: self.scores.concat(),
+            },
+        );
+        tensors.insert(
+            "seeds".to_string(),
+            RawTensor {
+                shape: vec![n],
+                data: self.seeds.iter().map(|&s| s as f32).collect(),
+            },
+        );
         let entry = NetworkEntry {
             class_name: "stylegan_rs.LabelledSamples".into(),
             init_kwargs: json!({"label_names": self.label_names}),
@@ -310,16 +387,34 @@ impl LabelledSamples {
             .networks
             .values()
             .find(|e| e.class_name == "stylegan_rs.LabelledSamples")
-            .ok_or_else(|| Error::format(path, "is not a labelled-samples file (stylegan classifier label)"))?;
+            .ok_or_else(|| {
+                Error::format(
+                    path,
+                    "is not a labelled-samples file (stylegan classifier label)",
+                )
+            })?;
         let names: Vec<String> = e
             .init_kwargs
             .get("label_names")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
-        let get = |n: &str| e.tensors.get(n).ok_or_else(|| Error::format(path, format!("lacks '{n}'")));
+        let get = |n: &str| {
+            e.tensors
+                .get(n)
+                .ok_or_else(|| Error::format(path, format!("lacks '{n}'")))
+        };
         let (w, s, seeds) = (get("w")?, get("scores")?, get("seeds")?);
-        let rows = |t: &RawTensor| -> Vec<Vec<f32>> { t.data.chunks(t.shape[1].max(1)).map(<[f32]>::to_vec).collect() };
+        let rows = |t: &RawTensor| -> Vec<Vec<f32>> {
+            t.data
+                .chunks(t.shape[1].max(1))
+                .map(<[f32]>::to_vec)
+                .collect()
+        };
         Ok(Self {
             seeds: seeds.data.iter().map(|&v| v as u32).collect(),
             w: rows(w),

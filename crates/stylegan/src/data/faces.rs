@@ -75,7 +75,9 @@ impl std::str::FromStr for Palette {
         match s {
             "natural" => Ok(Self::Natural),
             "sepia" => Ok(Self::Sepia),
-            o => Err(Error::InvalidArgument(format!("unknown palette '{o}' (expected natural or sepia)"))),
+            o => Err(Error::InvalidArgument(format!(
+                "unknown palette '{o}' (expected natural or sepia)"
+            ))),
         }
     }
 }
@@ -86,8 +88,14 @@ impl Palette {
         if self == Palette::Sepia {
             for p in img.pixels_mut() {
                 let [r, g, b] = p.0.map(f32::from);
-                let f = |a: f32, bb: f32, c: f32| (a * r + bb * g + c * b).round().clamp(0.0, 255.0) as u8;
-                p.0 = [f(0.393, 0.769, 0.189), f(0.349, 0.686, 0.168), f(0.272, 0.534, 0.131)];
+                let f = |a: f32, bb: f32, c: f32| {
+                    (a * r + bb * g + c * b).round().clamp(0.0, 255.0) as u8
+                };
+                p.0 = [
+                    f(0.393, 0.769, 0.189),
+                    f(0.349, 0.686, 0.168),
+                    f(0.272, 0.534, 0.131),
+                ];
             }
         }
     }

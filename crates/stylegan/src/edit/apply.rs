@@ -13,7 +13,10 @@ use crate::models::Generator;
 #[derive(Clone, Debug)]
 pub enum Edit {
     /// A unit direction in w applied to the W+ layers `layers` (all when `None`).
-    W { direction: Vec<f32>, layers: Option<Vec<usize>> },
+    W {
+        direction: Vec<f32>,
+        layers: Option<Vec<usize>>,
+    },
     /// A unit direction over the flattened StyleSpace.
     S { direction: Vec<f32> },
     /// One StyleSpace channel (`layer` indexes conv0/conv1/torgb of every block in order).
@@ -24,23 +27,44 @@ impl Edit {
     /// Direction `k` of a directions file. `layers` overrides the W+ layers (for SeFa the
     /// default is the layers it was computed from, as in the SeFa paper; otherwise all).
     /// GANSpace directions are scaled by their standard deviation, so strengths are in σ.
-    pub fn from_directions(d: &Directions, k: usize, layers: Option<Vec<usize>>) -> Result<(Self, f64)> {
+    pub fn from_directions(
+        d: &Directions,
+        k: usize,
+        layers: Option<Vec<usize>>,
+    ) -> Result<(Self, f64)> {
         let dir = d.directions.get(k).ok_or_else(|| {
-            Error::InvalidArgument(format!("direction index {k} is out of range: the file has {}", d.directions.len()))
+            Error::InvalidArgument(format!(
+                "direction index {k} is out of range: the file has {}",
+                d.directions.len()
+            ))
         })?;
-        let scale = if d.method == "ganspace" { d.values[k] as f64 } else { 1.0 };
+        let scale = if d.method == "ganspace" {
+            d.values[k] as f64
+        } else {
+            1.0
+        };
         let edit = match d.space.as_str() {
             "w" => Edit::W {
                 direction: dir.clone(),
-                layers: layers.or_else(|| (d.method == "sefa" && !d.layers.is_empty()).then(|| d.layers.clone())),
+                layers: layers.or_else(|| {
+                    (d.method == "sefa" && !d.layers.is_empty()).then(|| d.layers.clone())
+                }),
             },
             "s" => {
                 if layers.is_some() {
-                    return Err(Error::InvalidArgument("--layers applies to w directions, this one is in StyleSpace".into()));
+                    return Err(Error::InvalidArgument(
+                        "--layers applies to w directions, this one is in StyleSpace".into(),
+                    ));
                 }
-                Edit::S { direction: dir.clone() }
+                Edit::S {
+                    direction: dir.clone(),
+                }
             }
-            o => return Err(Error::InvalidArgument(format!("directions in space '{o}' cannot be applied"))),
+            o => {
+                return Err(Error::InvalidArgument(format!(
+                    "directions in space '{o}' cannot be applied"
+                )))
+            }
         };
         Ok((edit, scale))
     }
@@ -65,10 +89,17 @@ impl Edit {
                         }
                     }
                 }
-                if let Some(bad) = layers.as_ref().and_then(|ls| ls.iter().find(|&&l| l >= num_ws)) {
-                    return Err(Error::InvalidArgument(format!("layer {bad} is out of range: the network has {num_ws} ws")));
+                if let Some(bad) = layers
+                    .as_ref()
+                    .and_then(|ls| ls.iter().find(|&&l| l >= num_ws))
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "layer {bad} is out of range: the network has {num_ws} ws"
+                    )));
                 }
-                let delta = Tensor::<3>::from_data(TensorData::new(mask, [1, num_ws, d]), &ws.device()).repeat_dim(0, n);
+                let delta =
+                    Tensor::<3>::from_data(TensorData::new(mask, [1, num_ws, d]), &ws.device())
+                        .repeat_dim(0, n);
                 Ok(Latent::WPlus(ws + delta))
             }
             Edit::S { direction } => {
@@ -82,7 +113,8 @@ impl Edit {
                     )));
                 }
                 let v: Vec<f32> = direction.iter().map(|x| x * strength as f32).collect();
-                let delta = Tensor::<2>::from_data(TensorData::new(v, [1, d]), &flat.device()).repeat_dim(0, n);
+                let delta = Tensor::<2>::from_data(TensorData::new(v, [1, d]), &flat.device())
+                    .repeat_dim(0, n);
                 Ok(Latent::S(s_unflatten(flat + delta, &styles)?))
             }
             Edit::SChannel { layer, channel } => {

@@ -15,15 +15,25 @@ use crate::models::Generator;
 /// The top components come from subspace iteration on the covariance (`Xᵀ(XQ)/N`, never formed
 /// when the space is large such as S) followed by an exact eigen-decomposition of the small
 /// projected matrix; 60 iterations are plenty for the well-separated leading components.
-pub fn ganspace(g: &Generator, space: Space, samples: usize, k: usize, seed: u32) -> Result<Directions> {
+pub fn ganspace(
+    g: &Generator,
+    space: Space,
+    samples: usize,
+    k: usize,
+    seed: u32,
+) -> Result<Directions> {
     if !matches!(space, Space::W | Space::S) {
         return Err(Error::InvalidArgument("GANSpace works in w or s".into()));
     }
     if samples < 2 || k == 0 {
-        return Err(Error::InvalidArgument("GANSpace needs at least 2 samples and 1 component".into()));
+        return Err(Error::InvalidArgument(
+            "GANSpace needs at least 2 samples and 1 component".into(),
+        ));
     }
     if g.config.c_dim > 0 {
-        return Err(Error::InvalidArgument("GANSpace on conditional networks is not supported".into()));
+        return Err(Error::InvalidArgument(
+            "GANSpace on conditional networks is not supported".into(),
+        ));
     }
     let mut rng = RandomState::new(seed);
     let mut rows: Vec<Vec<f64>> = Vec::with_capacity(samples);
@@ -32,7 +42,10 @@ pub fn ganspace(g: &Generator, space: Space, samples: usize, k: usize, seed: u32
     while done < samples {
         let n = chunk.min(samples - done);
         let zs: Vec<Vec<f64>> = (0..n).map(|_| rng.randn(g.config.z_dim)).collect();
-        let latent = Latent::Z { z: g.z_tensor(&zs)?, c: None };
+        let latent = Latent::Z {
+            z: g.z_tensor(&zs)?,
+            c: None,
+        };
         let t = match space {
             Space::W => match latent.to_space(g, Space::W)? {
                 Latent::W(w) => w,
@@ -41,7 +54,10 @@ pub fn ganspace(g: &Generator, space: Space, samples: usize, k: usize, seed: u32
             _ => s_flatten(&latent.styles(g)?),
         };
         let d = t.dims()[1];
-        let v: Vec<f32> = t.into_data().try_to_vec().map_err(|e| Error::Config(format!("{e:?}")))?;
+        let v: Vec<f32> = t
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| Error::Config(format!("{e:?}")))?;
         rows.extend(v.chunks(d).map(|r| r.iter().map(|&x| x as f64).collect()));
         done += n;
     }

@@ -34,15 +34,29 @@ fn boundary(samples: &LabelledSamples, attr: usize, ratio: f64) -> Result<(Vec<f
     let (train, val) = picked.split_at(n_train);
     let d = samples.w[0].len();
     // Standardise for conditioning; the direction is mapped back at the end.
-    let mean: Vec<f64> = (0..d).map(|j| train.iter().map(|&(i, _)| samples.w[i][j] as f64).sum::<f64>() / train.len() as f64).collect();
+    let mean: Vec<f64> = (0..d)
+        .map(|j| {
+            train
+                .iter()
+                .map(|&(i, _)| samples.w[i][j] as f64)
+                .sum::<f64>()
+                / train.len() as f64
+        })
+        .collect();
     let sd: Vec<f64> = (0..d)
         .map(|j| {
-            let v = train.iter().map(|&(i, _)| (samples.w[i][j] as f64 - mean[j]).powi(2)).sum::<f64>() / train.len() as f64;
+            let v = train
+                .iter()
+                .map(|&(i, _)| (samples.w[i][j] as f64 - mean[j]).powi(2))
+                .sum::<f64>()
+                / train.len() as f64;
             v.sqrt().max(1e-8)
         })
         .collect();
     let row = |i: usize| -> Vec<f64> {
-        let mut r: Vec<f64> = (0..d).map(|j| (samples.w[i][j] as f64 - mean[j]) / sd[j]).collect();
+        let mut r: Vec<f64> = (0..d)
+            .map(|j| (samples.w[i][j] as f64 - mean[j]) / sd[j])
+            .collect();
         r.push(1.0);
         r
     };
@@ -60,7 +74,10 @@ fn boundary(samples: &LabelledSamples, attr: usize, ratio: f64) -> Result<(Vec<f
         for i in 0..=d {
             h[(i, i)] += reg[i];
         }
-        let step = h.lu().solve(&grad).ok_or_else(|| Error::Config("InterFaceGAN: singular Hessian".into()))?;
+        let step = h
+            .lu()
+            .solve(&grad)
+            .ok_or_else(|| Error::Config("InterFaceGAN: singular Hessian".into()))?;
         beta -= &step;
         if step.norm() < 1e-10 {
             break;
@@ -77,7 +94,9 @@ fn boundary(samples: &LabelledSamples, attr: usize, ratio: f64) -> Result<(Vec<f
     let mut dir: Vec<f64> = (0..d).map(|j| beta[j] / sd[j]).collect();
     let norm = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
     if norm == 0.0 {
-        return Err(Error::Config("InterFaceGAN: the attribute is not linearly related to w".into()));
+        return Err(Error::Config(
+            "InterFaceGAN: the attribute is not linearly related to w".into(),
+        ));
     }
     dir.iter_mut().for_each(|v| *v /= norm);
     Ok((dir, correct as f64 / val.len().max(1) as f64))
@@ -86,14 +105,23 @@ fn boundary(samples: &LabelledSamples, attr: usize, ratio: f64) -> Result<(Vec<f
 /// The InterFaceGAN direction for `attribute`, made orthogonal to the boundaries of
 /// `conditions` (so that moving along it leaves those attributes unchanged, to first order).
 /// `values` holds the boundary's validation accuracy.
-pub fn interfacegan(samples: &LabelledSamples, attribute: &str, conditions: &[String], ratio: f64) -> Result<Directions> {
+pub fn interfacegan(
+    samples: &LabelledSamples,
+    attribute: &str,
+    conditions: &[String],
+    ratio: f64,
+) -> Result<Directions> {
     let idx = |name: &str| {
-        samples.label_names.iter().position(|n| n == name).ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "unknown attribute '{name}' (the samples have: {})",
-                samples.label_names.join(", ")
-            ))
-        })
+        samples
+            .label_names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unknown attribute '{name}' (the samples have: {})",
+                    samples.label_names.join(", ")
+                ))
+            })
     };
     if samples.w.is_empty() {
         return Err(Error::InvalidArgument("no samples".into()));
@@ -103,7 +131,9 @@ pub fn interfacegan(samples: &LabelledSamples, attribute: &str, conditions: &[St
     let mut basis: Vec<Vec<f64>> = Vec::new();
     for c in conditions {
         if c == attribute {
-            return Err(Error::InvalidArgument(format!("'{c}' cannot be both the attribute and a condition")));
+            return Err(Error::InvalidArgument(format!(
+                "'{c}' cannot be both the attribute and a condition"
+            )));
         }
         let (mut v, _) = boundary(samples, idx(c)?, ratio)?;
         for b in &basis {
@@ -121,7 +151,9 @@ pub fn interfacegan(samples: &LabelledSamples, attribute: &str, conditions: &[St
     }
     let norm = n.iter().map(|x| x * x).sum::<f64>().sqrt();
     if norm < 1e-8 {
-        return Err(Error::InvalidArgument(format!("'{attribute}' lies in the span of the conditions")));
+        return Err(Error::InvalidArgument(format!(
+            "'{attribute}' lies in the span of the conditions"
+        )));
     }
     Ok(Directions {
         directions: vec![n.iter().map(|x| (x / norm) as f32).collect()],

@@ -69,14 +69,26 @@ fn pad_axis(x: Tensor<4>, axis: usize, before: usize, after: usize, mode: Extend
             Tensor::cat(parts, axis)
         }
         Extend::Reflect | Extend::Replicate => {
-            let pm = if mode == Extend::Reflect { PadMode::Reflect } else { PadMode::Edge };
+            let pm = if mode == Extend::Reflect {
+                PadMode::Reflect
+            } else {
+                PadMode::Edge
+            };
             // Reflect pads at most n − 1 at a time; repeat on the growing tensor.
             let (mut x, mut b, mut a) = (x, before, after);
             while b > 0 || a > 0 {
                 let cur = x.dims()[axis];
-                let lim = if mode == Extend::Reflect { cur - 1 } else { usize::MAX };
+                let lim = if mode == Extend::Reflect {
+                    cur - 1
+                } else {
+                    usize::MAX
+                };
                 let (pb, pa) = (b.min(lim), a.min(lim));
-                let pads = if axis == 3 { vec![(0, 0), (pb, pa)] } else { vec![(pb, pa), (0, 0)] };
+                let pads = if axis == 3 {
+                    vec![(0, 0), (pb, pa)]
+                } else {
+                    vec![(pb, pa), (0, 0)]
+                };
                 x = x.pad(pads, pm);
                 b -= pb;
                 a -= pa;
@@ -128,24 +140,33 @@ pub fn expand(
             g.config.img_resolution
         )));
     }
-    if !(width_factor >= 1.0 && height_factor >= 1.0 && width_factor.is_finite() && height_factor.is_finite()) {
+    if !(width_factor >= 1.0
+        && height_factor >= 1.0
+        && width_factor.is_finite()
+        && height_factor.is_finite())
+    {
         return Err(Error::InvalidArgument(format!(
             "factors must be finite and >= 1, got width {width_factor}, height {height_factor}"
         )));
     }
     let f = g.synthesis.run_blocks(styles, 0..layer + 1, None, noise)?;
     let [_, _, h0, w0] = f.x.dims();
-    let (h, w) = ((h0 as f64 * height_factor).round() as usize, (w0 as f64 * width_factor).round() as usize);
+    let (h, w) = (
+        (h0 as f64 * height_factor).round() as usize,
+        (w0 as f64 * width_factor).round() as usize,
+    );
     let f = Features {
         x: extend(f.x, h, w, mode)?,
         img: f.img.map(|i| extend(i, h, w, mode)).transpose()?,
     };
     let f = if layer + 1 < n_blocks {
-        g.synthesis.run_blocks(styles, layer + 1..n_blocks, Some(f), noise)?
+        g.synthesis
+            .run_blocks(styles, layer + 1..n_blocks, Some(f), noise)?
     } else {
         f
     };
-    f.img.ok_or_else(|| Error::Config("the last block made no image".into()))
+    f.img
+        .ok_or_else(|| Error::Config("the last block made no image".into()))
 }
 
 /// An image tensor `[1, C, H, W]` in [-1, 1] on its way to a file.
@@ -161,9 +182,15 @@ impl ImageTensor {
     pub fn to_image8(self) -> Result<crate::io::image::Image8> {
         let [n, c, h, w] = self.0.dims();
         if n != 1 {
-            return Err(Error::InvalidArgument(format!("expected one image, got {n}")));
+            return Err(Error::InvalidArgument(format!(
+                "expected one image, got {n}"
+            )));
         }
-        let v: Vec<f32> = self.0.into_data().try_to_vec().map_err(|e| Error::Config(format!("{e:?}")))?;
+        let v: Vec<f32> = self
+            .0
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| Error::Config(format!("{e:?}")))?;
         Ok(crate::io::image::Image8::from_chw(&v, c, h, w))
     }
 }
@@ -184,7 +211,9 @@ pub enum Mask {
 impl Mask {
     /// A mask image read as α = grey value / 255 (black = all A, white = all B).
     pub fn from_image_file(path: &std::path::Path) -> Result<Self> {
-        let img = image::open(path).map_err(|e| Error::format(path, e.to_string()))?.to_luma8();
+        let img = image::open(path)
+            .map_err(|e| Error::format(path, e.to_string()))?
+            .to_luma8();
         let (w, h) = img.dimensions();
         Ok(Mask::Image {
             h: h as usize,
@@ -195,17 +224,33 @@ impl Mask {
 
     /// α at size `h × w`, shaped `[1, 1, h, w]`.
     pub fn at(&self, h: usize, w: usize, device: &burn::tensor::Device) -> Tensor<4> {
-        let ramp = |i: usize, n: usize| if n > 1 { i as f32 / (n - 1) as f32 } else { 0.5 };
+        let ramp = |i: usize, n: usize| {
+            if n > 1 {
+                i as f32 / (n - 1) as f32
+            } else {
+                0.5
+            }
+        };
         let v: Vec<f32> = match self {
             Mask::Horizontal => (0..h * w).map(|k| ramp(k % w, w)).collect(),
             Mask::Vertical => (0..h * w).map(|k| ramp(k / w, h)).collect(),
             Mask::Constant(a) => vec![*a; h * w],
-            Mask::Image { h: mh, w: mw, alpha } => {
-                let t = Tensor::<4>::from_data(TensorData::new(alpha.clone(), [1, 1, *mh, *mw]), device);
+            Mask::Image {
+                h: mh,
+                w: mw,
+                alpha,
+            } => {
+                let t = Tensor::<4>::from_data(
+                    TensorData::new(alpha.clone(), [1, 1, *mh, *mw]),
+                    device,
+                );
                 if (*mh, *mw) == (h, w) {
                     return t;
                 }
-                return interpolate(t, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([h, w]));
+                return interpolate(
+                    t,
+                    InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([h, w]),
+                );
             }
         };
         Tensor::from_data(TensorData::new(v, [1, 1, h, w]), device)
@@ -230,7 +275,11 @@ pub fn blend_many(
     noise: NoiseMode,
 ) -> Result<Features> {
     if styles.is_empty() || styles.len() != masks.len() {
-        return Err(Error::InvalidArgument(format!("{} style sets for {} masks", styles.len(), masks.len())));
+        return Err(Error::InvalidArgument(format!(
+            "{} style sets for {} masks",
+            styles.len(),
+            masks.len()
+        )));
     }
     let device = g.device().clone();
     let mut f = input;
@@ -272,17 +321,26 @@ pub fn panorama(
 ) -> Result<Tensor<4>> {
     let n_blocks = g.synthesis.blocks.len();
     if k >= n_blocks {
-        return Err(Error::InvalidArgument(format!("block {k} is out of range 0..{}", n_blocks - 1)));
+        return Err(Error::InvalidArgument(format!(
+            "block {k} is out of range 0..{}",
+            n_blocks - 1
+        )));
     }
     if !(0.0..1.0).contains(&overlap) {
-        return Err(Error::InvalidArgument(format!("overlap must be in [0, 1), got {overlap}")));
+        return Err(Error::InvalidArgument(format!(
+            "overlap must be in [0, 1), got {overlap}"
+        )));
     }
     if styles.is_empty() {
-        return Err(Error::InvalidArgument("a panorama needs at least one seed".into()));
+        return Err(Error::InvalidArgument(
+            "a panorama needs at least one seed".into(),
+        ));
     }
     let n = styles.len();
-    let feats: Vec<Features> =
-        styles.iter().map(|s| g.synthesis.run_blocks(s, 0..k + 1, None, noise)).collect::<Result<_>>()?;
+    let feats: Vec<Features> = styles
+        .iter()
+        .map(|s| g.synthesis.run_blocks(s, 0..k + 1, None, noise))
+        .collect::<Result<_>>()?;
     let [_, _, h, w] = feats[0].x.dims();
     let o = ((overlap * w as f64).round() as usize).min(w - 1);
     let step = w - o;
@@ -300,8 +358,16 @@ pub fn panorama(
                         return 0.0;
                     }
                     // ramp up over the overlap with the previous image, down over the next.
-                    let up = if i > 0 && o > 0 { ((col - a + 0.5) / o as f64).clamp(0.0, 1.0) } else { 1.0 };
-                    let down = if i + 1 < n && o > 0 { ((b + 0.5 - col) / o as f64).clamp(0.0, 1.0) } else { 1.0 };
+                    let up = if i > 0 && o > 0 {
+                        ((col - a + 0.5) / o as f64).clamp(0.0, 1.0)
+                    } else {
+                        1.0
+                    };
+                    let down = if i + 1 < n && o > 0 {
+                        ((b + 0.5 - col) / o as f64).clamp(0.0, 1.0)
+                    } else {
+                        1.0
+                    };
                     up.min(down).max(1e-6)
                 })
                 .collect();
@@ -332,7 +398,11 @@ pub fn panorama(
     };
     let mask_for = |i: usize, hh: usize, cols: usize| -> Mask {
         let wt = weights(cols);
-        Mask::Image { h: hh, w: cols, alpha: (0..hh).flat_map(|_| wt[i].clone()).collect() }
+        Mask::Image {
+            h: hh,
+            w: cols,
+            alpha: (0..hh).flat_map(|_| wt[i].clone()).collect(),
+        }
     };
     let mut canvas: Option<Features> = None;
     for (i, f) in feats.into_iter().enumerate() {
@@ -363,7 +433,8 @@ pub fn panorama(
     } else {
         canvas
     };
-    f.img.ok_or_else(|| Error::Config("the last block made no image".into()))
+    f.img
+        .ok_or_else(|| Error::Config("the last block made no image".into()))
 }
 
 /// Feature blending: every block in `layers` runs on the blended features so far with A's and
@@ -380,16 +451,23 @@ pub fn blend(
 ) -> Result<Tensor<4>> {
     let n_blocks = g.synthesis.blocks.len();
     if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= n_blocks)) {
-        return Err(Error::InvalidArgument(format!("block {bad} is out of range 0..{}", n_blocks - 1)));
+        return Err(Error::InvalidArgument(format!(
+            "block {bad} is out of range 0..{}",
+            n_blocks - 1
+        )));
     }
     let (ba, bb) = (styles_a[0].conv1.dims()[0], styles_b[0].conv1.dims()[0]);
     if ba != bb {
-        return Err(Error::InvalidArgument(format!("A has {ba} latents, B has {bb}")));
+        return Err(Error::InvalidArgument(format!(
+            "A has {ba} latents, B has {bb}"
+        )));
     }
     let device = g.device().clone();
     let mut f: Option<Features> = None;
     for i in 0..n_blocks {
-        let fa = g.synthesis.run_blocks(styles_a, i..i + 1, f.clone(), noise)?;
+        let fa = g
+            .synthesis
+            .run_blocks(styles_a, i..i + 1, f.clone(), noise)?;
         let blended = layers.is_none_or(|l| l.contains(&i));
         f = Some(if blended {
             let fb = g.synthesis.run_blocks(styles_b, i..i + 1, f, noise)?;
@@ -400,7 +478,11 @@ pub fn blend(
                 img: match (fa.img, fb.img) {
                     (Some(a), Some(b)) => {
                         let [_, _, ih, iw] = a.dims();
-                        let al = if (ih, iw) == (h, w) { alpha } else { mask.at(ih, iw, &device) };
+                        let al = if (ih, iw) == (h, w) {
+                            alpha
+                        } else {
+                            mask.at(ih, iw, &device)
+                        };
                         Some(mix(a, b, &al))
                     }
                     (a, _) => a,
@@ -410,7 +492,8 @@ pub fn blend(
             fa
         });
     }
-    f.and_then(|f| f.img).ok_or_else(|| Error::Config("the last block made no image".into()))
+    f.and_then(|f| f.img)
+        .ok_or_else(|| Error::Config("the last block made no image".into()))
 }
 
 impl Mask {
@@ -426,7 +509,10 @@ impl Mask {
         let alpha = (0..n * n)
             .map(|k| {
                 let (y, x) = ((k / n) as f64 + 0.5, (k % n) as f64 + 0.5);
-                let inside = x >= x0 * n as f64 && x < x1 * n as f64 && y >= y0 * n as f64 && y < y1 * n as f64;
+                let inside = x >= x0 * n as f64
+                    && x < x1 * n as f64
+                    && y >= y0 * n as f64
+                    && y < y1 * n as f64;
                 f32::from(u8::from(inside))
             })
             .collect();
@@ -448,7 +534,9 @@ pub fn transfer(
 ) -> Result<Tensor<4>> {
     let num_ws = g.num_ws();
     if align > num_ws {
-        return Err(Error::InvalidArgument(format!("--align {align} exceeds the network's {num_ws} ws")));
+        return Err(Error::InvalidArgument(format!(
+            "--align {align} exceeds the network's {num_ws} ws"
+        )));
     }
     let aligned = crate::latent::mix(ws_ref, ws_src, &(0..align).collect::<Vec<_>>())?;
     let s_src = g.synthesis.styles(ws_src)?;
@@ -468,7 +556,13 @@ pub struct Patch {
 /// The Shift operator: copy `src` of `x` `[N, C, H, W]` to the top-left corner `dst`.
 pub fn shift_patch(x: Tensor<4>, src: Patch, dst: (usize, usize)) -> Result<Tensor<4>> {
     let [_, _, h, w] = x.dims();
-    if src.y + src.h > h || src.x + src.w > w || dst.0 + src.h > h || dst.1 + src.w > w || src.h == 0 || src.w == 0 {
+    if src.y + src.h > h
+        || src.x + src.w > w
+        || dst.0 + src.h > h
+        || dst.1 + src.w > w
+        || src.h == 0
+        || src.w == 0
+    {
         return Err(Error::InvalidArgument(format!(
             "patch {src:?} → {dst:?} does not fit features of {h}x{w}"
         )));
@@ -508,26 +602,45 @@ pub fn single_image(
 ) -> Result<Tensor<4>> {
     let n_blocks = g.synthesis.blocks.len();
     if k >= n_blocks {
-        return Err(Error::InvalidArgument(format!("block {k} is out of range 0..{}", n_blocks - 1)));
+        return Err(Error::InvalidArgument(format!(
+            "block {k} is out of range 0..{}",
+            n_blocks - 1
+        )));
     }
     let mut f = g.synthesis.run_blocks(styles, 0..k + 1, None, noise)?;
     for &(p, d) in shifts {
         f.x = shift_patch(f.x, p, d)?;
         f.img = f.img.map(|i| shift_patch(i, p, d)).transpose()?;
     }
-    let f = if k + 1 < n_blocks { g.synthesis.run_blocks(styles, k + 1..n_blocks, Some(f), noise)? } else { f };
-    f.img.ok_or_else(|| Error::Config("the last block made no image".into()))
+    let f = if k + 1 < n_blocks {
+        g.synthesis
+            .run_blocks(styles, k + 1..n_blocks, Some(f), noise)?
+    } else {
+        f
+    };
+    f.img
+        .ok_or_else(|| Error::Config("the last block made no image".into()))
 }
 
 /// `count` random shift sets for [`single_image`] at a block of size `h × w`: each moves one
 /// patch of half the size to a random place (reproducible from `seed`).
-pub fn random_shifts(h: usize, w: usize, count: usize, seed: u32) -> Vec<Vec<(Patch, (usize, usize))>> {
+pub fn random_shifts(
+    h: usize,
+    w: usize,
+    count: usize,
+    seed: u32,
+) -> Vec<Vec<(Patch, (usize, usize))>> {
     let mut rng = crate::latent::RandomState::new(seed);
     let mut pick = |n: usize| ((rng.random_sample() * n as f64) as usize).min(n.saturating_sub(1));
     (0..count)
         .map(|_| {
             let (ph, pw) = ((h / 2).max(1), (w / 2).max(1));
-            let p = Patch { y: pick(h - ph + 1), x: pick(w - pw + 1), h: ph, w: pw };
+            let p = Patch {
+                y: pick(h - ph + 1),
+                x: pick(w - pw + 1),
+                h: ph,
+                w: pw,
+            };
             let d = (pick(h - ph + 1), pick(w - pw + 1));
             vec![(p, d)]
         })
@@ -558,13 +671,18 @@ pub fn translate(
     }
     let n_blocks = parent.synthesis.blocks.len();
     if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= n_blocks)) {
-        return Err(Error::InvalidArgument(format!("block {bad} is out of range 0..{}", n_blocks - 1)));
+        return Err(Error::InvalidArgument(format!(
+            "block {bad} is out of range 0..{}",
+            n_blocks - 1
+        )));
     }
     let (sp, sc) = (parent.synthesis.styles(ws)?, child.synthesis.styles(ws)?);
     let device = parent.device().clone();
     let mut f: Option<Features> = None;
     for i in 0..n_blocks {
-        let fp = parent.synthesis.run_blocks(&sp, i..i + 1, f.clone(), noise)?;
+        let fp = parent
+            .synthesis
+            .run_blocks(&sp, i..i + 1, f.clone(), noise)?;
         f = Some(if layers.is_none_or(|l| l.contains(&i)) {
             let fc = child.synthesis.run_blocks(&sc, i..i + 1, f, noise)?;
             let [_, _, h, w] = fp.x.dims();
@@ -583,5 +701,6 @@ pub fn translate(
             fp
         });
     }
-    f.and_then(|f| f.img).ok_or_else(|| Error::Config("the last block made no image".into()))
+    f.and_then(|f| f.img)
+        .ok_or_else(|| Error::Config("the last block made no image".into()))
 }

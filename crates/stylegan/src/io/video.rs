@@ -13,17 +13,28 @@ use crate::error::{Error, Result};
 /// Write `frames` (all the same size, RGB or grey) at `fps` to `path`: `.gif`, or `.mp4` when
 /// `ffmpeg` is on the PATH. Written atomically.
 pub fn write_video(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
-    let first = frames.first().ok_or_else(|| Error::InvalidArgument("a video needs at least one frame".into()))?;
-    if frames.iter().any(|f| f.width != first.width || f.height != first.height) {
-        return Err(Error::InvalidArgument("all frames of a video must have the same size".into()));
+    let first = frames
+        .first()
+        .ok_or_else(|| Error::InvalidArgument("a video needs at least one frame".into()))?;
+    if frames
+        .iter()
+        .any(|f| f.width != first.width || f.height != first.height)
+    {
+        return Err(Error::InvalidArgument(
+            "all frames of a video must have the same size".into(),
+        ));
     }
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "gif" => {
             let mut bytes = Vec::new();
             {
                 let mut enc = GifEncoder::new_with_speed(&mut bytes, 10);
-                enc.set_repeat(Repeat::Infinite).map_err(|e| Error::format(path, e.to_string()))?;
+                enc.set_repeat(Repeat::Infinite)
+                    .map_err(|e| Error::format(path, e.to_string()))?;
                 let delay = Delay::from_numer_denom_ms(1000, fps.max(1));
                 for f in frames {
                     let rgba = RgbaImage::from_fn(f.width as u32, f.height as u32, |x, y| {
@@ -55,7 +66,14 @@ fn write_mp4(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
     let child = Command::new("ffmpeg")
         .args(["-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt"])
         .arg(if f0.channels == 1 { "gray" } else { "rgb24" })
-        .args(["-s", &format!("{}x{}", f0.width, f0.height), "-r", &fps.to_string(), "-i", "-"])
+        .args([
+            "-s",
+            &format!("{}x{}", f0.width, f0.height),
+            "-r",
+            &fps.to_string(),
+            "-i",
+            "-",
+        ])
         .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "16"])
         // x264 needs even sizes.
         .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])

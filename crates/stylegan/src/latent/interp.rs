@@ -7,12 +7,16 @@ use crate::error::{Error, Result};
 pub fn slerp(a: &[f64], b: &[f64], t: f64) -> Vec<f64> {
     let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
     let nb = b.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let cos = (a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>() / (na * nb).max(1e-12)).clamp(-1.0, 1.0);
+    let cos =
+        (a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>() / (na * nb).max(1e-12)).clamp(-1.0, 1.0);
     let omega = cos.acos();
     if omega.abs() < 1e-6 {
         return a.iter().zip(b).map(|(x, y)| x + (y - x) * t).collect();
     }
-    let (sa, sb) = (((1.0 - t) * omega).sin() / omega.sin(), (t * omega).sin() / omega.sin());
+    let (sa, sb) = (
+        ((1.0 - t) * omega).sin() / omega.sin(),
+        (t * omega).sin() / omega.sin(),
+    );
     a.iter().zip(b).map(|(x, y)| sa * x + sb * y).collect()
 }
 
@@ -32,7 +36,9 @@ impl std::str::FromStr for Kind {
         match s {
             "linear" => Ok(Self::Linear),
             "cubic" => Ok(Self::Cubic),
-            o => Err(Error::InvalidArgument(format!("unknown interpolation '{o}' (expected linear or cubic)"))),
+            o => Err(Error::InvalidArgument(format!(
+                "unknown interpolation '{o}' (expected linear or cubic)"
+            ))),
         }
     }
 }
@@ -47,7 +53,9 @@ pub struct Looped {
 impl Looped {
     pub fn new(keys: Vec<Vec<f64>>, kind: Kind) -> Result<Self> {
         if keys.is_empty() {
-            return Err(Error::InvalidArgument("interpolation needs at least one keyframe".into()));
+            return Err(Error::InvalidArgument(
+                "interpolation needs at least one keyframe".into(),
+            ));
         }
         let n = keys.len();
         let m = (kind == Kind::Cubic && n >= 3).then(|| {

@@ -25,7 +25,9 @@ impl std::str::FromStr for Space {
             "w" => Ok(Self::W),
             "wplus" | "w+" => Ok(Self::WPlus),
             "s" => Ok(Self::S),
-            o => Err(Error::InvalidArgument(format!("unknown latent space '{o}' (expected z, w, wplus or s)"))),
+            o => Err(Error::InvalidArgument(format!(
+                "unknown latent space '{o}' (expected z, w, wplus or s)"
+            ))),
         }
     }
 }
@@ -102,7 +104,9 @@ pub fn s_unflatten(flat: Tensor<2>, like: &[BlockStyles]) -> Result<Vec<BlockSty
     let total: usize = s_layers(like).iter().map(|l| l.2).sum();
     let [_, d] = flat.dims();
     if d != total {
-        return Err(Error::InvalidArgument(format!("StyleSpace vector has {d} values, the network's S has {total}")));
+        return Err(Error::InvalidArgument(format!(
+            "StyleSpace vector has {d} values, the network's S has {total}"
+        )));
     }
     let mut out = like.to_vec();
     let mut at = 0;
@@ -114,10 +118,18 @@ pub fn s_unflatten(flat: Tensor<2>, like: &[BlockStyles]) -> Result<Vec<BlockSty
 }
 
 /// Add `delta` to channel `channel` of StyleSpace layer `layer` (index into [`s_layers`]).
-pub fn s_channel_add(styles: &mut [BlockStyles], layer: usize, channel: usize, delta: f64) -> Result<()> {
+pub fn s_channel_add(
+    styles: &mut [BlockStyles],
+    layer: usize,
+    channel: usize,
+    delta: f64,
+) -> Result<()> {
     let layers = s_layers(styles);
     let &(b, s, n) = layers.get(layer).ok_or_else(|| {
-        Error::InvalidArgument(format!("StyleSpace layer {layer} is out of range 0..{}", layers.len() - 1))
+        Error::InvalidArgument(format!(
+            "StyleSpace layer {layer} is out of range 0..{}",
+            layers.len() - 1
+        ))
     })?;
     if channel >= n {
         return Err(Error::InvalidArgument(format!(
@@ -138,8 +150,14 @@ pub fn s_channel_add(styles: &mut [BlockStyles], layer: usize, channel: usize, d
 impl Latent {
     /// z of `seeds` (numpy-exact) with the one-hot `class` for conditional networks.
     pub fn from_seeds(g: &Generator, seeds: &[u32], class: Option<usize>) -> Result<Self> {
-        let zs: Vec<Vec<f64>> = seeds.iter().map(|&s| super::z_from_seed(s, g.config.z_dim)).collect();
-        Ok(Self::Z { z: g.z_tensor(&zs)?, c: g.label(class, seeds.len())? })
+        let zs: Vec<Vec<f64>> = seeds
+            .iter()
+            .map(|&s| super::z_from_seed(s, g.config.z_dim))
+            .collect();
+        Ok(Self::Z {
+            z: g.z_tensor(&zs)?,
+            c: g.label(class, seeds.len())?,
+        })
     }
 
     pub fn space(&self) -> Space {
@@ -203,14 +221,19 @@ impl Latent {
             return Ok(self);
         }
         if self.space() == Space::S {
-            return Err(Error::InvalidArgument("truncation acts on w / wplus, not on StyleSpace latents".into()));
+            return Err(Error::InvalidArgument(
+                "truncation acts on w / wplus, not on StyleSpace latents".into(),
+            ));
         }
-        let w_avg = g
-            .mapping
-            .w_avg
-            .as_ref()
-            .ok_or_else(|| Error::InvalidArgument("truncation needs w_avg, which this network lacks".into()))?;
-        Ok(Self::WPlus(super::truncate(self.wplus(g)?, w_avg, psi, cutoff)?))
+        let w_avg = g.mapping.w_avg.as_ref().ok_or_else(|| {
+            Error::InvalidArgument("truncation needs w_avg, which this network lacks".into())
+        })?;
+        Ok(Self::WPlus(super::truncate(
+            self.wplus(g)?,
+            w_avg,
+            psi,
+            cutoff,
+        )?))
     }
 
     /// The images `[N, C, R, R]` in nominal [-1, 1].
@@ -232,17 +255,27 @@ impl Latent {
             }
         };
         let d = w.dims()[1];
-        let v: Vec<f32> = w.into_data().try_to_vec().map_err(|e| Error::Config(format!("{e:?}")))?;
-        Ok(v.chunks(d).map(|r| r.iter().map(|&x| x as f64).collect()).collect())
+        let v: Vec<f32> = w
+            .into_data()
+            .try_to_vec()
+            .map_err(|e| Error::Config(format!("{e:?}")))?;
+        Ok(v.chunks(d)
+            .map(|r| r.iter().map(|&x| x as f64).collect())
+            .collect())
     }
 
     /// A w latent from host rows.
     pub fn from_w_rows(g: &Generator, rows: &[Vec<f64>]) -> Result<Self> {
         let d = g.config.w_dim;
         if rows.iter().any(|r| r.len() != d) {
-            return Err(Error::InvalidArgument(format!("w rows must have {d} values")));
+            return Err(Error::InvalidArgument(format!(
+                "w rows must have {d} values"
+            )));
         }
         let v: Vec<f32> = rows.iter().flatten().map(|&x| x as f32).collect();
-        Ok(Self::W(Tensor::from_data(burn::tensor::TensorData::new(v, [rows.len(), d]), g.device())))
+        Ok(Self::W(Tensor::from_data(
+            burn::tensor::TensorData::new(v, [rows.len(), d]),
+            g.device(),
+        )))
     }
 }

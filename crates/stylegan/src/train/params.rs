@@ -40,7 +40,8 @@ impl ParamSet {
             .tensors
             .iter()
             .map(|(k, t)| {
-                let flat = Tensor::from_data(TensorData::new(t.data.clone(), [t.data.len()]), device);
+                let flat =
+                    Tensor::from_data(TensorData::new(t.data.clone(), [t.data.len()]), device);
                 (k.clone(), (t.shape.clone(), flat))
             })
             .collect();
@@ -58,7 +59,11 @@ impl ParamSet {
 
     /// Names of the trainable parameters (everything but buffers), sorted.
     pub fn param_names(&self) -> Vec<String> {
-        self.tensors.keys().filter(|k| !is_buffer(k)).cloned().collect()
+        self.tensors
+            .keys()
+            .filter(|k| !is_buffer(k))
+            .cloned()
+            .collect()
     }
 
     pub fn get(&self, name: &str) -> Result<&Tensor<1>> {
@@ -92,7 +97,10 @@ impl ParamSet {
             .collect()
     }
 
-    pub fn generator(&self, tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>) -> Result<Generator> {
+    pub fn generator(
+        &self,
+        tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+    ) -> Result<Generator> {
         Generator::new(
             &self.class_name,
             &self.init_kwargs,
@@ -116,7 +124,15 @@ impl ParamSet {
         let tensors = self
             .tensors
             .iter()
-            .map(|(k, (s, t))| Ok((k.clone(), RawTensor { shape: s.clone(), data: to_vec(t)? })))
+            .map(|(k, (s, t))| {
+                Ok((
+                    k.clone(),
+                    RawTensor {
+                        shape: s.clone(),
+                        data: to_vec(t)?,
+                    },
+                ))
+            })
             .collect::<Result<_>>()?;
         Ok(NetworkEntry {
             class_name: self.class_name.clone(),

@@ -72,7 +72,11 @@ impl NetworkOptions {
     pub fn build(&self, seed: u32) -> Result<(NetworkEntry, NetworkEntry)> {
         let (gk, dk) = self.init_kwargs()?;
         let device = crate::backend::cpu();
-        let g = Generator::random(&GeneratorConfig::from_init_kwargs(GENERATOR_CLASS, &gk)?, seed, &device)?;
+        let g = Generator::random(
+            &GeneratorConfig::from_init_kwargs(GENERATOR_CLASS, &gk)?,
+            seed,
+            &device,
+        )?;
         let d = Discriminator::random(
             &DiscriminatorConfig::from_init_kwargs(DISCRIMINATOR_CLASS, &dk)?,
             seed.wrapping_add(1),

@@ -58,14 +58,18 @@ pub fn r1(
         .grad(&grads)
         .ok_or_else(|| Error::Config("R1: D's output does not depend on its input".into()))?;
     drop(grads);
-    let penalty: Vec<f64> = super::params::to_vec(&g.clone().reshape([n as i32, -1]).square().sum_dim(1))?
-        .into_iter()
-        .map(f64::from)
-        .collect();
+    let penalty: Vec<f64> =
+        super::params::to_vec(&g.clone().reshape([n as i32, -1]).square().sum_dim(1))?
+            .into_iter()
+            .map(f64::from)
+            .collect();
     let g_norm = penalty.iter().sum::<f64>().sqrt();
     if g_norm == 0.0 {
         // A flat D: the penalty and its gradient are zero.
-        return Ok(R1 { surrogate: logits_zero(&x), penalty });
+        return Ok(R1 {
+            surrogate: logits_zero(&x),
+            penalty,
+        });
     }
     let eps = eps_rel * norm(&x)?.max(1e-3);
     let step = g.div_scalar(g_norm as f32).mul_scalar(eps as f32);
@@ -73,7 +77,10 @@ pub fn r1(
     let f_minus = d(x - step)?.sum();
     // ∇θ mean_i(γ/2 ‖gᵢ‖²)·gain = γ·gain/N · ∇θ(gᵀ∇ₓF), and gᵀ∇ₓF ≈ ‖g‖ (F₊ − F₋) / 2ε.
     let coeff = gamma * gain / n as f64 * g_norm / (2.0 * eps);
-    Ok(R1 { surrogate: (f_plus - f_minus).mul_scalar(coeff as f32), penalty })
+    Ok(R1 {
+        surrogate: (f_plus - f_minus).mul_scalar(coeff as f32),
+        penalty,
+    })
 }
 
 fn logits_zero(x: &Tensor<4>) -> Tensor<1> {
@@ -116,10 +123,16 @@ pub fn path_length(
         .ok_or_else(|| Error::Config("path length: the image does not depend on ws".into()))?;
     drop(grads);
     // Lᵢ = √(mean_l Σ_d vᵢₗd²)
-    let sq: Vec<f64> = super::params::to_vec(&v.clone().square().sum_dim(2).reshape([n, num_ws]).mean_dim(1))?
-        .into_iter()
-        .map(f64::from)
-        .collect();
+    let sq: Vec<f64> = super::params::to_vec(
+        &v.clone()
+            .square()
+            .sum_dim(2)
+            .reshape([n, num_ws])
+            .mean_dim(1),
+    )?
+    .into_iter()
+    .map(f64::from)
+    .collect();
     let lengths: Vec<f64> = sq.iter().map(|s| s.sqrt()).collect();
     let mean_len = lengths.iter().sum::<f64>() / n as f64;
     // pl_mean = pl_mean.lerp(mean L, decay), not detached in the official loss: its share of
@@ -145,10 +158,17 @@ pub fn path_length(
     let u = v * coef;
     let u_norm = norm(&u)?;
     if u_norm == 0.0 {
-        return Ok(PathLength { surrogate: Tensor::zeros([1], &y.device()), lengths, pl_mean: a });
+        return Ok(PathLength {
+            surrogate: Tensor::zeros([1], &y.device()),
+            lengths,
+            pl_mean: a,
+        });
     }
     let eps = eps_rel * norm(&ws)?.max(1e-3);
-    let step = u.div_scalar(u_norm as f32).mul_scalar(eps as f32).reshape([n, num_ws, w_dim]);
+    let step = u
+        .div_scalar(u_norm as f32)
+        .mul_scalar(eps as f32)
+        .reshape([n, num_ws, w_dim]);
     let h_plus = (synth(ws.clone() + step.clone())? * y.clone()).sum();
     let h_minus = (synth(ws - step)? * y).sum();
     let coeff = u_norm / (2.0 * eps);

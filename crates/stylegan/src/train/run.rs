@@ -45,7 +45,10 @@ pub trait Observer {
 pub fn new_run_dir(outdir: &Path, desc: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(outdir).map_err(|e| Error::io(outdir, e))?;
     let mut next = 0;
-    for entry in std::fs::read_dir(outdir).map_err(|e| Error::io(outdir, e))?.flatten() {
+    for entry in std::fs::read_dir(outdir)
+        .map_err(|e| Error::io(outdir, e))?
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().to_string();
         if let Some(n) = name.split('-').next().and_then(|s| s.parse::<usize>().ok()) {
             next = next.max(n + 1);
@@ -63,13 +66,19 @@ pub fn latest_snapshot(dir: &Path) -> Result<PathBuf> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            let n = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let n = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             n.starts_with("network-snapshot-") && n.ends_with(".safetensors")
         })
         .collect();
     snaps.sort();
     snaps.pop().ok_or_else(|| {
-        Error::InvalidArgument(format!("{}: no network-snapshot-*.safetensors to resume from", dir.display()))
+        Error::InvalidArgument(format!(
+            "{}: no network-snapshot-*.safetensors to resume from",
+            dir.display()
+        ))
     })
 }
 
@@ -78,7 +87,9 @@ fn tensor_grid(x: Tensor<4>, cols: usize, rows: usize) -> Result<Image8> {
     let [n, c, h, w] = x.dims();
     let v = to_vec(&x)?;
     let per = c * h * w;
-    let imgs: Vec<Image8> = (0..n).map(|i| Image8::from_chw(&v[i * per..(i + 1) * per], c, h, w)).collect();
+    let imgs: Vec<Image8> = (0..n)
+        .map(|i| Image8::from_chw(&v[i * per..(i + 1) * per], c, h, w))
+        .collect();
     grid(&imgs, cols, rows)
 }
 
@@ -94,13 +105,22 @@ impl TrainingRun {
     pub fn new(dir: PathBuf, trainer: Trainer, opts: RunOptions) -> Result<Self> {
         let (cols, rows) = opts.grid;
         if cols == 0 || rows == 0 {
-            return Err(Error::InvalidArgument("the fakes grid needs at least 1x1 images".into()));
+            return Err(Error::InvalidArgument(
+                "the fakes grid needs at least 1x1 images".into(),
+            ));
         }
         let g = trainer.g_ema()?;
         // Fixed latents for every fakes grid of the run (official: seeded by random_seed).
         let mut rng = RandomState::new(trainer.opts.seed);
-        let grid_z = (0..cols * rows).map(|_| rng.randn(g.config.z_dim)).collect();
-        Ok(Self { dir, trainer, opts, grid_z })
+        let grid_z = (0..cols * rows)
+            .map(|_| rng.randn(g.config.z_dim))
+            .collect();
+        Ok(Self {
+            dir,
+            trainer,
+            opts,
+            grid_z,
+        })
     }
 
     /// G_ema on the fixed grid latents (const noise, no truncation; the first class when
@@ -116,7 +136,10 @@ impl TrainingRun {
                 let v: Vec<f32> = (0..chunk.len())
                     .flat_map(|i| data.label((k * 8 + i) * 7919 % data.len()))
                     .collect();
-                Tensor::<2>::from_data(TensorData::new(v, [chunk.len(), g.config.c_dim]), g.device())
+                Tensor::<2>::from_data(
+                    TensorData::new(v, [chunk.len(), g.config.c_dim]),
+                    g.device(),
+                )
             });
             imgs.push(g.generate(z, c, 1.0, None, NoiseMode::Const)?);
         }
@@ -129,7 +152,11 @@ impl TrainingRun {
         let (c, r) = (data.channels(), data.resolution());
         let imgs: Vec<Image8> = (0..cols * rows)
             .map(|i| {
-                let px: Vec<f32> = data.image(i % data.len()).iter().map(|&u| u as f32 / 127.5 - 1.0).collect();
+                let px: Vec<f32> = data
+                    .image(i % data.len())
+                    .iter()
+                    .map(|&u| u as f32 / 127.5 - 1.0)
+                    .collect();
                 Image8::from_chw(&px, c, r, r)
             })
             .collect();
@@ -147,7 +174,8 @@ impl TrainingRun {
         let mut meta = std::collections::BTreeMap::new();
         meta.insert("train.data".into(), format!("{} images", data.len()));
         self.trainer.save(&path, &meta)?;
-        self.fakes(data)?.save_png(&self.dir.join(format!("fakes{tag}.png")))?;
+        self.fakes(data)?
+            .save_png(&self.dir.join(format!("fakes{tag}.png")))?;
         observer.snapshot(&path);
         Ok(path)
     }
@@ -167,7 +195,8 @@ impl TrainingRun {
     pub fn run(&mut self, data: &dyn TrainingData, observer: &dyn Observer) -> Result<()> {
         if self.trainer.cur_nimg == 0 {
             self.reals(data)?.save_png(&self.dir.join("reals.png"))?;
-            self.fakes(data)?.save_png(&self.dir.join("fakes_init.png"))?;
+            self.fakes(data)?
+                .save_png(&self.dir.join("fakes_init.png"))?;
         }
         let total = (self.opts.kimg * 1000.0).round() as u64;
         let tick_nimg = ((self.opts.tick_kimg * 1000.0).round() as u64).max(1);
@@ -176,7 +205,13 @@ impl TrainingRun {
         let mut sums: Vec<(f64, usize)> = vec![(0.0, 0); 5];
         while self.trainer.cur_nimg < total {
             let st = self.trainer.step(data)?;
-            for (s, v) in sums.iter_mut().zip([st.loss_g, st.loss_d_real, st.loss_d_gen, st.r1_penalty, st.pl_penalty]) {
+            for (s, v) in sums.iter_mut().zip([
+                st.loss_g,
+                st.loss_d_real,
+                st.loss_d_gen,
+                st.r1_penalty,
+                st.pl_penalty,
+            ]) {
                 if v.is_finite() {
                     s.0 += v;
                     s.1 += 1;

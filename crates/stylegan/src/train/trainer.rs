@@ -131,7 +131,11 @@ fn phase_rng(seed: u32, batch_idx: u64, phase: u32) -> RandomState {
 }
 
 fn randn(rng: &mut RandomState, shape: [usize; 2], device: &Device) -> Tensor<2> {
-    let v: Vec<f32> = rng.randn(shape[0] * shape[1]).into_iter().map(|x| x as f32).collect();
+    let v: Vec<f32> = rng
+        .randn(shape[0] * shape[1])
+        .into_iter()
+        .map(|x| x as f32)
+        .collect();
     Tensor::from_data(TensorData::new(v, shape), device)
 }
 
@@ -141,7 +145,12 @@ fn scalar(t: Tensor<1>) -> Result<f64> {
 
 impl Trainer {
     /// Start from networks (fresh or a parent to fine-tune). `G_ema` starts as a copy of G.
-    pub fn new(opts: TrainOptions, g: &NetworkEntry, d: &NetworkEntry, device: &Device) -> Result<Self> {
+    pub fn new(
+        opts: TrainOptions,
+        g: &NetworkEntry,
+        d: &NetworkEntry,
+        device: &Device,
+    ) -> Result<Self> {
         let g = ParamSet::from_entry(g, device);
         let d = ParamSet::from_entry(d, device);
         // Check both build and fit together before any work.
@@ -185,7 +194,13 @@ impl Trainer {
     }
 
     fn adam(lr: f64, interval: Option<usize>) -> AdamConfig {
-        AdamConfig { lr, beta1: 0.0, beta2: 0.99, eps: 1e-8 }.lazy(interval)
+        AdamConfig {
+            lr,
+            beta1: 0.0,
+            beta2: 0.99,
+            eps: 1e-8,
+        }
+        .lazy(interval)
     }
 
     /// The generator to sample from (G_ema).
@@ -228,12 +243,19 @@ impl Trainer {
         let mut ws = latent::broadcast(g.map(z.clone(), c.clone())?, num_ws);
         if mixing_prob > 0.0 {
             let cutoff = 1 + ((rng.random_sample() * (num_ws - 1) as f64) as usize).min(num_ws - 2);
-            let cutoff = if rng.random_sample() < mixing_prob { cutoff } else { num_ws };
+            let cutoff = if rng.random_sample() < mixing_prob {
+                cutoff
+            } else {
+                num_ws
+            };
             let z2 = randn(rng, z.dims(), &z.device());
             if cutoff < num_ws {
                 let ws2 = latent::broadcast(g.map(z2, c)?, num_ws);
                 ws = Tensor::cat(
-                    vec![ws.narrow(1, 0, cutoff), ws2.narrow(1, cutoff, num_ws - cutoff)],
+                    vec![
+                        ws.narrow(1, 0, cutoff),
+                        ws2.narrow(1, cutoff, num_ws - cutoff),
+                    ],
                     1,
                 );
             }
@@ -310,7 +332,13 @@ impl Trainer {
             pl_penalty: f64::NAN,
             ..Default::default()
         };
-        let labels = |rng: &mut RandomState| if c_dim > 0 { gen_labels(data, batch, rng, &dev) } else { None };
+        let labels = |rng: &mut RandomState| {
+            if c_dim > 0 {
+                gen_labels(data, batch, rng, &dev)
+            } else {
+                None
+            }
+        };
 
         // Gmain: softplus(−D(G(z))), D frozen.
         {
@@ -336,20 +364,36 @@ impl Trainer {
                 let mut rng = phase_rng(seed, bi, 2);
                 let n = (batch / o.pl_batch_shrink.max(1)).max(1);
                 let z = randn(&mut rng, [n, z_dim], &dev);
-                let c = if c_dim > 0 { gen_labels(data, n, &mut rng, &dev) } else { None };
+                let c = if c_dim > 0 {
+                    gen_labels(data, n, &mut rng, &dev)
+                } else {
+                    None
+                };
                 let g_leaves = self.g.leaves(&self.g_trainable());
                 let g = self.g.generator(g_leaves.clone())?;
-                let noise = NoiseMode::Seeded(rng.next_u32() as u64 | (rng.next_u32() as u64) << 32);
+                let noise =
+                    NoiseMode::Seeded(rng.next_u32() as u64 | (rng.next_u32() as u64) << 32);
                 // The ws with style mixing, attached to the mapping network.
                 let num_ws = g.num_ws();
                 let mut ws = latent::broadcast(g.map(z.clone(), c.clone())?, num_ws);
                 if o.style_mixing_prob > 0.0 {
-                    let cutoff = 1 + ((rng.random_sample() * (num_ws - 1) as f64) as usize).min(num_ws - 2);
-                    let cutoff = if rng.random_sample() < o.style_mixing_prob { cutoff } else { num_ws };
+                    let cutoff =
+                        1 + ((rng.random_sample() * (num_ws - 1) as f64) as usize).min(num_ws - 2);
+                    let cutoff = if rng.random_sample() < o.style_mixing_prob {
+                        cutoff
+                    } else {
+                        num_ws
+                    };
                     let z2 = randn(&mut rng, [n, z_dim], &dev);
                     if cutoff < num_ws {
                         let ws2 = latent::broadcast(g.map(z2, c)?, num_ws);
-                        ws = Tensor::cat(vec![ws.narrow(1, 0, cutoff), ws2.narrow(1, cutoff, num_ws - cutoff)], 1);
+                        ws = Tensor::cat(
+                            vec![
+                                ws.narrow(1, 0, cutoff),
+                                ws2.narrow(1, cutoff, num_ws - cutoff),
+                            ],
+                            1,
+                        );
                     }
                 }
                 let y_vals: Vec<f32> = rng
@@ -374,7 +418,12 @@ impl Trainer {
                     o.reg_eps,
                 )?;
                 self.pl_mean = pl.pl_mean;
-                st.pl_penalty = pl.lengths.iter().map(|l| (l - pl.pl_mean).powi(2)).sum::<f64>() / n as f64;
+                st.pl_penalty = pl
+                    .lengths
+                    .iter()
+                    .map(|l| (l - pl.pl_mean).powi(2))
+                    .sum::<f64>()
+                    / n as f64;
                 let grads = pl.surrogate.sum().backward();
                 let gr = Self::collect(&g_leaves, &grads);
                 self.g_opt.step(&mut self.g, gr)?;
@@ -458,7 +507,8 @@ impl Trainer {
         if let AugMode::Ada { target } = o.aug {
             if self.batch_idx % o.ada_interval as u64 == 0 && self.ada_signs.1 > 0 {
                 let rt = self.ada_signs.0 / self.ada_signs.1 as f64;
-                let adjust = (rt - target).signum() * (batch * o.ada_interval) as f64 / (o.ada_kimg * 1000.0);
+                let adjust = (rt - target).signum() * (batch * o.ada_interval) as f64
+                    / (o.ada_kimg * 1000.0);
                 self.ada_p = (self.ada_p + adjust).max(0.0);
                 st.ada_rt = rt;
                 self.ada_signs = (0.0, 0);
@@ -475,7 +525,8 @@ impl Trainer {
         };
         let mean = w.without_autodiff().mean_dim(0).reshape([-1]);
         let old = self.g.get("mapping.w_avg")?.clone();
-        self.g.set("mapping.w_avg", crate::ops::lerp(mean, old, beta));
+        self.g
+            .set("mapping.w_avg", crate::ops::lerp(mean, old, beta));
         Ok(())
     }
 
@@ -494,12 +545,21 @@ impl Trainer {
 
     /// Write a snapshot atomically: G, D, G_ema, both Adam states, counters, ADA p, seed.
     pub fn save(&self, path: &Path, extra: &BTreeMap<String, String>) -> Result<()> {
-        let (g, d, e) = (self.g.to_entry()?, self.d.to_entry()?, self.g_ema.to_entry()?);
+        let (g, d, e) = (
+            self.g.to_entry()?,
+            self.d.to_entry()?,
+            self.g_ema.to_entry()?,
+        );
         let mut tensors: BTreeMap<String, RawTensor> = self.g_opt.state("G_opt")?;
         tensors.extend(self.d_opt.state("D_opt")?);
         let mut meta = extra.clone();
         meta.insert(STATE_KEY.into(), self.state_json().to_string());
-        Checkpoint::write_with_state(path, &[("G", &g), ("D", &d), ("G_ema", &e)], &meta, &tensors)
+        Checkpoint::write_with_state(
+            path,
+            &[("G", &g), ("D", &d), ("G_ema", &e)],
+            &meta,
+            &tensors,
+        )
     }
 
     /// Resume from a snapshot written by [`Trainer::save`]. With `opts = None` the snapshot's
@@ -507,16 +567,27 @@ impl Trainer {
     pub fn resume(path: &Path, mut opts: TrainOptions, device: &Device) -> Result<Self> {
         let ckpt = Checkpoint::read(path)?;
         let get = |p: &str| {
-            ckpt.networks
-                .get(p)
-                .ok_or_else(|| Error::format(path, format!("is not a training snapshot: it has no '{p}' network")))
+            ckpt.networks.get(p).ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("is not a training snapshot: it has no '{p}' network"),
+                )
+            })
         };
         let (g, d, e) = (get("G")?, get("D")?, get("G_ema")?);
         let state: Value = ckpt
             .extra_metadata
             .get(STATE_KEY)
-            .ok_or_else(|| Error::format(path, format!("is not a training snapshot: no '{STATE_KEY}' metadata")))
-            .and_then(|s| serde_json::from_str(s).map_err(|err| Error::format(path, format!("'{STATE_KEY}': {err}"))))?;
+            .ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("is not a training snapshot: no '{STATE_KEY}' metadata"),
+                )
+            })
+            .and_then(|s| {
+                serde_json::from_str(s)
+                    .map_err(|err| Error::format(path, format!("'{STATE_KEY}': {err}")))
+            })?;
         let num = |k: &str| {
             state
                 .get(k)
@@ -536,8 +607,12 @@ impl Trainer {
                 s.get(1).and_then(Value::as_u64).unwrap_or(0) as usize,
             );
         }
-        t.g_opt.load_state("G_opt", &ckpt.extra_tensors, &t.g).map_err(|e| Error::format(path, e.to_string()))?;
-        t.d_opt.load_state("D_opt", &ckpt.extra_tensors, &t.d).map_err(|e| Error::format(path, e.to_string()))?;
+        t.g_opt
+            .load_state("G_opt", &ckpt.extra_tensors, &t.g)
+            .map_err(|e| Error::format(path, e.to_string()))?;
+        t.d_opt
+            .load_state("D_opt", &ckpt.extra_tensors, &t.d)
+            .map_err(|e| Error::format(path, e.to_string()))?;
         Ok(t)
     }
 
