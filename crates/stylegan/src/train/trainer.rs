@@ -230,15 +230,15 @@ impl Trainer {
         move |name: &str| !frozen.iter().any(|p| name.starts_with(p.as_str()))
     }
 
-    /// `run_G` of the official loss: mapping, style mixing (one cutoff per batch), synthesis
-    /// with seeded random noise. Returns the image and the ws it was made from.
-    fn run_g(
+    /// Mapping with style mixing as the official `run_G` does it: with probability
+    /// `mixing_prob`, the ws from one random layer on (one cutoff per batch) come from a second z.
+    fn mixed_ws(
         g: &Generator,
         z: Tensor<2>,
         c: Option<Tensor<2>>,
         mixing_prob: f64,
         rng: &mut RandomState,
-    ) -> Result<(Tensor<4>, Tensor<3>)> {
+    ) -> Result<Tensor<3>> {
         let num_ws = g.num_ws();
         let mut ws = latent::broadcast(g.map(z.clone(), c.clone())?, num_ws);
         if mixing_prob > 0.0 {
@@ -260,6 +260,19 @@ impl Trainer {
                 );
             }
         }
+        Ok(ws)
+    }
+
+    /// `run_G` of the official loss: [`Self::mixed_ws`], then synthesis with seeded random
+    /// noise. Returns the image and the ws it was made from.
+    fn run_g(
+        g: &Generator,
+        z: Tensor<2>,
+        c: Option<Tensor<2>>,
+        mixing_prob: f64,
+        rng: &mut RandomState,
+    ) -> Result<(Tensor<4>, Tensor<3>)> {
+        let ws = Self::mixed_ws(g, z, c, mixing_prob, rng)?;
         let noise = NoiseMode::Seeded(rng.next_u32() as u64 | (rng.next_u32() as u64) << 32);
         let img = g.synthesis.forward(&ws, noise)?;
         Ok((img, ws))
@@ -374,28 +387,7 @@ impl Trainer {
                 let noise =
                     NoiseMode::Seeded(rng.next_u32() as u64 | (rng.next_u32() as u64) << 32);
                 // The ws with style mixing, attached to the mapping network.
-                let num_ws = g.num_ws();
-                let mut ws = latent::broadcast(g.map(z.clone(), c.clone())?, num_ws);
-                if o.style_mixing_prob > 0.0 {
-                    let cutoff =
-                        1 + ((rng.random_sample() * (num_ws - 1) as f64) as usize).min(num_ws - 2);
-                    let cutoff = if rng.random_sample() < o.style_mixing_prob {
-                        cutoff
-                    } else {
-                        num_ws
-                    };
-                    let z2 = randn(&mut rng, [n, z_dim], &dev);
-                    if cutoff < num_ws {
-                        let ws2 = latent::broadcast(g.map(z2, c)?, num_ws);
-                        ws = Tensor::cat(
-                            vec![
-                                ws.narrow(1, 0, cutoff),
-                                ws2.narrow(1, cutoff, num_ws - cutoff),
-                            ],
-                            1,
-                        );
-                    }
-                }
+                let ws = Self::mixed_ws(&g, z, c, o.style_mixing_prob, &mut rng)?;
                 let y_vals: Vec<f32> = rng
                     .randn(n * ch * res * res)
                     .into_iter()
