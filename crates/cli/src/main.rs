@@ -55,6 +55,10 @@ enum Command {
     SingleImage(cmd::features::SingleImageArgs),
     /// Image-to-image translation between a parent and its aligned fine-tuned child ("All Trades").
     Translate(cmd::features::TranslateArgs),
+    /// Project a real image into w, W+ or S (like the official projector.py).
+    Project(cmd::project::Args),
+    /// Pivotal tuning: fine-tune the generator around a projected latent (PTI).
+    Pti(cmd::pti::Args),
     /// Fetch and convert pretrained weights (LPIPS) into the cache.
     Assets(cmd::assets::Args),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
@@ -89,6 +93,8 @@ fn main() {
         Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Assets(a) => cmd::assets::run(a),
+        Command::Project(a) => cmd::project::run(a),
+        Command::Pti(a) => cmd::pti::run(a),
         Command::Translate(a) => cmd::features::run_translate(a),
         Command::Panorama(a) => cmd::features::run_panorama(a),
         Command::Transfer(a) => cmd::features::run_transfer(a),

@@ -11,6 +11,7 @@ pub mod data;
 pub mod edit;
 pub mod error;
 pub mod features;
+pub mod invert;
 pub mod io;
 pub mod latent;
 pub mod models;

@@ -11,6 +11,8 @@ pub mod info;
 pub mod init;
 pub mod inspect;
 pub mod mix;
+pub mod project;
+pub mod pti;
 pub mod train;
 pub mod video;
 

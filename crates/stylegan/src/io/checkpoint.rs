@@ -57,6 +57,17 @@ pub struct Checkpoint {
 /// Prefixes that name networks.
 pub const NETWORK_PREFIXES: [&str; 3] = ["G_ema", "G", "D"];
 
+/// Metadata of delta checkpoints ([`Checkpoint::write_delta`]): the base network's absolute
+/// path, its CRC-32, and the prefix of the delta network.
+pub const DELTA_BASE: &str = "delta.base";
+pub const DELTA_CRC: &str = "delta.base_crc32";
+pub const DELTA_PREFIX: &str = "delta.prefix";
+
+fn file_crc32(path: &Path) -> Result<u32> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(crc32fast::hash(&bytes))
+}
+
 /// Prefixes of tensors that are not network weights but training state (snapshots).
 pub const STATE_PREFIXES: [&str; 3] = ["G_opt", "D_opt", "train"];
 
@@ -64,7 +75,141 @@ impl Checkpoint {
     /// Open any supported network file: a native checkpoint, or an official PyTorch network
     /// pickle (converted in memory, nothing in it executed).
     pub fn open(path: &Path) -> Result<Self> {
-        super::pickle::read_any(path)
+        let ckpt = super::pickle::read_any(path)?;
+        if ckpt.extra_metadata.contains_key(DELTA_BASE) {
+            return ckpt.resolve_delta();
+        }
+        Ok(ckpt)
+    }
+
+    /// Write `entry` under `prefix` as a *delta* of the network file `base`: only the tensors
+    /// whose values differ from `base_entry` are stored, with the base's path and CRC-32.
+    /// [`Checkpoint::open`] puts the two back together.
+    pub fn write_delta(
+        path: &Path,
+        prefix: &str,
+        entry: &NetworkEntry,
+        base: &Path,
+        base_entry: &NetworkEntry,
+    ) -> Result<usize> {
+        let base_abs = std::fs::canonicalize(base).map_err(|e| Error::io(base, e))?;
+        let crc = file_crc32(&base_abs)?;
+        let changed: BTreeMap<String, RawTensor> = entry
+            .tensors
+            .iter()
+            .filter(|(k, t)| base_entry.tensors.get(*k) != Some(*t))
+            .map(|(k, t)| (k.clone(), t.clone()))
+            .collect();
+        let n = changed.len();
+        let delta = NetworkEntry {
+            class_name: entry.class_name.clone(),
+            init_kwargs: entry.init_kwargs.clone(),
+            tensors: changed,
+        };
+        let mut meta = BTreeMap::new();
+        meta.insert(DELTA_BASE.to_string(), base_abs.display().to_string());
+        meta.insert(DELTA_CRC.to_string(), format!("{crc:08x}"));
+        meta.insert(DELTA_PREFIX.to_string(), prefix.to_string());
+        Self::write(path, &[(prefix, &delta)], &meta)?;
+        Ok(n)
+    }
+
+    /// A delta checkpoint completed with its base's tensors.
+    fn resolve_delta(self) -> Result<Self> {
+        let base = PathBuf::from(&self.extra_metadata[DELTA_BASE]);
+        // The recorded absolute path, else a file of that name next to the delta.
+        let candidates = [
+            base.clone(),
+            self.path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(base.file_name().unwrap_or_default()),
+        ];
+        let found = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
+            Error::format(
+                &self.path,
+                format!(
+                    "is a delta of {} (e.g. `stylegan pti` output), which is missing —                      put the base network back there or next to this file, or save the tuned                      network whole (`--full`)",
+                    base.display()
+                ),
+            )
+        })?;
+        let want = self
+            .extra_metadata
+            .get(DELTA_CRC)
+            .cloned()
+            .unwrap_or_default();
+        let have = format!("{:08x}", file_crc32(found)?);
+        if want != have {
+            return Err(Error::format(
+                &self.path,
+                format!(
+                    "is a delta of {} (CRC-32 {want}), but that file has changed (CRC-32 {have});                      the tuned weights only make sense on the exact base network",
+                    found.display()
+                ),
+            ));
+        }
+        let prefix = self
+            .extra_metadata
+            .get(DELTA_PREFIX)
+            .cloned()
+            .unwrap_or_default();
+        let delta = self.networks.get(&prefix).ok_or_else(|| {
+            Error::format(&self.path, format!("delta network '{prefix}' is missing"))
+        })?;
+        let base_ckpt = super::pickle::read_any(found)?;
+        let (_, base_entry) = base_ckpt.pick(
+            &[&prefix, "G_ema", "G", "", "D"],
+            &delta.short_class().to_string(),
+        )?;
+        if base_entry.class_name != delta.class_name {
+            return Err(Error::format(
+                &self.path,
+                format!(
+                    "delta of a {} but its base holds a {}",
+                    delta.class_name, base_entry.class_name
+                ),
+            ));
+        }
+        let mut tensors = base_entry.tensors.clone();
+        for (k, t) in &delta.tensors {
+            match tensors.get(k) {
+                Some(b) if b.shape != t.shape => {
+                    return Err(Error::ShapeMismatch {
+                        file: self.path.display().to_string(),
+                        name: k.clone(),
+                        expected: b.shape.clone(),
+                        found: t.shape.clone(),
+                    })
+                }
+                None => {
+                    return Err(Error::format(
+                        &self.path,
+                        format!(
+                            "tensor '{k}' is not in the base network {}",
+                            found.display()
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            tensors.insert(k.clone(), t.clone());
+        }
+        let mut networks = BTreeMap::new();
+        networks.insert(
+            prefix,
+            NetworkEntry {
+                class_name: base_entry.class_name.clone(),
+                init_kwargs: base_entry.init_kwargs.clone(),
+                tensors,
+            },
+        );
+        Ok(Self {
+            path: self.path,
+            networks,
+            extra_metadata: BTreeMap::new(),
+            extra_tensors: BTreeMap::new(),
+        })
     }
 
     /// [`Checkpoint::open`] on bytes in memory; `path` only names the source in errors.

@@ -562,6 +562,57 @@ impl SynthesisNetwork {
         self.forward_styles(&self.styles(ws)?, noise)
     }
 
+    /// The per-pixel noise buffers (`noise_const`) by official name
+    /// (`synthesis.b{R}.conv{K}.noise_const`), in synthesis order.
+    pub fn noise_maps(&self) -> Vec<(String, Tensor<2>)> {
+        let mut out = Vec::new();
+        for b in &self.blocks {
+            let layers = [("conv0", b.conv0.as_ref()), ("conv1", Some(&b.conv1))];
+            for (name, layer) in layers {
+                if let Some(n) = layer.and_then(|l| l.noise_const.as_ref()) {
+                    out.push((
+                        format!("synthesis.b{}.{name}.noise_const", b.resolution),
+                        n.clone(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// Replace noise buffers by name (as [`Self::noise_maps`] names them); shapes must match.
+    /// `NoiseMode::Const` then uses them: this is how projected noise maps are put back.
+    pub fn set_noise_maps(&mut self, maps: &[(String, Tensor<2>)]) -> Result<()> {
+        for (name, t) in maps {
+            let layer = name
+                .strip_prefix("synthesis.b")
+                .and_then(|r| r.strip_suffix(".noise_const"))
+                .and_then(|r| r.split_once('.'))
+                .and_then(|(res, conv)| {
+                    let res: usize = res.parse().ok()?;
+                    let b = self.blocks.iter_mut().find(|b| b.resolution == res)?;
+                    match conv {
+                        "conv0" => b.conv0.as_mut(),
+                        "conv1" => Some(&mut b.conv1),
+                        _ => None,
+                    }
+                })
+                .filter(|l| l.noise_const.is_some())
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!("the network has no noise buffer '{name}'"))
+                })?;
+            let have = layer.noise_const.as_ref().expect("filtered").dims();
+            if t.dims() != have {
+                return Err(Error::InvalidArgument(format!(
+                    "noise map '{name}' has shape {:?}, the network expects {have:?}",
+                    t.dims()
+                )));
+            }
+            layer.noise_const = Some(t.clone());
+        }
+        Ok(())
+    }
+
     pub fn state_dict(&self, sd: &mut StateDict) {
         for b in &self.blocks {
             sd.scope(&format!("b{}", b.resolution), |sd| b.state_dict(sd));

@@ -228,6 +228,53 @@ impl Lpips {
         out
     }
 
+    /// The features LPIPS compares: each stage unit-normalised over channels. Compute a fixed
+    /// image's embedding once and compare many against it with [`Self::distance_embedded`].
+    pub fn embed(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+        self.features(x)
+            .into_iter()
+            .map(|t| {
+                let norm = t.clone().square().sum_dim(1).sqrt().add_scalar(1e-10);
+                t / norm
+            })
+            .collect()
+    }
+
+    /// LPIPS distance per pair `[N]` between two embeddings (see [`Self::embed`]); a batch of
+    /// one on either side is broadcast.
+    pub fn distance_embedded(&self, a: &[Tensor<4>], b: &[Tensor<4>]) -> Result<Tensor<1>> {
+        if a.len() != self.heads.len() || b.len() != self.heads.len() {
+            return Err(Error::InvalidArgument(format!(
+                "LPIPS embeddings have {} and {} stages, expected {}",
+                a.len(),
+                b.len(),
+                self.heads.len()
+            )));
+        }
+        let mut total: Option<Tensor<1>> = None;
+        for ((x, y), h) in a.iter().zip(b).zip(&self.heads) {
+            let (dx, dy) = (x.dims(), y.dims());
+            if dx[1..] != dy[1..] || (dx[0] != dy[0] && dx[0] != 1 && dy[0] != 1) {
+                return Err(Error::InvalidArgument(format!(
+                    "LPIPS compares embeddings of one shape, got {dx:?} and {dy:?}"
+                )));
+            }
+            let n = dx[0].max(dy[0]);
+            let c = dx[1];
+            let (x, y) = (
+                x.clone().expand([n, c, dx[2], dx[3]]),
+                y.clone().expand([n, c, dy[2], dy[3]]),
+            );
+            let d = (x - y).square() * h.clone().reshape([1, c, 1, 1]);
+            let v = d.sum_dim(1).mean_dim(2).mean_dim(3).reshape([n]);
+            total = Some(match total {
+                None => v,
+                Some(t) => t + v,
+            });
+        }
+        Ok(total.expect("five stages"))
+    }
+
     /// LPIPS distance per image pair `[N]` for images in [-1, 1] `[N, 3, H, W]`.
     pub fn distance(&self, a: Tensor<4>, b: Tensor<4>) -> Result<Tensor<1>> {
         if a.dims() != b.dims() || a.dims()[1] != 3 {
@@ -237,23 +284,6 @@ impl Lpips {
                 b.dims()
             )));
         }
-        let n = a.dims()[0];
-        let fa = self.features(a);
-        let fb = self.features(b);
-        let mut total: Option<Tensor<1>> = None;
-        for ((x, y), h) in fa.into_iter().zip(fb).zip(&self.heads) {
-            let c = x.dims()[1];
-            let unit = |t: Tensor<4>| {
-                let norm = t.clone().square().sum_dim(1).sqrt().add_scalar(1e-10);
-                t / norm
-            };
-            let d = (unit(x) - unit(y)).square() * h.clone().reshape([1, c, 1, 1]);
-            let v = d.sum_dim(1).mean_dim(2).mean_dim(3).reshape([n]);
-            total = Some(match total {
-                None => v,
-                Some(t) => t + v,
-            });
-        }
-        Ok(total.expect("five stages"))
+        self.distance_embedded(&self.embed(a), &self.embed(b))
     }
 }

@@ -53,6 +53,21 @@ impl ParamSet {
         }
     }
 
+    /// A set of named flat tensors that is not a checkpoint network (e.g. the projector's
+    /// latent and noise maps), so that [`super::adam::Adam`] can optimise it.
+    pub fn new(
+        class_name: &str,
+        tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+        device: &Device,
+    ) -> Self {
+        Self {
+            class_name: class_name.to_string(),
+            init_kwargs: Value::Null,
+            tensors,
+            device: device.clone(),
+        }
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }

@@ -1,0 +1,19 @@
+//! Inversion: find the latent of a real image and make the generator reproduce it.
+//!
+//! * [`target`]: a real image prepared for a network (crop, resize, checks);
+//! * [`stats`]: the latent distribution the projector starts from and the S prior;
+//! * [`projector`]: LPIPS projection into w, W+ or S (official `projector.py` recipe);
+//! * [`projection`]: the result and its file;
+//! * [`pti`]: pivotal tuning — fine-tune the generator around a projected pivot.
+
+pub mod projection;
+pub mod projector;
+pub mod pti;
+pub mod stats;
+pub mod target;
+
+pub use projection::Projection;
+pub use projector::{project, Prior, ProjectorConfig, StepInfo};
+pub use pti::{pivotal_tuning, Locality, PtiConfig};
+pub use stats::{latent_stats, LatentStats};
+pub use target::{load_target, Target};

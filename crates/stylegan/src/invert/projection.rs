@@ -1,0 +1,197 @@
+//! A projected image — its latent and noise maps — and the `projected.safetensors` file that
+//! carries it to the other tools (edit, blend, transfer, translate, pivotal tuning).
+//!
+//! File layout: tensor `latent` (`[1, w_dim]` for w, `[1, num_ws, w_dim]` for W+, `[1, dim_S]`
+//! for S, flattened in `latent::space::s_layers` order), one tensor per noise buffer under its
+//! official name (`synthesis.b8.conv0.noise_const`, ...), and metadata `format`, `space`,
+//! `w_dim`, `num_ws`, `resolution` plus whatever the caller adds (network, target, LPIPS).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use burn::tensor::{Tensor, TensorData};
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use super::projector::StepInfo;
+use crate::error::{Error, Result};
+use crate::latent::space::{s_flatten, s_unflatten};
+use crate::latent::{broadcast, Latent, Space};
+use crate::models::{Generator, NoiseMode};
+use crate::train::params::to_vec;
+
+/// The `format` metadata value of projection files.
+pub const PROJECTION_FORMAT: &str = "stylegan-rs.projection";
+
+/// A projected image: the latent, the noise maps it was found with, and the optimisation's trace.
+#[derive(Clone, Debug)]
+pub struct Projection {
+    /// Batch of one, in the space it was optimised in.
+    pub latent: Latent,
+    /// Noise buffers by official name (put them in the generator with
+    /// `synthesis.set_noise_maps` to reproduce the image with `NoiseMode::Const`).
+    pub noise: Vec<(String, Tensor<2>)>,
+    /// Per step (empty for a projection read from a file).
+    pub history: Vec<StepInfo>,
+    /// `(step, latent)` every `record_every` steps and at the end (empty when read from a file).
+    pub frames: Vec<(usize, Latent)>,
+}
+
+impl Projection {
+    pub fn space(&self) -> Space {
+        self.latent.space()
+    }
+
+    /// `g` with this projection's noise maps.
+    pub fn generator(&self, g: &Generator) -> Result<Generator> {
+        let mut g = g.clone();
+        g.synthesis.set_noise_maps(&self.noise)?;
+        Ok(g)
+    }
+
+    /// The projected image `[1, C, R, R]`.
+    pub fn image(&self, g: &Generator) -> Result<Tensor<4>> {
+        self.latent
+            .clone()
+            .generate(&self.generator(g)?, NoiseMode::Const)
+    }
+
+    /// Write `path` atomically; `info` is stored as extra metadata (e.g. network and target).
+    pub fn save(&self, path: &Path, g: &Generator, info: &BTreeMap<String, String>) -> Result<()> {
+        let latent = match &self.latent {
+            Latent::W(w) => w.clone().reshape([-1]),
+            Latent::WPlus(ws) => ws.clone().reshape([-1]),
+            Latent::S(s) => s_flatten(s).reshape([-1]),
+            Latent::Z { .. } => {
+                return Err(Error::InvalidArgument(
+                    "a projection holds a w, wplus or s latent, not z".into(),
+                ))
+            }
+        };
+        let shape = match &self.latent {
+            Latent::W(w) => w.dims().to_vec(),
+            Latent::WPlus(ws) => ws.dims().to_vec(),
+            _ => vec![1, latent.dims()[0]],
+        };
+        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let bytes = |t: &Tensor<1>| -> Result<Vec<u8>> {
+            Ok(to_vec(t)?.iter().flat_map(|v| v.to_le_bytes()).collect())
+        };
+        buffers.push(("latent".into(), shape, bytes(&latent)?));
+        for (name, t) in &self.noise {
+            buffers.push((
+                name.clone(),
+                t.dims().to_vec(),
+                bytes(&t.clone().reshape([-1]))?,
+            ));
+        }
+        let views: Vec<(String, TensorView)> = buffers
+            .iter()
+            .map(|(n, s, b)| {
+                Ok((
+                    n.clone(),
+                    TensorView::new(Dtype::F32, s.clone(), b)
+                        .map_err(|e| Error::format(path, e.to_string()))?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let mut meta: HashMap<String, String> = info.clone().into_iter().collect();
+        meta.insert("format".into(), PROJECTION_FORMAT.into());
+        meta.insert("space".into(), self.space().name().into());
+        meta.insert("w_dim".into(), g.config.w_dim.to_string());
+        meta.insert("num_ws".into(), g.num_ws().to_string());
+        meta.insert("resolution".into(), g.config.img_resolution.to_string());
+        let out = safetensors::serialize(views, Some(meta))
+            .map_err(|e| Error::format(path, e.to_string()))?;
+        crate::io::atomic_write(path, &out)
+    }
+
+    /// Read a projection file for use with `g` (shapes are checked against it).
+    pub fn load(path: &Path, g: &Generator) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bad = |m: String| Error::format(path, m);
+        let (_, meta) = SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(format!("not a projection file: {e}")))?;
+        let meta = meta.metadata().clone().unwrap_or_default();
+        if meta.get("format").map(String::as_str) != Some(PROJECTION_FORMAT) {
+            return Err(bad(
+                "not a projection file (no 'format: stylegan-rs.projection' metadata; \
+                 make one with `stylegan project`)"
+                    .into(),
+            ));
+        }
+        let st = SafeTensors::deserialize(&bytes)
+            .map_err(|e| bad(format!("not a projection file: {e}")))?;
+        let f32s = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
+            let t = st
+                .tensor(name)
+                .map_err(|_| bad(format!("no '{name}' tensor")))?;
+            if t.dtype() != Dtype::F32 {
+                return Err(bad(format!("'{name}' is not float32")));
+            }
+            Ok((
+                t.shape().to_vec(),
+                t.data()
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect(),
+            ))
+        };
+        let space: Space = meta
+            .get("space")
+            .ok_or_else(|| bad("no 'space' metadata".into()))?
+            .parse()?;
+        let device = g.device();
+        let (w_dim, num_ws) = (g.config.w_dim, g.num_ws());
+        let (shape, v) = f32s("latent")?;
+        let template = g
+            .synthesis
+            .styles(&broadcast(Tensor::zeros([1, w_dim], device), num_ws))?;
+        let dim_s: usize = crate::latent::space::s_layers(&template)
+            .iter()
+            .map(|l| l.2)
+            .sum();
+        let expected = match space {
+            Space::W => vec![1, w_dim],
+            Space::WPlus => vec![1, num_ws, w_dim],
+            Space::S => vec![1, dim_s],
+            Space::Z => return Err(bad("a projection cannot be a z latent".into())),
+        };
+        if shape != expected {
+            return Err(bad(format!(
+                "the {} latent has shape {shape:?}, this network needs {expected:?} \
+                 (was it projected with another network?)",
+                space.name()
+            )));
+        }
+        let flat = Tensor::<1>::from_data(
+            TensorData::new(v, [shape.iter().product::<usize>()]),
+            device,
+        );
+        let latent = match space {
+            Space::W => Latent::W(flat.reshape([1, w_dim])),
+            Space::WPlus => Latent::WPlus(flat.reshape([1, num_ws, w_dim])),
+            _ => Latent::S(s_unflatten(flat.reshape([1, dim_s]), &template)?),
+        };
+        let mut noise = Vec::new();
+        for (name, t) in g.synthesis.noise_maps() {
+            let (shape, v) = f32s(&name)?;
+            if shape != t.dims() {
+                return Err(bad(format!(
+                    "noise map '{name}' has shape {shape:?}, this network needs {:?}",
+                    t.dims()
+                )));
+            }
+            noise.push((
+                name,
+                Tensor::from_data(TensorData::new(v, [shape[0], shape[1]]), device),
+            ));
+        }
+        Ok(Self {
+            latent,
+            noise,
+            history: Vec::new(),
+            frames: Vec::new(),
+        })
+    }
+}

@@ -1,0 +1,107 @@
+//! Statistics of the latent distribution that projection starts from and is regularised by:
+//! the mean and spread of w (official `projector.py`: 10 000 samples of
+//! `RandomState(123).randn`), and the per-channel mean and standard deviation of StyleSpace S
+//! (the diagonal Gaussian of the S prior).
+
+use burn::tensor::{Tensor, TensorData};
+
+use crate::error::{Error, Result};
+use crate::latent::space::s_flatten;
+use crate::latent::{broadcast, RandomState};
+use crate::models::Generator;
+use crate::train::params::to_vec;
+
+/// The seed of the official projector's w samples.
+pub const STATS_SEED: u32 = 123;
+
+/// Mean and spread of w and S under the mapping of `z ~ N(0, I)`.
+#[derive(Clone, Debug)]
+pub struct LatentStats {
+    /// Mean w `[w_dim]`.
+    pub w_avg: Tensor<1>,
+    /// `sqrt(Σ‖w − w_avg‖² / N)` (one number, as the official projector computes it).
+    pub w_std: f64,
+    /// Mean of the flattened StyleSpace vector `[dim_S]`.
+    pub s_mean: Tensor<1>,
+    /// Per-channel standard deviation of S `[dim_S]` (floored at 1e-8 of the largest).
+    pub s_std: Tensor<1>,
+    pub samples: usize,
+}
+
+/// Sample `samples` latents (z from `RandomState(seed)`, as one `randn(samples, z_dim)` draw)
+/// and measure w and S. `class` is the label for conditional networks.
+pub fn latent_stats(
+    g: &Generator,
+    samples: usize,
+    seed: u32,
+    class: Option<usize>,
+) -> Result<LatentStats> {
+    if samples < 2 {
+        return Err(Error::InvalidArgument(format!(
+            "latent statistics need at least 2 samples, got {samples}"
+        )));
+    }
+    let (z_dim, w_dim) = (g.config.z_dim, g.config.w_dim);
+    let z_all = RandomState::new(seed).randn(samples * z_dim);
+    let device = g.device().clone();
+    let mut w_sum = vec![0f64; w_dim];
+    let mut ws_host: Vec<f32> = Vec::with_capacity(samples * w_dim);
+    let (mut s_sum, mut s_sq): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    const BATCH: usize = 500;
+    for start in (0..samples).step_by(BATCH) {
+        let n = BATCH.min(samples - start);
+        let z: Vec<f32> = z_all[start * z_dim..(start + n) * z_dim]
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let z = Tensor::from_data(TensorData::new(z, [n, z_dim]), &device);
+        let w = g.map(z, g.label(class, n)?)?;
+        let s = s_flatten(&g.synthesis.styles(&broadcast(w.clone(), g.num_ws()))?);
+        let w = to_vec(&w)?;
+        for (i, v) in w.iter().enumerate() {
+            w_sum[i % w_dim] += *v as f64;
+        }
+        ws_host.extend(w);
+        let s = to_vec(&s)?;
+        let dim_s = s.len() / n;
+        if s_sum.is_empty() {
+            s_sum = vec![0.0; dim_s];
+            s_sq = vec![0.0; dim_s];
+        }
+        for (i, v) in s.iter().enumerate() {
+            let (k, v) = (i % dim_s, *v as f64);
+            s_sum[k] += v;
+            s_sq[k] += v * v;
+        }
+    }
+    let nf = samples as f64;
+    let w_avg: Vec<f64> = w_sum.iter().map(|v| v / nf).collect();
+    let sq: f64 = ws_host
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v as f64 - w_avg[i % w_dim]).powi(2))
+        .sum();
+    let w_std = (sq / nf).sqrt();
+    let s_mean: Vec<f64> = s_sum.iter().map(|v| v / nf).collect();
+    let mut s_std: Vec<f64> = s_sq
+        .iter()
+        .zip(&s_mean)
+        .map(|(q, m)| (q / nf - m * m).max(0.0).sqrt())
+        .collect();
+    let floor = s_std.iter().cloned().fold(0.0, f64::max) * 1e-8;
+    s_std.iter_mut().for_each(|v| *v = v.max(floor).max(1e-12));
+    let t = |v: Vec<f64>| {
+        let n = v.len();
+        Tensor::<1>::from_data(
+            TensorData::new(v.into_iter().map(|x| x as f32).collect::<Vec<_>>(), [n]),
+            &device,
+        )
+    };
+    Ok(LatentStats {
+        w_avg: t(w_avg),
+        w_std,
+        s_mean: t(s_mean),
+        s_std: t(s_std),
+        samples,
+    })
+}
