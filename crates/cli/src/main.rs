@@ -59,6 +59,8 @@ enum Command {
     Project(cmd::project::Args),
     /// Pivotal tuning: fine-tune the generator around a projected latent (PTI).
     Pti(cmd::pti::Args),
+    /// Measure inversion quality (PSNR, LPIPS) of W, W+, S + prior and PTI on held-out images.
+    EvaluateInversion(cmd::evaluate::Args),
     /// Fetch and convert pretrained weights (LPIPS) into the cache.
     Assets(cmd::assets::Args),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
@@ -95,6 +97,7 @@ fn main() {
         Command::Assets(a) => cmd::assets::run(a),
         Command::Project(a) => cmd::project::run(a),
         Command::Pti(a) => cmd::pti::run(a),
+        Command::EvaluateInversion(a) => cmd::evaluate::run(a),
         Command::Translate(a) => cmd::features::run_translate(a),
         Command::Panorama(a) => cmd::features::run_panorama(a),
         Command::Transfer(a) => cmd::features::run_transfer(a),

@@ -14,6 +14,7 @@ pub mod features;
 pub mod invert;
 pub mod io;
 pub mod latent;
+pub mod metrics;
 pub mod models;
 pub mod nn;
 pub mod ops;

@@ -42,13 +42,22 @@ fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 fn max_abs(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 /// A target only W+ can reach exactly: seed 11's coarse layers with seed 29's fine layers.
 fn mixed_target(g: &Generator) -> Tensor<4> {
-    let a = Latent::from_seeds(g, &[11], None).unwrap().wplus(g).unwrap();
-    let b = Latent::from_seeds(g, &[29], None).unwrap().wplus(g).unwrap();
+    let a = Latent::from_seeds(g, &[11], None)
+        .unwrap()
+        .wplus(g)
+        .unwrap();
+    let b = Latent::from_seeds(g, &[29], None)
+        .unwrap()
+        .wplus(g)
+        .unwrap();
     let ws = stylegan::latent::mix(&a, &b, &(3..g.num_ws()).collect::<Vec<_>>()).unwrap();
     g.synthesis.forward(&ws, NoiseMode::Const).unwrap()
 }
@@ -80,13 +89,20 @@ fn schedule_follows_the_official_projector() {
 #[test]
 fn noise_penalty_measures_autocorrelation_at_every_scale() {
     let dev = stylegan::backend::cpu();
-    let map = |v: Vec<f32>, r: usize| Tensor::<4>::from_data(TensorData::new(v, [1, 1, r, r]), &dev);
+    let map =
+        |v: Vec<f32>, r: usize| Tensor::<4>::from_data(TensorData::new(v, [1, 1, r, r]), &dev);
     let value = |t: Tensor<4>| vals(stylegan::invert::projector::noise_penalty(&[t]).unwrap())[0];
     // A constant map correlates perfectly with its shifts: 1² per axis and scale (16 and 8).
     assert!((value(map(vec![1.0; 256], 16)) - 4.0).abs() < 1e-5);
     // A checkerboard anticorrelates (−1)² at 16×16; its 2×2 averages are 0 at 8×8.
     let checker: Vec<f32> = (0..256)
-        .map(|k| if (k / 16 + k % 16) % 2 == 0 { 1.0 } else { -1.0 })
+        .map(|k| {
+            if (k / 16 + k % 16) % 2 == 0 {
+                1.0
+            } else {
+                -1.0
+            }
+        })
         .collect();
     assert!((value(map(checker, 16)) - 2.0).abs() < 1e-5);
     // White noise is nearly uncorrelated.
@@ -138,7 +154,10 @@ fn targets_are_prepared_or_refused_with_reasons() {
     let corrupt = tmp.path().join("corrupt.png");
     std::fs::write(&corrupt, b"\x89PNG\r\n\x1a\nnot really").unwrap();
     let e = load_target(&corrupt, 32, 3, &dev).unwrap_err().to_string();
-    assert!(e.contains("corrupt.png") && e.contains("cannot decode"), "{e}");
+    assert!(
+        e.contains("corrupt.png") && e.contains("cannot decode"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -148,10 +167,16 @@ fn noise_maps_are_set_by_name_with_checked_shapes() {
     assert_eq!(maps[0].0, "synthesis.b4.conv1.noise_const");
     assert_eq!(maps.len(), 2 * g.synthesis.blocks.len() - 1);
     let dev = g.device().clone();
-    let bad = vec![("synthesis.b8.conv0.noise_const".to_string(), Tensor::zeros([4, 4], &dev))];
+    let bad = vec![(
+        "synthesis.b8.conv0.noise_const".to_string(),
+        Tensor::zeros([4, 4], &dev),
+    )];
     let e = g.synthesis.set_noise_maps(&bad).unwrap_err().to_string();
     assert!(e.contains("[4, 4]") && e.contains("[8, 8]"), "{e}");
-    let bad = vec![("synthesis.b8.conv9.noise_const".to_string(), Tensor::zeros([8, 8], &dev))];
+    let bad = vec![(
+        "synthesis.b8.conv9.noise_const".to_string(),
+        Tensor::zeros([8, 8], &dev),
+    )];
     assert!(g.synthesis.set_noise_maps(&bad).is_err());
     let zero = vec![(maps[1].0.clone(), Tensor::zeros([8, 8], &dev))];
     g.synthesis.set_noise_maps(&zero).unwrap();
@@ -165,15 +190,32 @@ fn wplus_reaches_a_style_mixed_target_better_than_w_and_files_round_trip() {
     let target = mixed_target(&g);
     let stats = latent_stats(&g, 2000, 123, None).unwrap();
     let run = |space| {
-        project(&g, &lp, &target, &cfg(space, 150), Some(&stats), &mut |_| {}).unwrap()
+        project(
+            &g,
+            &lp,
+            &target,
+            &cfg(space, 150),
+            Some(&stats),
+            &mut |_| {},
+        )
+        .unwrap()
     };
     let w = run(Space::W);
     let wp = run(Space::WPlus);
-    let (d_w, d_wp) = (w.history.last().unwrap().dist, wp.history.last().unwrap().dist);
+    let (d_w, d_wp) = (
+        w.history.last().unwrap().dist,
+        wp.history.last().unwrap().dist,
+    );
     let d0 = w.history[0].dist;
     eprintln!("LPIPS start {d0:.4}, w {d_w:.4}, wplus {d_wp:.4}");
-    assert!(d_w < 0.6 * d0, "projection into w barely moved: {d0} → {d_w}");
-    assert!(d_wp < d_w, "W+ ({d_wp}) should fit a style-mixed target better than w ({d_w})");
+    assert!(
+        d_w < 0.6 * d0,
+        "projection into w barely moved: {d0} → {d_w}"
+    );
+    assert!(
+        d_wp < d_w,
+        "W+ ({d_wp}) should fit a style-mixed target better than w ({d_w})"
+    );
     assert!(matches!(wp.latent, Latent::WPlus(_)));
 
     // The file holds the latent and the noise maps: the image comes back exactly.
@@ -182,11 +224,20 @@ fn wplus_reaches_a_style_mixed_target_better_than_w_and_files_round_trip() {
     wp.save(&f, &g, &Default::default()).unwrap();
     let back = Projection::load(&f, &g).unwrap();
     assert_eq!(back.space(), Space::WPlus);
-    assert_eq!(max_abs(&vals(wp.image(&g).unwrap()), &vals(back.image(&g).unwrap())), 0.0);
+    assert_eq!(
+        max_abs(&vals(wp.image(&g).unwrap()), &vals(back.image(&g).unwrap())),
+        0.0
+    );
     // The final distance was measured on the image the file reproduces (no exploration noise
     // at the end of the schedule).
-    let d_file = vals(lp.distance(back.image(&g).unwrap(), target.clone()).unwrap())[0] as f64;
-    assert!((d_file - d_wp).abs() < 0.02, "file image LPIPS {d_file} vs last step {d_wp}");
+    let d_file = vals(
+        lp.distance(back.image(&g).unwrap(), target.clone())
+            .unwrap(),
+    )[0] as f64;
+    assert!(
+        (d_file - d_wp).abs() < 0.02,
+        "file image LPIPS {d_file} vs last step {d_wp}"
+    );
 }
 
 #[test]
@@ -223,7 +274,10 @@ fn projection_files_are_checked_against_the_network() {
     let f = tmp.path().join("other.safetensors");
     p.save(&f, &other, &Default::default()).unwrap();
     let e = Projection::load(&f, &g).unwrap_err().to_string();
-    assert!(e.contains("other.safetensors") && e.contains("another network"), "{e}");
+    assert!(
+        e.contains("other.safetensors") && e.contains("another network"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -233,7 +287,9 @@ fn gaussian_prior_in_s_keeps_the_projection_near_the_mean() {
     let target = mixed_target(&g);
     let stats = latent_stats(&g, 2000, 123, None).unwrap();
     let whitened = |p: &Projection| {
-        let Latent::S(s) = &p.latent else { panic!("an S latent") };
+        let Latent::S(s) = &p.latent else {
+            panic!("an S latent")
+        };
         let s = vals(s_flatten(s));
         let (m, sd) = (vals(stats.s_mean.clone()), vals(stats.s_std.clone()));
         s.iter()
@@ -253,7 +309,10 @@ fn gaussian_prior_in_s_keeps_the_projection_near_the_mean() {
     let held = run(Prior::GaussianS { weight: 1.0 });
     let (u_free, u_held) = (whitened(&free), whitened(&held));
     eprintln!("mean squared whitened S: free {u_free:.3}, prior {u_held:.3}");
-    assert!(u_held < 0.7 * u_free, "the prior did not pull S toward its mean");
+    assert!(
+        u_held < 0.7 * u_free,
+        "the prior did not pull S toward its mean"
+    );
     // The prior is refused outside S.
     let c = ProjectorConfig {
         prior: Prior::GaussianS { weight: 1.0 },
@@ -271,18 +330,36 @@ fn pivotal_tuning_improves_the_pivot_and_saves_a_delta() {
     let g = demo();
     let target = mixed_target(&g);
     let stats = latent_stats(&g, 2000, 123, None).unwrap();
-    let pivot = project(&g, &lp, &target, &cfg(Space::W, 60), Some(&stats), &mut |_| {}).unwrap();
-    let before = vals(lp.distance(pivot.image(&g).unwrap(), target.clone()).unwrap())[0];
+    let pivot = project(
+        &g,
+        &lp,
+        &target,
+        &cfg(Space::W, 60),
+        Some(&stats),
+        &mut |_| {},
+    )
+    .unwrap();
+    let before = vals(
+        lp.distance(pivot.image(&g).unwrap(), target.clone())
+            .unwrap(),
+    )[0];
     let c = PtiConfig {
         steps: 40,
         ..PtiConfig::default()
     };
     let (tuned, hist) = pivotal_tuning(&g, &lp, &target, &pivot, &stats, &c, &mut |_| {}).unwrap();
     assert_eq!(hist.len(), 40);
-    let after_img = pivot.latent.clone().generate(&tuned, NoiseMode::Const).unwrap();
+    let after_img = pivot
+        .latent
+        .clone()
+        .generate(&tuned, NoiseMode::Const)
+        .unwrap();
     let after = vals(lp.distance(after_img.clone(), target.clone()).unwrap())[0];
     eprintln!("PTI: LPIPS {before:.4} → {after:.4}");
-    assert!(after < 0.8 * before, "tuning did not improve the pivot: {before} → {after}");
+    assert!(
+        after < 0.8 * before,
+        "tuning did not improve the pivot: {before} → {after}"
+    );
 
     // Only synthesis weights are tuned; the mapping is untouched.
     let (e0, e1) = (g.to_entry(), tuned.to_entry());
@@ -291,7 +368,10 @@ fn pivotal_tuning_improves_the_pivot_and_saves_a_delta() {
             assert_eq!(&e0.tensors[k], t, "{k} changed");
         }
     }
-    assert!(e1.tensors.iter().any(|(k, t)| is_tuned(k) && &e0.tensors[k] != t));
+    assert!(e1
+        .tensors
+        .iter()
+        .any(|(k, t)| is_tuned(k) && &e0.tensors[k] != t));
 
     // The delta holds what changed and loads back to the same network.
     let tmp = tempfile::tempdir().unwrap();
@@ -302,7 +382,11 @@ fn pivotal_tuning_improves_the_pivot_and_saves_a_delta() {
     assert!(n > 0 && n < e1.tensors.len(), "{n} of {}", e1.tensors.len());
     assert!(std::fs::metadata(&delta).unwrap().len() < std::fs::metadata(&base).unwrap().len());
     let loaded = Generator::load(&delta, &stylegan::backend::cpu()).unwrap();
-    let again = pivot.latent.clone().generate(&loaded, NoiseMode::Const).unwrap();
+    let again = pivot
+        .latent
+        .clone()
+        .generate(&loaded, NoiseMode::Const)
+        .unwrap();
     assert_eq!(max_abs(&vals(after_img), &vals(again)), 0.0);
 
     // A changed or missing base is refused, naming it.
@@ -310,9 +394,19 @@ fn pivotal_tuning_improves_the_pivot_and_saves_a_delta() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&base, &bytes).unwrap();
-    let e = Generator::load(&delta, &stylegan::backend::cpu()).unwrap_err().to_string();
-    assert!(e.contains("has changed") && e.contains("base.safetensors"), "{e}");
+    let e = Generator::load(&delta, &stylegan::backend::cpu())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has changed") && e.contains("base.safetensors"),
+        "{e}"
+    );
     std::fs::remove_file(&base).unwrap();
-    let e = Generator::load(&delta, &stylegan::backend::cpu()).unwrap_err().to_string();
-    assert!(e.contains("missing") && e.contains("base.safetensors"), "{e}");
+    let e = Generator::load(&delta, &stylegan::backend::cpu())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("missing") && e.contains("base.safetensors"),
+        "{e}"
+    );
 }

@@ -5,6 +5,7 @@ pub mod convert;
 pub mod dataset;
 pub mod directions;
 pub mod edit;
+pub mod evaluate;
 pub mod features;
 pub mod generate;
 pub mod info;

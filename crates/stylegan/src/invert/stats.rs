@@ -7,7 +7,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::error::{Error, Result};
 use crate::latent::space::s_flatten;
-use crate::latent::{broadcast, RandomState};
+use crate::latent::{broadcast, Latent, RandomState};
 use crate::models::Generator;
 use crate::train::params::to_vec;
 
@@ -104,4 +104,35 @@ pub fn latent_stats(
         s_std: t(s_std),
         samples,
     })
+}
+
+impl LatentStats {
+    /// How far a latent (batch of one) lies from the typical sample, in squared spreads:
+    /// `‖w − w_avg‖² / w_std²` for w (averaged over layers for W+), the mean of
+    /// `((s − μ)/σ)²` for S. A typical sample scores about 1; far larger values mean the
+    /// latent left the distribution the network was trained on (poor editability).
+    pub fn atypicality(&self, latent: &Latent) -> Result<f64> {
+        let sq = |t: Tensor<1>| -> Result<f64> { Ok(to_vec(&t.square().sum())?[0] as f64) };
+        match latent {
+            Latent::W(w) => {
+                let d = w.clone().reshape([-1]) - self.w_avg.clone();
+                Ok(sq(d)? / (self.w_std * self.w_std))
+            }
+            Latent::WPlus(ws) => {
+                let [n, k, d] = ws.dims();
+                let diff = ws.clone() - self.w_avg.clone().reshape([1, 1, d]);
+                Ok(sq(diff.reshape([-1]))? / (self.w_std * self.w_std) / (n * k) as f64)
+            }
+            Latent::S(styles) => {
+                let s = s_flatten(styles);
+                let [n, d] = s.dims();
+                let u =
+                    (s - self.s_mean.clone().reshape([1, d])) / self.s_std.clone().reshape([1, d]);
+                Ok(sq(u.reshape([-1]))? / (n * d) as f64)
+            }
+            Latent::Z { .. } => Err(Error::InvalidArgument(
+                "atypicality is measured in w, W+ or S".into(),
+            )),
+        }
+    }
 }

@@ -126,3 +126,36 @@ pub fn from_image(
         notes,
     })
 }
+
+/// A target from CHW uint8 pixels already at the network's size (data set images).
+pub fn from_chw_u8(
+    chw: &[u8],
+    channels: usize,
+    resolution: usize,
+    device: &Device,
+) -> Result<Target> {
+    let r = resolution;
+    if chw.len() != channels * r * r {
+        return Err(Error::InvalidArgument(format!(
+            "{} pixel values for a {channels}x{r}x{r} target",
+            chw.len()
+        )));
+    }
+    let v: Vec<f32> = chw.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
+    let mut pixels = vec![0u8; chw.len()];
+    for c in 0..channels {
+        for i in 0..r * r {
+            pixels[i * channels + c] = chw[c * r * r + i];
+        }
+    }
+    Ok(Target {
+        image: Image8 {
+            width: r,
+            height: r,
+            channels,
+            pixels,
+        },
+        tensor: Tensor::from_data(TensorData::new(v, [1, channels, r, r]), device),
+        notes: Vec::new(),
+    })
+}

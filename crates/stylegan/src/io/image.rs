@@ -40,6 +40,25 @@ impl Image8 {
         }
     }
 
+    /// Nearest-neighbour enlargement by an integer `factor` (small images in figures).
+    pub fn upscale(&self, factor: usize) -> Self {
+        let (w, h, c) = (self.width * factor, self.height * factor, self.channels);
+        let mut pixels = vec![0u8; w * h * c];
+        for y in 0..h {
+            for x in 0..w {
+                let src = ((y / factor) * self.width + x / factor) * c;
+                pixels[(y * w + x) * c..(y * w + x + 1) * c]
+                    .copy_from_slice(&self.pixels[src..src + c]);
+            }
+        }
+        Self {
+            width: w,
+            height: h,
+            channels: c,
+            pixels,
+        }
+    }
+
     /// Encode as PNG and write atomically.
     pub fn save_png(&self, path: &Path) -> Result<()> {
         let color = match self.channels {
