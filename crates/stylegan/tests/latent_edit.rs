@@ -160,6 +160,20 @@ fn edits_zero_is_identity_and_layers_are_respected() {
             .unwrap(),
     );
     assert!(max_diff(&img0, &img1) > 1e-3);
+    // On an S latent (a StyleSpace projection) the w edit acts through the affines: the same
+    // image as editing the W+ latent it came from.
+    let s_base = base
+        .clone()
+        .to_space(&g, stylegan::latent::Space::S)
+        .unwrap();
+    let via_s = e.apply(&g, s_base, 2.0).unwrap();
+    assert_eq!(via_s.space(), stylegan::latent::Space::S);
+    let via_w = e.apply(&g, base.clone(), 2.0).unwrap();
+    let (a, b) = (
+        vals(via_s.generate(&g, NoiseMode::Const).unwrap()),
+        vals(via_w.generate(&g, NoiseMode::Const).unwrap()),
+    );
+    assert!(max_diff(&a, &b) < 1e-5, "{}", max_diff(&a, &b));
     let bad = Edit::W {
         direction: vec![1.0; 5],
         layers: None,

@@ -15,8 +15,13 @@ pub struct Args {
     #[arg(long)]
     network: Option<PathBuf>,
     /// Seeds (grid rows), e.g. `0-3`.
-    #[arg(long)]
-    seeds: String,
+    #[arg(long, required_unless_present = "latent")]
+    seeds: Option<String>,
+    /// A real image's projection (`stylegan project` → projected.safetensors) instead of
+    /// seeds: one grid row, with the projection's noise maps. w / wplus projections take w
+    /// directions, s projections StyleSpace edits.
+    #[arg(long, conflicts_with = "seeds")]
+    latent: Option<PathBuf>,
     /// Directions file (`stylegan directions ...`).
     #[arg(long, conflicts_with = "s_channel")]
     direction: Option<PathBuf>,
@@ -102,7 +107,10 @@ pub fn parse_strengths(s: &str) -> Result<Vec<f64>> {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let seeds = crate::args::parse_seeds(&a.seeds)?;
+    let seeds: Vec<Option<u32>> = match &a.seeds {
+        Some(s) => crate::args::parse_seeds(s)?.into_iter().map(Some).collect(),
+        None => vec![None],
+    };
     let strengths = parse_strengths(&a.strengths)?;
     let noise: NoiseMode = a.noise_mode.parse()?;
     let layers = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
@@ -160,17 +168,26 @@ pub fn run(a: Args) -> Result<()> {
     let pb = super::progress(seeds.len() * strengths.len(), "editing");
     let mut cells = Vec::new();
     for &seed in &seeds {
-        let base = Latent::from_seeds(&g, &[seed], a.class)?.truncate(&g, a.trunc, None)?;
+        let (base, proj) = match seed {
+            Some(s) => (
+                Latent::from_seeds(&g, &[s], a.class)?.truncate(&g, a.trunc, None)?,
+                None,
+            ),
+            None => super::pick_latent(&g, None, a.latent.as_deref(), a.trunc, "--latent")?,
+        };
+        let g = super::with_noise_of(g.clone(), &[&proj])?;
+        let stem = seed.map_or("latent".to_string(), |s| format!("seed{s:04}"));
         for &s in &strengths {
             let img = edit
-                .apply(&g, base.clone(), s * scale)?
+                .apply(&g, base.clone(), s * scale)
+                .with_context(|| format!("editing a {} latent", base.space().name()))?
                 .generate(&g, noise)?;
             let v: Vec<f32> = img
                 .into_data()
                 .try_to_vec()
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let im = Image8::from_chw(&v, c, r, r);
-            im.save_png(&a.outdir.join(format!("seed{seed:04}_{s:+.2}.png")))?;
+            im.save_png(&a.outdir.join(format!("{stem}_{s:+.2}.png")))?;
             cells.push(im);
             pb.inc(1);
         }
@@ -178,7 +195,7 @@ pub fn run(a: Args) -> Result<()> {
     pb.finish_and_clear();
     grid(&cells, strengths.len(), seeds.len())?.save_png(&a.outdir.join("grid.png"))?;
     eprintln!(
-        "wrote {} seeds x {} strengths and grid.png to {}",
+        "wrote {} rows x {} strengths and grid.png to {}",
         seeds.len(),
         strengths.len(),
         a.outdir.display()

@@ -75,11 +75,18 @@ pub struct BlendArgs {
     #[arg(long)]
     network: Option<PathBuf>,
     /// Seed of image A (α = 0).
-    #[arg(long)]
-    seed_a: u32,
+    #[arg(long, required_unless_present = "latent_a")]
+    seed_a: Option<u32>,
+    /// Image A as a projection (`stylegan project` → projected.safetensors) instead of a seed;
+    /// its noise maps are used for both images.
+    #[arg(long, conflicts_with = "seed_a")]
+    latent_a: Option<PathBuf>,
     /// Seed of image B (α = 1).
-    #[arg(long)]
-    seed_b: u32,
+    #[arg(long, required_unless_present = "latent_b")]
+    seed_b: Option<u32>,
+    /// Image B as a projection instead of a seed.
+    #[arg(long, conflicts_with = "seed_b")]
+    latent_b: Option<PathBuf>,
     /// horizontal (α grows left to right), vertical (top to bottom), or a mask PNG (α = pixel/255).
     #[arg(long, default_value = "horizontal")]
     mask: String,
@@ -108,15 +115,13 @@ pub fn run_blend(a: BlendArgs) -> Result<()> {
     };
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    let s = |seed| -> Result<_> {
-        Ok(Latent::from_seeds(&g, &[seed], None)?
-            .truncate(&g, a.trunc, None)?
-            .styles(&g)?)
-    };
+    let (la, pa) = super::pick_latent(&g, a.seed_a, a.latent_a.as_deref(), a.trunc, "image A")?;
+    let (lb, pb) = super::pick_latent(&g, a.seed_b, a.latent_b.as_deref(), a.trunc, "image B")?;
+    let g = super::with_noise_of(g, &[&pa, &pb])?;
     let img = blend(
         &g,
-        &s(a.seed_a)?,
-        &s(a.seed_b)?,
+        &la.styles(&g)?,
+        &lb.styles(&g)?,
         &mask,
         layers.as_deref(),
         noise,
@@ -176,11 +181,18 @@ pub struct TransferArgs {
     #[arg(long)]
     network: Option<PathBuf>,
     /// Seed of the source image (kept outside the region).
-    #[arg(long)]
-    seed_src: u32,
+    #[arg(long, required_unless_present = "latent_src")]
+    seed_src: Option<u32>,
+    /// The source as a projection (`stylegan project`, w or wplus) instead of a seed; its noise
+    /// maps are used.
+    #[arg(long, conflicts_with = "seed_src")]
+    latent_src: Option<PathBuf>,
     /// Seed of the reference image (its region is transferred).
-    #[arg(long)]
-    seed_ref: u32,
+    #[arg(long, required_unless_present = "latent_ref")]
+    seed_ref: Option<u32>,
+    /// The reference as a projection (w or wplus) instead of a seed.
+    #[arg(long, conflicts_with = "seed_ref")]
+    latent_ref: Option<PathBuf>,
     /// Region as fractions x0,y0,x1,y1 (e.g. `0.25,0.1,0.75,0.5`).
     #[arg(long, conflicts_with = "mask")]
     r#box: Option<String>,
@@ -226,15 +238,24 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
     };
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    let ws = |s| -> Result<_> {
-        Ok(Latent::from_seeds(&g, &[s], None)?
-            .truncate(&g, a.trunc, None)?
-            .wplus(&g)?)
+    let (ls, ps) = super::pick_latent(&g, a.seed_src, a.latent_src.as_deref(), a.trunc, "source")?;
+    let (lr, pr) = super::pick_latent(
+        &g,
+        a.seed_ref,
+        a.latent_ref.as_deref(),
+        a.trunc,
+        "reference",
+    )?;
+    let g = super::with_noise_of(g, &[&ps, &pr])?;
+    // Pose alignment swaps ws, so both must be w / W+ latents.
+    let ws = |l: Latent, what: &str| -> Result<_> {
+        l.wplus(&g)
+            .with_context(|| format!("the {what} must be a w or wplus latent for pose alignment"))
     };
     let img = stylegan::features::transfer(
         &g,
-        &ws(a.seed_src)?,
-        &ws(a.seed_ref)?,
+        &ws(ls, "source")?,
+        &ws(lr, "reference")?,
         &mask,
         a.align,
         layers.as_deref(),
@@ -325,8 +346,12 @@ pub struct TranslateArgs {
     #[arg(long)]
     child: PathBuf,
     /// Seeds.
-    #[arg(long)]
-    seeds: String,
+    #[arg(long, required_unless_present = "latent")]
+    seeds: Option<String>,
+    /// A real image's projection into the parent (`stylegan project --network PARENT`)
+    /// instead of seeds; its noise maps are used in both networks.
+    #[arg(long, conflicts_with = "seeds")]
+    latent: Option<PathBuf>,
     /// Translation strengths α (0 = parent, 1 = child), e.g. `0,0.5,1`; a grid seeds × α.
     #[arg(long, default_value = "0,0.25,0.5,0.75,1", conflicts_with = "mask")]
     alphas: String,
@@ -345,7 +370,10 @@ pub struct TranslateArgs {
 }
 
 pub fn run_translate(a: TranslateArgs) -> Result<()> {
-    let seeds = crate::args::parse_seeds(&a.seeds)?;
+    let seeds: Vec<Option<u32>> = match &a.seeds {
+        Some(s) => crate::args::parse_seeds(s)?.into_iter().map(Some).collect(),
+        None => vec![None],
+    };
     let parent = Generator::load(&super::network(&a.parent)?, &stylegan::backend::cpu())?;
     let child = Generator::load(&a.child, &stylegan::backend::cpu())?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
@@ -364,9 +392,15 @@ pub fn run_translate(a: TranslateArgs) -> Result<()> {
     super::generate::prepare_outdir(&a.outdir)?;
     let mut cells = Vec::new();
     for &seed in &seeds {
-        let ws = Latent::from_seeds(&parent, &[seed], None)?
-            .truncate(&parent, a.trunc, None)?
-            .wplus(&parent)?;
+        let (l, proj) = super::pick_latent(&parent, seed, a.latent.as_deref(), a.trunc, "input")?;
+        let (parent, child) = match &proj {
+            Some(p) => (p.generator(&parent)?, p.generator(&child)?),
+            None => (parent.clone(), child.clone()),
+        };
+        let ws = l
+            .wplus(&parent)
+            .context("translation needs a w or wplus latent (project with --space w or wplus)")?;
+        let stem = seed.map_or("latent".to_string(), |s| format!("seed{s:04}"));
         for (name, m) in &masks {
             let img = stylegan::features::translate(
                 &parent,
@@ -377,7 +411,7 @@ pub fn run_translate(a: TranslateArgs) -> Result<()> {
                 NoiseMode::Const,
             )?;
             let im = stylegan::features::ImageTensor(img).to_image8()?;
-            im.save_png(&a.outdir.join(format!("seed{seed:04}_{name}.png")))?;
+            im.save_png(&a.outdir.join(format!("{stem}_{name}.png")))?;
             cells.push(im);
         }
     }

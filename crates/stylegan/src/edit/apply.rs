@@ -73,12 +73,19 @@ impl Edit {
     pub fn apply(&self, g: &Generator, latent: Latent, strength: f64) -> Result<Latent> {
         match self {
             Edit::W { direction, layers } => {
-                let ws = latent.wplus(g)?;
-                let [n, num_ws, d] = ws.dims();
+                let (num_ws, d) = (g.num_ws(), g.config.w_dim);
                 if direction.len() != d {
                     return Err(Error::InvalidArgument(format!(
                         "the direction has {} values, the network's w has {d}",
                         direction.len()
+                    )));
+                }
+                if let Some(bad) = layers
+                    .as_ref()
+                    .and_then(|ls| ls.iter().find(|&&l| l >= num_ws))
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "layer {bad} is out of range: the network has {num_ws} ws"
                     )));
                 }
                 let mut mask = vec![0f32; num_ws * d];
@@ -89,18 +96,19 @@ impl Edit {
                         }
                     }
                 }
-                if let Some(bad) = layers
-                    .as_ref()
-                    .and_then(|ls| ls.iter().find(|&&l| l >= num_ws))
-                {
-                    return Err(Error::InvalidArgument(format!(
-                        "layer {bad} is out of range: the network has {num_ws} ws"
-                    )));
-                }
+                let n = latent.batch();
                 let delta =
-                    Tensor::<3>::from_data(TensorData::new(mask, [1, num_ws, d]), &ws.device())
+                    Tensor::<3>::from_data(TensorData::new(mask, [1, num_ws, d]), g.device())
                         .repeat_dim(0, n);
-                Ok(Latent::WPlus(ws + delta))
+                if let Latent::S(styles) = latent {
+                    // An S latent (e.g. a StyleSpace projection) has no w to move, but the
+                    // affines are linear: the w step maps to the S step A·Δw per layer.
+                    let zero = g.synthesis.styles(&delta.zeros_like())?;
+                    let moved = g.synthesis.styles(&delta)?;
+                    let step = s_flatten(&moved) - s_flatten(&zero);
+                    return Ok(Latent::S(s_unflatten(s_flatten(&styles) + step, &styles)?));
+                }
+                Ok(Latent::WPlus(latent.wplus(g)? + delta))
             }
             Edit::S { direction } => {
                 let styles = latent.styles(g)?;

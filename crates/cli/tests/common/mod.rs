@@ -1,0 +1,63 @@
+//! Helpers shared by the CLI tests: run the `stylegan` binary and check its outcome.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Run `stylegan ARGS`.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args(args)
+        .output()
+        .expect("run stylegan")
+}
+
+/// Assert success; the stderr text.
+pub fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "failed: {err}");
+    err
+}
+
+/// Assert a clean failure (no panic) whose message contains every needle.
+pub fn fails(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "expected failure: {err}");
+    assert!(!err.contains("panicked"), "panicked: {err}");
+    for n in needles {
+        assert!(err.contains(n), "error lacks '{n}': {err}");
+    }
+}
+
+/// A file of the repository's `models/` folder.
+pub fn model(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Whether LPIPS is cached or can be fetched; prints SKIP otherwise.
+pub fn have_lpips() -> bool {
+    let p = stylegan::perceptual::assets::lpips_path();
+    if p.is_file() {
+        return true;
+    }
+    match stylegan::perceptual::assets::fetch_lpips(&p) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("SKIP: LPIPS weights unavailable ({e})");
+            false
+        }
+    }
+}
+
+/// RGB pixels of a PNG.
+pub fn pixels(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    (img.width(), img.height(), img.into_raw())
+}
