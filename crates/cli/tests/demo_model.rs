@@ -2,8 +2,10 @@
 //! `--network`, and an InterFaceGAN direction found on the demo model moves the classifier's
 //! prediction the right way for most seeds.
 
+mod common;
+
+use common::{ok, run};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use stylegan::attributes::AttributeClassifier;
 use stylegan::edit::{Directions, Edit};
@@ -12,19 +14,6 @@ use stylegan::models::{Generator, NoiseMode};
 
 fn models() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylegan"))
-        .args(args)
-        .output()
-        .expect("run stylegan")
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "failed: {err}");
-    err
 }
 
 #[test]

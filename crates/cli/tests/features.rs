@@ -1,37 +1,8 @@
 //! `stylegan expand` / `blend` end to end: sizes, identity limits, mask files, errors.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylegan"))
-        .args(args)
-        .output()
-        .expect("run stylegan")
-}
-
-fn ok(o: &Output) {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn fails(o: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success() && !err.contains("panicked"), "{err}");
-    for n in needles {
-        assert!(err.contains(n), "error lacks '{n}': {err}");
-    }
-}
-
-fn tiny() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../pickle/fixtures/tiny-uncond.safetensors")
-        .display()
-        .to_string()
-}
+use common::{fails, ok, run, tiny};
 
 #[test]
 fn expand_and_blend() {

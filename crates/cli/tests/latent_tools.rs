@@ -1,37 +1,9 @@
 //! `stylegan edit`, `video` and `directions ganspace` end to end on the tiny unconditional
 //! network: files and grid sizes, identity at strength 0, clear errors.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylegan"))
-        .args(args)
-        .output()
-        .expect("run stylegan")
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "failed: {err}");
-    err
-}
-
-fn fails(o: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success(), "expected failure: {err}");
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    for n in needles {
-        assert!(err.contains(n), "error lacks '{n}': {err}");
-    }
-}
-
-fn tiny() -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../pickle/fixtures/tiny-uncond.safetensors")
-        .display()
-        .to_string()
-}
+use common::{fails, ok, run, tiny};
 
 #[test]
 fn directions_then_edit_grid() {

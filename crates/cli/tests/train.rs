@@ -1,32 +1,12 @@
 //! `stylegan train` end to end on a tiny data set: run directory contents, a resume that picks
 //! up where the run stopped, fine-tuning from a network file, and clear errors.
 
+mod common;
+
+use common::{fails, ok, run};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use stylegan::io::checkpoint::Checkpoint;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylegan"))
-        .args(args)
-        .output()
-        .expect("run stylegan")
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "failed: {err}");
-    err
-}
-
-fn fails(o: &Output, needles: &[&str]) {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success(), "expected failure: {err}");
-    assert!(!err.contains("panicked"), "panicked: {err}");
-    for n in needles {
-        assert!(err.contains(n), "error lacks '{n}': {err}");
-    }
-}
 
 /// Eight 8×8 PNGs → a data set ZIP via `stylegan dataset`.
 fn dataset(dir: &Path) -> PathBuf {

@@ -61,3 +61,11 @@ pub fn pixels(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
         .to_rgb8();
     (img.width(), img.height(), img.into_raw())
 }
+
+/// The tiny unconditional test network (`crates/pickle/fixtures`).
+pub fn tiny() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../pickle/fixtures/tiny-uncond.safetensors")
+        .display()
+        .to_string()
+}
