@@ -52,3 +52,16 @@ cp "$T/tr/grid.png" docs/translate.png
 sg translate --child models/faces32-sepia.safetensors --seeds 0-3 --mask horizontal --trunc 0.7 --outdir "$T/trh"
 cp "$T/trh/grid.png" docs/translate-local.png
 echo "all pictures written"
+
+# Inversion of a real image: a held-out facesjs face (data set seed 4242, never trained on)
+# projected into W+, then edited with the InterFaceGAN "male" direction and translated to the
+# sepia child, all from the projection file. (Needs Node.js for the face and pip for LPIPS.)
+sg dataset faces --count 1 --resolution 32 --seed 4242 --dest "$T/heldout.zip"
+python3 -m zipfile -e "$T/heldout.zip" "$T/heldout"
+sg project --target "$T/heldout/00000/img00000000.png" --space wplus --outdir "$T/proj"
+cp "$T/proj/compare.png" docs/real-projection.png
+sg edit --latent "$T/proj/projected.safetensors" --direction "$T/male.safetensors" --strengths -6:6:5 --outdir "$T/real-male"
+cp "$T/real-male/grid.png" docs/real-edit-male.png
+sg translate --child models/faces32-sepia.safetensors --latent "$T/proj/projected.safetensors" --alphas 0:1:5 --outdir "$T/real-tr"
+cp "$T/real-tr/grid.png" docs/real-translate.png
+echo "inversion pictures written (the quality table: docs/make_inversion_table.sh)"
