@@ -42,6 +42,7 @@ for mask in horizontal vertical; do
 done
 echo "feature-map pictures written"
 sg panorama --seeds 1,2,3,4 --layer 1 --overlap 0.5 --trunc 0.7 --output docs/panorama.png
+sg panorama --seeds 1,2,3 --layer 1 --overlap 0.5 --trunc 0.7 --vertical --output docs/panorama-vertical.png
 sg transfer --seed-src 1 --seed-ref 2 --box 0.2,0.35,0.8,0.8 --trunc 0.7 --output docs/transfer.png
 sg single-image --seed 1 --layer 1 --count 7 --trunc 0.7 --outdir "$T/single"
 cp "$T/single/grid.png" docs/single-image.png

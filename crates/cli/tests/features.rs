@@ -180,6 +180,18 @@ fn expand_and_blend() {
     ]));
     let pano = image::open(p("pano.png")).unwrap();
     assert_eq!((pano.width(), pano.height()), (2 * w, h));
+    ok(&run(&[
+        "panorama",
+        "--network",
+        &net,
+        "--seeds",
+        "1,2,3",
+        "--vertical",
+        "--output",
+        &p("vpano.png"),
+    ]));
+    let vpano = image::open(p("vpano.png")).unwrap();
+    assert_eq!((vpano.width(), vpano.height()), (w, 2 * h));
     fails(
         &run(&[
             "panorama",

@@ -169,7 +169,7 @@ fn close(x: &[f32], y: &[f32]) -> bool {
 
 #[test]
 fn panorama_limits_and_width() {
-    use stylegan::features::panorama;
+    use stylegan::features::{panorama, Direction};
     let g = tiny_g();
     let s: Vec<Vec<_>> = [1u32, 2, 3]
         .iter()
@@ -185,17 +185,45 @@ fn panorama_limits_and_width() {
     for k in 0..3 {
         assert!(
             close(
-                &vals(panorama(&g, &[&s[0]], k, 0.5, NoiseMode::Const).unwrap()),
+                &vals(
+                    panorama(
+                        &g,
+                        &[&s[0]],
+                        k,
+                        0.5,
+                        Direction::Horizontal,
+                        NoiseMode::Const
+                    )
+                    .unwrap()
+                ),
                 &a
             ),
             "block {k}"
         );
     }
     // Three seeds, half overlap at the 8×8 block (w = 8, overlap 4): 8 + 2·4 = 16 → 32 at 16×16.
-    let p = panorama(&g, &[&s[0], &s[1], &s[2]], 1, 0.5, NoiseMode::Const).unwrap();
+    let p = panorama(
+        &g,
+        &[&s[0], &s[1], &s[2]],
+        1,
+        0.5,
+        Direction::Horizontal,
+        NoiseMode::Const,
+    )
+    .unwrap();
     assert_eq!(p.dims(), [1, 3, 16, 32]);
     // No overlap at the last block: the seeds' images side by side, exactly.
-    let q = vals(panorama(&g, &[&s[0], &s[1]], 2, 0.0, NoiseMode::Const).unwrap());
+    let q = vals(
+        panorama(
+            &g,
+            &[&s[0], &s[1]],
+            2,
+            0.0,
+            Direction::Horizontal,
+            NoiseMode::Const,
+        )
+        .unwrap(),
+    );
     let b = vals(g.synthesis.forward_styles(&s[1], NoiseMode::Const).unwrap());
     for c in 0..3 {
         for y in 0..16 {
@@ -205,7 +233,49 @@ fn panorama_limits_and_width() {
             }
         }
     }
-    assert!(panorama(&g, &[&s[0]], 1, 1.0, NoiseMode::Const).is_err());
+    // Vertically: the same seeds one above the other, exactly, and the same shapes transposed.
+    let v = vals(
+        panorama(
+            &g,
+            &[&s[0], &s[1]],
+            2,
+            0.0,
+            Direction::Vertical,
+            NoiseMode::Const,
+        )
+        .unwrap(),
+    );
+    for c in 0..3 {
+        for y in 0..16 {
+            for x in 0..16 {
+                assert!((v[(c * 32 + y) * 16 + x] - a[(c * 16 + y) * 16 + x]).abs() < 1e-5);
+                assert!((v[(c * 32 + 16 + y) * 16 + x] - b[(c * 16 + y) * 16 + x]).abs() < 1e-5);
+            }
+        }
+    }
+    let pv = panorama(
+        &g,
+        &[&s[0], &s[1], &s[2]],
+        1,
+        0.5,
+        Direction::Vertical,
+        NoiseMode::Const,
+    )
+    .unwrap();
+    assert_eq!(pv.dims(), [1, 3, 32, 16]);
+    assert!(close(
+        &vals(panorama(&g, &[&s[0]], 1, 0.5, Direction::Vertical, NoiseMode::Const).unwrap()),
+        &a
+    ));
+    assert!(panorama(
+        &g,
+        &[&s[0]],
+        1,
+        1.0,
+        Direction::Horizontal,
+        NoiseMode::Const
+    )
+    .is_err());
 }
 
 #[test]

@@ -142,9 +142,12 @@ pub struct PanoramaArgs {
     /// Block whose features are laid side by side (0 = 4×4).
     #[arg(long, default_value_t = 1)]
     layer: usize,
-    /// Overlap between neighbours, as a fraction of one image's width.
+    /// Overlap between neighbours, as a fraction of one image's width (height with --vertical).
     #[arg(long, default_value_t = 0.5)]
     overlap: f64,
+    /// Stack the seeds top to bottom instead of left to right.
+    #[arg(long)]
+    vertical: bool,
     /// Truncation psi.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
@@ -169,7 +172,12 @@ pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let refs: Vec<&[_]> = styles.iter().map(Vec::as_slice).collect();
-    let img = stylegan::features::panorama(&g, &refs, a.layer, a.overlap, noise)?;
+    let direction = if a.vertical {
+        stylegan::features::Direction::Vertical
+    } else {
+        stylegan::features::Direction::Horizontal
+    };
+    let img = stylegan::features::panorama(&g, &refs, a.layer, a.overlap, direction, noise)?;
     save_png(img, &a.output)?;
     eprintln!("wrote {} ({} seeds)", a.output.display(), seeds.len());
     Ok(())

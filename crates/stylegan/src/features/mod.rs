@@ -308,15 +308,26 @@ pub fn blend_many(
     f.ok_or_else(|| Error::InvalidArgument("empty block range".into()))
 }
 
-/// Panorama ("All Trades"): each source's features after block `k` are laid side by side with
-/// `overlap` (a fraction of one image's width) cross-faded, then every later block runs with
-/// each source's styles and the outputs are mixed with the same left-to-right weights. One
-/// source gives the plain image; n sources give width `w + (n−1)·(w − overlap·w)`.
+/// Which way a panorama grows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Left to right.
+    Horizontal,
+    /// Top to bottom.
+    Vertical,
+}
+
+/// Panorama ("All Trades"): each source's features after block `k` are laid side by side
+/// (or one above the other) with `overlap` (a fraction of one image's width or height)
+/// cross-faded, then every later block runs with each source's styles and the outputs are mixed
+/// with the same weights along the panorama. One source gives the plain image; n sources give a
+/// length of `w + (n−1)·(w − overlap·w)`.
 pub fn panorama(
     g: &Generator,
     styles: &[&[BlockStyles]],
     k: usize,
     overlap: f64,
+    direction: Direction,
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
     let n_blocks = g.synthesis.blocks.len();
@@ -337,15 +348,21 @@ pub fn panorama(
         ));
     }
     let n = styles.len();
+    let axis = match direction {
+        Direction::Horizontal => 3,
+        Direction::Vertical => 2,
+    };
     let feats: Vec<Features> = styles
         .iter()
         .map(|s| g.synthesis.run_blocks(s, 0..k + 1, None, noise))
         .collect::<Result<_>>()?;
-    let [_, _, h, w] = feats[0].x.dims();
+    let dims = feats[0].x.dims();
+    // Along the panorama: one image's length, the overlap, the step and the whole length.
+    let w = dims[axis];
     let o = ((overlap * w as f64).round() as usize).min(w - 1);
     let step = w - o;
     let width = w + (n - 1) * step;
-    // Column weights at the canvas resolution of block k: a partition of unity with linear
+    // Weights along the panorama at `cols` samples: a partition of unity with linear
     // cross-fades in the overlaps.
     let weights = |cols: usize| -> Vec<Vec<f32>> {
         let scale = cols as f64 / width as f64;
@@ -382,35 +399,51 @@ pub fn panorama(
     let device = g.device().clone();
     // Canvas at block k: each source's features placed at its offset, weighted.
     let place = |t: Tensor<4>, i: usize| -> Tensor<4> {
-        let [b, c, hh, ww] = t.dims();
-        let left = i * step * ww / w;
-        let right = width * ww / w - left - ww;
-        let z = |cols: usize| Tensor::<4>::zeros([b, c, hh, cols], &device);
+        let mut d = t.dims();
+        let len = d[axis];
+        let before = i * step * len / w;
+        let after = width * len / w - before - len;
+        let mut z = |size: usize| {
+            d[axis] = size;
+            Tensor::<4>::zeros(d, &device)
+        };
         let mut parts = Vec::new();
-        if left > 0 {
-            parts.push(z(left));
+        if before > 0 {
+            parts.push(z(before));
         }
         parts.push(t);
-        if right > 0 {
-            parts.push(z(right));
+        if after > 0 {
+            parts.push(z(after));
         }
-        Tensor::cat(parts, 3)
+        Tensor::cat(parts, axis)
     };
-    let mask_for = |i: usize, hh: usize, cols: usize| -> Mask {
-        let wt = weights(cols);
+    // Source i's weights on a rows × cols canvas.
+    let mask_for = |i: usize, rows: usize, cols: usize| -> Mask {
+        let alpha = match direction {
+            Direction::Horizontal => {
+                let wt = weights(cols);
+                (0..rows).flat_map(|_| wt[i].clone()).collect()
+            }
+            Direction::Vertical => {
+                let wt = weights(rows);
+                (0..rows).flat_map(|r| vec![wt[i][r]; cols]).collect()
+            }
+        };
         Mask::Image {
-            h: hh,
+            h: rows,
             w: cols,
-            alpha: (0..hh).flat_map(|_| wt[i].clone()).collect(),
+            alpha,
         }
     };
     let mut canvas: Option<Features> = None;
     for (i, f) in feats.into_iter().enumerate() {
         let weigh = |t: Tensor<4>| {
-            let [_, c, hh, _] = t.dims();
             let placed = place(t, i);
-            let cols = placed.dims()[3];
-            placed * mask_for(i, hh, cols).at(hh, cols, &device).repeat_dim(1, c)
+            let [_, c, rows, cols] = placed.dims();
+            placed
+                * mask_for(i, rows, cols)
+                    .at(rows, cols, &device)
+                    .repeat_dim(1, c)
         };
         let (x, img) = (weigh(f.x), f.img.map(weigh));
         canvas = Some(match canvas {
@@ -428,7 +461,8 @@ pub fn panorama(
     let f = if k + 1 < n_blocks {
         // The weights at the final resolution; each block gets them resized (bilinear).
         let up = 1usize << (n_blocks - 1 - k);
-        let masks: Vec<Mask> = (0..n).map(|i| mask_for(i, h * up, width * up)).collect();
+        let [_, _, rows, cols] = canvas.x.dims();
+        let masks: Vec<Mask> = (0..n).map(|i| mask_for(i, rows * up, cols * up)).collect();
         blend_many(g, styles, &masks, k + 1..n_blocks, Some(canvas), noise)?
     } else {
         canvas
