@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use stylegan::data::Dataset;
 use stylegan::invert::pti::PtiConfig;
+use stylegan::invert::stats::{STATS_SAMPLES, STATS_SEED};
 use stylegan::invert::target::{from_chw_u8, Target};
 use stylegan::invert::{latent_stats, pivotal_tuning, project, Prior, ProjectorConfig};
 use stylegan::io::image::{grid, Image8};
@@ -129,7 +130,7 @@ pub fn run(a: Args) -> Result<()> {
     super::generate::prepare_outdir(&a.outdir)?;
     let lpips = super::project::lpips(&device)?;
     eprintln!("measuring the latent distribution ...");
-    let stats = latent_stats(&g, 10_000, 123, None)?;
+    let stats = latent_stats(&g, STATS_SAMPLES, STATS_SEED, None)?;
 
     let projections_per_target = methods.iter().filter(|m| *m != "pti").count()
         + usize::from(methods.iter().any(|m| m == "pti") && !methods.iter().any(|m| m == "w"));

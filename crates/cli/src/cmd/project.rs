@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use stylegan::invert::stats::STATS_SEED;
 use stylegan::invert::{load_target, project, Prior, ProjectorConfig};
 use stylegan::io::image::{grid, Image8};
 use stylegan::latent::Space;
@@ -124,7 +125,7 @@ pub fn run(a: Args) -> Result<()> {
         "measuring the latent distribution ({} samples) ...",
         cfg.stat_samples
     );
-    let stats = stylegan::invert::latent_stats(&g, cfg.stat_samples, 123, a.class)?;
+    let stats = stylegan::invert::latent_stats(&g, cfg.stat_samples, STATS_SEED, a.class)?;
     let pb = super::progress(a.steps, &format!("projecting into {}", space.name()));
     let proj = project(&g, &lpips, &target.tensor, &cfg, Some(&stats), &mut |s| {
         pb.set_position(s.step as u64 + 1);

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use stylegan::invert::pti::PtiConfig;
+use stylegan::invert::stats::{STATS_SAMPLES, STATS_SEED};
 use stylegan::invert::{load_target, pivotal_tuning, Projection};
 use stylegan::io::checkpoint::Checkpoint;
 use stylegan::io::image::grid;
@@ -67,7 +68,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let pivot = Projection::load(&a.pivot, &g)?;
     let lpips = super::project::lpips(&device)?;
-    let stats = stylegan::invert::latent_stats(&g, 10_000, 123, None)?;
+    let stats = stylegan::invert::latent_stats(&g, STATS_SAMPLES, STATS_SEED, None)?;
     let cfg = PtiConfig {
         steps: a.steps,
         lr: a.lr,

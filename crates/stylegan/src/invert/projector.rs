@@ -23,7 +23,7 @@ use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Tensor, TensorData};
 
 use super::projection::Projection;
-use super::stats::{latent_stats, LatentStats, STATS_SEED};
+use super::stats::{latent_stats, LatentStats, STATS_SAMPLES, STATS_SEED};
 use crate::error::{Error, Result};
 use crate::latent::space::s_unflatten;
 use crate::latent::{broadcast, Latent, RandomState, Space};
@@ -85,7 +85,7 @@ impl Default for ProjectorConfig {
             lr_rampdown: 0.25,
             lr_rampup: 0.05,
             noise_ramp: 0.75,
-            stat_samples: 10_000,
+            stat_samples: STATS_SAMPLES,
             class: None,
             record_every: None,
         }

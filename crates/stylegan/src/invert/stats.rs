@@ -13,6 +13,8 @@ use crate::train::params::to_vec;
 
 /// The seed of the official projector's w samples.
 pub const STATS_SEED: u32 = 123;
+/// How many samples the official projector measures.
+pub const STATS_SAMPLES: usize = 10_000;
 
 /// Mean and spread of w and S under the mapping of `z ~ N(0, I)`.
 #[derive(Clone, Debug)]
