@@ -160,7 +160,7 @@ impl Checkpoint {
         let base_ckpt = super::pickle::read_any(found)?;
         let (_, base_entry) = base_ckpt.pick(
             &[&prefix, "G_ema", "G", "", "D"],
-            &delta.short_class().to_string(),
+            delta.short_class(),
         )?;
         if base_entry.class_name != delta.class_name {
             return Err(Error::format(
