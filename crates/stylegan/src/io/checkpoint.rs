@@ -158,10 +158,8 @@ impl Checkpoint {
             Error::format(&self.path, format!("delta network '{prefix}' is missing"))
         })?;
         let base_ckpt = super::pickle::read_any(found)?;
-        let (_, base_entry) = base_ckpt.pick(
-            &[&prefix, "G_ema", "G", "", "D"],
-            delta.short_class(),
-        )?;
+        let (_, base_entry) =
+            base_ckpt.pick(&[&prefix, "G_ema", "G", "", "D"], delta.short_class())?;
         if base_entry.class_name != delta.class_name {
             return Err(Error::format(
                 &self.path,
