@@ -12,7 +12,7 @@ pub use apply::Edit;
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+use safetensors::SafeTensors;
 
 use crate::error::{Error, Result};
 
@@ -37,24 +37,7 @@ impl Directions {
             self.directions.len(),
             self.directions.first().map_or(0, Vec::len),
         );
-        let d: Vec<u8> = self
-            .directions
-            .iter()
-            .flatten()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        let v: Vec<u8> = self.values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let fmt = |e: safetensors::SafeTensorError| Error::format(path, e.to_string());
-        let views = vec![
-            (
-                "directions".to_string(),
-                TensorView::new(Dtype::F32, vec![k, dim], &d).map_err(fmt)?,
-            ),
-            (
-                "values".to_string(),
-                TensorView::new(Dtype::F32, vec![k], &v).map_err(fmt)?,
-            ),
-        ];
+        let d: Vec<f32> = self.directions.iter().flatten().copied().collect();
         let layers: Vec<String> = self.layers.iter().map(|l| l.to_string()).collect();
         let meta: HashMap<String, String> = [
             ("method".to_string(), self.method.clone()),
@@ -63,8 +46,14 @@ impl Directions {
         ]
         .into_iter()
         .collect();
-        let bytes = safetensors::serialize(views, Some(meta)).map_err(fmt)?;
-        crate::io::atomic_write(path, &bytes)
+        crate::io::write_safetensors_f32(
+            path,
+            &[
+                ("directions", &[k, dim], &d),
+                ("values", &[k], &self.values),
+            ],
+            meta,
+        )
     }
 
     /// Read a directions file.
@@ -76,21 +65,7 @@ impl Directions {
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| bad(format!("not a directions file: {e}")))?;
         let meta = meta.metadata().clone().unwrap_or_default();
-        let f32s = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
-            let t = st
-                .tensor(name)
-                .map_err(|_| bad(format!("no '{name}' tensor")))?;
-            if t.dtype() != Dtype::F32 {
-                return Err(bad(format!("'{name}' is not float32")));
-            }
-            Ok((
-                t.shape().to_vec(),
-                t.data()
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                    .collect(),
-            ))
-        };
+        let f32s = |name: &str| crate::io::read_f32(&st, name, path);
         let (shape, d) = f32s("directions")?;
         let (_, values) = f32s("values")?;
         let [k, dim] = shape[..] else {

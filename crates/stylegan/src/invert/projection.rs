@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use burn::tensor::{Tensor, TensorData};
-use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use super::projector::StepInfo;
@@ -73,37 +72,25 @@ impl Projection {
             Latent::WPlus(ws) => ws.dims().to_vec(),
             _ => vec![1, latent.dims()[0]],
         };
-        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        let bytes = |t: &Tensor<1>| -> Result<Vec<u8>> {
-            Ok(to_vec(t)?.iter().flat_map(|v| v.to_le_bytes()).collect())
-        };
-        buffers.push(("latent".into(), shape, bytes(&latent)?));
-        for (name, t) in &self.noise {
-            buffers.push((
-                name.clone(),
-                t.dims().to_vec(),
-                bytes(&t.clone().reshape([-1]))?,
-            ));
-        }
-        let views: Vec<(String, TensorView)> = buffers
+        let latent = to_vec(&latent)?;
+        let noise: Vec<(String, Vec<usize>, Vec<f32>)> = self
+            .noise
             .iter()
-            .map(|(n, s, b)| {
-                Ok((
-                    n.clone(),
-                    TensorView::new(Dtype::F32, s.clone(), b)
-                        .map_err(|e| Error::format(path, e.to_string()))?,
-                ))
-            })
+            .map(|(name, t)| Ok((name.clone(), t.dims().to_vec(), to_vec(t)?)))
             .collect::<Result<_>>()?;
+        let mut tensors: Vec<(&str, &[usize], &[f32])> = vec![("latent", &shape, &latent)];
+        tensors.extend(
+            noise
+                .iter()
+                .map(|(n, s, v)| (n.as_str(), s.as_slice(), v.as_slice())),
+        );
         let mut meta: HashMap<String, String> = info.clone().into_iter().collect();
         meta.insert("format".into(), PROJECTION_FORMAT.into());
         meta.insert("space".into(), self.space().name().into());
         meta.insert("w_dim".into(), g.config.w_dim.to_string());
         meta.insert("num_ws".into(), g.num_ws().to_string());
         meta.insert("resolution".into(), g.config.img_resolution.to_string());
-        let out = safetensors::serialize(views, Some(meta))
-            .map_err(|e| Error::format(path, e.to_string()))?;
-        crate::io::atomic_write(path, &out)
+        crate::io::write_safetensors_f32(path, &tensors, meta)
     }
 
     /// Read a projection file for use with `g` (shapes are checked against it).
@@ -122,21 +109,7 @@ impl Projection {
         }
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| bad(format!("not a projection file: {e}")))?;
-        let f32s = |name: &str| -> Result<(Vec<usize>, Vec<f32>)> {
-            let t = st
-                .tensor(name)
-                .map_err(|_| bad(format!("no '{name}' tensor")))?;
-            if t.dtype() != Dtype::F32 {
-                return Err(bad(format!("'{name}' is not float32")));
-            }
-            Ok((
-                t.shape().to_vec(),
-                t.data()
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect(),
-            ))
-        };
+        let f32s = |name: &str| crate::io::read_f32(&st, name, path);
         let space: Space = meta
             .get("space")
             .ok_or_else(|| bad("no 'space' metadata".into()))?

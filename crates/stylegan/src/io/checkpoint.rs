@@ -396,7 +396,8 @@ impl Checkpoint {
         extra_tensors: &BTreeMap<String, RawTensor>,
     ) -> Result<()> {
         let mut metadata: HashMap<String, String> = extra_metadata.clone().into_iter().collect();
-        let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let mut raw: Vec<&RawTensor> = Vec::new();
         for (prefix, entry) in networks {
             let key = |k: &str| {
                 if prefix.is_empty() {
@@ -408,8 +409,8 @@ impl Checkpoint {
             metadata.insert(key("class_name"), entry.class_name.clone());
             metadata.insert(key("init_kwargs"), entry.init_kwargs.to_string());
             for (name, t) in &entry.tensors {
-                let bytes: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-                buffers.push((key(name), t.shape.clone(), bytes));
+                names.push(key(name));
+                raw.push(t);
             }
         }
         for (name, t) in extra_tensors {
@@ -422,22 +423,15 @@ impl Checkpoint {
                     format!("state tensor '{name}' must start with one of {STATE_PREFIXES:?}"),
                 ));
             }
-            let bytes: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            buffers.push((name.clone(), t.shape.clone(), bytes));
+            names.push(name.clone());
+            raw.push(t);
         }
-        let views: Vec<(String, TensorView)> = buffers
+        let tensors: Vec<(&str, &[usize], &[f32])> = names
             .iter()
-            .map(|(n, s, b)| {
-                Ok((
-                    n.clone(),
-                    TensorView::new(Dtype::F32, s.clone(), b)
-                        .map_err(|e| Error::format(path, e.to_string()))?,
-                ))
-            })
-            .collect::<Result<_>>()?;
-        let bytes = safetensors::serialize(views, Some(metadata))
-            .map_err(|e| Error::format(path, e.to_string()))?;
-        super::atomic_write(path, &bytes)
+            .zip(&raw)
+            .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
+            .collect();
+        super::write_safetensors_f32(path, &tensors, metadata)
     }
 }
 
