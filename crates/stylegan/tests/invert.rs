@@ -5,6 +5,9 @@
 //!
 //! Tests that need LPIPS fetch it with pip (`stylegan assets lpips`) or print SKIP.
 
+mod common;
+
+use common::lpips;
 use std::path::PathBuf;
 
 use burn::tensor::{Tensor, TensorData};
@@ -16,18 +19,6 @@ use stylegan::io::checkpoint::Checkpoint;
 use stylegan::latent::space::s_flatten;
 use stylegan::latent::{Latent, Space};
 use stylegan::models::{Generator, NoiseMode};
-use stylegan::perceptual::{assets, Lpips};
-
-fn lpips() -> Option<Lpips> {
-    let p = assets::lpips_path();
-    if !p.is_file() {
-        if let Err(e) = assets::fetch_lpips(&p) {
-            eprintln!("SKIP: LPIPS weights unavailable ({e})");
-            return None;
-        }
-    }
-    Some(Lpips::load(&p, &stylegan::backend::cpu()).expect("cached LPIPS loads"))
-}
 
 fn demo_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/faces32.safetensors")

