@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use stylegan::data::Dataset;
 use stylegan::invert::pti::PtiConfig;
 use stylegan::invert::stats::{STATS_SAMPLES, STATS_SEED};
-use stylegan::invert::target::{from_chw_u8, Target};
+use stylegan::invert::target::{from_chw_u8, from_image8, Target};
 use stylegan::invert::{latent_stats, pivotal_tuning, project, Prior, ProjectorConfig};
 use stylegan::io::image::{grid, Image8};
 use stylegan::latent::{Latent, Space};
@@ -117,12 +117,8 @@ pub fn run(a: Args) -> Result<()> {
         let seed = a.gen_seed + k as u32;
         let img = Latent::from_seeds(&g, &[seed], None)?.generate(&g, NoiseMode::Const)?;
         // Quantised like any saved image, so that real and generated targets are treated alike.
-        let chw = chw_of(&super::project::image8(img)?);
-        targets.push((
-            "generated",
-            format!("seed{seed:04}"),
-            from_chw_u8(&chw, c, r, &device)?,
-        ));
+        let t = from_image8(super::project::image8(img)?, &device);
+        targets.push(("generated", format!("seed{seed:04}"), t));
     }
     if targets.is_empty() {
         bail!("no targets: give --targets DATASET and/or --generated N");
@@ -150,10 +146,7 @@ pub fn run(a: Args) -> Result<()> {
                 let atyp = stats.atypicality(latent)?;
                 let p = psnr(&t.image, &img)?;
                 let l: f32 = lpips
-                    .distance(
-                        from_chw_u8(&chw_of(&img), c, r, &device)?.tensor,
-                        t.tensor.clone(),
-                    )?
+                    .distance(from_image8(img.clone(), &device).tensor, t.tensor.clone())?
                     .into_scalar();
                 let l = f64::from(l);
                 let s = scores
@@ -308,13 +301,4 @@ pub fn run(a: Args) -> Result<()> {
         a.outdir.display()
     );
     Ok(())
-}
-
-/// HWC 8-bit → CHW.
-fn chw_of(img: &Image8) -> Vec<u8> {
-    let (c, n) = (img.channels, img.width * img.height);
-    (0..c)
-        .flat_map(|ch| (0..n).map(move |i| (ch, i)))
-        .map(|(ch, i)| img.pixels[i * c + ch])
-        .collect()
 }

@@ -17,6 +17,17 @@ where
     Ok(())
 }
 
+/// `--mask`: horizontal (α grows left to right), vertical (top to bottom) or a mask PNG.
+fn parse_mask(spec: &str) -> Result<Mask> {
+    Ok(match spec {
+        "horizontal" => Mask::Horizontal,
+        "vertical" => Mask::Vertical,
+        path => Mask::from_image_file(std::path::Path::new(path)).with_context(|| {
+            format!("--mask {path}: not horizontal, vertical or a readable image")
+        })?,
+    })
+}
+
 #[derive(clap::Args)]
 pub struct ExpandArgs {
     /// Network file; the bundled demo model when absent.
@@ -106,13 +117,7 @@ pub struct BlendArgs {
 
 pub fn run_blend(a: BlendArgs) -> Result<()> {
     let noise: NoiseMode = a.noise_mode.parse()?;
-    let mask = match a.mask.as_str() {
-        "horizontal" => Mask::Horizontal,
-        "vertical" => Mask::Vertical,
-        path => Mask::from_image_file(std::path::Path::new(path)).with_context(|| {
-            format!("--mask {path}: not horizontal, vertical or a readable image")
-        })?,
-    };
+    let mask = parse_mask(&a.mask)?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
     let (la, pa) = super::pick_latent(&g, a.seed_a, a.latent_a.as_deref(), a.trunc, "image A")?;
@@ -386,12 +391,8 @@ pub fn run_translate(a: TranslateArgs) -> Result<()> {
     let child = Generator::load(&a.child, &stylegan::backend::cpu())?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let masks: Vec<(String, Mask)> = match a.mask.as_deref() {
-        Some("horizontal") => vec![("horizontal".into(), Mask::Horizontal)],
-        Some("vertical") => vec![("vertical".into(), Mask::Vertical)],
-        Some(path) => vec![(
-            "mask".into(),
-            Mask::from_image_file(std::path::Path::new(path))?,
-        )],
+        Some(spec @ ("horizontal" | "vertical")) => vec![(spec.into(), parse_mask(spec)?)],
+        Some(path) => vec![("mask".into(), parse_mask(path)?)],
         None => super::edit::parse_strengths(&a.alphas)?
             .into_iter()
             .map(|v| (format!("{v:.2}"), Mask::Constant(v as f32)))

@@ -36,6 +36,20 @@ pub struct Projection {
     pub frames: Vec<(usize, Latent)>,
 }
 
+/// A w, W+ or S latent as one flat vector (S in `latent::space::s_layers` order).
+pub(crate) fn flatten(latent: &Latent) -> Result<Tensor<1>> {
+    Ok(match latent {
+        Latent::W(w) => w.clone().reshape([-1]),
+        Latent::WPlus(ws) => ws.clone().reshape([-1]),
+        Latent::S(s) => s_flatten(s).reshape([-1]),
+        Latent::Z { .. } => {
+            return Err(Error::InvalidArgument(
+                "projections and pivots are w, wplus or s latents, not z".into(),
+            ))
+        }
+    })
+}
+
 impl Projection {
     pub fn space(&self) -> Space {
         self.latent.space()
@@ -57,16 +71,7 @@ impl Projection {
 
     /// Write `path` atomically; `info` is stored as extra metadata (e.g. network and target).
     pub fn save(&self, path: &Path, g: &Generator, info: &BTreeMap<String, String>) -> Result<()> {
-        let latent = match &self.latent {
-            Latent::W(w) => w.clone().reshape([-1]),
-            Latent::WPlus(ws) => ws.clone().reshape([-1]),
-            Latent::S(s) => s_flatten(s).reshape([-1]),
-            Latent::Z { .. } => {
-                return Err(Error::InvalidArgument(
-                    "a projection holds a w, wplus or s latent, not z".into(),
-                ))
-            }
-        };
+        let latent = flatten(&self.latent)?;
         let shape = match &self.latent {
             Latent::W(w) => w.dims().to_vec(),
             Latent::WPlus(ws) => ws.dims().to_vec(),

@@ -15,10 +15,10 @@
 
 use burn::tensor::{Tensor, TensorData};
 
-use super::projection::Projection;
+use super::projection::{flatten, Projection};
 use super::stats::LatentStats;
 use crate::error::{Error, Result};
-use crate::latent::space::{s_flatten, s_unflatten};
+use crate::latent::space::s_unflatten;
 use crate::latent::{broadcast, Latent, RandomState, Space};
 use crate::models::{Generator, NoiseMode};
 use crate::perceptual::Lpips;
@@ -97,20 +97,8 @@ fn toward(
     alpha: f64,
     spread: f64,
 ) -> Result<Latent> {
-    let flat = |l: &Latent| -> Result<Tensor<1>> {
-        Ok(match l {
-            Latent::W(w) => w.clone().reshape([-1]),
-            Latent::WPlus(ws) => ws.clone().reshape([-1]),
-            Latent::S(s) => s_flatten(s).reshape([-1]),
-            Latent::Z { .. } => {
-                return Err(Error::InvalidArgument(
-                    "a pivot is a w, wplus or s latent".into(),
-                ))
-            }
-        })
-    };
     let sample = sample.to_space(g, pivot.space())?;
-    let (p, q) = (flat(pivot)?, flat(&sample)?);
+    let (p, q) = (flatten(pivot)?, flatten(&sample)?);
     let d = q - p.clone();
     let norm = (to_vec(&d.clone().square().sum())?[0] as f64)
         .sqrt()

@@ -109,22 +109,31 @@ pub fn from_image(
         img.to_luma8().into_raw()
     };
     let r = resolution;
-    let mut chw = vec![0f32; channels * r * r];
-    for (i, &p) in pixels.iter().enumerate() {
-        let (pix, c) = (i / channels, i % channels);
-        chw[c * r * r + pix] = p as f32 / 127.5 - 1.0;
-    }
-    let tensor = Tensor::from_data(TensorData::new(chw, [1, channels, r, r]), device);
-    Ok(Target {
-        image: Image8 {
+    let mut t = from_image8(
+        Image8 {
             width: r,
             height: r,
             channels,
             pixels,
         },
-        tensor,
-        notes,
-    })
+        device,
+    );
+    t.notes = notes;
+    Ok(t)
+}
+
+/// A target from an 8-bit image already at the network's size.
+pub fn from_image8(image: Image8, device: &Device) -> Target {
+    let (c, h, w) = (image.channels, image.height, image.width);
+    let mut chw = vec![0f32; c * h * w];
+    for (i, &p) in image.pixels.iter().enumerate() {
+        chw[(i % c) * h * w + i / c] = p as f32 / 127.5 - 1.0;
+    }
+    Target {
+        tensor: Tensor::from_data(TensorData::new(chw, [1, c, h, w]), device),
+        image,
+        notes: Vec::new(),
+    }
 }
 
 /// A target from CHW uint8 pixels already at the network's size (data set images).
@@ -141,21 +150,19 @@ pub fn from_chw_u8(
             chw.len()
         )));
     }
-    let v: Vec<f32> = chw.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
     let mut pixels = vec![0u8; chw.len()];
     for c in 0..channels {
         for i in 0..r * r {
             pixels[i * channels + c] = chw[c * r * r + i];
         }
     }
-    Ok(Target {
-        image: Image8 {
+    Ok(from_image8(
+        Image8 {
             width: r,
             height: r,
             channels,
             pixels,
         },
-        tensor: Tensor::from_data(TensorData::new(v, [1, channels, r, r]), device),
-        notes: Vec::new(),
-    })
+        device,
+    ))
 }
