@@ -7,9 +7,14 @@ use burn::tensor::{
     Tensor,
 };
 
+use super::direct_conv;
 use super::upfirdn2d::{upfirdn2d, Filter};
 
 fn plain(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize) -> Tensor<4> {
+    let [_, _, kh, kw] = w.dims();
+    if stride == 1 && kh == kw && kh > 1 && direct_conv::applies(&x, &w) {
+        return direct_conv::conv2d_tensor(x, w, padding);
+    }
     conv2d(
         x,
         w,
@@ -54,12 +59,28 @@ pub fn conv2d_resample(
         );
         let pxt = (-px0).min(-px1).max(0);
         let pyt = (-py0).min(-py1).max(0);
-        let y = conv_transpose2d(
-            x,
-            w.swap_dims(0, 1),
-            None,
-            ConvTransposeOptions::new([up, up], [pyt as usize, pxt as usize], [0, 0], [1, 1], 1),
-        );
+        let y = if up == 2
+            && kh == 3
+            && kw == 3
+            && pxt == 0
+            && pyt == 0
+            && direct_conv::applies(&x, &w)
+        {
+            direct_conv::conv_transpose2d_s2_tensor(x, w)
+        } else {
+            conv_transpose2d(
+                x,
+                w.swap_dims(0, 1),
+                None,
+                ConvTransposeOptions::new(
+                    [up, up],
+                    [pyt as usize, pxt as usize],
+                    [0, 0],
+                    [1, 1],
+                    1,
+                ),
+            )
+        };
         return upfirdn2d(
             y,
             f,

@@ -3,6 +3,7 @@
 
 pub mod bias_act;
 pub mod conv2d_resample;
+pub mod direct_conv;
 pub mod modulated_conv;
 pub mod upfirdn2d;
 
