@@ -6,6 +6,11 @@ mod cmd;
 
 use clap::{Parser, Subcommand};
 
+/// The allocator of the command line (see Cargo.toml): the library leaves this choice to the
+/// program that uses it.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "stylegan",

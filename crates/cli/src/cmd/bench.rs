@@ -27,6 +27,10 @@ pub struct Args {
     /// cpu or gpu.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Time this network instead of random config-f ones (e.g. the same file given to
+    /// `tools/torch_bench/torch_generator.py bench`, so both run the same weights).
+    #[arg(long)]
+    network: Option<std::path::PathBuf>,
 }
 
 /// sec/kimg of the full StyleGAN2 recipe and, as the same-run baseline, without the lazy
@@ -107,18 +111,39 @@ pub fn run(a: Args) -> Result<()> {
     }
     println!("| network | batch | images/s | ms/image | GFLOP/image | GFLOP/s |");
     println!("|---|---|---|---|---|---|");
-    for &res in &a.resolutions {
-        let kwargs = json!({"z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": res, "img_channels": 3,
-            "mapping_kwargs": {"num_layers": 8}, "channel_base": 32768, "channel_max": 512, "conv_clamp": null, "num_fp16_res": 0});
-        let cfg = GeneratorConfig::from_init_kwargs(
-            stylegan::models::generator::GENERATOR_CLASS,
-            &kwargs,
-        )?;
-        let g = Generator::random(&cfg, 0, &device)?;
+    let networks: Vec<(String, Generator)> = match &a.network {
+        Some(path) => {
+            let g = Generator::load(path, &device)?;
+            let name = path
+                .file_name()
+                .map_or("network".into(), |n| n.to_string_lossy().into_owned());
+            vec![(name, g)]
+        }
+        None => {
+            let mut v = Vec::new();
+            for &res in &a.resolutions {
+                let kwargs = json!({"z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": res, "img_channels": 3,
+                    "mapping_kwargs": {"num_layers": 8}, "channel_base": 32768, "channel_max": 512, "conv_clamp": null, "num_fp16_res": 0});
+                let cfg = GeneratorConfig::from_init_kwargs(
+                    stylegan::models::generator::GENERATOR_CLASS,
+                    &kwargs,
+                )?;
+                v.push((
+                    format!("config-f {res}x{res}"),
+                    Generator::random(&cfg, 0, &device)?,
+                ));
+            }
+            v
+        }
+    };
+    for (name, g) in &networks {
+        if g.config.c_dim > 0 {
+            bail!("{name}: a conditional network; bench times unconditional ones");
+        }
         let gflop = g.flops_per_image() as f64 / 1e9;
         for &batch in &a.batches {
             let zs: Vec<Vec<f64>> = (0..batch as u32)
-                .map(|s| stylegan::latent::z_from_seed(s, 512))
+                .map(|s| stylegan::latent::z_from_seed(s, g.config.z_dim))
                 .collect();
             let run = || -> Result<()> {
                 let img = g.generate(g.z_tensor(&zs)?, None, 1.0, None, NoiseMode::Const)?;
@@ -136,7 +161,7 @@ pub fn run(a: Args) -> Result<()> {
             let secs = t.elapsed().as_secs_f64() / a.iters as f64;
             let ips = batch as f64 / secs;
             println!(
-                "| config-f {res}x{res} | {batch} | {ips:.3} | {:.1} | {gflop:.1} | {:.1} |",
+                "| {name} | {batch} | {ips:.3} | {:.1} | {gflop:.1} | {:.1} |",
                 1000.0 / ips,
                 gflop * ips
             );

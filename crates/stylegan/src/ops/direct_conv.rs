@@ -48,10 +48,21 @@ pub struct Padded {
 
 impl Padded {
     /// Pads one `[C, H, W]` sample by `(top, bottom, left, right)`; `tail` extra zeros follow.
-    pub fn new(x: &[f32], c: usize, h: usize, w: usize, pad: [usize; 4], tail: usize) -> Self {
+    /// `buf` is reused as the storage (see [`Scratch`]).
+    pub fn new(
+        x: &[f32],
+        c: usize,
+        h: usize,
+        w: usize,
+        pad: [usize; 4],
+        tail: usize,
+        buf: Vec<f32>,
+    ) -> Self {
         let [top, bottom, left, right] = pad;
         let (hp, wp) = (h + top + bottom, w + left + right);
-        let mut data = vec![0f32; c * hp * wp + tail];
+        let mut data = buf;
+        data.clear();
+        data.resize(c * hp * wp + tail, 0.0);
         for ci in 0..c {
             for y in 0..h {
                 let src = &x[(ci * h + y) * w..][..w];
@@ -66,6 +77,33 @@ impl Padded {
             wp,
         }
     }
+}
+
+/// Buffers kept between calls on one thread: the padded input and the raw (row-pitch) output
+/// of the micro-kernels. The generator's activations are tens of MB; allocating them afresh for
+/// every layer costs page faults and zeroing that showed up as ~14 % of a generation profile.
+#[derive(Default)]
+struct Scratch {
+    padded: Vec<f32>,
+    raw: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers, or fresh ones if they are in use (a rayon worker
+/// re-entering while it waits).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// Frees this thread's scratch buffers (they otherwise stay as large as the largest layer run).
+pub fn release_scratch() {
+    with_scratch(|s| *s = Scratch::default());
 }
 
 /// Weights `[O, T, I]` (tap-major, then input channel) packed for the micro-kernel:
@@ -118,7 +156,8 @@ fn conv_taps(
     taps: &[(usize, usize)],
     out_h: usize,
     avx512: bool,
-) -> (Vec<f32>, usize) {
+    out: &mut Vec<f32>,
+) -> usize {
     let (ci, wp) = (x.channels, x.wp);
     let plane = x.hp * wp;
     let k = taps.len() * ci;
@@ -139,7 +178,8 @@ fn conv_taps(
     let packed = Packed::new(w, outs, k);
     let panels = outs.div_ceil(MR);
     let rows = panels * MR;
-    let mut out = vec![0f32; rows * pitch];
+    // Every tile is written by the first k-block (no load), so old contents do not matter.
+    out.resize(rows * pitch, 0.0);
     // Tasks own disjoint column ranges of every output row; hand each its raw pointer.
     let task_cols = NR * TILES_PER_TASK;
     let tasks = pitch.div_ceil(task_cols);
@@ -170,8 +210,7 @@ fn conv_taps(
             }
         }
     });
-    out.truncate(outs * pitch);
-    (out, pitch)
+    pitch
 }
 
 #[derive(Clone, Copy)]
@@ -338,16 +377,20 @@ fn conv2d_with(
     let tail = oh * wp + 2 * NR + k * wp;
     let mut y = vec![0f32; n * outs * oh * ow];
     for (s, ys) in y.chunks_mut(outs * oh * ow).enumerate() {
-        let xp = Padded::new(
-            &x[s * ci * h * wd..][..ci * h * wd],
-            ci,
-            h,
-            wd,
-            [pad; 4],
-            tail,
-        );
-        let (raw, pitch) = conv_taps(&xp, &wt, outs, &taps, oh, avx512);
-        compact(&raw, outs, pitch, wp, oh, ow, ys);
+        with_scratch(|scratch| {
+            let xp = Padded::new(
+                &x[s * ci * h * wd..][..ci * h * wd],
+                ci,
+                h,
+                wd,
+                [pad; 4],
+                tail,
+                std::mem::take(&mut scratch.padded),
+            );
+            let pitch = conv_taps(&xp, &wt, outs, &taps, oh, avx512, &mut scratch.raw);
+            compact(&scratch.raw, outs, pitch, wp, oh, ow, ys);
+            scratch.padded = xp.data;
+        });
     }
     (y, [n, outs, oh, ow])
 }
@@ -386,49 +429,56 @@ fn conv_transpose2d_s2_with(
     let tail = (h + 1) * wp + 2 * NR + 2 * wp;
     let mut y = vec![0f32; n * outs * oh * ow];
     for (s, ys) in y.chunks_mut(outs * oh * ow).enumerate() {
-        let xp = Padded::new(
-            &x[s * ci * h * wd..][..ci * h * wd],
-            ci,
-            h,
-            wd,
-            [1, 1, 1, 1],
-            tail,
-        );
-        for py in 0..2 {
-            for px in 0..2 {
-                let (ty, tx) = (phase_taps(py), phase_taps(px));
-                // Phase grid: rows a with 2a + py < 2H + 1, columns b likewise.
-                let (gh, gw) = (h + 1 - py, wd + 1 - px);
-                let mut taps = Vec::new();
-                let mut kidx = Vec::new();
-                for &(ky, dy) in &ty {
-                    for &(kx, dx) in &tx {
-                        taps.push((dy, dx));
-                        kidx.push((ky, kx));
-                    }
-                }
-                let mut wt = vec![0f32; outs * taps.len() * ci];
-                for o in 0..outs {
-                    for i in 0..ci {
-                        for (t, &(ky, kx)) in kidx.iter().enumerate() {
-                            wt[(o * taps.len() + t) * ci + i] = w[((o * ci + i) * 3 + ky) * 3 + kx];
+        with_scratch(|scratch| {
+            let xp = Padded::new(
+                &x[s * ci * h * wd..][..ci * h * wd],
+                ci,
+                h,
+                wd,
+                [1, 1, 1, 1],
+                tail,
+                std::mem::take(&mut scratch.padded),
+            );
+            let raw = &mut scratch.raw;
+            for py in 0..2 {
+                for px in 0..2 {
+                    let (ty, tx) = (phase_taps(py), phase_taps(px));
+                    // Phase grid: rows a with 2a + py < 2H + 1, columns b likewise.
+                    let (gh, gw) = (h + 1 - py, wd + 1 - px);
+                    let mut taps = Vec::new();
+                    let mut kidx = Vec::new();
+                    for &(ky, dy) in &ty {
+                        for &(kx, dx) in &tx {
+                            taps.push((dy, dx));
+                            kidx.push((ky, kx));
                         }
                     }
-                }
-                let (raw, pitch) = conv_taps(&xp, &wt, outs, &taps, gh, avx512);
-                ys.par_chunks_mut(oh * ow)
-                    .enumerate()
-                    .for_each(|(o, plane)| {
-                        for a in 0..gh {
-                            let src = &raw[o * pitch + a * wp..][..gw];
-                            let row = &mut plane[(2 * a + py) * ow..][..ow];
-                            for (b, &v) in src.iter().enumerate() {
-                                row[2 * b + px] = v;
+                    let mut wt = vec![0f32; outs * taps.len() * ci];
+                    for o in 0..outs {
+                        for i in 0..ci {
+                            for (t, &(ky, kx)) in kidx.iter().enumerate() {
+                                wt[(o * taps.len() + t) * ci + i] =
+                                    w[((o * ci + i) * 3 + ky) * 3 + kx];
                             }
                         }
-                    });
+                    }
+                    let pitch = conv_taps(&xp, &wt, outs, &taps, gh, avx512, raw);
+                    let raw = &*raw;
+                    ys.par_chunks_mut(oh * ow)
+                        .enumerate()
+                        .for_each(|(o, plane)| {
+                            for a in 0..gh {
+                                let src = &raw[o * pitch + a * wp..][..gw];
+                                let row = &mut plane[(2 * a + py) * ow..][..ow];
+                                for (b, &v) in src.iter().enumerate() {
+                                    row[2 * b + px] = v;
+                                }
+                            }
+                        });
+                }
             }
-        }
+            scratch.padded = xp.data;
+        });
     }
     (y, [n, outs, oh, ow])
 }
