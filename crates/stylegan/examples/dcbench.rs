@@ -1,6 +1,32 @@
+//! The direct convolution kernels (`ops::direct_conv`) against burn-flex's convolutions on the
+//! generator's layer shapes, measured in the same run: `cargo run --example dcbench`.
 use std::time::Instant;
+
+use burn::tensor::{
+    module::{conv2d, conv_transpose2d},
+    ops::{ConvOptions, ConvTransposeOptions},
+    Tensor, TensorData,
+};
 use stylegan::ops::direct_conv;
+
+/// Median seconds of `iters` runs after one warm-up.
+fn time(iters: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..iters)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[iters / 2]
+}
+
 fn main() {
+    let d = stylegan::backend::cpu();
+    println!("| layer | GFLOP | burn-flex ms | direct ms | direct GFLOP/s | speed-up |");
+    println!("|---|---|---|---|---|---|");
     for &(c, o, r) in &[
         (512usize, 512usize, 64usize),
         (256, 256, 128),
@@ -13,30 +39,51 @@ fn main() {
         let w: Vec<f32> = (0..o * c * 9)
             .map(|i| ((i * 104729) % 1000) as f32 / 1000.0 - 0.5)
             .collect();
-        let _ = direct_conv::conv2d(&x, [1, c, r, r], &w, o, 3, 1);
-        let t = Instant::now();
-        let it = 3;
-        for _ in 0..it {
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, c, r, r]), &d);
+        let wt = Tensor::<4>::from_data(TensorData::new(w.clone(), [o, c, 3, 3]), &d);
+        let gflop = 2.0 * 9.0 * (c * o * r * r) as f64 / 1e9;
+        let burn = time(3, || {
+            let _ = conv2d(
+                xt.clone(),
+                wt.clone(),
+                None,
+                ConvOptions::new([1, 1], [1, 1], [1, 1], 1),
+            )
+            .into_data();
+        });
+        let direct = time(3, || {
             let _ = direct_conv::conv2d(&x, [1, c, r, r], &w, o, 3, 1);
-        }
-        let s = t.elapsed().as_secs_f64() / it as f64;
-        let fl = 2.0 * 9.0 * (c * o * r * r) as f64;
+        });
         println!(
-            "conv {c}->{o} @{r}: {:.1} ms {:.0} GFLOP/s",
-            s * 1e3,
-            fl / s / 1e9
+            "| conv 3x3 {c}->{o} @{r} | {gflop:.1} | {:.1} | {:.1} | {:.0} | {:.2}x |",
+            burn * 1e3,
+            direct * 1e3,
+            gflop / direct,
+            burn / direct
         );
-        let _ = direct_conv::conv_transpose2d_s2(&x, [1, c, r / 2, r / 2], &w, o);
-        let t = Instant::now();
-        for _ in 0..it {
-            let _ = direct_conv::conv_transpose2d_s2(&x, [1, c, r / 2, r / 2], &w, o);
-        }
-        let s = t.elapsed().as_secs_f64() / it as f64;
+        // The up-conv of the next-lower resolution: stride-2 transposed conv from r/2.
+        let h = r / 2;
+        let xs = &x[..c * h * h];
+        let xst = Tensor::<4>::from_data(TensorData::new(xs.to_vec(), [1, c, h, h]), &d);
+        let gflop = gflop / 4.0;
+        let burn = time(3, || {
+            let _ = conv_transpose2d(
+                xst.clone(),
+                wt.clone().swap_dims(0, 1),
+                None,
+                ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
+            )
+            .into_data();
+        });
+        let direct = time(3, || {
+            let _ = direct_conv::conv_transpose2d_s2(xs, [1, c, h, h], &w, o);
+        });
         println!(
-            "convT {c}->{o} @{}: {:.1} ms {:.0} GFLOP/s",
-            r / 2,
-            s * 1e3,
-            fl / 4.0 / s / 1e9
+            "| transposed 3x3 s2 {c}->{o} @{h} | {gflop:.1} | {:.1} | {:.1} | {:.0} | {:.2}x |",
+            burn * 1e3,
+            direct * 1e3,
+            gflop / direct,
+            burn / direct
         );
     }
 }
