@@ -43,9 +43,20 @@ fn generate_without_network_uses_the_demo_model() {
         "--outdir",
         out2.to_str().unwrap(),
     ]));
-    assert_eq!(
-        img.to_rgb8(),
-        image::open(out2.join("seed0000.png")).unwrap().to_rgb8()
+    // Batched (--seeds 0-3) and alone: the same image up to float rounding (~3e-6), which may
+    // move a quantised value by one step — the parity fixtures' PNG tolerance (max 1, ≤ 2 %).
+    let (a, b) = (
+        img.to_rgb8().into_raw(),
+        image::open(out2.join("seed0000.png"))
+            .unwrap()
+            .to_rgb8()
+            .into_raw(),
+    );
+    let max = a.iter().zip(&b).map(|(p, q)| p.abs_diff(*q)).max().unwrap();
+    let differ = a.iter().zip(&b).filter(|(p, q)| p != q).count();
+    assert!(
+        max <= 1 && differ * 50 <= a.len(),
+        "batched vs alone: max {max}, {differ} values differ"
     );
 }
 

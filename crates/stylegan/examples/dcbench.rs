@@ -52,7 +52,7 @@ fn main() {
             .into_data();
         });
         let direct = time(3, || {
-            let _ = direct_conv::conv2d(&x, [1, c, r, r], &w, o, 3, 1);
+            let _ = direct_conv::conv2d(&x, [1, c, r, r], &w, o, 3, 1, false);
         });
         println!(
             "| conv 3x3 {c}->{o} @{r} | {gflop:.1} | {:.1} | {:.1} | {:.0} | {:.2}x |",
@@ -76,7 +76,7 @@ fn main() {
             .into_data();
         });
         let direct = time(3, || {
-            let _ = direct_conv::conv_transpose2d_s2(xs, [1, c, h, h], &w, o);
+            let _ = direct_conv::conv_transpose2d_s2(xs, [1, c, h, h], &w, o, false);
         });
         println!(
             "| transposed 3x3 s2 {c}->{o} @{h} | {gflop:.1} | {:.1} | {:.1} | {:.0} | {:.2}x |",

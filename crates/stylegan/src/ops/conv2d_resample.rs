@@ -10,10 +10,22 @@ use burn::tensor::{
 use super::direct_conv;
 use super::upfirdn2d::{upfirdn2d, Filter};
 
-fn plain(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize) -> Tensor<4> {
+/// How the weight applies to the batch.
+#[derive(Clone, Copy, PartialEq)]
+enum Weights {
+    /// One `[O, I, k, k]` weight for every sample.
+    Shared,
+    /// `[N·O, I, k, k]`: rows `s·O..(s+1)·O` for sample `s` (direct CPU kernels only).
+    PerSample,
+}
+
+fn plain(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize, ws: Weights) -> Tensor<4> {
     let [_, _, kh, kw] = w.dims();
+    if ws == Weights::PerSample {
+        return direct_conv::conv2d_tensor(x, w, padding, true);
+    }
     if stride == 1 && kh == kw && kh > 1 && direct_conv::applies(&x, &w) {
-        return direct_conv::conv2d_tensor(x, w, padding);
+        return direct_conv::conv2d_tensor(x, w, padding, false);
     }
     conv2d(
         x,
@@ -32,6 +44,62 @@ pub fn conv2d_resample(
     down: usize,
     padding: usize,
 ) -> Tensor<4> {
+    resample(x, w, f, up, down, padding, Weights::Shared)
+}
+
+/// [`conv2d_resample`] with a weight per sample, `w [N·O, I, k, k]`: the official fused
+/// modulated convolution (a grouped conv with groups = N), for up- or no resampling. The direct
+/// CPU kernels take the per-sample weights as they are; elsewhere the samples run one by one.
+pub fn conv2d_resample_per_sample(
+    x: Tensor<4>,
+    w: Tensor<4>,
+    f: &Filter,
+    up: usize,
+    padding: usize,
+) -> Tensor<4> {
+    let [n, _, _, _] = x.dims();
+    let [rows, i, kh, kw] = w.dims();
+    let o = rows / n;
+    let direct = direct_conv::applies(&x, &w)
+        && kh == kw
+        && (up == 1
+            || (up == 2
+                && (kh == 1 || (kh == 3 && f.h == f.w && up_padding(f, 2, padding, 3) == 0))));
+    if direct {
+        return resample(x, w, f, up, 1, padding, Weights::PerSample);
+    }
+    let parts: Vec<Tensor<4>> = (0..n)
+        .map(|s| {
+            resample(
+                x.clone().narrow(0, s, 1),
+                w.clone().narrow(0, s * o, o).reshape([o, i, kh, kw]),
+                f,
+                up,
+                1,
+                padding,
+                Weights::Shared,
+            )
+        })
+        .collect();
+    Tensor::cat(parts, 0)
+}
+
+/// The transposed conv's own padding on the up path (`pxt`; the filter is square here).
+fn up_padding(f: &Filter, up: usize, padding: usize, k: usize) -> i64 {
+    let (fw, u, p, k) = (f.w as i64, up as i64, padding as i64, k as i64);
+    let (px0, px1) = (p + (fw + u - 1) / 2 - (k - 1), p + (fw - u) / 2 - (k - u));
+    (-px0).min(-px1).max(0)
+}
+
+fn resample(
+    x: Tensor<4>,
+    w: Tensor<4>,
+    f: &Filter,
+    up: usize,
+    down: usize,
+    padding: usize,
+    ws: Weights,
+) -> Tensor<4> {
     let [_, _, kh, kw] = w.dims();
     let (fw, fh, p) = (f.w as i64, f.h as i64, padding as i64);
     let (kh, kw) = (kh as i64, kw as i64);
@@ -42,7 +110,7 @@ pub fn conv2d_resample(
         if kh == 1 && kw == 1 {
             // 1×1 conv first, then upsample with the filter.
             return upfirdn2d(
-                plain(x, w, 1, 0),
+                plain(x, w, 1, 0, ws),
                 f,
                 up,
                 1,
@@ -59,14 +127,15 @@ pub fn conv2d_resample(
         );
         let pxt = (-px0).min(-px1).max(0);
         let pyt = (-py0).min(-py1).max(0);
-        let y = if up == 2
-            && kh == 3
-            && kw == 3
-            && pxt == 0
-            && pyt == 0
-            && direct_conv::applies(&x, &w)
-        {
-            direct_conv::conv_transpose2d_s2_tensor(x, w)
+        let direct = ws == Weights::PerSample
+            || (up == 2
+                && kh == 3
+                && kw == 3
+                && pxt == 0
+                && pyt == 0
+                && direct_conv::applies(&x, &w));
+        let y = if direct {
+            direct_conv::conv_transpose2d_s2_tensor(x, w, ws == Weights::PerSample)
         } else {
             conv_transpose2d(
                 x,
@@ -100,10 +169,10 @@ pub fn conv2d_resample(
         ];
         if kh == 1 && kw == 1 {
             // Downsample with the filter first, then the 1×1 conv.
-            return plain(upfirdn2d(x, f, 1, down, pad, 1.0), w, 1, 0);
+            return plain(upfirdn2d(x, f, 1, down, pad, 1.0), w, 1, 0, ws);
         }
         // Filter (padding only), then a strided conv.
-        return plain(upfirdn2d(x, f, 1, 1, pad, 1.0), w, down, 0);
+        return plain(upfirdn2d(x, f, 1, 1, pad, 1.0), w, down, 0, ws);
     }
-    plain(x, w, 1, padding)
+    plain(x, w, 1, padding, ws)
 }

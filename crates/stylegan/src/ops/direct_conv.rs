@@ -331,8 +331,10 @@ fn compact(
         });
 }
 
-/// Stride-1 `k×k` convolution with zero padding `pad`, no groups: `x [N, I, H, W]` (dense,
-/// row-major), `w [O, I, k, k]` → `[N, O, H + 2·pad − k + 1, W + 2·pad − k + 1]`.
+/// Stride-1 `k×k` convolution with zero padding `pad`: `x [N, I, H, W]` (dense, row-major),
+/// `w [O, I, k, k]` → `[N, O, H + 2·pad − k + 1, W + 2·pad − k + 1]`. With `per_sample`, `w` is
+/// `[N·O, I, k, k]` and sample `s` uses rows `s·O..(s+1)·O` (the official fused modulated conv:
+/// a grouped conv with groups = N).
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d(
     x: &[f32],
@@ -341,8 +343,9 @@ pub fn conv2d(
     outs: usize,
     k: usize,
     pad: usize,
+    per_sample: bool,
 ) -> (Vec<f32>, [usize; 4]) {
-    conv2d_with(x, shape, w, outs, k, pad, has_avx512())
+    conv2d_with(x, shape, w, outs, k, pad, per_sample, has_avx512())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -353,26 +356,37 @@ fn conv2d_with(
     outs: usize,
     k: usize,
     pad: usize,
+    per_sample: bool,
     avx512: bool,
 ) -> (Vec<f32>, [usize; 4]) {
     let [n, ci, h, wd] = shape;
+    let wsize = outs * ci * k * k;
+    assert_eq!(
+        w.len(),
+        if per_sample { n * wsize } else { wsize },
+        "direct conv: weight size"
+    );
     assert!(
         h + 2 * pad >= k && wd + 2 * pad >= k,
         "direct conv: kernel larger than the padded input"
     );
     let (oh, ow) = (h + 2 * pad - k + 1, wd + 2 * pad - k + 1);
-    // Weights [O, I, k, k] → [O, T, I].
     let taps: Vec<(usize, usize)> = (0..k)
         .flat_map(|ky| (0..k).map(move |kx| (ky, kx)))
         .collect();
-    let mut wt = vec![0f32; outs * taps.len() * ci];
-    for o in 0..outs {
-        for i in 0..ci {
-            for (t, &(ky, kx)) in taps.iter().enumerate() {
-                wt[(o * taps.len() + t) * ci + i] = w[((o * ci + i) * k + ky) * k + kx];
+    // Weights [O, I, k, k] → [O, T, I].
+    let to_taps = |w: &[f32]| {
+        let mut wt = vec![0f32; outs * taps.len() * ci];
+        for o in 0..outs {
+            for i in 0..ci {
+                for (t, &(ky, kx)) in taps.iter().enumerate() {
+                    wt[(o * taps.len() + t) * ci + i] = w[((o * ci + i) * k + ky) * k + kx];
+                }
             }
         }
-    }
+        wt
+    };
+    let shared = (!per_sample).then(|| to_taps(w));
     let wp = wd + 2 * pad;
     let tail = oh * wp + 2 * NR + k * wp;
     let mut y = vec![0f32; n * outs * oh * ow];
@@ -387,7 +401,15 @@ fn conv2d_with(
                 tail,
                 std::mem::take(&mut scratch.padded),
             );
-            let pitch = conv_taps(&xp, &wt, outs, &taps, oh, avx512, &mut scratch.raw);
+            let own;
+            let wt = match &shared {
+                Some(wt) => wt,
+                None => {
+                    own = to_taps(&w[s * wsize..][..wsize]);
+                    &own
+                }
+            };
+            let pitch = conv_taps(&xp, wt, outs, &taps, oh, avx512, &mut scratch.raw);
             compact(&scratch.raw, outs, pitch, wp, oh, ow, ys);
             scratch.padded = xp.data;
         });
@@ -397,14 +419,16 @@ fn conv2d_with(
 
 /// The transposed convolution `conv_transpose2d(x, w.swap_dims(0, 1), stride 2, padding 0)` of
 /// the upsampling layers: `x [N, I, H, W]`, `w [O, I, 3, 3]` (not flipped) → `[N, O, 2H + 1,
-/// 2W + 1]`, `y[o, 2a + ky, 2b + kx] += w[o, i, ky, kx] · x[i, a, b]`.
+/// 2W + 1]`, `y[o, 2a + ky, 2b + kx] += w[o, i, ky, kx] · x[i, a, b]`. `per_sample` as in
+/// [`conv2d`].
 pub fn conv_transpose2d_s2(
     x: &[f32],
     shape: [usize; 4],
     w: &[f32],
     outs: usize,
+    per_sample: bool,
 ) -> (Vec<f32>, [usize; 4]) {
-    conv_transpose2d_s2_with(x, shape, w, outs, has_avx512())
+    conv_transpose2d_s2_with(x, shape, w, outs, per_sample, has_avx512())
 }
 
 fn conv_transpose2d_s2_with(
@@ -412,9 +436,16 @@ fn conv_transpose2d_s2_with(
     shape: [usize; 4],
     w: &[f32],
     outs: usize,
+    per_sample: bool,
     avx512: bool,
 ) -> (Vec<f32>, [usize; 4]) {
     let [n, ci, h, wd] = shape;
+    let wsize = outs * ci * 9;
+    assert_eq!(
+        w.len(),
+        if per_sample { n * wsize } else { wsize },
+        "direct conv: weight size"
+    );
     let (oh, ow) = (2 * h + 1, 2 * wd + 1);
     // Output row 2a + py takes kernel rows ky ≡ py (mod 2) from input row a − ky/2; with one
     // row/column of zero padding that is padded row a + 1 − ky/2, i.e. tap offset 1 − ky/2.
@@ -440,6 +471,11 @@ fn conv_transpose2d_s2_with(
                 std::mem::take(&mut scratch.padded),
             );
             let raw = &mut scratch.raw;
+            let w = if per_sample {
+                &w[s * wsize..][..wsize]
+            } else {
+                w
+            };
             for py in 0..2 {
                 for px in 0..2 {
                     let (ty, tx) = (phase_taps(py), phase_taps(px));
@@ -508,24 +544,115 @@ fn slice(d: &TensorData) -> &[f32] {
         .expect("direct conv: f32 data after conversion")
 }
 
-/// [`conv2d`] on tensors: stride 1, square kernel, no groups.
-pub fn conv2d_tensor(x: Tensor<4>, w: Tensor<4>, pad: usize) -> Tensor<4> {
+/// [`conv2d`] on tensors: stride 1, square kernel; `w` is `[N·O, I, k, k]` with `per_sample`.
+pub fn conv2d_tensor(x: Tensor<4>, w: Tensor<4>, pad: usize, per_sample: bool) -> Tensor<4> {
     let device = x.device();
     let shape = x.dims();
-    let [outs, _, k, _] = w.dims();
+    let [rows, _, k, _] = w.dims();
+    let outs = if per_sample { rows / shape[0] } else { rows };
     let (xd, wd) = (host(x), host(w));
-    let (y, yshape) = conv2d(slice(&xd), shape, slice(&wd), outs, k, pad);
+    let (y, yshape) = conv2d(slice(&xd), shape, slice(&wd), outs, k, pad, per_sample);
     Tensor::from_data(TensorData::new(y, yshape), &device)
 }
 
-/// [`conv_transpose2d_s2`] on tensors: `w [O, I, 3, 3]` as given to `conv2d_resample`.
-pub fn conv_transpose2d_s2_tensor(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
+/// [`conv_transpose2d_s2`] on tensors: `w [O, I, 3, 3]` as given to `conv2d_resample`
+/// (`[N·O, I, 3, 3]` with `per_sample`).
+pub fn conv_transpose2d_s2_tensor(x: Tensor<4>, w: Tensor<4>, per_sample: bool) -> Tensor<4> {
     let device = x.device();
     let shape = x.dims();
-    let [outs, _, _, _] = w.dims();
+    let [rows, _, _, _] = w.dims();
+    let outs = if per_sample { rows / shape[0] } else { rows };
     let (xd, wd) = (host(x), host(w));
-    let (y, yshape) = conv_transpose2d_s2(slice(&xd), shape, slice(&wd), outs);
+    let (y, yshape) = conv_transpose2d_s2(slice(&xd), shape, slice(&wd), outs, per_sample);
     Tensor::from_data(TensorData::new(y, yshape), &device)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise FIR filter
+
+/// Correlation of every `[H, W]` plane with one `kh × kw` kernel (row-major), zero padding
+/// `[left, right, top, bottom]`, stride 1 → planes of `[H + top + bottom − kh + 1, W + left +
+/// right − kw + 1]`. The FIR step of `upfirdn2d` after an up-convolution; burn-flex's depthwise
+/// convolution ran it at ~5 GFLOP/s, a quarter of a 256² generator's time.
+pub fn fir2d(
+    x: &[f32],
+    planes: usize,
+    [h, w]: [usize; 2],
+    k: &[f32],
+    [kh, kw]: [usize; 2],
+    pad: [usize; 4],
+) -> (Vec<f32>, [usize; 2]) {
+    let [left, right, top, bottom] = pad;
+    let (hp, wp) = (h + top + bottom, w + left + right);
+    assert!(
+        hp >= kh && wp >= kw,
+        "fir2d: kernel larger than the padded plane"
+    );
+    assert_eq!(k.len(), kh * kw, "fir2d: kernel size");
+    let (oh, ow) = (hp - kh + 1, wp - kw + 1);
+    let mut out = vec![0f32; planes * oh * ow];
+    let avx512 = has_avx512();
+    out.par_chunks_mut(oh * ow)
+        .enumerate()
+        .for_each(|(p, dst)| {
+            let mut padded = vec![0f32; hp * wp];
+            for y in 0..h {
+                padded[(y + top) * wp + left..][..w].copy_from_slice(&x[(p * h + y) * w..][..w]);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if avx512 {
+                // SAFETY: the CPU has AVX-512 (checked at run time).
+                unsafe { fir_plane_avx512(&padded, wp, k, kh, kw, dst, oh, ow) };
+                return;
+            }
+            let _ = avx512;
+            fir_plane(&padded, wp, k, kh, kw, dst, oh, ow);
+        });
+    (out, [oh, ow])
+}
+
+/// One plane; the `x` loop is left to the compiler's vectoriser.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn fir_plane(
+    src: &[f32],
+    wp: usize,
+    k: &[f32],
+    kh: usize,
+    kw: usize,
+    dst: &mut [f32],
+    oh: usize,
+    ow: usize,
+) {
+    for y in 0..oh {
+        let row = &mut dst[y * ow..][..ow];
+        for i in 0..kh {
+            let s = &src[(y + i) * wp..];
+            for j in 0..kw {
+                let kv = k[i * kw + j];
+                for (o, &v) in row.iter_mut().zip(&s[j..j + ow]) {
+                    *o += kv * v;
+                }
+            }
+        }
+    }
+}
+
+/// [`fir_plane`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn fir_plane_avx512(
+    src: &[f32],
+    wp: usize,
+    k: &[f32],
+    kh: usize,
+    kw: usize,
+    dst: &mut [f32],
+    oh: usize,
+    ow: usize,
+) {
+    fir_plane(src, wp, k, kh, kw, dst, oh, ow)
 }
 
 #[cfg(test)]
@@ -615,6 +742,47 @@ mod tests {
             .fold(0.0, f32::max)
     }
 
+    /// Per-sample weights give each sample the result of its own weight alone.
+    #[test]
+    fn per_sample_weights_match_samples_alone() {
+        let (n, ci, co, h, w) = (3, 5, 6, 7, 9);
+        let x = values(n * ci * h * w, 4);
+        for (k, pad) in [(3, 1), (1, 0)] {
+            let wt = values(n * co * ci * k * k, 9);
+            let (all, _) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, true, has_avx512());
+            let per = all.len() / n;
+            for s in 0..n {
+                let ws = &wt[s * co * ci * k * k..][..co * ci * k * k];
+                let (one, _) = conv2d_with(
+                    &x[s * ci * h * w..][..ci * h * w],
+                    [1, ci, h, w],
+                    ws,
+                    co,
+                    k,
+                    pad,
+                    false,
+                    has_avx512(),
+                );
+                assert_eq!(&all[s * per..][..per], &one[..], "conv k={k} sample {s}");
+            }
+        }
+        let wt = values(n * co * ci * 9, 8);
+        let (all, _) = conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, true, has_avx512());
+        let per = all.len() / n;
+        for s in 0..n {
+            let ws = &wt[s * co * ci * 9..][..co * ci * 9];
+            let (one, _) = conv_transpose2d_s2_with(
+                &x[s * ci * h * w..][..ci * h * w],
+                [1, ci, h, w],
+                ws,
+                co,
+                false,
+                has_avx512(),
+            );
+            assert_eq!(&all[s * per..][..per], &one[..], "transposed sample {s}");
+        }
+    }
+
     /// The FIR filter against the definition, with uneven padding and a non-square kernel.
     #[test]
     fn fir_matches_the_definition() {
@@ -681,7 +849,7 @@ mod tests {
             for &(n, ci, co, h, w, k, pad) in &cases {
                 let x = values(n * ci * h * w, 1);
                 let wt = values(co * ci * k * k, 7);
-                let (got, shape) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, avx512);
+                let (got, shape) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, false, avx512);
                 assert_eq!(shape, [n, co, h + 2 * pad - k + 1, w + 2 * pad - k + 1]);
                 let want = reference_conv(&x, [n, ci, h, w], &wt, co, k, pad);
                 let d = max_diff(&got, &want);
@@ -699,7 +867,8 @@ mod tests {
             ] {
                 let x = values(n * ci * h * w, 3);
                 let wt = values(co * ci * 9, 5);
-                let (got, shape) = conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, avx512);
+                let (got, shape) =
+                    conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, false, avx512);
                 assert_eq!(shape, [n, co, 2 * h + 1, 2 * w + 1]);
                 let want = reference_transpose(&x, [n, ci, h, w], &wt, co);
                 let d = max_diff(&got, &want);
@@ -711,92 +880,4 @@ mod tests {
             }
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Depthwise FIR filter
-
-/// Correlation of every `[H, W]` plane with one `kh × kw` kernel (row-major), zero padding
-/// `[left, right, top, bottom]`, stride 1 → planes of `[H + top + bottom − kh + 1, W + left +
-/// right − kw + 1]`. The FIR step of `upfirdn2d` after an up-convolution; burn-flex's depthwise
-/// convolution ran it at ~5 GFLOP/s, a quarter of a 256² generator's time.
-pub fn fir2d(
-    x: &[f32],
-    planes: usize,
-    [h, w]: [usize; 2],
-    k: &[f32],
-    [kh, kw]: [usize; 2],
-    pad: [usize; 4],
-) -> (Vec<f32>, [usize; 2]) {
-    let [left, right, top, bottom] = pad;
-    let (hp, wp) = (h + top + bottom, w + left + right);
-    assert!(
-        hp >= kh && wp >= kw,
-        "fir2d: kernel larger than the padded plane"
-    );
-    assert_eq!(k.len(), kh * kw, "fir2d: kernel size");
-    let (oh, ow) = (hp - kh + 1, wp - kw + 1);
-    let mut out = vec![0f32; planes * oh * ow];
-    let avx512 = has_avx512();
-    out.par_chunks_mut(oh * ow)
-        .enumerate()
-        .for_each(|(p, dst)| {
-            let mut padded = vec![0f32; hp * wp];
-            for y in 0..h {
-                padded[(y + top) * wp + left..][..w].copy_from_slice(&x[(p * h + y) * w..][..w]);
-            }
-            #[cfg(target_arch = "x86_64")]
-            if avx512 {
-                // SAFETY: the CPU has AVX-512 (checked at run time).
-                unsafe { fir_plane_avx512(&padded, wp, k, kh, kw, dst, oh, ow) };
-                return;
-            }
-            let _ = avx512;
-            fir_plane(&padded, wp, k, kh, kw, dst, oh, ow);
-        });
-    (out, [oh, ow])
-}
-
-/// One plane; the `x` loop is left to the compiler's vectoriser.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn fir_plane(
-    src: &[f32],
-    wp: usize,
-    k: &[f32],
-    kh: usize,
-    kw: usize,
-    dst: &mut [f32],
-    oh: usize,
-    ow: usize,
-) {
-    for y in 0..oh {
-        let row = &mut dst[y * ow..][..ow];
-        for i in 0..kh {
-            let s = &src[(y + i) * wp..];
-            for j in 0..kw {
-                let kv = k[i * kw + j];
-                for (o, &v) in row.iter_mut().zip(&s[j..j + ow]) {
-                    *o += kv * v;
-                }
-            }
-        }
-    }
-}
-
-/// [`fir_plane`] compiled for AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn fir_plane_avx512(
-    src: &[f32],
-    wp: usize,
-    k: &[f32],
-    kh: usize,
-    kw: usize,
-    dst: &mut [f32],
-    oh: usize,
-    ow: usize,
-) {
-    fir_plane(src, wp, k, kh, kw, dst, oh, ow)
 }

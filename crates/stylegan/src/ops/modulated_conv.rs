@@ -1,14 +1,16 @@
 //! `modulated_conv2d`: style modulation, optional demodulation, and the 3×3 (or k×k) conv with
 //! optional 2× upsampling (FORMATS.md §3.4 and §2.5).
 //!
-//! We use the official *non-fused* formulation — scale the input channels by the styles, run one
+//! On the CPU in inference every sample takes the fused path (see `modulated_conv2d`). Otherwise
+//! we use the official *non-fused* formulation — scale the input channels by the styles, run one
 //! ordinary batched conv with the shared weight, scale the output by the demodulation
 //! coefficients — which is the same maths as the fused grouped conv (within 2e-6, FORMATS.md
 //! §3.4) but one large convolution instead of N small ones.
 
 use burn::tensor::Tensor;
 
-use super::conv2d_resample::conv2d_resample;
+use super::conv2d_resample::{conv2d_resample, conv2d_resample_per_sample};
+use super::direct_conv;
 use super::upfirdn2d::Filter;
 
 /// Demodulation coefficients `rsqrt(Σ_{i,k,k} (weight·s_i)² + 1e-8)` → `[N, O]`.
@@ -58,6 +60,22 @@ pub fn modulated_conv2d(
             w = w.mul_scalar(out_gain as f32);
         }
         return conv2d_resample(x, w, filter, up, 1, padding);
+    }
+    if direct_conv::applies(&x, weight) {
+        // CPU inference: the fused path for the whole batch, as the official code evaluates (a
+        // grouped conv with per-sample weights). The direct kernel costs the same either way,
+        // and the images of a batch then differ from those of their seeds alone only by the
+        // rounding of the batched mapping and affine matmuls (~3e-6).
+        let [_, _, kh, kw] = weight.dims();
+        let mut w = weight.clone().unsqueeze_dim::<5>(0) * styles.clone().reshape([n, 1, i, 1, 1]);
+        if demodulate {
+            w = w * demodulation(weight, styles)
+                .mul_scalar(out_gain as f32)
+                .reshape([n, o, 1, 1, 1]);
+        } else if out_gain != 1.0 {
+            w = w.mul_scalar(out_gain as f32);
+        }
+        return conv2d_resample_per_sample(x, w.reshape([n * o, i, kh, kw]), filter, up, padding);
     }
     let x = x * styles.clone().reshape([n, i, 1, 1]);
     let y = conv2d_resample(x, weight.clone(), filter, up, 1, padding);
