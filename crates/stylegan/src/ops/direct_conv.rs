@@ -331,6 +331,46 @@ fn compact(
         });
 }
 
+/// Weights `[O, I, k, k]` → `[O, T, I]` for the kernel positions `kidx` (one per tap).
+fn tap_weights(w: &[f32], outs: usize, ci: usize, k: usize, kidx: &[(usize, usize)]) -> Vec<f32> {
+    let t_n = kidx.len();
+    let mut wt = vec![0f32; outs * t_n * ci];
+    for o in 0..outs {
+        for i in 0..ci {
+            for (t, &(ky, kx)) in kidx.iter().enumerate() {
+                wt[(o * t_n + t) * ci + i] = w[((o * ci + i) * k + ky) * k + kx];
+            }
+        }
+    }
+    wt
+}
+
+/// Runs `f` on sample `s` of `x [N, C, H, W]`, zero-padded into this thread's scratch, with the
+/// scratch's raw output buffer.
+fn with_padded_sample<R>(
+    x: &[f32],
+    s: usize,
+    [c, h, w]: [usize; 3],
+    pad: [usize; 4],
+    tail: usize,
+    f: impl FnOnce(&Padded, &mut Vec<f32>) -> R,
+) -> R {
+    with_scratch(|scratch| {
+        let xp = Padded::new(
+            &x[s * c * h * w..][..c * h * w],
+            c,
+            h,
+            w,
+            pad,
+            tail,
+            std::mem::take(&mut scratch.padded),
+        );
+        let r = f(&xp, &mut scratch.raw);
+        scratch.padded = xp.data;
+        r
+    })
+}
+
 /// Stride-1 `k×k` convolution with zero padding `pad`: `x [N, I, H, W]` (dense, row-major),
 /// `w [O, I, k, k]` → `[N, O, H + 2·pad − k + 1, W + 2·pad − k + 1]`. With `per_sample`, `w` is
 /// `[N·O, I, k, k]` and sample `s` uses rows `s·O..(s+1)·O` (the official fused modulated conv:
@@ -374,44 +414,22 @@ fn conv2d_with(
     let taps: Vec<(usize, usize)> = (0..k)
         .flat_map(|ky| (0..k).map(move |kx| (ky, kx)))
         .collect();
-    // Weights [O, I, k, k] → [O, T, I].
-    let to_taps = |w: &[f32]| {
-        let mut wt = vec![0f32; outs * taps.len() * ci];
-        for o in 0..outs {
-            for i in 0..ci {
-                for (t, &(ky, kx)) in taps.iter().enumerate() {
-                    wt[(o * taps.len() + t) * ci + i] = w[((o * ci + i) * k + ky) * k + kx];
-                }
-            }
-        }
-        wt
-    };
-    let shared = (!per_sample).then(|| to_taps(w));
+    let shared = (!per_sample).then(|| tap_weights(w, outs, ci, k, &taps));
     let wp = wd + 2 * pad;
     let tail = oh * wp + 2 * NR + k * wp;
     let mut y = vec![0f32; n * outs * oh * ow];
     for (s, ys) in y.chunks_mut(outs * oh * ow).enumerate() {
-        with_scratch(|scratch| {
-            let xp = Padded::new(
-                &x[s * ci * h * wd..][..ci * h * wd],
-                ci,
-                h,
-                wd,
-                [pad; 4],
-                tail,
-                std::mem::take(&mut scratch.padded),
-            );
-            let own;
-            let wt = match &shared {
-                Some(wt) => wt,
-                None => {
-                    own = to_taps(&w[s * wsize..][..wsize]);
-                    &own
-                }
-            };
-            let pitch = conv_taps(&xp, wt, outs, &taps, oh, avx512, &mut scratch.raw);
-            compact(&scratch.raw, outs, pitch, wp, oh, ow, ys);
-            scratch.padded = xp.data;
+        let own;
+        let wt = match &shared {
+            Some(wt) => wt,
+            None => {
+                own = tap_weights(&w[s * wsize..][..wsize], outs, ci, k, &taps);
+                &own
+            }
+        };
+        with_padded_sample(x, s, [ci, h, wd], [pad; 4], tail, |xp, raw| {
+            let pitch = conv_taps(xp, wt, outs, &taps, oh, avx512, raw);
+            compact(raw, outs, pitch, wp, oh, ow, ys);
         });
     }
     (y, [n, outs, oh, ow])
@@ -449,71 +467,65 @@ fn conv_transpose2d_s2_with(
     let (oh, ow) = (2 * h + 1, 2 * wd + 1);
     // Output row 2a + py takes kernel rows ky ≡ py (mod 2) from input row a − ky/2; with one
     // row/column of zero padding that is padded row a + 1 − ky/2, i.e. tap offset 1 − ky/2.
-    let phase_taps = |p: usize| -> Vec<(usize, usize)> {
+    let axis = |p: usize| -> Vec<(usize, usize)> {
         if p == 0 {
             vec![(0, 1), (2, 0)] // (kernel index, padded offset)
         } else {
             vec![(1, 1)]
         }
     };
+    // Per phase (py, px): the tap offsets and their kernel positions.
+    let phases: Vec<(usize, usize, Vec<(usize, usize)>, Vec<(usize, usize)>)> = (0..4)
+        .map(|p| {
+            let (py, px) = (p / 2, p % 2);
+            let (mut taps, mut kidx) = (Vec::new(), Vec::new());
+            for &(ky, dy) in &axis(py) {
+                for &(kx, dx) in &axis(px) {
+                    taps.push((dy, dx));
+                    kidx.push((ky, kx));
+                }
+            }
+            (py, px, taps, kidx)
+        })
+        .collect();
+    let phase_weights = |w: &[f32]| -> Vec<Vec<f32>> {
+        phases
+            .iter()
+            .map(|(_, _, _, kidx)| tap_weights(w, outs, ci, 3, kidx))
+            .collect()
+    };
+    let shared = (!per_sample).then(|| phase_weights(w));
     let wp = wd + 2;
     let tail = (h + 1) * wp + 2 * NR + 2 * wp;
     let mut y = vec![0f32; n * outs * oh * ow];
     for (s, ys) in y.chunks_mut(outs * oh * ow).enumerate() {
-        with_scratch(|scratch| {
-            let xp = Padded::new(
-                &x[s * ci * h * wd..][..ci * h * wd],
-                ci,
-                h,
-                wd,
-                [1, 1, 1, 1],
-                tail,
-                std::mem::take(&mut scratch.padded),
-            );
-            let raw = &mut scratch.raw;
-            let w = if per_sample {
-                &w[s * wsize..][..wsize]
-            } else {
-                w
-            };
-            for py in 0..2 {
-                for px in 0..2 {
-                    let (ty, tx) = (phase_taps(py), phase_taps(px));
-                    // Phase grid: rows a with 2a + py < 2H + 1, columns b likewise.
-                    let (gh, gw) = (h + 1 - py, wd + 1 - px);
-                    let mut taps = Vec::new();
-                    let mut kidx = Vec::new();
-                    for &(ky, dy) in &ty {
-                        for &(kx, dx) in &tx {
-                            taps.push((dy, dx));
-                            kidx.push((ky, kx));
-                        }
-                    }
-                    let mut wt = vec![0f32; outs * taps.len() * ci];
-                    for o in 0..outs {
-                        for i in 0..ci {
-                            for (t, &(ky, kx)) in kidx.iter().enumerate() {
-                                wt[(o * taps.len() + t) * ci + i] =
-                                    w[((o * ci + i) * 3 + ky) * 3 + kx];
-                            }
-                        }
-                    }
-                    let pitch = conv_taps(&xp, &wt, outs, &taps, gh, avx512, raw);
-                    let raw = &*raw;
-                    ys.par_chunks_mut(oh * ow)
-                        .enumerate()
-                        .for_each(|(o, plane)| {
-                            for a in 0..gh {
-                                let src = &raw[o * pitch + a * wp..][..gw];
-                                let row = &mut plane[(2 * a + py) * ow..][..ow];
-                                for (b, &v) in src.iter().enumerate() {
-                                    row[2 * b + px] = v;
-                                }
-                            }
-                        });
-                }
+        let own;
+        let weights = match &shared {
+            Some(wt) => wt,
+            None => {
+                own = phase_weights(&w[s * wsize..][..wsize]);
+                &own
             }
-            scratch.padded = xp.data;
+        };
+        with_padded_sample(x, s, [ci, h, wd], [1; 4], tail, |xp, raw| {
+            for ((py, px, taps, _), wt) in phases.iter().zip(weights) {
+                let (py, px) = (*py, *px);
+                // Phase grid: rows a with 2a + py < 2H + 1, columns b likewise.
+                let (gh, gw) = (h + 1 - py, wd + 1 - px);
+                let pitch = conv_taps(xp, wt, outs, taps, gh, avx512, raw);
+                let raw = &*raw;
+                ys.par_chunks_mut(oh * ow)
+                    .enumerate()
+                    .for_each(|(o, plane)| {
+                        for a in 0..gh {
+                            let src = &raw[o * pitch + a * wp..][..gw];
+                            let row = &mut plane[(2 * a + py) * ow..][..ow];
+                            for (b, &v) in src.iter().enumerate() {
+                                row[2 * b + px] = v;
+                            }
+                        }
+                    });
+            }
         });
     }
     (y, [n, outs, oh, ow])
