@@ -57,16 +57,17 @@ pub fn conv2d_resample_per_sample(
     up: usize,
     padding: usize,
 ) -> Tensor<4> {
+    resample(x, w, f, up, 1, padding, Weights::PerSample)
+}
+
+/// Per-sample weights where the direct kernels do not apply: one shared-weight
+/// `conv2d_resample` per sample.
+fn one_by_one(x: Tensor<4>, w: Tensor<4>, f: &Filter, up: usize, padding: usize) -> Tensor<4> {
     let [n, _, _, _] = x.dims();
     let [rows, i, kh, kw] = w.dims();
     let o = rows / n;
-    let direct = direct_conv::applies(&x, &w)
-        && kh == kw
-        && (up == 1
-            || (up == 2
-                && (kh == 1 || (kh == 3 && f.h == f.w && up_padding(f, 2, padding, 3) == 0))));
-    if direct {
-        return resample(x, w, f, up, 1, padding, Weights::PerSample);
+    if n == 1 {
+        return resample(x, w, f, up, 1, padding, Weights::Shared);
     }
     let parts: Vec<Tensor<4>> = (0..n)
         .map(|s| {
@@ -84,13 +85,6 @@ pub fn conv2d_resample_per_sample(
     Tensor::cat(parts, 0)
 }
 
-/// The transposed conv's own padding on the up path (`pxt`; the filter is square here).
-fn up_padding(f: &Filter, up: usize, padding: usize, k: usize) -> i64 {
-    let (fw, u, p, k) = (f.w as i64, up as i64, padding as i64, k as i64);
-    let (px0, px1) = (p + (fw + u - 1) / 2 - (k - 1), p + (fw - u) / 2 - (k - u));
-    (-px0).min(-px1).max(0)
-}
-
 fn resample(
     x: Tensor<4>,
     w: Tensor<4>,
@@ -101,6 +95,9 @@ fn resample(
     ws: Weights,
 ) -> Tensor<4> {
     let [_, _, kh, kw] = w.dims();
+    if ws == Weights::PerSample && (kh != kw || !direct_conv::applies(&x, &w)) {
+        return one_by_one(x, w, f, up, padding);
+    }
     let (fw, fh, p) = (f.w as i64, f.h as i64, padding as i64);
     let (kh, kw) = (kh as i64, kw as i64);
     if up > 1 {
@@ -127,13 +124,11 @@ fn resample(
         );
         let pxt = (-px0).min(-px1).max(0);
         let pyt = (-py0).min(-py1).max(0);
-        let direct = ws == Weights::PerSample
-            || (up == 2
-                && kh == 3
-                && kw == 3
-                && pxt == 0
-                && pyt == 0
-                && direct_conv::applies(&x, &w));
+        let direct =
+            up == 2 && kh == 3 && kw == 3 && pxt == 0 && pyt == 0 && direct_conv::applies(&x, &w);
+        if ws == Weights::PerSample && !direct {
+            return one_by_one(x, w, f, up, padding);
+        }
         let y = if direct {
             direct_conv::conv_transpose2d_s2_tensor(x, w, ws == Weights::PerSample)
         } else {
@@ -160,6 +155,11 @@ fn resample(
         );
     }
     if down > 1 {
+        // `conv2d_resample_per_sample` has no `down`.
+        assert!(
+            ws == Weights::Shared,
+            "per-sample weights with downsampling"
+        );
         let d = down as i64;
         let pad = [
             p + (fw - d + 1) / 2,

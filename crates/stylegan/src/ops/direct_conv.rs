@@ -38,7 +38,7 @@ const TILES_PER_TASK: usize = 4;
 
 /// One input sample, zero-padded, rows of pitch `wp`, with a zero tail so that the last
 /// micro-tile may read past the end of the last plane.
-pub struct Padded {
+struct Padded {
     data: Vec<f32>,
     channels: usize,
     /// Padded rows and row pitch.
@@ -49,7 +49,7 @@ pub struct Padded {
 impl Padded {
     /// Pads one `[C, H, W]` sample by `(top, bottom, left, right)`; `tail` extra zeros follow.
     /// `buf` is reused as the storage (see [`Scratch`]).
-    pub fn new(
+    fn new(
         x: &[f32],
         c: usize,
         h: usize,
@@ -539,7 +539,12 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 /// Whether the direct kernels apply: both tensors on the CPU (burn-flex) device and outside
 /// autodiff (training keeps burn's differentiable convolutions).
 pub fn applies(x: &Tensor<4>, w: &Tensor<4>) -> bool {
-    !x.is_autodiff() && !w.is_autodiff() && x.device() == Device::flex()
+    applies_to(x) && !w.is_autodiff()
+}
+
+/// [`applies`] for an operation on one tensor (the FIR filter).
+pub fn applies_to(x: &Tensor<4>) -> bool {
+    !x.is_autodiff() && x.device() == Device::flex()
 }
 
 fn host(t: Tensor<4>) -> TensorData {
@@ -579,6 +584,16 @@ pub fn conv_transpose2d_s2_tensor(x: Tensor<4>, w: Tensor<4>, per_sample: bool) 
     Tensor::from_data(TensorData::new(y, yshape), &device)
 }
 
+/// [`fir2d`] on every plane of `x [N, C, H, W]`: `k` row-major `[kh, kw]`, padding
+/// `[left, right, top, bottom]`.
+pub fn fir2d_tensor(x: Tensor<4>, k: &[f32], kshape: [usize; 2], pad: [usize; 4]) -> Tensor<4> {
+    let device = x.device();
+    let [n, c, h, w] = x.dims();
+    let xd = host(x);
+    let (y, [oh, ow]) = fir2d(slice(&xd), n * c, [h, w], k, kshape, pad);
+    Tensor::from_data(TensorData::new(y, [n, c, oh, ow]), &device)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Depthwise FIR filter
 
@@ -607,10 +622,16 @@ pub fn fir2d(
     out.par_chunks_mut(oh * ow)
         .enumerate()
         .for_each(|(p, dst)| {
-            let mut padded = vec![0f32; hp * wp];
-            for y in 0..h {
-                padded[(y + top) * wp + left..][..w].copy_from_slice(&x[(p * h + y) * w..][..w]);
-            }
+            let padded = Padded::new(
+                &x[p * h * w..][..h * w],
+                1,
+                h,
+                w,
+                [top, bottom, left, right],
+                0,
+                Vec::new(),
+            )
+            .data;
             #[cfg(target_arch = "x86_64")]
             if avx512 {
                 // SAFETY: the CPU has AVX-512 (checked at run time).

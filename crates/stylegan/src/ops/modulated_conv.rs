@@ -1,10 +1,10 @@
 //! `modulated_conv2d`: style modulation, optional demodulation, and the 3×3 (or k×k) conv with
 //! optional 2× upsampling (FORMATS.md §3.4 and §2.5).
 //!
-//! On the CPU in inference every sample takes the fused path (see `modulated_conv2d`). Otherwise
-//! we use the official *non-fused* formulation — scale the input channels by the styles, run one
-//! ordinary batched conv with the shared weight, scale the output by the demodulation
-//! coefficients — which is the same maths as the fused grouped conv (within 2e-6, FORMATS.md
+//! One sample, and every batch in CPU inference, take the official fused path (see
+//! `modulated_conv2d`). Other batches use the official *non-fused* formulation — scale the
+//! input channels by the styles, run one ordinary batched conv with the shared weight, scale
+//! the output by the demodulation coefficients — which is the same maths as the fused grouped conv (within 2e-6, FORMATS.md
 //! §3.4) but one large convolution instead of N small ones.
 
 use burn::tensor::Tensor;
@@ -48,24 +48,13 @@ pub fn modulated_conv2d(
 ) -> Tensor<4> {
     let [n, i, _, _] = x.dims();
     let [o, _, _, _] = weight.dims();
-    if n == 1 {
-        // One sample: fold styles and demodulation into the (small) weight — the official fused
-        // path — and save two passes over the (large) activations.
-        let mut w = weight.clone() * styles.clone().reshape([1, i, 1, 1]);
-        if demodulate {
-            w = w * demodulation(weight, styles)
-                .mul_scalar(out_gain as f32)
-                .reshape([o, 1, 1, 1]);
-        } else if out_gain != 1.0 {
-            w = w.mul_scalar(out_gain as f32);
-        }
-        return conv2d_resample(x, w, filter, up, 1, padding);
-    }
-    if direct_conv::applies(&x, weight) {
-        // CPU inference: the fused path for the whole batch, as the official code evaluates (a
-        // grouped conv with per-sample weights). The direct kernel costs the same either way,
-        // and the images of a batch then differ from those of their seeds alone only by the
-        // rounding of the batched mapping and affine matmuls (~3e-6).
+    if n == 1 || direct_conv::applies(&x, weight) {
+        // The official fused path: styles and demodulation folded into a per-sample weight,
+        // which saves two passes over the (large) activations. For one sample everywhere; for a
+        // batch in CPU inference, as the official code evaluates (a grouped conv), since the
+        // direct kernels cost the same either way. The images of a batch then differ from those
+        // of their seeds alone only by the rounding of the batched mapping and affine matmuls
+        // (~3e-6).
         let [_, _, kh, kw] = weight.dims();
         let mut w = weight.clone().unsqueeze_dim::<5>(0) * styles.clone().reshape([n, 1, i, 1, 1]);
         if demodulate {

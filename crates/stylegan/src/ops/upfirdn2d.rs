@@ -80,7 +80,6 @@ pub fn upfirdn2d(
     gain: f64,
 ) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
-    let device = x.device();
     // 1. Zero-insert `up − 1` zeros after every sample.
     let mut x = if up > 1 {
         x.reshape([n, c, h, 1, w, 1])
@@ -107,17 +106,13 @@ pub fn upfirdn2d(
     // every `down`-th sample. A depthwise (groups = C) convolution: on burn-flex ~1.6x faster
     // than running the 1-channel filter over N·C planes.
     let grow = |v: i64| v.max(0) as usize;
-    if up == 1 && down == 1 && !x.is_autodiff() && x.device() == Device::flex() {
+    if up == 1 && down == 1 && super::direct_conv::applies_to(&x) {
         // CPU inference: the direct FIR kernel (correlation with the flipped, gain-scaled taps).
-        let [n, c, hh, ww] = x.dims();
         let k: Vec<f32> = (0..f.h * f.w)
             .map(|i| f.taps[f.h * f.w - 1 - i] * gain as f32)
             .collect();
         let pad = [grow(px0), grow(px1), grow(py0), grow(py1)];
-        let data = x.into_data().convert::<f32>();
-        let xs = data.as_slice::<f32>().expect("f32 after conversion");
-        let (y, [oh, ow]) = super::direct_conv::fir2d(xs, n * c, [hh, ww], &k, [f.h, f.w], pad);
-        return Tensor::from_data(TensorData::new(y, [n, c, oh, ow]), &device);
+        return super::direct_conv::fir2d_tensor(x, &k, [f.h, f.w], pad);
     }
     let kernel = if gain != 1.0 {
         f.flipped.clone().mul_scalar(gain as f32)
