@@ -24,7 +24,14 @@ fn main() {
     let styles = g.synthesis.styles(&ws).unwrap();
     for rep in 0..2 {
         let mut f = None;
-        for (i, b) in g.synthesis.blocks.iter().enumerate() {
+        for (i, b) in g
+            .synthesis
+            .sg2("blockbench")
+            .unwrap()
+            .blocks
+            .iter()
+            .enumerate()
+        {
             let t = Instant::now();
             let out = g
                 .synthesis

@@ -74,7 +74,7 @@ fn noise_modes_and_truncation_behave() {
     let dev = stylegan::backend::cpu();
     let mut g = Generator::random(&g_cfg("skip", 0), 2, &dev).unwrap();
     // Give the noise a visible strength (init is zero, as in the official code).
-    for b in &mut g.synthesis.blocks {
+    for b in &mut g.synthesis.sg2_mut("test").unwrap().blocks {
         for l in b.conv0.iter_mut().chain(std::iter::once(&mut b.conv1)) {
             l.noise_strength = Some(Tensor::from_data([0.5f32], &dev));
         }

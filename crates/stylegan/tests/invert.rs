@@ -156,7 +156,10 @@ fn noise_maps_are_set_by_name_with_checked_shapes() {
     let mut g = demo();
     let maps = g.synthesis.noise_maps();
     assert_eq!(maps[0].0, "synthesis.b4.conv1.noise_const");
-    assert_eq!(maps.len(), 2 * g.synthesis.blocks.len() - 1);
+    assert_eq!(
+        maps.len(),
+        2 * g.synthesis.sg2("test").unwrap().blocks.len() - 1
+    );
     let dev = g.device().clone();
     let bad = vec![(
         "synthesis.b8.conv0.noise_const".to_string(),

@@ -220,7 +220,8 @@ fn ada_style_pickle_uses_ada_classes_and_defaults() {
     let dev = stylegan::backend::cpu();
     let a = Generator::load(&pkl, &dev).unwrap();
     assert_eq!(
-        a.config.conv_clamp, None,
+        a.config.sg2("test").unwrap().conv_clamp,
+        None,
         "ADA's default conv_clamp is None"
     );
     let b = Generator::load(&fixtures().join("tiny-uncond.safetensors"), &dev).unwrap();

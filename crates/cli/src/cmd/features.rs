@@ -312,7 +312,7 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
     let styles = Latent::from_seeds(&g, &[a.seed], None)?
         .truncate(&g, a.trunc, None)?
         .styles(&g)?;
-    let n_blocks = g.synthesis.blocks.len();
+    let n_blocks = g.synthesis.sg2("single-image")?.blocks.len();
     if a.layer >= n_blocks {
         anyhow::bail!("--layer {} is out of range 0..{}", a.layer, n_blocks - 1);
     }

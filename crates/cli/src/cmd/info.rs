@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use stylegan::io::checkpoint::Checkpoint;
-use stylegan::models::{Discriminator, Generator};
+use stylegan::models::{Discriminator, Generator, SynthesisConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,12 +49,39 @@ pub fn run(a: Args) -> Result<()> {
                     cfg.c_dim,
                     g.num_ws()
                 );
-                println!(
-                    "  architecture: {}, conv_clamp: {:?}, mapping layers: {}",
-                    cfg.architecture.name(),
-                    cfg.conv_clamp,
-                    cfg.mapping.num_layers
-                );
+                match &cfg.synthesis {
+                    SynthesisConfig::StyleGan2(s) => println!(
+                        "  family: StyleGAN2, architecture: {}, conv_clamp: {:?}, mapping layers: {}",
+                        s.architecture.name(),
+                        s.conv_clamp,
+                        cfg.mapping.num_layers
+                    ),
+                    SynthesisConfig::StyleGan3(s) => {
+                        println!(
+                            "  family: StyleGAN3-{}, conv_kernel: {}, conv_clamp: {:?}, mapping layers: {}",
+                            if s.use_radial_filters { "R" } else { "T" },
+                            s.conv_kernel,
+                            s.conv_clamp,
+                            cfg.mapping.num_layers
+                        );
+                        let net = g.synthesis.sg3("info")?;
+                        let d = &net.input.design;
+                        println!(
+                            "  input: {} channels, {}x{} at sampling rate {}, bandwidth {:.3}",
+                            d.channels, d.size, d.size, d.sampling_rate, d.bandwidth
+                        );
+                        for l in &net.layers {
+                            let d = &l.design;
+                            println!(
+                                "  {:<12} {:>4} -> {:<4} ch, size {:>4} -> {:<4}, rate {:>4} -> {:<4}, cutoff {:.2} -> {:.2}, up {} down {}{}",
+                                d.name, d.in_channels, d.out_channels, d.in_size, d.out_size,
+                                d.in_sampling_rate, d.out_sampling_rate, d.in_cutoff, d.out_cutoff,
+                                d.up_factor, d.down_factor,
+                                if d.down_radial { ", radial" } else { "" }
+                            );
+                        }
+                    }
+                }
                 println!(
                     "  parameters: mapping {}, synthesis {}, total {}",
                     count("mapping."),

@@ -14,18 +14,19 @@ use crate::models::Generator;
 
 /// The conv layers' raw affine weights `[in_channels, w_dim]`, in synthesis order
 /// (b4.conv1, b8.conv0, b8.conv1, …).
-fn conv_affines(g: &Generator) -> Vec<&burn::tensor::Tensor<2>> {
-    g.synthesis
+fn conv_affines(g: &Generator) -> Result<Vec<&burn::tensor::Tensor<2>>> {
+    Ok(g.synthesis
+        .sg2("SeFa")?
         .blocks
         .iter()
         .flat_map(|b| b.conv0.iter().chain(std::iter::once(&b.conv1)))
         .map(|l| &l.affine.weight)
-        .collect()
+        .collect())
 }
 
 /// SeFa directions of `g` over the conv layers `layers` (all when `None`), strongest first.
 pub fn sefa(g: &Generator, layers: Option<&[usize]>) -> Result<Directions> {
-    let affines = conv_affines(g);
+    let affines = conv_affines(g)?;
     let all: Vec<usize> = (0..affines.len()).collect();
     let layers = layers.map(<[usize]>::to_vec).unwrap_or(all);
     if layers.is_empty() {

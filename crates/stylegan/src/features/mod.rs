@@ -132,7 +132,7 @@ pub fn expand(
     height_factor: f64,
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
-    let n_blocks = g.synthesis.blocks.len();
+    let n_blocks = g.synthesis.sg2("expand")?.blocks.len();
     if layer >= n_blocks {
         return Err(Error::InvalidArgument(format!(
             "block {layer} is out of range: the network has blocks 0..{} (b4 … b{})",
@@ -330,7 +330,7 @@ pub fn panorama(
     direction: Direction,
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
-    let n_blocks = g.synthesis.blocks.len();
+    let n_blocks = g.synthesis.sg2("panorama")?.blocks.len();
     if k >= n_blocks {
         return Err(Error::InvalidArgument(format!(
             "block {k} is out of range 0..{}",
@@ -483,7 +483,7 @@ pub fn blend(
     layers: Option<&[usize]>,
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
-    let n_blocks = g.synthesis.blocks.len();
+    let n_blocks = g.synthesis.sg2("blend")?.blocks.len();
     if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= n_blocks)) {
         return Err(Error::InvalidArgument(format!(
             "block {bad} is out of range 0..{}",
@@ -634,7 +634,7 @@ pub fn single_image(
     shifts: &[(Patch, (usize, usize))],
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
-    let n_blocks = g.synthesis.blocks.len();
+    let n_blocks = g.synthesis.sg2("single-image")?.blocks.len();
     if k >= n_blocks {
         return Err(Error::InvalidArgument(format!(
             "block {k} is out of range 0..{}",
@@ -695,7 +695,8 @@ pub fn translate(
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
     if parent.config.img_resolution != child.config.img_resolution
-        || parent.synthesis.blocks.len() != child.synthesis.blocks.len()
+        || parent.synthesis.sg2("translate")?.blocks.len()
+            != child.synthesis.sg2("translate")?.blocks.len()
         || parent.num_ws() != child.num_ws()
         || parent.config.w_dim != child.config.w_dim
     {
@@ -703,7 +704,7 @@ pub fn translate(
             "parent and child must have the same architecture (the child is fine-tuned from the parent)".into(),
         ));
     }
-    let n_blocks = parent.synthesis.blocks.len();
+    let n_blocks = parent.synthesis.sg2("translate")?.blocks.len();
     if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= n_blocks)) {
         return Err(Error::InvalidArgument(format!(
             "block {bad} is out of range 0..{}",

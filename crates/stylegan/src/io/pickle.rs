@@ -147,14 +147,13 @@ fn network(node: &Value) -> Result<NetworkEntry> {
             obj.insert(name.to_string(), to_json(&v, 0));
         }
     }
+    // The pickle names the class but not its module (that is in `module_src`, which is never
+    // run): StyleGAN3's generator is the one with a Fourier-feature input; ADA's
+    // training/networks.py nests the synthesis arguments; the stylegan3 code does not.
     let is_sg3 = tensors.keys().any(|k| k.starts_with("synthesis.input."));
-    if is_sg3 {
-        return Err(Error::Config(
-            "this is a StyleGAN3 network; StyleGAN3 is not supported yet".into(),
-        ));
-    }
-    // ADA's training/networks.py nests the synthesis arguments; the stylegan3 code does not.
-    let module = if init.get("synthesis_kwargs").is_some() {
+    let module = if is_sg3 {
+        "training.networks_stylegan3"
+    } else if init.get("synthesis_kwargs").is_some() {
         "training.networks"
     } else {
         "training.networks_stylegan2"

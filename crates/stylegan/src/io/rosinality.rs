@@ -397,16 +397,17 @@ pub fn write(path: &Path, g: &NetworkEntry, d: Option<&NetworkEntry>) -> Result<
             "cannot export to rosinality: {why}"
         )))
     };
-    if cfg.architecture != crate::models::Architecture::Skip {
+    let s = cfg.sg2("export to rosinality")?;
+    if s.architecture != crate::models::Architecture::Skip {
         return refuse("rosinality's generator is the 'skip' architecture only");
     }
     if cfg.c_dim != 0 {
         return refuse("rosinality's generator is unconditional");
     }
-    if cfg.conv_clamp.is_some() {
+    if s.conv_clamp.is_some() {
         return refuse("rosinality has no conv_clamp; this network clamps its activations");
     }
-    if cfg.z_dim != cfg.w_dim || cfg.resample_filter != [1.0, 3.0, 3.0, 1.0] || !cfg.use_noise {
+    if cfg.z_dim != cfg.w_dim || s.resample_filter != [1.0, 3.0, 3.0, 1.0] || !s.use_noise {
         return refuse("rosinality needs z_dim == w_dim, the [1,3,3,1] filter and noise inputs");
     }
     let mut storages: Vec<Vec<f32>> = Vec::new();

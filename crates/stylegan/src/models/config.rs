@@ -8,6 +8,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
+use crate::models::stylegan3::Sg3Config;
 use crate::ops::Activation;
 
 /// Which official code base a class name comes from; their defaults differ (FORMATS.md §6.6).
@@ -17,6 +18,8 @@ pub enum Flavor {
     StyleGan3Repo,
     /// NVlabs/stylegan2-ada-pytorch `training/networks.py`.
     Ada,
+    /// NVlabs/stylegan3 `training/networks_stylegan3.py` (generators only).
+    StyleGan3,
 }
 
 impl Flavor {
@@ -31,8 +34,9 @@ impl Flavor {
         match module {
             "training.networks_stylegan2" => Ok(Flavor::StyleGan3Repo),
             "training.networks" => Ok(Flavor::Ada),
+            "training.networks_stylegan3" if expected == "Generator" => Ok(Flavor::StyleGan3),
             "training.networks_stylegan3" => Err(Error::Config(format!(
-                "class_name '{class_name}': StyleGAN3 networks are not supported yet"
+                "class_name '{class_name}': the StyleGAN3 code has no {expected} of its own (it trains with training.networks_stylegan2.{expected})"
             ))),
             _ => Err(Error::Config(format!(
                 "unknown class_name '{class_name}' (expected training.networks_stylegan2.{expected} or training.networks.{expected})"
@@ -83,7 +87,7 @@ pub struct MappingConfig {
 impl MappingConfig {
     fn defaults(flavor: Flavor) -> Self {
         Self {
-            num_layers: 8,
+            num_layers: if flavor == Flavor::StyleGan3 { 2 } else { 8 },
             embed_features: None,
             layer_features: None,
             activation: Activation::Lrelu,
@@ -121,7 +125,24 @@ impl MappingConfig {
     }
 }
 
-/// The StyleGAN2 `Generator` configuration.
+/// Which model family a generator belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    StyleGan2,
+    StyleGan3,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::StyleGan2 => "StyleGAN2",
+            Self::StyleGan3 => "StyleGAN3",
+        }
+    }
+}
+
+/// A `Generator` configuration: what every family shares (dimensions, mapping) and the
+/// family's own synthesis keywords.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GeneratorConfig {
     pub z_dim: usize,
@@ -130,6 +151,19 @@ pub struct GeneratorConfig {
     pub img_resolution: usize,
     pub img_channels: usize,
     pub mapping: MappingConfig,
+    pub synthesis: SynthesisConfig,
+}
+
+/// The family-specific synthesis keywords.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SynthesisConfig {
+    StyleGan2(Sg2Config),
+    StyleGan3(Sg3Config),
+}
+
+/// The StyleGAN2 synthesis keywords (`SynthesisNetwork` / `SynthesisBlock` / layers).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sg2Config {
     pub channel_base: usize,
     pub channel_max: usize,
     pub num_fp16_res: usize,
@@ -141,17 +175,9 @@ pub struct GeneratorConfig {
     pub activation: Activation,
 }
 
-impl GeneratorConfig {
-    /// Parse a Generator's `init_kwargs` for the given official class name.
-    pub fn from_init_kwargs(class_name: &str, kwargs: &Value) -> Result<Self> {
-        let flavor = Flavor::from_class_name(class_name, "Generator")?;
-        let mut cfg = Self {
-            z_dim: 0,
-            c_dim: 0,
-            w_dim: 0,
-            img_resolution: 0,
-            img_channels: 0,
-            mapping: MappingConfig::defaults(flavor),
+impl Sg2Config {
+    fn defaults(flavor: Flavor) -> Self {
+        Self {
             channel_base: 32768,
             channel_max: 512,
             num_fp16_res: if flavor == Flavor::Ada { 0 } else { 4 },
@@ -165,83 +191,40 @@ impl GeneratorConfig {
             kernel_size: 3,
             use_noise: true,
             activation: Activation::Lrelu,
-        };
-        let mut required = vec!["z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"];
-        // ADA nests the synthesis arguments; the stylegan3 code passes them flat.
-        let mut flat: Vec<(String, Value)> = Vec::new();
-        for (k, v) in obj(kwargs, "init_kwargs")? {
-            if k == "synthesis_kwargs" {
-                for (k2, v2) in obj(v, "synthesis_kwargs")? {
-                    if kwargs.get(k2).is_some() {
-                        return Err(Error::Config(format!(
-                            "'{k2}' is given both flat and in synthesis_kwargs"
-                        )));
-                    }
-                    flat.push((k2.clone(), v2.clone()));
-                }
-            } else {
-                flat.push((k.clone(), v.clone()));
-            }
         }
-        for (k, v) in &flat {
-            let k = k.as_str();
-            required.retain(|r| *r != k);
-            match k {
-                "z_dim" => cfg.z_dim = as_usize(v, k)?,
-                "c_dim" => cfg.c_dim = as_usize(v, k)?,
-                "w_dim" => cfg.w_dim = as_usize(v, k)?,
-                "img_resolution" => cfg.img_resolution = as_usize(v, k)?,
-                "img_channels" => cfg.img_channels = as_usize(v, k)?,
-                "mapping_kwargs" => {
-                    cfg.mapping = MappingConfig::parse(v, flavor, "mapping_kwargs")?
-                }
-                "channel_base" => cfg.channel_base = as_usize(v, k)?,
-                "channel_max" => cfg.channel_max = as_usize(v, k)?,
-                "num_fp16_res" => cfg.num_fp16_res = as_usize(v, k)?,
-                "conv_clamp" => cfg.conv_clamp = opt_f64(v, k)?,
-                "architecture" => cfg.architecture = Architecture::parse(as_str(v, k)?)?,
-                "resample_filter" => cfg.resample_filter = as_f64_list(v, k)?,
-                "kernel_size" => cfg.kernel_size = as_usize(v, k)?,
-                "use_noise" => cfg.use_noise = v.as_bool().ok_or_else(|| bad(k, "a boolean", v))?,
-                "activation" => cfg.activation = Activation::parse(as_str(v, k)?)?,
-                // CUDA precision / layout choices: no effect on the float32 result.
-                "fp16_channels_last" => {
-                    v.as_bool().ok_or_else(|| bad(k, "a boolean", v))?;
-                }
-                "fused_modconv_default" => {
-                    if !(v.is_boolean() || v.as_str() == Some("inference_only")) {
-                        return Err(bad(k, "true, false or 'inference_only'", v));
-                    }
-                }
-                _ => return Err(unknown(k)),
-            }
-        }
-        if !required.is_empty() {
-            return Err(Error::Config(format!(
-                "init_kwargs lacks required key(s): {}",
-                required.join(", ")
-            )));
-        }
-        cfg.validate()?;
-        Ok(cfg)
     }
 
-    fn validate(&self) -> Result<()> {
-        let r = self.img_resolution;
+    /// Take one synthesis keyword; `Ok(false)` when `k` is not one of them.
+    fn set(&mut self, k: &str, v: &Value) -> Result<bool> {
+        match k {
+            "channel_base" => self.channel_base = as_usize(v, k)?,
+            "channel_max" => self.channel_max = as_usize(v, k)?,
+            "num_fp16_res" => self.num_fp16_res = as_usize(v, k)?,
+            "conv_clamp" => self.conv_clamp = opt_f64(v, k)?,
+            "architecture" => self.architecture = Architecture::parse(as_str(v, k)?)?,
+            "resample_filter" => self.resample_filter = as_f64_list(v, k)?,
+            "kernel_size" => self.kernel_size = as_usize(v, k)?,
+            "use_noise" => self.use_noise = v.as_bool().ok_or_else(|| bad(k, "a boolean", v))?,
+            "activation" => self.activation = Activation::parse(as_str(v, k)?)?,
+            // CUDA precision / layout choices: no effect on the float32 result.
+            "fp16_channels_last" => {
+                v.as_bool().ok_or_else(|| bad(k, "a boolean", v))?;
+            }
+            "fused_modconv_default" => {
+                if !(v.is_boolean() || v.as_str() == Some("inference_only")) {
+                    return Err(bad(k, "true, false or 'inference_only'", v));
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn validate(&self, r: usize) -> Result<()> {
         if r < 4 || !r.is_power_of_two() {
             return Err(Error::Config(format!(
                 "img_resolution {r} must be a power of two >= 4"
             )));
-        }
-        if self.w_dim == 0 || self.img_channels == 0 {
-            return Err(Error::Config(
-                "w_dim and img_channels must be positive".into(),
-            ));
-        }
-        if self.z_dim == 0 && self.c_dim == 0 {
-            return Err(Error::Config(
-                "a Generator needs z_dim > 0 or c_dim > 0".into(),
-            ));
         }
         if self.kernel_size == 0 || self.kernel_size.is_multiple_of(2) {
             return Err(Error::Config(format!(
@@ -268,8 +251,120 @@ impl GeneratorConfig {
     pub fn channels(&self, res: usize) -> usize {
         (self.channel_base / res).min(self.channel_max)
     }
+}
 
-    /// `[4, 8, …, img_resolution]`.
+impl GeneratorConfig {
+    /// Parse a Generator's `init_kwargs` for the given official class name.
+    pub fn from_init_kwargs(class_name: &str, kwargs: &Value) -> Result<Self> {
+        let flavor = Flavor::from_class_name(class_name, "Generator")?;
+        let mut cfg = Self {
+            z_dim: 0,
+            c_dim: 0,
+            w_dim: 0,
+            img_resolution: 0,
+            img_channels: 0,
+            mapping: MappingConfig::defaults(flavor),
+            synthesis: if flavor == Flavor::StyleGan3 {
+                SynthesisConfig::StyleGan3(Sg3Config::default())
+            } else {
+                SynthesisConfig::StyleGan2(Sg2Config::defaults(flavor))
+            },
+        };
+        let mut required = vec!["z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"];
+        // ADA nests the synthesis arguments; the stylegan3 code passes them flat.
+        let mut flat: Vec<(String, Value)> = Vec::new();
+        for (k, v) in obj(kwargs, "init_kwargs")? {
+            if k == "synthesis_kwargs" && flavor == Flavor::Ada {
+                for (k2, v2) in obj(v, "synthesis_kwargs")? {
+                    if kwargs.get(k2).is_some() {
+                        return Err(Error::Config(format!(
+                            "'{k2}' is given both flat and in synthesis_kwargs"
+                        )));
+                    }
+                    flat.push((k2.clone(), v2.clone()));
+                }
+            } else {
+                flat.push((k.clone(), v.clone()));
+            }
+        }
+        for (k, v) in &flat {
+            let k = k.as_str();
+            required.retain(|r| *r != k);
+            match k {
+                "z_dim" => cfg.z_dim = as_usize(v, k)?,
+                "c_dim" => cfg.c_dim = as_usize(v, k)?,
+                "w_dim" => cfg.w_dim = as_usize(v, k)?,
+                "img_resolution" => cfg.img_resolution = as_usize(v, k)?,
+                "img_channels" => cfg.img_channels = as_usize(v, k)?,
+                "mapping_kwargs" => {
+                    if flavor == Flavor::StyleGan3 {
+                        crate::models::stylegan3::config::check_mapping_kwargs(v)?;
+                    }
+                    cfg.mapping = MappingConfig::parse(v, flavor, "mapping_kwargs")?
+                }
+                _ => {
+                    let known = match &mut cfg.synthesis {
+                        SynthesisConfig::StyleGan2(s) => s.set(k, v)?,
+                        SynthesisConfig::StyleGan3(s) => s.set(k, v)?,
+                    };
+                    if !known {
+                        return Err(unknown(k));
+                    }
+                }
+            }
+        }
+        if !required.is_empty() {
+            return Err(Error::Config(format!(
+                "init_kwargs lacks required key(s): {}",
+                required.join(", ")
+            )));
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.w_dim == 0 || self.img_channels == 0 {
+            return Err(Error::Config(
+                "w_dim and img_channels must be positive".into(),
+            ));
+        }
+        if self.z_dim == 0 && self.c_dim == 0 {
+            return Err(Error::Config(
+                "a Generator needs z_dim > 0 or c_dim > 0".into(),
+            ));
+        }
+        match &self.synthesis {
+            SynthesisConfig::StyleGan2(s) => s.validate(self.img_resolution),
+            SynthesisConfig::StyleGan3(s) => {
+                if self.z_dim == 0 {
+                    return Err(Error::Config("StyleGAN3: z_dim must be positive".into()));
+                }
+                s.validate(self.img_resolution)
+            }
+        }
+    }
+
+    /// The family these keywords describe.
+    pub fn family(&self) -> Family {
+        match self.synthesis {
+            SynthesisConfig::StyleGan2(_) => Family::StyleGan2,
+            SynthesisConfig::StyleGan3(_) => Family::StyleGan3,
+        }
+    }
+
+    /// The StyleGAN2 synthesis keywords, or an error naming the family and what needed them.
+    pub fn sg2(&self, what: &str) -> Result<&Sg2Config> {
+        match &self.synthesis {
+            SynthesisConfig::StyleGan2(s) => Ok(s),
+            _ => Err(Error::InvalidArgument(format!(
+                "{what} needs a StyleGAN2 network; this one is {}",
+                self.family().name()
+            ))),
+        }
+    }
+
+    /// `[4, 8, …, img_resolution]` (the StyleGAN2 blocks).
     pub fn block_resolutions(&self) -> Vec<usize> {
         (2..=self.img_resolution.trailing_zeros())
             .map(|i| 1usize << i)
@@ -278,30 +373,56 @@ impl GeneratorConfig {
 
     /// Number of w vectors the synthesis network consumes.
     pub fn num_ws(&self) -> usize {
-        let blocks = self.block_resolutions().len();
-        // b4: one conv; others: two convs; plus the last block's torgb.
-        1 + 2 * (blocks - 1) + 1
+        match &self.synthesis {
+            SynthesisConfig::StyleGan2(_) => {
+                let blocks = self.block_resolutions().len();
+                // b4: one conv; others: two convs; plus the last block's torgb.
+                1 + 2 * (blocks - 1) + 1
+            }
+            // The input, num_layers layers and ToRGB.
+            SynthesisConfig::StyleGan3(s) => s.num_layers + 2,
+        }
     }
 
     /// `init_kwargs` in the stylegan3-repo (flat) form.
     pub fn to_init_kwargs(&self) -> Value {
-        json!({
+        let mut m = json!({
             "z_dim": self.z_dim,
             "c_dim": self.c_dim,
             "w_dim": self.w_dim,
             "img_resolution": self.img_resolution,
             "img_channels": self.img_channels,
-            "mapping_kwargs": self.mapping.to_json(),
-            "channel_base": self.channel_base,
-            "channel_max": self.channel_max,
-            "num_fp16_res": self.num_fp16_res,
-            "conv_clamp": self.conv_clamp,
-            "architecture": self.architecture.name(),
-            "resample_filter": self.resample_filter,
-            "kernel_size": self.kernel_size,
-            "use_noise": self.use_noise,
-            "activation": self.activation.name(),
-        })
+        });
+        let m = m.as_object_mut().expect("object");
+        match &self.synthesis {
+            SynthesisConfig::StyleGan2(s) => {
+                let v = json!({
+                    "mapping_kwargs": self.mapping.to_json(),
+                    "channel_base": s.channel_base,
+                    "channel_max": s.channel_max,
+                    "num_fp16_res": s.num_fp16_res,
+                    "conv_clamp": s.conv_clamp,
+                    "architecture": s.architecture.name(),
+                    "resample_filter": s.resample_filter,
+                    "kernel_size": s.kernel_size,
+                    "use_noise": s.use_noise,
+                    "activation": s.activation.name(),
+                });
+                m.extend(v.as_object().expect("object").clone());
+            }
+            SynthesisConfig::StyleGan3(s) => {
+                m.insert(
+                    "mapping_kwargs".into(),
+                    json!({
+                        "num_layers": self.mapping.num_layers,
+                        "lr_multiplier": self.mapping.lr_multiplier,
+                        "w_avg_beta": self.mapping.w_avg_beta,
+                    }),
+                );
+                s.write_json(m);
+            }
+        }
+        Value::Object(m.clone())
     }
 }
 
@@ -469,44 +590,44 @@ impl DiscriminatorConfig {
     }
 }
 
-fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
+pub(crate) fn obj<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
     v.as_object()
         .ok_or_else(|| Error::Config(format!("{what} must be a JSON object, found {v}")))
 }
-fn unknown(key: &str) -> Error {
+pub(crate) fn unknown(key: &str) -> Error {
     Error::Config(format!("unknown init_kwargs key '{key}'"))
 }
-fn bad(key: &str, expected: &str, v: &Value) -> Error {
+pub(crate) fn bad(key: &str, expected: &str, v: &Value) -> Error {
     Error::Config(format!("init_kwargs '{key}' must be {expected}, found {v}"))
 }
-fn as_usize(v: &Value, key: &str) -> Result<usize> {
+pub(crate) fn as_usize(v: &Value, key: &str) -> Result<usize> {
     v.as_u64()
         .map(|x| x as usize)
         .ok_or_else(|| bad(key, "a non-negative integer", v))
 }
-fn opt_usize(v: &Value, key: &str) -> Result<Option<usize>> {
+pub(crate) fn opt_usize(v: &Value, key: &str) -> Result<Option<usize>> {
     if v.is_null() {
         Ok(None)
     } else {
         as_usize(v, key).map(Some)
     }
 }
-fn as_f64(v: &Value, key: &str) -> Result<f64> {
+pub(crate) fn as_f64(v: &Value, key: &str) -> Result<f64> {
     v.as_f64()
         .filter(|x| x.is_finite())
         .ok_or_else(|| bad(key, "a finite number", v))
 }
-fn opt_f64(v: &Value, key: &str) -> Result<Option<f64>> {
+pub(crate) fn opt_f64(v: &Value, key: &str) -> Result<Option<f64>> {
     if v.is_null() {
         Ok(None)
     } else {
         as_f64(v, key).map(Some)
     }
 }
-fn as_str<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
+pub(crate) fn as_str<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
     v.as_str().ok_or_else(|| bad(key, "a string", v))
 }
-fn as_f64_list(v: &Value, key: &str) -> Result<Vec<f64>> {
+pub(crate) fn as_f64_list(v: &Value, key: &str) -> Result<Vec<f64>> {
     v.as_array()
         .ok_or_else(|| bad(key, "a list of numbers", v))?
         .iter()
@@ -554,8 +675,9 @@ mod tests {
                     "synthesis_kwargs":{"channel_base":16384,"channel_max":512,"num_fp16_res":4}}),
         )
         .unwrap();
-        assert_eq!(cfg.channel_base, 16384);
-        assert_eq!(cfg.conv_clamp, None);
+        let s = cfg.sg2("test").unwrap();
+        assert_eq!(s.channel_base, 16384);
+        assert_eq!(s.conv_clamp, None);
         assert_eq!(cfg.mapping.w_avg_beta, Some(0.995));
         assert_eq!(cfg.mapping.num_layers, 2);
     }

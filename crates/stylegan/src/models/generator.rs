@@ -1,13 +1,24 @@
-//! The StyleGAN2 `Generator`: mapping + synthesis, loaded from / saved to native checkpoints.
+//! The `Generator` of every family: mapping + synthesis, loaded from / saved to native
+//! checkpoints.
+//!
+//! The family API: one `Generator` type for all families. The mapping (z, c → w, truncation
+//! with `w_avg`) is the same network in StyleGAN2 and StyleGAN3, so it is shared; the synthesis
+//! is the [`Synthesis`] enum, one variant per family. An enum rather than a trait object
+//! because tools need the family's own structure (StyleGAN2 blocks and their StyleSpace,
+//! StyleGAN3's input transform) as well as the common path `ws → image`: `Synthesis` offers
+//! the common operations, and `sg2()` / `sg3()` give the family's network or an error that
+//! names the family and the concept it lacks.
 
 use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 
-use super::config::GeneratorConfig;
+use super::config::Family;
+use super::config::{GeneratorConfig, SynthesisConfig};
 use super::mapping::MappingNetwork;
-use super::synthesis::{NoiseMode, SynthesisNetwork};
+use super::stylegan3;
+use super::synthesis::{BlockStyles, Features, NoiseMode, SynthesisNetwork};
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry};
 use crate::latent;
@@ -15,6 +26,8 @@ use crate::nn::{Params, StateDict};
 
 /// The official class name we write for networks we create.
 pub const GENERATOR_CLASS: &str = "training.networks_stylegan2.Generator";
+/// The official class name of StyleGAN3 generators.
+pub const GENERATOR_CLASS_SG3: &str = "training.networks_stylegan3.Generator";
 
 #[derive(Clone, Debug)]
 pub struct Generator {
@@ -23,15 +36,148 @@ pub struct Generator {
     /// The constructor arguments as found in the checkpoint (kept verbatim on re-save).
     pub init_kwargs: Value,
     pub mapping: MappingNetwork,
-    pub synthesis: SynthesisNetwork,
+    pub synthesis: Synthesis,
     device: Device,
+}
+
+/// The synthesis network of each family.
+#[derive(Clone, Debug)]
+pub enum Synthesis {
+    StyleGan2(SynthesisNetwork),
+    StyleGan3(stylegan3::SynthesisNetwork),
+}
+
+/// The error for a concept a family does not have.
+pub fn not_in_family(family: Family, what: &str) -> Error {
+    Error::InvalidArgument(format!(
+        "{what} is not available for {} networks",
+        family.name()
+    ))
+}
+
+impl Synthesis {
+    pub fn family(&self) -> Family {
+        match self {
+            Self::StyleGan2(_) => Family::StyleGan2,
+            Self::StyleGan3(_) => Family::StyleGan3,
+        }
+    }
+
+    pub fn num_ws(&self) -> usize {
+        match self {
+            Self::StyleGan2(s) => s.num_ws,
+            Self::StyleGan3(s) => s.num_ws,
+        }
+    }
+
+    /// The StyleGAN2 synthesis (blocks, StyleSpace, features), or an error naming `what`.
+    pub fn sg2(&self, what: &str) -> Result<&SynthesisNetwork> {
+        match self {
+            Self::StyleGan2(s) => Ok(s),
+            _ => Err(not_in_family(self.family(), what)),
+        }
+    }
+
+    pub fn sg2_mut(&mut self, what: &str) -> Result<&mut SynthesisNetwork> {
+        match self {
+            Self::StyleGan2(s) => Ok(s),
+            _ => Err(not_in_family(self.family(), what)),
+        }
+    }
+
+    /// The StyleGAN3 synthesis (input transform, layers), or an error naming `what`.
+    pub fn sg3(&self, what: &str) -> Result<&stylegan3::SynthesisNetwork> {
+        match self {
+            Self::StyleGan3(s) => Ok(s),
+            _ => Err(not_in_family(self.family(), what)),
+        }
+    }
+
+    pub fn sg3_mut(&mut self, what: &str) -> Result<&mut stylegan3::SynthesisNetwork> {
+        let family = self.family();
+        match self {
+            Self::StyleGan3(s) => Ok(s),
+            _ => Err(not_in_family(family, what)),
+        }
+    }
+
+    /// The image `[N, C, R, R]` from ws `[N, num_ws, w_dim]`. StyleGAN3 has no noise inputs, so
+    /// it ignores `noise`.
+    pub fn forward(&self, ws: &Tensor<3>, noise: NoiseMode) -> Result<Tensor<4>> {
+        match self {
+            Self::StyleGan2(s) => s.forward(ws, noise),
+            Self::StyleGan3(s) => s.forward(ws),
+        }
+    }
+
+    /// StyleSpace styles per block (StyleGAN2).
+    pub fn styles(&self, ws: &Tensor<3>) -> Result<Vec<BlockStyles>> {
+        self.sg2("StyleSpace (S)")?.styles(ws)
+    }
+
+    /// The image from StyleSpace styles (StyleGAN2).
+    pub fn forward_styles(&self, styles: &[BlockStyles], noise: NoiseMode) -> Result<Tensor<4>> {
+        self.sg2("StyleSpace (S)")?.forward_styles(styles, noise)
+    }
+
+    /// Run synthesis blocks `range` (StyleGAN2; see [`SynthesisNetwork::run_blocks`]).
+    pub fn run_blocks(
+        &self,
+        styles: &[BlockStyles],
+        range: std::ops::Range<usize>,
+        input: Option<Features>,
+        noise: NoiseMode,
+    ) -> Result<Features> {
+        self.sg2("block-by-block synthesis")?
+            .run_blocks(styles, range, input, noise)
+    }
+
+    /// The per-pixel noise buffers by official name (none in StyleGAN3).
+    pub fn noise_maps(&self) -> Vec<(String, Tensor<2>)> {
+        match self {
+            Self::StyleGan2(s) => s.noise_maps(),
+            Self::StyleGan3(_) => vec![],
+        }
+    }
+
+    /// Replace noise buffers by name (StyleGAN3 has none: any name is refused).
+    pub fn set_noise_maps(&mut self, maps: &[(String, Tensor<2>)]) -> Result<()> {
+        match self {
+            Self::StyleGan2(s) => s.set_noise_maps(maps),
+            Self::StyleGan3(_) if maps.is_empty() => Ok(()),
+            Self::StyleGan3(_) => Err(Error::InvalidArgument(format!(
+                "StyleGAN3 networks have no noise buffers (given '{}')",
+                maps[0].0
+            ))),
+        }
+    }
+
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        match self {
+            Self::StyleGan2(s) => s.state_dict(sd),
+            Self::StyleGan3(s) => s.state_dict(sd),
+        }
+    }
 }
 
 impl Generator {
     /// Build from a parameter source (checkpoint tensors or random init).
     pub fn new(class_name: &str, init_kwargs: &Value, p: &mut Params) -> Result<Self> {
         let config = GeneratorConfig::from_init_kwargs(class_name, init_kwargs)?;
-        let synthesis = p.scope("synthesis", |p| SynthesisNetwork::new(p, &config))?;
+        let synthesis = p.scope("synthesis", |p| match &config.synthesis {
+            SynthesisConfig::StyleGan2(_) => {
+                Ok(Synthesis::StyleGan2(SynthesisNetwork::new(p, &config)?))
+            }
+            SynthesisConfig::StyleGan3(s) => {
+                Ok(Synthesis::StyleGan3(stylegan3::SynthesisNetwork::new(
+                    p,
+                    s,
+                    config.w_dim,
+                    config.img_resolution,
+                    config.img_channels,
+                )?))
+            }
+        })?;
         let mapping = p.scope("mapping", |p| {
             MappingNetwork::new(
                 p,
@@ -55,8 +201,12 @@ impl Generator {
 
     /// A randomly initialised network (official init rules), reproducible from `seed`.
     pub fn random(config: &GeneratorConfig, seed: u32, device: &Device) -> Result<Self> {
+        let class = match config.family() {
+            Family::StyleGan2 => GENERATOR_CLASS,
+            Family::StyleGan3 => GENERATOR_CLASS_SG3,
+        };
         Self::new(
-            GENERATOR_CLASS,
+            class,
             &config.to_init_kwargs(),
             &mut Params::random(seed, device),
         )
@@ -83,7 +233,12 @@ impl Generator {
     }
 
     pub fn num_ws(&self) -> usize {
-        self.synthesis.num_ws
+        self.synthesis.num_ws()
+    }
+
+    /// The model family.
+    pub fn family(&self) -> Family {
+        self.synthesis.family()
     }
 
     /// The one-hot label for `class` (`None` for unconditional networks).
@@ -177,7 +332,33 @@ impl Generator {
         };
         let mut macs: u64 = self.mapping.fcs.iter().map(fc).sum::<u64>()
             + self.mapping.embed.as_ref().map_or(0, fc);
-        for b in &self.synthesis.blocks {
+        let sg2 = match &self.synthesis {
+            Synthesis::StyleGan2(s) => s,
+            Synthesis::StyleGan3(s) => {
+                macs += fc(&s.input.affine);
+                let d = &s.input.design;
+                macs += (d.size * d.size * d.channels * (d.channels + 2)) as u64;
+                for l in &s.layers {
+                    let d = &l.design;
+                    let [o, i, k, _] = l.weight.dims().map(|v| v as u64);
+                    let conv = d.in_size as u64 + k - 1;
+                    macs += fc(&l.affine) + o * i * k * k * conv * conv;
+                    // Separable FIRs: two passes at the upsampled rate (up) and two at the
+                    // decimated output (down), each tap one multiply-add.
+                    let tmp = conv * d.up_factor as u64;
+                    macs += 2 * o * d.up_taps as u64 * tmp * tmp;
+                    let out = d.out_size as u64;
+                    let down_taps = if d.down_radial {
+                        (d.down_taps * d.down_taps) as u64
+                    } else {
+                        2 * d.down_taps as u64
+                    };
+                    macs += o * down_taps * out * out * d.down_factor as u64;
+                }
+                return 2 * macs;
+            }
+        };
+        for b in &sg2.blocks {
             let r = b.resolution as u64;
             for layer in b.conv0.iter().chain(std::iter::once(&b.conv1)) {
                 let [o, i, kh, kw] = layer.weight.dims().map(|d| d as u64);

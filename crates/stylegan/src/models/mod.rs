@@ -1,14 +1,19 @@
-//! Network architectures. Each StyleGAN concept has one file: `mapping`, `synthesis`,
-//! `generator`, `discriminator`, and their `config`.
+//! Network architectures. Each StyleGAN concept has one file: `mapping`, `synthesis`
+//! (StyleGAN2), `generator` (every family, see its doc for the family API), `discriminator`,
+//! and their `config`; StyleGAN3 is its own folder, `stylegan3/`.
 
 pub mod config;
 pub mod discriminator;
 pub mod generator;
 pub mod mapping;
+pub mod stylegan3;
 pub mod synthesis;
 
-pub use config::{Architecture, DiscriminatorConfig, GeneratorConfig, MappingConfig};
+pub use config::{
+    Architecture, DiscriminatorConfig, Family, GeneratorConfig, MappingConfig, Sg2Config,
+    SynthesisConfig,
+};
 pub use discriminator::Discriminator;
-pub use generator::Generator;
+pub use generator::{Generator, Synthesis};
 pub use mapping::MappingNetwork;
 pub use synthesis::{BlockStyles, Features, NoiseMode, SynthesisNetwork};

@@ -82,12 +82,13 @@ impl SynthesisLayer {
         up: usize,
         filter: &Filter,
     ) -> Result<Self> {
-        let k = cfg.kernel_size;
+        let s = cfg.sg2("the StyleGAN2 synthesis")?;
+        let k = s.kernel_size;
         let affine = p.scope("affine", |p| {
             FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0)
         })?;
         let weight = p.tensor("weight", [out_ch, in_ch, k, k], Init::Randn(1.0))?;
-        let (noise_strength, noise_const) = if cfg.use_noise {
+        let (noise_strength, noise_const) = if s.use_noise {
             (
                 Some(p.scalar("noise_strength", Init::Const(0.0))?),
                 Some(p.tensor("noise_const", [resolution, resolution], Init::Randn(1.0))?),
@@ -106,8 +107,8 @@ impl SynthesisLayer {
             filter,
             resolution,
             up,
-            activation: cfg.activation,
-            conv_clamp: cfg.conv_clamp,
+            activation: s.activation,
+            conv_clamp: s.conv_clamp,
         })
     }
 
@@ -242,7 +243,7 @@ impl ToRgb {
             weight,
             bias,
             weight_gain: 1.0 / (in_ch as f64).sqrt(),
-            conv_clamp: cfg.conv_clamp,
+            conv_clamp: cfg.sg2("the StyleGAN2 synthesis")?.conv_clamp,
             filter: filter.clone(),
         })
     }
@@ -325,12 +326,13 @@ impl SynthesisBlock {
         let conv1 = p.scope("conv1", |p| {
             SynthesisLayer::new(p, cfg, out_ch, out_ch, res, 1, &filter)
         })?;
-        let torgb = if is_last || cfg.architecture == Architecture::Skip {
+        let architecture = cfg.sg2("the StyleGAN2 synthesis")?.architecture;
+        let torgb = if is_last || architecture == Architecture::Skip {
             Some(p.scope("torgb", |p| ToRgb::new(p, cfg, out_ch, &filter))?)
         } else {
             None
         };
-        let skip = if in_ch != 0 && cfg.architecture == Architecture::Resnet {
+        let skip = if in_ch != 0 && architecture == Architecture::Resnet {
             Some(p.scope("skip", |p| {
                 Conv2dLayer::new(
                     p,
@@ -352,7 +354,7 @@ impl SynthesisBlock {
             resolution: res,
             in_channels: in_ch,
             out_channels: out_ch,
-            architecture: cfg.architecture,
+            architecture,
             is_last,
             constant,
             conv0,
@@ -481,14 +483,15 @@ pub struct SynthesisNetwork {
 
 impl SynthesisNetwork {
     pub fn new(p: &mut Params, cfg: &GeneratorConfig) -> Result<Self> {
-        let filter = Filter::from_taps_1d(&cfg.resample_filter, p.device())?;
+        let s = cfg.sg2("the StyleGAN2 synthesis")?;
+        let filter = Filter::from_taps_1d(&s.resample_filter, p.device())?;
         let resolutions = cfg.block_resolutions();
         let mut blocks = Vec::new();
         for &res in &resolutions {
-            let in_ch = if res > 4 { cfg.channels(res / 2) } else { 0 };
+            let in_ch = if res > 4 { s.channels(res / 2) } else { 0 };
             let is_last = res == cfg.img_resolution;
             blocks.push(p.scope(&format!("b{res}"), |p| {
-                SynthesisBlock::new(p, cfg, in_ch, cfg.channels(res), res, is_last, &filter)
+                SynthesisBlock::new(p, cfg, in_ch, s.channels(res), res, is_last, &filter)
             })?);
         }
         Ok(Self {

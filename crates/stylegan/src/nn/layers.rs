@@ -27,15 +27,32 @@ impl FullyConnected {
         lr_multiplier: f64,
         bias_init: f64,
     ) -> Result<Self> {
-        let weight = p.tensor(
-            "weight",
-            [out_features, in_features],
+        Self::with_init(
+            p,
+            in_features,
+            out_features,
+            activation,
+            lr_multiplier,
             Init::Randn(1.0 / lr_multiplier),
-        )?;
-        let bias = if bias {
-            Some(p.tensor("bias", [out_features], Init::Const(bias_init))?)
-        } else {
-            None
+            bias.then_some(Init::Const(bias_init)),
+        )
+    }
+
+    /// As [`Self::new`], with explicit initialisers for a fresh network (StyleGAN3's
+    /// `weight_init` / vector `bias_init`); `bias: None` means no bias.
+    pub fn with_init(
+        p: &mut Params,
+        in_features: usize,
+        out_features: usize,
+        activation: Activation,
+        lr_multiplier: f64,
+        weight: Init,
+        bias: Option<Init>,
+    ) -> Result<Self> {
+        let weight = p.tensor("weight", [out_features, in_features], weight)?;
+        let bias = match bias {
+            Some(init) => Some(p.tensor("bias", [out_features], init)?),
+            None => None,
         };
         Ok(Self {
             weight,

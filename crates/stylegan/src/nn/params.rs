@@ -19,6 +19,8 @@ pub enum Init {
     Const(f64),
     /// Exactly these values (e.g. a resample filter).
     Values(Vec<f32>),
+    /// Uniform in `[lo, hi)`.
+    Uniform(f64, f64),
 }
 
 enum Source {
@@ -86,6 +88,11 @@ impl Params {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// Whether tensors are drawn at random (a fresh network) rather than loaded.
+    pub fn is_random(&self) -> bool {
+        matches!(self.source, Source::Random(_))
     }
 
     /// Run `f` with `name` pushed onto the prefix.
@@ -174,6 +181,9 @@ impl Params {
                         .map(|v| (v * scale) as f32)
                         .collect(),
                     Init::Const(v) => vec![v as f32; n],
+                    Init::Uniform(lo, hi) => (0..n)
+                        .map(|_| (lo + (hi - lo) * rng.random_sample()) as f32)
+                        .collect(),
                     Init::Values(v) => {
                         assert_eq!(v.len(), n, "init values for {full}");
                         v

@@ -4,6 +4,7 @@
 pub mod bias_act;
 pub mod conv2d_resample;
 pub mod direct_conv;
+pub mod filtered_lrelu;
 pub mod modulated_conv;
 pub mod upfirdn2d;
 

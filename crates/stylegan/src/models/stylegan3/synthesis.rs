@@ -1,0 +1,96 @@
+//! StyleGAN3's `SynthesisNetwork`: `input(ws[0])`, then layers `L0 … L{num_layers}` (the last
+//! is ToRGB), each with its own w, then `× output_scale`.
+
+use burn::tensor::Tensor;
+
+use super::config::Sg3Config;
+use super::design::Design;
+use super::input::SynthesisInput;
+use super::layer::SynthesisLayer;
+use crate::error::{Error, Result};
+use crate::nn::{Params, StateDict};
+
+#[derive(Clone, Debug)]
+pub struct SynthesisNetwork {
+    pub input: SynthesisInput,
+    pub layers: Vec<SynthesisLayer>,
+    pub num_ws: usize,
+    pub w_dim: usize,
+    pub output_scale: f64,
+}
+
+impl SynthesisNetwork {
+    pub fn new(
+        p: &mut Params,
+        cfg: &Sg3Config,
+        w_dim: usize,
+        img_resolution: usize,
+        img_channels: usize,
+    ) -> Result<Self> {
+        let design = Design::new(cfg, img_resolution, img_channels);
+        let input = p.scope("input", |p| SynthesisInput::new(p, w_dim, &design.input))?;
+        let layers = design
+            .layers
+            .iter()
+            .map(|d| {
+                p.scope(&d.name, |p| {
+                    SynthesisLayer::new(
+                        p,
+                        w_dim,
+                        d,
+                        cfg.conv_clamp,
+                        &format!("synthesis.{}", d.name),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            input,
+            num_ws: layers.len() + 1,
+            layers,
+            w_dim,
+            output_scale: cfg.output_scale,
+        })
+    }
+
+    fn check_ws(&self, ws: &Tensor<3>) -> Result<()> {
+        let [_, n_ws, d] = ws.dims();
+        if n_ws != self.num_ws || d != self.w_dim {
+            return Err(Error::InvalidArgument(format!(
+                "ws has shape [N, {n_ws}, {d}], the network expects [N, {}, {}]",
+                self.num_ws, self.w_dim
+            )));
+        }
+        Ok(())
+    }
+
+    /// The image `[N, C, R, R]` from ws `[N, num_ws, w_dim]`.
+    pub fn forward(&self, ws: &Tensor<3>) -> Result<Tensor<4>> {
+        self.check_ws(ws)?;
+        let [n, _, d] = ws.dims();
+        let w = |i: usize| ws.clone().narrow(1, i, 1).reshape([n, d]);
+        let mut x = self.input.forward(w(0));
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, w(i + 1));
+        }
+        Ok(if self.output_scale != 1.0 {
+            x.mul_scalar(self.output_scale as f32)
+        } else {
+            x
+        })
+    }
+
+    /// The official layer names (`input`, `L0_36_512`, …) in order.
+    pub fn layer_names(&self) -> Vec<String> {
+        std::iter::once("input".to_string())
+            .chain(self.layers.iter().map(|l| l.design.name.clone()))
+            .collect()
+    }
+
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        sd.scope("input", |sd| self.input.state_dict(sd));
+        for l in &self.layers {
+            sd.scope(&l.design.name, |sd| l.state_dict(sd));
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `filtered_lrelu`: StyleGAN3's alias-free nonlinearity — bias, upsample with a low-pass FIR,
+//! leaky ReLU + gain + clamp at the higher rate, low-pass FIR and downsample (FORMATS.md §5.3,
+//! the official `_filtered_lrelu_ref`).
+//!
+//! The filters are either separable (1-D taps applied along x, then y, as `upfirdn2d` does with a
+//! 1-D filter) or full 2-D (StyleGAN3-R's radially symmetric down-filters). A missing filter
+//! (`None`, an official buffer of `None`) is the identity: only the padding/cropping is applied.
+
+use burn::tensor::{activation, Device, Tensor};
+
+use super::bias_act::{bias_act, Activation};
+use super::upfirdn2d::{upfirdn2d, Filter};
+
+/// A low-pass FIR filter as StyleGAN3 stores it (`up_filter` / `down_filter` buffers).
+#[derive(Clone, Debug)]
+pub enum LowPass {
+    /// 1-D taps `[k]`, applied horizontally then vertically.
+    Separable {
+        taps: Vec<f32>,
+        row: Filter,
+        col: Filter,
+    },
+    /// 2-D taps `[k, k]` (radial filters), applied in one pass.
+    Full(Filter),
+}
+
+impl LowPass {
+    /// A separable filter from its 1-D taps.
+    pub fn separable(taps: Vec<f32>, device: &Device) -> Self {
+        let k = taps.len();
+        Self::Separable {
+            row: Filter::from_2d(taps.clone(), 1, k, device),
+            col: Filter::from_2d(taps.clone(), k, 1, device),
+            taps,
+        }
+    }
+
+    /// A full 2-D filter from row-major `[k, k]` taps.
+    pub fn full(taps: Vec<f32>, k: usize, device: &Device) -> Self {
+        Self::Full(Filter::from_2d(taps, k, k, device))
+    }
+
+    /// Number of taps along one axis.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Separable { taps, .. } => taps.len(),
+            Self::Full(f) => f.w,
+        }
+    }
+
+    /// The taps in the stored layout (`[k]` or row-major `[k, k]`) and that shape.
+    pub fn taps(&self) -> (&[f32], Vec<usize>) {
+        match self {
+            Self::Separable { taps, .. } => (taps, vec![taps.len()]),
+            Self::Full(f) => (&f.taps, vec![f.h, f.w]),
+        }
+    }
+
+    /// `upfirdn2d(x, f, up, down, padding, gain)` with this filter (`gain` is the total gain:
+    /// a separable filter applies `sqrt(gain)` per pass, as `gain ** (f.ndim / 2)`).
+    pub fn upfirdn2d(
+        &self,
+        x: Tensor<4>,
+        up: usize,
+        down: usize,
+        pad: [i64; 4],
+        gain: f64,
+    ) -> Tensor<4> {
+        match self {
+            Self::Separable { row, col, .. } => {
+                let g = gain.sqrt();
+                let x = upfirdn2d(x, row, up, 1, pad, g);
+                upfirdn2d(x, col, 1, down, [0; 4], g)
+            }
+            Self::Full(f) => upfirdn2d(x, f, up, down, pad, gain),
+        }
+    }
+}
+
+/// `upfirdn2d` with an optional filter: `None` is the official `f = [[1]]` (times `gain`).
+fn resample(
+    x: Tensor<4>,
+    f: Option<&LowPass>,
+    up: usize,
+    down: usize,
+    pad: [i64; 4],
+    gain: f64,
+) -> Tensor<4> {
+    match f {
+        Some(f) => f.upfirdn2d(x, up, down, pad, gain),
+        None if up == 1 && down == 1 && pad == [0; 4] && gain == 1.0 => x,
+        None => {
+            let one = Filter::from_2d(vec![1.0], 1, 1, &x.device());
+            upfirdn2d(x, &one, up, down, pad, gain)
+        }
+    }
+}
+
+/// The options of one `filtered_lrelu` call (the official keyword arguments).
+#[derive(Clone, Copy, Debug)]
+pub struct FilteredLrelu {
+    /// Upsampling factor before the nonlinearity.
+    pub up: usize,
+    /// Downsampling factor after it.
+    pub down: usize,
+    /// `[x0, x1, y0, y1]` padding applied after zero-insertion (negative crops).
+    pub padding: [i64; 4],
+    /// Gain after the activation (`sqrt(2)`, or 1 for `torgb`).
+    pub gain: f64,
+    /// Leaky ReLU slope (0.2, or 1 = linear for `torgb`).
+    pub slope: f64,
+    /// Clamp to ±`clamp` after the gain.
+    pub clamp: Option<f64>,
+}
+
+/// `filtered_lrelu(x, fu, fd, b, up, down, padding, gain, slope, clamp)` as the official
+/// reference computes it.
+pub fn filtered_lrelu(
+    x: Tensor<4>,
+    fu: Option<&LowPass>,
+    fd: Option<&LowPass>,
+    bias: Option<&Tensor<1>>,
+    o: &FilteredLrelu,
+) -> Tensor<4> {
+    let x = bias_act(x, bias, Activation::Linear, 1.0, None);
+    let up2 = (o.up * o.up) as f64;
+    let mut x = resample(x, fu, o.up, 1, o.padding, up2);
+    if o.slope != 1.0 {
+        x = activation::leaky_relu(x, o.slope);
+    }
+    let x = bias_act(x, None, Activation::Linear, o.gain, o.clamp);
+    resample(x, fd, 1, o.down, [0; 4], 1.0)
+}

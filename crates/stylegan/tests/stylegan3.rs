@@ -1,0 +1,281 @@
+//! StyleGAN3-T parity with the official `training/networks_stylegan3.py` on the shared
+//! `sg3t_32` fixture (z, w with ψ 1 and 0.7, images, D logits, style mixing, the user transform
+//! of `gen_images.py --translate/--rotate`), layer by layer against the recorded trace, and the
+//! checks on load (stored filters against the designed ones).
+
+mod common;
+
+use std::collections::HashMap;
+
+use burn::tensor::{Tensor, TensorData};
+use common::*;
+use stylegan::io::checkpoint::Checkpoint;
+use stylegan::latent::z_from_seed;
+use stylegan::models::stylegan3::{invert3, make_transform};
+use stylegan::models::{Discriminator, Family, Generator, NoiseMode};
+
+const SEEDS: [u32; 5] = [0, 1, 2, 3, 42];
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn load(dir: &std::path::Path) -> Generator {
+    Generator::load(&dir.join("G_ema.safetensors"), &stylegan::backend::cpu()).unwrap()
+}
+
+fn trace(dir: &std::path::Path, name: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
+    let path = dir.join(name);
+    let bytes = std::fs::read(&path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.names()
+        .into_iter()
+        .map(|n| {
+            let v = stylegan::io::read_f32(&st, n, &path).unwrap();
+            (n.to_string(), v)
+        })
+        .collect()
+}
+
+fn diff(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn config_and_design_are_the_official_ones() {
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let g = load(&dir);
+    assert_eq!(g.family(), Family::StyleGan3);
+    assert_eq!(g.num_ws(), 16);
+    let s = g.synthesis.sg3("test").unwrap();
+    let d = &s.input.design;
+    assert_eq!(
+        (d.channels, d.size, d.sampling_rate, d.bandwidth),
+        (64, 36, 16.0, 2.0)
+    );
+    let names: Vec<_> = s.layers.iter().map(|l| l.design.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "L0_36_64",
+            "L1_36_64",
+            "L2_36_64",
+            "L3_36_64",
+            "L4_36_64",
+            "L5_52_64",
+            "L6_52_64",
+            "L7_52_64",
+            "L8_52_64",
+            "L9_52_54",
+            "L10_52_45",
+            "L11_52_38",
+            "L12_52_32",
+            "L13_32_32",
+            "L14_32_3"
+        ]
+    );
+    let l5 = &s.layers[5].design;
+    assert_eq!(
+        (l5.up_factor, l5.down_factor, l5.padding),
+        (4, 2, [-6, -9, -6, -9])
+    );
+    assert_eq!(s.layers[0].design.padding, [9, 8, 9, 8]);
+    assert_eq!(s.layers[13].design.padding, [-11, -12, -11, -12]);
+    assert!(s.layers[14].design.is_torgb && s.layers[14].up_filter.is_none());
+    // The native round trip keeps every tensor under its official name.
+    let want = Checkpoint::read(&dir.join("G_ema.safetensors")).unwrap();
+    let entry = g.to_entry();
+    let (_, orig) = want.generator().unwrap();
+    assert_eq!(
+        entry.tensors.keys().collect::<Vec<_>>(),
+        orig.tensors.keys().collect::<Vec<_>>()
+    );
+    for (k, t) in &entry.tensors {
+        assert_eq!(t, &orig.tensors[k], "{k}");
+    }
+}
+
+#[test]
+fn layer_by_layer_matches_the_official_trace() {
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let g = load(&dir);
+    let tr = trace(&dir, "trace_0_0.7_const.safetensors");
+    let dev = g.device().clone();
+    let t = |name: &str, shape: Vec<usize>| -> Tensor<4> {
+        let (s, v) = &tr[name];
+        assert_eq!(s, &shape, "{name}");
+        Tensor::from_data(TensorData::new(v.clone(), shape), &dev)
+    };
+    let z = g.z_tensor(&[z_from_seed(0, 512)]).unwrap();
+    let ws = g.mapping_ws(z, None, 0.7, None).unwrap();
+    let dw = diff(&to_vec(ws.clone()), &tr["mapping"].1);
+    assert!(dw <= 1e-4, "mapping: {dw}");
+    let s = g.synthesis.sg3("test").unwrap();
+    let w = |i: usize| ws.clone().narrow(1, i, 1).reshape([1, 512]);
+    let x = s.input.forward(w(0));
+    let dx = diff(&to_vec(x), &tr["synthesis.input"].1);
+    assert!(dx <= 1e-4, "input: {dx}");
+    // Each layer from the official input of that layer, so an error is pinned to one layer.
+    let mut prev = "synthesis.input".to_string();
+    for (i, layer) in s.layers.iter().enumerate() {
+        let name = format!("synthesis.{}", layer.design.name);
+        let styles = layer.affine.forward(w(i + 1));
+        let da = diff(&to_vec(styles), &tr[&format!("{name}.affine")].1);
+        assert!(da <= 1e-4, "{name}.affine: {da}");
+        let input = t(&prev, tr[&prev].0.clone());
+        let out = layer.forward(input, w(i + 1));
+        let (shape, want) = &tr[&name];
+        assert_eq!(&out.dims().to_vec(), shape, "{name}");
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+        let d = diff(&to_vec(out), want);
+        assert!(
+            d <= 1e-4 * scale.max(1.0),
+            "{name}: max |Δ| {d} (scale {scale})"
+        );
+        prev = name;
+    }
+}
+
+#[test]
+fn w_images_and_d_logits_match_official() {
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let g = load(&dir);
+    let d = Discriminator::load(&dir.join("D.safetensors"), g.device()).unwrap();
+    let mut worst = 0f64;
+    for psi in [1.0, 0.7] {
+        for seed in SEEDS {
+            let z = g.z_tensor(&[z_from_seed(seed, 512)]).unwrap();
+            let ws = g.mapping_ws(z, None, psi, None).unwrap();
+            let want_w = npy(&dir.join(format!("w_{seed}_{}.npy", psi_str(psi))));
+            let dw = max_abs_diff(&to_vec(ws.clone()), &want_w.data);
+            assert!(dw <= 1e-4, "w seed {seed} psi {psi}: {dw}");
+            for noise in ["const", "none"] {
+                let img = g
+                    .synthesis
+                    .forward(&ws, noise.parse::<NoiseMode>().unwrap())
+                    .unwrap();
+                let want = npy(&dir.join(format!("{seed}_{}_{noise}.npy", psi_str(psi))));
+                assert_eq!(img.dims().to_vec(), want.shape);
+                let di = max_abs_diff(&to_vec(img.clone()), &want.data);
+                worst = worst.max(di);
+                assert!(di <= 1e-3, "image seed {seed} psi {psi} {noise}: {di}");
+                let logit = to_vec(d.forward(img, None).unwrap())[0] as f64;
+                let want_d = npy(&dir.join(format!("d_{seed}_{}_{noise}.npy", psi_str(psi))));
+                let dd = (logit - want_d.data[0]).abs();
+                assert!(
+                    dd <= 1e-3 + 1e-3 * want_d.data[0].abs(),
+                    "D seed {seed}: {dd}"
+                );
+            }
+        }
+    }
+    eprintln!("sg3t_32: worst image max |Δ| = {worst:.2e}");
+    // A batch gives its seeds' images.
+    let zs: Vec<_> = SEEDS.iter().map(|&s| z_from_seed(s, 512)).collect();
+    let batch = g
+        .generate(g.z_tensor(&zs).unwrap(), None, 0.7, None, NoiseMode::Const)
+        .unwrap();
+    for (i, seed) in SEEDS.iter().enumerate() {
+        let want = npy(&dir.join(format!("{seed}_0.7_const.npy")));
+        let got = to_vec(batch.clone().narrow(0, i, 1));
+        let di = max_abs_diff(&got, &want.data);
+        assert!(di <= 1e-3, "batched seed {seed}: {di}");
+    }
+}
+
+#[test]
+fn style_mixing_matches_official() {
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let g = load(&dir);
+    let ws = |seed| {
+        g.mapping_ws(
+            g.z_tensor(&[z_from_seed(seed, 512)]).unwrap(),
+            None,
+            0.7,
+            None,
+        )
+        .unwrap()
+    };
+    let k = g.num_ws() / 2;
+    let (a, b) = (ws(0), ws(1));
+    let mixed = Tensor::cat(vec![a.narrow(1, 0, k), b.narrow(1, k, g.num_ws() - k)], 1);
+    let want = npy(&dir.join("wmix_0-1_0.7.npy"));
+    assert!(max_abs_diff(&to_vec(mixed.clone()), &want.data) <= 1e-4);
+    let img = g.synthesis.forward(&mixed, NoiseMode::Const).unwrap();
+    let want = npy(&dir.join("mix_0-1_0.7_const.npy"));
+    let di = max_abs_diff(&to_vec(img), &want.data);
+    assert!(di <= 1e-3, "mix: {di}");
+}
+
+#[test]
+fn translate_and_rotate_match_gen_images() {
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let mut g = load(&dir);
+    // gen_images.py: transform = inv(make_transform(translate, rotate)).
+    let m = invert3(&make_transform((0.15, -0.1), 12.0)).unwrap();
+    let want = npy(&dir.join("xf_matrix.npy"));
+    for (a, b) in m.iter().zip(&want.data) {
+        assert!((a - b).abs() < 1e-6, "{m:?} vs {:?}", want.data);
+    }
+    g.synthesis
+        .sg3_mut("test")
+        .unwrap()
+        .input
+        .set_transform(&m)
+        .unwrap();
+    for seed in [0u32, 1] {
+        let z = g.z_tensor(&[z_from_seed(seed, 512)]).unwrap();
+        let img = g.generate(z, None, 1.0, None, NoiseMode::Const).unwrap();
+        let want = npy(&dir.join(format!("xf_{seed}_1_const.npy")));
+        let di = max_abs_diff(&to_vec(img), &want.data);
+        assert!(di <= 1e-3, "xf seed {seed}: {di}");
+    }
+}
+
+#[test]
+fn a_filter_that_disagrees_with_init_kwargs_is_refused() {
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let mut ckpt = Checkpoint::read(&dir.join("G_ema.safetensors")).unwrap();
+    let entry = ckpt.networks.values_mut().next().unwrap();
+    let f = entry
+        .tensors
+        .get_mut("synthesis.L3_36_64.down_filter")
+        .unwrap();
+    f.data[0] += 0.01;
+    let e = Generator::from_entry("tampered.safetensors", entry, &stylegan::backend::cpu())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("synthesis.L3_36_64.down_filter") && e.contains("init_kwargs"),
+        "{e}"
+    );
+    // A changed design keyword: the layer names no longer match the stored tensors.
+    let mut ckpt = Checkpoint::read(&dir.join("G_ema.safetensors")).unwrap();
+    let entry = ckpt.networks.values_mut().next().unwrap();
+    entry.init_kwargs["first_cutoff"] = serde_json::json!(3.0);
+    assert!(Generator::from_entry("x", entry, &stylegan::backend::cpu()).is_err());
+    // An unknown keyword is named.
+    let mut ckpt = Checkpoint::read(&dir.join("G_ema.safetensors")).unwrap();
+    let entry = ckpt.networks.values_mut().next().unwrap();
+    entry.init_kwargs["magic"] = serde_json::json!(1);
+    let e = Generator::from_entry("x", entry, &stylegan::backend::cpu())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("'magic'"), "{e}");
+}
