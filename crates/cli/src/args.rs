@@ -34,6 +34,53 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u32>> {
     Ok(out)
 }
 
+/// Parse `X,Y` (two finite numbers, as `gen_images.py`'s `parse_vec2`).
+pub fn parse_vec2(s: &str) -> Result<(f64, f64)> {
+    let (a, b) = s
+        .split_once(',')
+        .with_context(|| format!("malformed vector '{s}' (expected X,Y, e.g. 0.3,1)"))?;
+    let num = |t: &str| -> Result<f64> {
+        let v: f64 = t
+            .trim()
+            .parse()
+            .with_context(|| format!("malformed number '{t}' in '{s}'"))?;
+        if !v.is_finite() {
+            bail!("'{s}' holds a non-finite number");
+        }
+        Ok(v)
+    };
+    Ok((num(a)?, num(b)?))
+}
+
+/// `--translate X,Y --rotate DEG` (StyleGAN3's input transform, as in `gen_images.py`).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TransformArgs {
+    /// Translate the image by X,Y (StyleGAN3 only; fractions of the image, e.g. 0.3,1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub translate: Option<String>,
+    /// Rotate the image by DEG degrees (StyleGAN3 only).
+    #[arg(long, allow_negative_numbers = true)]
+    pub rotate: Option<f64>,
+}
+
+impl TransformArgs {
+    /// Apply to `g`: StyleGAN3 networks always get the transform (identity by default, as
+    /// `gen_images.py` sets it); other families are refused only when a flag was given.
+    pub fn apply(&self, g: &mut stylegan::models::Generator) -> Result<()> {
+        let translate = self.translate.as_deref().map(parse_vec2).transpose()?;
+        let rotate = self.rotate.unwrap_or(0.0);
+        if !rotate.is_finite() {
+            bail!("--rotate must be a finite number of degrees");
+        }
+        let given = translate.is_some() || self.rotate.is_some();
+        if given || g.family() == stylegan::models::Family::StyleGan3 {
+            g.set_image_transform(translate.unwrap_or((0.0, 0.0)), rotate)
+                .map_err(|e| anyhow::anyhow!("--translate/--rotate: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Parse `CxR` (columns × rows).
 pub fn parse_grid(s: &str) -> Result<(usize, usize)> {
     let (c, r) = s

@@ -83,16 +83,13 @@ fn broken_and_foreign_pickles_are_clear_errors() {
     assert!(e.contains("not an official network pickle"), "{e}");
 }
 
-/// The conditional, clamped parity network converted to an official pickle by the fixture
-/// script still reproduces the official images and D logits.
-#[test]
-fn official_pickle_of_parity_network_matches_official_outputs() {
-    let Some(dir) = common::fixture_dir("sg2c_32") else {
-        return;
-    };
+/// The parity network of `config` written as an official pickle by the fixture script, or
+/// `None` (with a SKIP note) without the fixtures or python3.
+fn parity_pickle(config: &str) -> Option<(tempfile::TempDir, PathBuf, PathBuf)> {
+    let dir = common::fixture_dir(config)?;
     if Command::new("python3").arg("--version").output().is_err() {
         eprintln!("SKIP: python3 not found (needed to write the pickle fixture)");
-        return;
+        return None;
     }
     let tmp = tempfile::tempdir().unwrap();
     let pkl = tmp.path().join("network-snapshot.pkl");
@@ -113,6 +110,16 @@ fn official_pickle_of_parity_network_matches_official_outputs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    Some((tmp, pkl, dir))
+}
+
+/// The conditional, clamped parity network converted to an official pickle by the fixture
+/// script still reproduces the official images and D logits.
+#[test]
+fn official_pickle_of_parity_network_matches_official_outputs() {
+    let Some((_tmp, pkl, dir)) = parity_pickle("sg2c_32") else {
+        return;
+    };
     let dev = stylegan::backend::cpu();
     let g = Generator::load(&pkl, &dev).unwrap();
     let d = Discriminator::load(&pkl, &dev).unwrap();
@@ -131,6 +138,47 @@ fn official_pickle_of_parity_network_matches_official_outputs() {
     let logit = values(d.forward(img, c).unwrap())[0] as f64;
     let want_d = common::npy(&dir.join("d_42_0.7_const.npy")).data[0];
     assert!((logit - want_d).abs() <= 1e-3 + 1e-3 * want_d.abs());
+}
+
+/// An official StyleGAN3 network pickle (G_ema, G and the StyleGAN2 D it trains with) loads as
+/// `training.networks_stylegan3.Generator` and reproduces the official images and D logits; a
+/// truncated one is a clear error.
+#[test]
+fn official_stylegan3_pickle_matches_official_outputs() {
+    let Some((tmp, pkl, dir)) = parity_pickle("sg3t_32") else {
+        return;
+    };
+    let ckpt = Checkpoint::open(&pkl).unwrap();
+    assert_eq!(
+        ckpt.networks["G_ema"].class_name,
+        "training.networks_stylegan3.Generator"
+    );
+    assert_eq!(
+        ckpt.networks["D"].class_name,
+        "training.networks_stylegan2.Discriminator"
+    );
+    let dev = stylegan::backend::cpu();
+    let g = Generator::load(&pkl, &dev).unwrap();
+    let d = Discriminator::load(&pkl, &dev).unwrap();
+    let img = g
+        .generate(
+            g.z_tensor(&[z_from_seed(42, 512)]).unwrap(),
+            None,
+            0.7,
+            None,
+            NoiseMode::Const,
+        )
+        .unwrap();
+    let want = common::npy(&dir.join("42_0.7_const.npy"));
+    assert!(common::max_abs_diff(&values(img.clone()), &want.data) <= 1e-3);
+    let logit = values(d.forward(img, None).unwrap())[0] as f64;
+    let want_d = common::npy(&dir.join("d_42_0.7_const.npy")).data[0];
+    assert!((logit - want_d).abs() <= 1e-3 + 1e-3 * want_d.abs());
+    let bytes = std::fs::read(&pkl).unwrap();
+    let cut = tmp.path().join("cut-sg3.pkl");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = Generator::load(&cut, &dev).unwrap_err().to_string();
+    assert!(e.contains("cut-sg3.pkl"), "{e}");
 }
 
 /// Hostile and broken network pickles (written by CPython's pickle with stand-in modules):

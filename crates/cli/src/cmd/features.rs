@@ -63,6 +63,7 @@ pub fn run_expand(a: ExpandArgs) -> Result<()> {
     let mode: Extend = a.mode.parse()?;
     let noise: NoiseMode = a.noise_mode.parse()?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    g.synthesis.sg2("expand")?;
     let styles = Latent::from_seeds(&g, &[a.seed], None)?
         .truncate(&g, a.trunc, None)?
         .styles(&g)?;
@@ -120,6 +121,7 @@ pub fn run_blend(a: BlendArgs) -> Result<()> {
     let mask = parse_mask(&a.mask)?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    g.synthesis.sg2("blend")?;
     let (la, pa) = super::pick_latent(&g, a.seed_a, a.latent_a.as_deref(), a.trunc, "image A")?;
     let (lb, pb) = super::pick_latent(&g, a.seed_b, a.latent_b.as_deref(), a.trunc, "image B")?;
     let g = super::with_noise_of(g, &[&pa, &pb])?;
@@ -168,6 +170,7 @@ pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
     let seeds = crate::args::parse_seeds(&a.seeds)?;
     let noise: NoiseMode = a.noise_mode.parse()?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    g.synthesis.sg2("panorama")?;
     let styles: Vec<_> = seeds
         .iter()
         .map(|&s| -> Result<_> {
@@ -251,6 +254,7 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
     };
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    g.synthesis.sg2("transfer")?;
     let (ls, ps) = super::pick_latent(&g, a.seed_src, a.latent_src.as_deref(), a.trunc, "source")?;
     let (lr, pr) = super::pick_latent(
         &g,
@@ -309,6 +313,7 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
         anyhow::bail!("--count must be at least 1");
     }
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    g.synthesis.sg2("single-image")?;
     let styles = Latent::from_seeds(&g, &[a.seed], None)?
         .truncate(&g, a.trunc, None)?
         .styles(&g)?;
@@ -389,6 +394,8 @@ pub fn run_translate(a: TranslateArgs) -> Result<()> {
     };
     let parent = Generator::load(&super::network(&a.parent)?, &stylegan::backend::cpu())?;
     let child = Generator::load(&a.child, &stylegan::backend::cpu())?;
+    parent.synthesis.sg2("translate")?;
+    child.synthesis.sg2("translate")?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let masks: Vec<(String, Mask)> = match a.mask.as_deref() {
         Some(spec @ ("horizontal" | "vertical")) => vec![(spec.into(), parse_mask(spec)?)],

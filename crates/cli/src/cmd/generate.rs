@@ -43,6 +43,8 @@ pub struct Args {
     /// Also write all images as one `grid.png` with COLSxROWS cells.
     #[arg(long)]
     grid: Option<String>,
+    #[command(flatten)]
+    transform: crate::args::TransformArgs,
     /// cpu or gpu.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -68,7 +70,8 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     let device = super::device(&a.device)?;
-    let g = Generator::load(&super::network(&a.network)?, &device)?;
+    let mut g = Generator::load(&super::network(&a.network)?, &device)?;
+    a.transform.apply(&mut g)?;
     if let Some(k) = a.trunc_cutoff {
         if k == 0 || k > g.num_ws() {
             bail!(

@@ -10,7 +10,8 @@ use stylegan::models::{Discriminator, DiscriminatorConfig, Generator, GeneratorC
 #[derive(clap::Args)]
 pub struct Args {
     /// JSON file: `{"G": {init_kwargs}, "D": {init_kwargs}}` ("D" optional), using the official
-    /// `training.networks_stylegan2` keyword names.
+    /// keyword names; `"G_class": "training.networks_stylegan3.Generator"` makes a StyleGAN3
+    /// generator (default `training.networks_stylegan2.Generator`).
     #[arg(long)]
     config: PathBuf,
     /// Output checkpoint (.safetensors) holding G_ema, G and (if configured) D.
@@ -30,8 +31,16 @@ pub fn run(a: Args) -> Result<()> {
         .get("G")
         .with_context(|| format!("{}: no \"G\" entry", a.config.display()))?;
     let device = stylegan::backend::cpu();
-    let g_cfg =
-        GeneratorConfig::from_init_kwargs(stylegan::models::generator::GENERATOR_CLASS, g_kwargs)?;
+    let g_class = match cfg.get("G_class") {
+        None => stylegan::models::generator::GENERATOR_CLASS,
+        Some(v) => v.as_str().with_context(|| {
+            format!(
+                "{}: \"G_class\" must be a class name string",
+                a.config.display()
+            )
+        })?,
+    };
+    let g_cfg = GeneratorConfig::from_init_kwargs(g_class, g_kwargs)?;
     let g = Generator::random(&g_cfg, a.seed, &device)?;
     let g_entry = g.to_entry();
     let mut nets = vec![("G_ema", &g_entry), ("G", &g_entry)];

@@ -43,6 +43,8 @@ pub struct Args {
     /// Output `.gif`, or `.mp4` (needs ffmpeg).
     #[arg(long)]
     output: PathBuf,
+    #[command(flatten)]
+    transform: crate::args::TransformArgs,
     /// cpu or gpu.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -68,7 +70,8 @@ pub fn run(a: Args) -> Result<()> {
         o => bail!("--space must be z or w, got '{o}'"),
     };
     let noise: NoiseMode = a.noise_mode.parse()?;
-    let g = Generator::load(&super::network(&a.network)?, &super::device(&a.device)?)?;
+    let mut g = Generator::load(&super::network(&a.network)?, &super::device(&a.device)?)?;
+    a.transform.apply(&mut g)?;
     if g.config.c_dim > 0 {
         bail!("video: conditional networks are not supported yet");
     }

@@ -10,18 +10,26 @@ use nalgebra::{DMatrix, SymmetricEigen};
 
 use super::Directions;
 use crate::error::{Error, Result};
-use crate::models::Generator;
+use crate::models::{Generator, Synthesis};
 
-/// The conv layers' raw affine weights `[in_channels, w_dim]`, in synthesis order
-/// (b4.conv1, b8.conv0, b8.conv1, …).
+/// The conv layers' raw affine weights `[in_channels, w_dim]`, in synthesis order: StyleGAN2's
+/// b4.conv1, b8.conv0, b8.conv1, …; StyleGAN3's L0 … L{n−1} (its ToRGB is left out, as
+/// StyleGAN2's ToRGBs are, and so is the input's 4-d transform affine).
 fn conv_affines(g: &Generator) -> Result<Vec<&burn::tensor::Tensor<2>>> {
-    Ok(g.synthesis
-        .sg2("SeFa")?
-        .blocks
-        .iter()
-        .flat_map(|b| b.conv0.iter().chain(std::iter::once(&b.conv1)))
-        .map(|l| &l.affine.weight)
-        .collect())
+    Ok(match &g.synthesis {
+        Synthesis::StyleGan2(s) => s
+            .blocks
+            .iter()
+            .flat_map(|b| b.conv0.iter().chain(std::iter::once(&b.conv1)))
+            .map(|l| &l.affine.weight)
+            .collect(),
+        Synthesis::StyleGan3(s) => s
+            .layers
+            .iter()
+            .filter(|l| !l.design.is_torgb)
+            .map(|l| &l.affine.weight)
+            .collect(),
+    })
 }
 
 /// SeFa directions of `g` over the conv layers `layers` (all when `None`), strongest first.

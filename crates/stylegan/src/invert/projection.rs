@@ -122,9 +122,12 @@ impl Projection {
         let device = g.device();
         let (w_dim, num_ws) = (g.config.w_dim, g.num_ws());
         let (shape, v) = f32s("latent")?;
-        let template = g
-            .synthesis
-            .styles(&broadcast(Tensor::zeros([1, w_dim], device), num_ws))?;
+        let template = if space == Space::S {
+            g.synthesis
+                .styles(&broadcast(Tensor::zeros([1, w_dim], device), num_ws))?
+        } else {
+            vec![]
+        };
         let dim_s: usize = crate::latent::space::s_layers(&template)
             .iter()
             .map(|l| l.2)

@@ -191,6 +191,9 @@ pub fn project(
             "projection needs at least 1 step".into(),
         ));
     }
+    if cfg.space == Space::S {
+        g.synthesis.sg2("projection into StyleSpace (S)")?;
+    }
     match (cfg.space, cfg.prior) {
         (Space::Z, _) => {
             return Err(Error::InvalidArgument(
@@ -215,11 +218,16 @@ pub fn project(
     };
     let device = g.device().clone();
     let (num_ws, w_dim) = (g.num_ws(), g.config.w_dim);
-    // The styles' shapes (batch 1), for unflattening S.
-    let template: Vec<BlockStyles> = g
-        .synthesis
-        .styles(&broadcast(stats.w_avg.clone().reshape([1, w_dim]), num_ws))?;
-    let dim_s = stats.s_mean.dims()[0];
+    // The styles' shapes (batch 1), for unflattening S, and the S statistics.
+    let (template, s_stats): (Vec<BlockStyles>, _) = if cfg.space == Space::S {
+        let t = g
+            .synthesis
+            .styles(&broadcast(stats.w_avg.clone().reshape([1, w_dim]), num_ws))?;
+        (t, Some(stats.s()?))
+    } else {
+        (vec![], None)
+    };
+    let dim_s = s_stats.map_or(0, |(m, _)| m.dims()[0]);
 
     // Variables: the latent (flat) and the noise maps.
     let mut rng = RandomState::new(cfg.seed);
@@ -268,7 +276,8 @@ pub fn project(
             Space::W => Latent::W(flat.reshape([1, w_dim])),
             Space::WPlus => Latent::WPlus(flat.reshape([1, num_ws, w_dim])),
             _ => {
-                let s = stats.s_mean.clone() + stats.s_std.clone() * flat;
+                let (mean, std) = s_stats.expect("S statistics for an S projection");
+                let s = mean.clone() + std.clone() * flat;
                 Latent::S(s_unflatten(s.reshape([1, dim_s]), &template)?)
             }
         })

@@ -154,7 +154,7 @@ pub fn pivotal_tuning(
     let spread = match pivot.space() {
         Space::W => stats.w_std,
         Space::WPlus => stats.w_std * (g.num_ws() as f64).sqrt(),
-        _ => (to_vec(&stats.s_std.clone().square().sum())?[0] as f64).sqrt(),
+        _ => (to_vec(&stats.s()?.1.clone().square().sum())?[0] as f64).sqrt(),
     };
     let mut rng = RandomState::new(cfg.seed);
     let mut history = Vec::with_capacity(cfg.steps);

@@ -23,10 +23,11 @@ pub struct LatentStats {
     pub w_avg: Tensor<1>,
     /// `sqrt(Σ‖w − w_avg‖² / N)` (one number, as the official projector computes it).
     pub w_std: f64,
-    /// Mean of the flattened StyleSpace vector `[dim_S]`.
-    pub s_mean: Tensor<1>,
+    /// Mean of the flattened StyleSpace vector `[dim_S]` (None for families without a
+    /// StyleSpace, see [`LatentStats::s`]).
+    pub s_mean: Option<Tensor<1>>,
     /// Per-channel standard deviation of S `[dim_S]` (floored at 1e-8 of the largest).
-    pub s_std: Tensor<1>,
+    pub s_std: Option<Tensor<1>>,
     pub samples: usize,
 }
 
@@ -46,6 +47,8 @@ pub fn latent_stats(
     let (z_dim, w_dim) = (g.config.z_dim, g.config.w_dim);
     let z_all = RandomState::new(seed).randn(samples * z_dim);
     let device = g.device().clone();
+    // StyleSpace statistics where the family has one (StyleGAN2).
+    let has_s = g.synthesis.sg2("StyleSpace").is_ok();
     let mut w_sum = vec![0f64; w_dim];
     let mut ws_host: Vec<f32> = Vec::with_capacity(samples * w_dim);
     let (mut s_sum, mut s_sq): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
@@ -58,13 +61,16 @@ pub fn latent_stats(
             .collect();
         let z = Tensor::from_data(TensorData::new(z, [n, z_dim]), &device);
         let w = g.map(z, g.label(class, n)?)?;
-        let s = s_flatten(&g.synthesis.styles(&broadcast(w.clone(), g.num_ws()))?);
+        let s = has_s
+            .then(|| g.synthesis.styles(&broadcast(w.clone(), g.num_ws())))
+            .transpose()?;
         let w = to_vec(&w)?;
         for (i, v) in w.iter().enumerate() {
             w_sum[i % w_dim] += *v as f64;
         }
         ws_host.extend(w);
-        let s = to_vec(&s)?;
+        let Some(s) = s else { continue };
+        let s = to_vec(&s_flatten(&s))?;
         let dim_s = s.len() / n;
         if s_sum.is_empty() {
             s_sum = vec![0.0; dim_s];
@@ -102,13 +108,23 @@ pub fn latent_stats(
     Ok(LatentStats {
         w_avg: t(w_avg),
         w_std,
-        s_mean: t(s_mean),
-        s_std: t(s_std),
+        s_mean: has_s.then(|| t(s_mean)),
+        s_std: has_s.then(|| t(s_std)),
         samples,
     })
 }
 
 impl LatentStats {
+    /// The StyleSpace mean and standard deviation, or an error for a family without S.
+    pub fn s(&self) -> Result<(&Tensor<1>, &Tensor<1>)> {
+        match (&self.s_mean, &self.s_std) {
+            (Some(m), Some(s)) => Ok((m, s)),
+            _ => Err(Error::InvalidArgument(
+                "StyleSpace (S) is not available for this network's family (StyleGAN2 only)".into(),
+            )),
+        }
+    }
+
     /// How far a latent (batch of one) lies from the typical sample, in squared spreads:
     /// `‖w − w_avg‖² / w_std²` for w (averaged over layers for W+), the mean of
     /// `((s − μ)/σ)²` for S. A typical sample scores about 1; far larger values mean the
@@ -128,8 +144,8 @@ impl LatentStats {
             Latent::S(styles) => {
                 let s = s_flatten(styles);
                 let [n, d] = s.dims();
-                let u =
-                    (s - self.s_mean.clone().reshape([1, d])) / self.s_std.clone().reshape([1, d]);
+                let (mean, std) = self.s()?;
+                let u = (s - mean.clone().reshape([1, d])) / std.clone().reshape([1, d]);
                 Ok(sq(u.reshape([-1]))? / (n * d) as f64)
             }
             Latent::Z { .. } => Err(Error::InvalidArgument(

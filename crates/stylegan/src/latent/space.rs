@@ -238,7 +238,10 @@ impl Latent {
 
     /// The images `[N, C, R, R]` in nominal [-1, 1].
     pub fn generate(self, g: &Generator, noise: NoiseMode) -> Result<Tensor<4>> {
-        g.synthesis.forward_styles(&self.styles(g)?, noise)
+        match self {
+            Self::S(styles) => g.synthesis.forward_styles(&styles, noise),
+            other => g.synthesis.forward(&other.wplus(g)?, noise),
+        }
     }
 }
 

@@ -241,6 +241,22 @@ impl Generator {
         self.synthesis.family()
     }
 
+    /// Translate and rotate the image as `gen_images.py --translate TX,TY --rotate DEG` does:
+    /// the input's user transform becomes `inv(make_transform(translate, rotate))`. Only
+    /// StyleGAN3 has an input transform; other families get an error.
+    pub fn set_image_transform(&mut self, translate: (f64, f64), rotate_deg: f64) -> Result<()> {
+        let m = stylegan3::make_transform(translate, rotate_deg);
+        let inv = stylegan3::invert3(&m).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "the transform translate {translate:?}, rotate {rotate_deg} is not invertible"
+            ))
+        })?;
+        self.synthesis
+            .sg3_mut("translation/rotation of the image (the StyleGAN3 input transform)")?
+            .input
+            .set_transform(&inv)
+    }
+
     /// The one-hot label for `class` (`None` for unconditional networks).
     pub fn label(&self, class: Option<usize>, batch: usize) -> Result<Option<Tensor<2>>> {
         let c_dim = self.config.c_dim;

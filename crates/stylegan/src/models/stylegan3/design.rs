@@ -358,4 +358,70 @@ mod tests {
         // Centre taps largest.
         assert!(f[5] > f[4] && f[4] > f[3]);
     }
+
+    /// Reference taps computed with scipy 1.x (`scipy.signal.firwin`, and the official
+    /// `design_lowpass_filter(radial=True)` with `scipy.special.j1`), as float32.
+    #[test]
+    fn filters_equal_scipy() {
+        let f = lowpass(12, 2.0, 4.0, 32.0, false).unwrap();
+        let want = [
+            0.026157383f32,
+            0.04821653,
+            0.07408740,
+            0.09965272,
+            0.12021078,
+            0.13167518,
+        ];
+        for (i, w) in want.iter().enumerate() {
+            assert!(
+                (f[i] - w).abs() < 1e-7 && (f[11 - i] - w).abs() < 1e-7,
+                "tap {i}"
+            );
+        }
+        let r = lowpass(12, 4.0, 8.0, 32.0, true).unwrap();
+        assert_eq!(r.len(), 144);
+        let rows = [
+            (
+                0,
+                [
+                    -2.2227880e-05f32,
+                    -1.0140203e-04,
+                    -2.1676904e-04,
+                    -3.0518873e-04,
+                    -3.2770392e-04,
+                    -3.1310253e-04,
+                ],
+            ),
+            (
+                5,
+                [
+                    -3.1310253e-04,
+                    7.4554625e-04,
+                    6.8071014e-03,
+                    1.9991163e-02,
+                    3.6923021e-02,
+                    4.9115069e-02,
+                ],
+            ),
+        ];
+        for (row, want) in rows {
+            for (j, w) in want.iter().enumerate() {
+                let got = r[row * 12 + j];
+                assert!((got - w).abs() < 1e-7, "radial [{row},{j}]: {got} vs {w}");
+            }
+        }
+        let r = lowpass(24, 90.5, 74.0, 512.0, true).unwrap();
+        for ((i, j), w) in [
+            ((0, 0), -2.0062794e-06f32),
+            ((11, 11), 0.090064086),
+            ((3, 17), -0.00047586346),
+            ((23, 5), 3.8199043e-05),
+        ] {
+            let got = r[i * 24 + j];
+            assert!(
+                (got - w).abs() < 1e-7 + 1e-5 * w.abs(),
+                "radial24 [{i},{j}]: {got} vs {w}"
+            );
+        }
+    }
 }

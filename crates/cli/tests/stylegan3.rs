@@ -1,0 +1,342 @@
+//! StyleGAN3 through the command line: `generate --translate/--rotate` as `gen_images.py`,
+//! `init` of T and R configs, `info`, the latent tools that apply (mix, video, directions,
+//! edit in W), and clear refusals where a concept is StyleGAN2's only.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{fails, ok, run};
+use stylegan::io::npy;
+
+fn sg3_fixture() -> Option<PathBuf> {
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/parity/sg3t_32");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIP: parity fixtures not found at {}", dir.display());
+        None
+    }
+}
+
+fn max_abs(a: &Path, b: &Path) -> f64 {
+    let (a, b) = (npy::read(a).unwrap(), npy::read(b).unwrap());
+    assert_eq!(a.shape, b.shape);
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn generate_with_translate_and_rotate_matches_gen_images() {
+    let Some(dir) = sg3_fixture() else { return };
+    let out = tempfile::tempdir().unwrap();
+    let net = dir.join("G_ema.safetensors");
+    let o = out.path().display().to_string();
+    ok(&run(&[
+        "generate",
+        "--network",
+        net.to_str().unwrap(),
+        "--seeds",
+        "0-1",
+        "--outdir",
+        &o,
+        "--raw",
+        "--translate",
+        "0.15,-0.1",
+        "--rotate",
+        "12",
+    ]));
+    for seed in [0, 1] {
+        let d = max_abs(
+            &out.path().join(format!("seed{seed:04}.npy")),
+            &dir.join(format!("xf_{seed}_1_const.npy")),
+        );
+        assert!(d <= 1e-3, "seed {seed}: {d}");
+    }
+    // Without the flags: the plain official image (identity transform).
+    ok(&run(&[
+        "generate",
+        "--network",
+        net.to_str().unwrap(),
+        "--seeds",
+        "42",
+        "--trunc",
+        "0.7",
+        "--outdir",
+        &o,
+        "--raw",
+    ]));
+    let d = max_abs(
+        &out.path().join("seed0042.npy"),
+        &dir.join("42_0.7_const.npy"),
+    );
+    assert!(d <= 1e-3, "{d}");
+    let info = run(&["info", "--network", net.to_str().unwrap()]);
+    ok(&info);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        text.contains("StyleGAN3-T") && text.contains("L5_52_64"),
+        "{text}"
+    );
+}
+
+#[test]
+fn transform_flags_are_refused_where_they_do_not_apply() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().display().to_string();
+    // The bundled demo model is a StyleGAN2.
+    fails(
+        &run(&["generate", "--seeds", "0", "--outdir", &o, "--rotate", "5"]),
+        &["--translate/--rotate", "StyleGAN2"],
+    );
+    fails(
+        &run(&[
+            "generate",
+            "--seeds",
+            "0",
+            "--outdir",
+            &o,
+            "--translate",
+            "0.1",
+        ]),
+        &["expected X,Y"],
+    );
+    fails(
+        &run(&[
+            "generate",
+            "--seeds",
+            "0",
+            "--outdir",
+            &o,
+            "--translate",
+            "a,b",
+        ]),
+        &["malformed number"],
+    );
+}
+
+/// A fresh StyleGAN3-T and -R network from `init` generates, and the tools that act on w work
+/// on it; StyleSpace and feature-map tools refuse it by family.
+#[test]
+fn init_t_and_r_then_the_latent_tools() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, extra) in [
+        ("t", serde_json::json!({})),
+        (
+            "r",
+            serde_json::json!({"conv_kernel": 1, "use_radial_filters": true}),
+        ),
+    ] {
+        let mut g = serde_json::json!({
+            "z_dim": 32, "w_dim": 32, "c_dim": 0, "img_resolution": 16, "img_channels": 3,
+            "mapping_kwargs": {"num_layers": 2}, "channel_base": 256, "channel_max": 16,
+            "num_layers": 6, "num_fp16_res": 0,
+        });
+        g.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let cfg = tmp.path().join(format!("{name}.json"));
+        std::fs::write(
+            &cfg,
+            serde_json::json!({"G_class": "training.networks_stylegan3.Generator", "G": g})
+                .to_string(),
+        )
+        .unwrap();
+        let net = tmp.path().join(format!("{name}.safetensors"));
+        let net_s = net.display().to_string();
+        ok(&run(&[
+            "init",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            &net_s,
+        ]));
+        let info = run(&["info", "--network", &net_s]);
+        ok(&info);
+        let text = String::from_utf8_lossy(&info.stdout);
+        let want = if name == "r" {
+            "StyleGAN3-R"
+        } else {
+            "StyleGAN3-T"
+        };
+        assert!(text.contains(want), "{text}");
+        if name == "r" {
+            assert!(text.contains("radial"), "{text}");
+        }
+        let out = tmp.path().join(format!("out-{name}"));
+        let o = out.display().to_string();
+        ok(&run(&[
+            "generate",
+            "--network",
+            &net_s,
+            "--seeds",
+            "0-3",
+            "--grid",
+            "4x1",
+            "--outdir",
+            &o,
+            "--rotate",
+            "30",
+        ]));
+        let (w, h, px) = common::pixels(&out.join("grid.png"));
+        assert_eq!((w, h), (64, 16));
+        assert!(px.iter().any(|&v| v != px[0]), "a constant image");
+        ok(&run(&[
+            "mix",
+            "--network",
+            &net_s,
+            "--rows",
+            "0,1",
+            "--cols",
+            "2",
+            "--styles",
+            "0-3",
+            "--outdir",
+            &o,
+        ]));
+        ok(&run(&[
+            "video",
+            "--network",
+            &net_s,
+            "--seeds",
+            "0,1",
+            "--w-frames",
+            "3",
+            "--output",
+            &format!("{o}/v.gif"),
+        ]));
+        let dirs = format!("{o}/sefa.safetensors");
+        ok(&run(&[
+            "directions",
+            "sefa",
+            "--network",
+            &net_s,
+            "--out",
+            &dirs,
+        ]));
+        ok(&run(&[
+            "edit",
+            "--network",
+            &net_s,
+            "--seeds",
+            "0",
+            "--direction",
+            &dirs,
+            "--strengths",
+            "-2,0,2",
+            "--outdir",
+            &o,
+        ]));
+        assert!(out.join("grid.png").is_file());
+        fails(
+            &run(&[
+                "edit",
+                "--network",
+                &net_s,
+                "--seeds",
+                "0",
+                "--s-channel",
+                "0:1",
+                "--outdir",
+                &o,
+            ]),
+            &["StyleGAN3"],
+        );
+        fails(
+            &run(&[
+                "expand",
+                "--network",
+                &net_s,
+                "--seed",
+                "0",
+                "--layer",
+                "1",
+                "--output",
+                &format!("{o}/x.png"),
+            ]),
+            &["expand", "StyleGAN3"],
+        );
+    }
+}
+
+/// Projection into W+ works on a StyleGAN3 network and its result feeds `edit`; S is refused
+/// by family (StyleGAN3's styles are renormalised over the batch in every layer, so this
+/// project does not treat them as a StyleSpace).
+#[test]
+fn project_wplus_then_edit_and_s_is_refused() {
+    let Some(dir) = sg3_fixture() else { return };
+    if !common::have_lpips() {
+        return;
+    }
+    let net = dir.join("G_ema.safetensors").display().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = tmp.path().display().to_string();
+    ok(&run(&[
+        "generate",
+        "--network",
+        &net,
+        "--seeds",
+        "1",
+        "--outdir",
+        &o,
+    ]));
+    let target = format!("{o}/seed0001.png");
+    fails(
+        &run(&[
+            "project",
+            "--network",
+            &net,
+            "--target",
+            &target,
+            "--space",
+            "s",
+            "--steps",
+            "5",
+            "--outdir",
+            &o,
+        ]),
+        &["StyleSpace", "StyleGAN3"],
+    );
+    ok(&run(&[
+        "project",
+        "--network",
+        &net,
+        "--target",
+        &target,
+        "--space",
+        "wplus",
+        "--steps",
+        "8",
+        "--outdir",
+        &o,
+    ]));
+    let proj = format!("{o}/projected.safetensors");
+    let dirs = format!("{o}/sefa.safetensors");
+    ok(&run(&[
+        "directions",
+        "sefa",
+        "--network",
+        &net,
+        "--out",
+        &dirs,
+    ]));
+    let e = format!("{o}/edit");
+    ok(&run(&[
+        "edit",
+        "--network",
+        &net,
+        "--latent",
+        &proj,
+        "--direction",
+        &dirs,
+        "--strengths",
+        "-1,0,1",
+        "--outdir",
+        &e,
+    ]));
+    assert!(Path::new(&e).join("grid.png").is_file());
+}
