@@ -1,5 +1,5 @@
-"""The StyleGAN2 generator in PyTorch, as the official code runs it on a CPU, to time it
-against `stylegan bench` on the same weights.
+"""The StyleGAN2 and StyleGAN3 generators in PyTorch, as the official code runs them on a CPU,
+to time them against `stylegan bench` on the same weights.
 
 The official `networks_stylegan2.py` falls back to its reference ops on a CPU (the CUDA plugins
 only load on a GPU): `upfirdn2d` as a padded depthwise `conv2d`, `bias_act` as plain tensor ops,
@@ -8,7 +8,11 @@ grouped conv weight, groups = batch). This file implements those same computatio
 from the op definitions in ../../shared/FORMATS.md, not copied), loads a native stylegan-rs
 checkpoint (official parameter names), and checks itself against the parity fixtures.
 
-    python torch_generator.py check  FIXTURES_DIR          # sg2_32: images vs the official ones
+StyleGAN3 (`training.networks_stylegan3`) on a CPU runs `filtered_lrelu`'s reference: bias_act,
+upfirdn2d with the 1-D filters (two depthwise passes over the zero-inserted planes), lrelu +
+gain + clamp, upfirdn2d down; the modulated conv as one grouped conv.
+
+    python torch_generator.py check  FIXTURES_DIR          # sg2_32, sg3t_32: images vs the official ones
     python torch_generator.py bench  NETWORK.safetensors --batches 1,8 --iters 3 --threads 2
     python torch_generator.py images NETWORK.safetensors --seeds 0,1 --out DIR   # raw .npy
 """
@@ -168,6 +172,155 @@ class Generator:
         return self.synthesis(self.mapping(z, psi), noise_mode)
 
 
+def upfirdn2d_1d(x, f, up=1, down=1, pad=(0, 0, 0, 0), gain=1.0):
+    """upfirdn2d with a 1-D filter: horizontal then vertical pass, each with gain**0.5."""
+    n, c, h, w = x.shape
+    if up > 1:
+        x = x.reshape(n, c, h, 1, w, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
+        x = x.reshape(n, c, h * up, w * up)
+    px0, px1, py0, py1 = pad
+    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
+    if f is not None:
+        k = (f * gain ** 0.5).flip([0])
+        x = F.conv2d(x, k[None, None, None, :].repeat(c, 1, 1, 1), groups=c)
+        x = F.conv2d(x, k[None, None, :, None].repeat(c, 1, 1, 1), groups=c)
+    elif gain != 1.0:
+        x = x * gain
+    return x[:, :, ::down, ::down]
+
+
+class Generator3:
+    """StyleGAN3 (FORMATS.md §5), evaluation mode, separable filters (config T)."""
+
+    def __init__(self, path):
+        with safe_open(path, "pt") as fh:
+            meta = fh.metadata()
+            prefix = "G_ema." if any(k.startswith("G_ema.") for k in fh.keys()) else ""
+            self.p = {k[len(prefix):]: fh.get_tensor(k).float() for k in fh.keys() if k.startswith(prefix)}
+        kw = json.loads(meta[prefix + "init_kwargs"])
+        self.z_dim, self.w_dim, self.res = kw["z_dim"], kw["w_dim"], kw["img_resolution"]
+        mk = dict(kw.get("mapping_kwargs", {}))
+        self.map_layers = mk.get("num_layers", 2)
+        self.lr_mul = mk.get("lr_multiplier", 0.01)
+        self.clamp = kw.get("conv_clamp", 256)
+        self.output_scale = kw.get("output_scale", 0.25)
+        assert not kw.get("use_radial_filters", False), "the benchmark covers config T"
+        self.layers = self.design(kw)
+        self.num_ws = len(self.layers) + 1
+
+    def design(self, kw):
+        """Layer names, up/down factors and paddings (FORMATS.md §5.3); filters are read."""
+        n, ncrit = kw.get("num_layers", 14), kw.get("num_critical", 2)
+        r, margin = self.res, kw.get("margin_size", 10)
+        fc0, fs0 = kw.get("first_cutoff", 2), kw.get("first_stopband", 2 ** 2.1)
+        e = np.minimum(np.arange(n + 1) / (n - ncrit), 1)
+        stop = fs0 * (r / 2 * kw.get("last_stopband_rel", 2 ** 0.3) / fs0) ** e
+        cut = fc0 * (r / 2 / fc0) ** e
+        sr = np.exp2(np.ceil(np.log2(np.minimum(stop * 2, r))))
+        sizes = sr + margin * 2
+        sizes[-2:] = r
+        ch = np.rint(np.minimum((kw.get("channel_base", 32768) / 2) / cut, kw.get("channel_max", 512)))
+        ch[-1] = 3
+        self.in_size, self.in_rate, self.in_bw = int(sizes[0]), float(sr[0]), float(cut[0])
+        out = []
+        for i in range(n + 1):
+            prev, torgb = max(i - 1, 0), i == n
+            tmp = max(sr[prev], sr[i]) * (1 if torgb else kw.get("lrelu_upsampling", 2))
+            up, down = int(np.rint(tmp / sr[prev])), int(np.rint(tmp / sr[i]))
+            k = 1 if torgb else kw.get("conv_kernel", 3)
+            fs = kw.get("filter_size", 6)
+            ut = fs * up if up > 1 and not torgb else 1
+            dt = fs * down if down > 1 and not torgb else 1
+            total = (sizes[i] - 1) * down + 1 - (sizes[prev] + k - 1) * up + ut + dt - 2
+            lo = int((total + up) // 2)
+            hi = int(total - lo)
+            out.append((f"synthesis.L{i}_{int(sizes[i])}_{int(ch[i])}", up, down, (lo, hi, lo, hi), k, torgb))
+        return out
+
+    def fc(self, name, x, lr_mul, act):
+        w = self.p[name + ".weight"]
+        w = w * (lr_mul / math.sqrt(w.shape[1]))
+        b = self.p[name + ".bias"] * lr_mul
+        x = torch.addmm(b.unsqueeze(0), x, w.t())
+        return F.leaky_relu(x, 0.2) * math.sqrt(2) if act else x
+
+    def mapping(self, z, psi):
+        x = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()
+        for i in range(self.map_layers):
+            x = self.fc(f"mapping.fc{i}", x, self.lr_mul, True)
+        if psi != 1:
+            x = self.p["mapping.w_avg"].lerp(x, psi)
+        return x.unsqueeze(1).repeat(1, self.num_ws, 1)
+
+    def input(self, w):
+        p = self.p
+        c = p["synthesis.input.freqs"].shape[0]
+        size, rate, bw = self.in_size, self.in_rate, self.in_bw
+        t = self.fc("synthesis.input.affine", w, 1.0, False)
+        t = t / t[:, :2].norm(dim=1, keepdim=True)
+        n = w.shape[0]
+        m_r = torch.eye(3).unsqueeze(0).repeat(n, 1, 1)
+        m_r[:, 0, 0], m_r[:, 0, 1], m_r[:, 1, 0], m_r[:, 1, 1] = t[:, 0], -t[:, 1], t[:, 1], t[:, 0]
+        m_t = torch.eye(3).unsqueeze(0).repeat(n, 1, 1)
+        m_t[:, 0, 2], m_t[:, 1, 2] = -t[:, 2], -t[:, 3]
+        tr = m_r @ m_t @ p["synthesis.input.transform"].unsqueeze(0)
+        freqs = p["synthesis.input.freqs"].unsqueeze(0)
+        phases = p["synthesis.input.phases"].unsqueeze(0) + (freqs @ tr[:, :2, 2:]).squeeze(2)
+        freqs = freqs @ tr[:, :2, :2]
+        amp = (1 - (freqs.norm(dim=2) - bw) / (rate / 2 - bw)).clamp(0, 1)
+        theta = torch.eye(2, 3)
+        theta[0, 0] = theta[1, 1] = 0.5 * size / rate
+        grid = F.affine_grid(theta.unsqueeze(0), [1, 1, size, size], align_corners=False)
+        x = (grid.unsqueeze(3) @ freqs.permute(0, 2, 1).unsqueeze(1).unsqueeze(2)).squeeze(3)
+        x = torch.sin((x + phases.unsqueeze(1).unsqueeze(2)) * (2 * math.pi)) * amp.unsqueeze(1).unsqueeze(2)
+        x = x @ (p["synthesis.input.weight"] / math.sqrt(c)).t()
+        return x.permute(0, 3, 1, 2)
+
+    def layer(self, spec, x, w):
+        name, up, down, pad, k, torgb = spec
+        p = self.p
+        weight = p[name + ".weight"]
+        s = self.fc(name + ".affine", w, 1.0, False)
+        n, (o, i) = x.shape[0], weight.shape[:2]
+        if torgb:
+            s = s / math.sqrt(i * k * k)
+        else:
+            weight = weight * weight.square().mean([1, 2, 3], keepdim=True).rsqrt()
+            s = s * s.square().mean().rsqrt()
+        wm = weight[None] * s.reshape(n, 1, i, 1, 1)
+        if not torgb:
+            wm = wm * (wm.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt().reshape(n, o, 1, 1, 1)
+        wm = wm * p[name + ".magnitude_ema"].rsqrt()
+        x = F.conv2d(x.reshape(1, n * i, *x.shape[2:]), wm.reshape(n * o, i, k, k), padding=k - 1, groups=n)
+        x = x.reshape(n, o, *x.shape[2:]) + p[name + ".bias"].reshape(1, -1, 1, 1)
+        x = upfirdn2d_1d(x, p.get(name + ".up_filter"), up=up, pad=pad, gain=up * up)
+        if not torgb:
+            x = F.leaky_relu(x, 0.2) * math.sqrt(2)
+        x = x.clamp(-self.clamp, self.clamp) if self.clamp is not None else x
+        return upfirdn2d_1d(x, p.get(name + ".down_filter"), down=down)
+
+    @torch.no_grad()
+    def synthesis(self, ws, noise_mode="const"):
+        x = self.input(ws[:, 0])
+        for j, spec in enumerate(self.layers):
+            x = self.layer(spec, x, ws[:, j + 1])
+        return x * self.output_scale
+
+    @torch.no_grad()
+    def __call__(self, z, psi=1.0, noise_mode="const"):
+        return self.synthesis(self.mapping(z, psi), noise_mode)
+
+
+def load(path):
+    """Generator or Generator3, by the checkpoint's class name."""
+    with safe_open(path, "pt") as fh:
+        meta = fh.metadata()
+    cls = meta.get("class_name") or meta.get("G_ema.class_name", "")
+    return Generator3(path) if cls.endswith("networks_stylegan3.Generator") else Generator(path)
+
+
 def z_from_seeds(seeds, z_dim):
     return torch.from_numpy(np.concatenate([np.random.RandomState(s).randn(1, z_dim) for s in seeds])).float()
 
@@ -176,22 +329,25 @@ def z_from_seeds(seeds, z_dim):
 
 
 def check(fixtures):
-    d = os.path.join(fixtures, "sg2_32")
-    g = Generator(os.path.join(d, "G_ema.safetensors"))
-    worst = 0.0
-    for seed in (0, 1, 2, 3, 42):
-        for psi in (1.0, 0.7):
-            for noise in ("const", "none"):
-                want = np.load(os.path.join(d, f"{seed}_{psi:g}_{noise}.npy"))
-                got = g(z_from_seeds([seed], g.z_dim), psi, noise).numpy()
-                worst = max(worst, float(np.abs(got - want).max()))
-    print(f"sg2_32: max abs difference to the official images {worst:.2e}")
-    return 0 if worst <= 1e-3 else 1
+    status = 0
+    for config in ("sg2_32", "sg3t_32"):
+        d = os.path.join(fixtures, config)
+        g = load(os.path.join(d, "G_ema.safetensors"))
+        worst = 0.0
+        for seed in (0, 1, 2, 3, 42):
+            for psi in (1.0, 0.7):
+                for noise in ("const", "none"):
+                    want = np.load(os.path.join(d, f"{seed}_{psi:g}_{noise}.npy"))
+                    got = g(z_from_seeds([seed], g.z_dim), psi, noise).numpy()
+                    worst = max(worst, float(np.abs(got - want).max()))
+        print(f"{config}: max abs difference to the official images {worst:.2e}")
+        status |= 0 if worst <= 1e-3 else 1
+    return status
 
 
 def bench(path, batches, iters, threads):
     torch.set_num_threads(threads)
-    g = Generator(path)
+    g = load(path)
     for batch in batches:
         z = z_from_seeds(range(batch), g.z_dim)
         g(z)
@@ -204,7 +360,7 @@ def bench(path, batches, iters, threads):
 
 
 def images(path, seeds, out):
-    g = Generator(path)
+    g = load(path)
     os.makedirs(out, exist_ok=True)
     for s in seeds:
         np.save(os.path.join(out, f"seed{s:04d}.npy"), g(z_from_seeds([s], g.z_dim)).numpy())

@@ -9,7 +9,11 @@ use stylegan::models::{Generator, GeneratorConfig, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Output resolutions of the config-f networks to measure.
+    /// Families of the random networks: sg2 (config-f) and/or sg3 (StyleGAN3-T as the official
+    /// `--cfg stylegan3-t`: cbase 32768, cmax 512, 2 mapping layers).
+    #[arg(long, default_value = "sg2", value_delimiter = ',')]
+    family: Vec<String>,
+    /// Output resolutions of the random networks to measure.
     #[arg(long, default_value = "256,1024", value_delimiter = ',')]
     resolutions: Vec<usize>,
     /// Batch sizes to measure.
@@ -119,17 +123,29 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => {
             let mut v = Vec::new();
-            for &res in &a.resolutions {
-                let kwargs = json!({"z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": res, "img_channels": 3,
-                    "mapping_kwargs": {"num_layers": 8}, "channel_base": 32768, "channel_max": 512, "conv_clamp": null, "num_fp16_res": 0});
-                let cfg = GeneratorConfig::from_init_kwargs(
-                    stylegan::models::generator::GENERATOR_CLASS,
-                    &kwargs,
-                )?;
-                v.push((
-                    format!("config-f {res}x{res}"),
-                    Generator::random(&cfg, 0, &device)?,
-                ));
+            for family in &a.family {
+                for &res in &a.resolutions {
+                    let (name, class, kwargs) = match family.as_str() {
+                        "sg2" => (
+                            "config-f",
+                            stylegan::models::generator::GENERATOR_CLASS,
+                            json!({"z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": res, "img_channels": 3,
+                            "mapping_kwargs": {"num_layers": 8}, "channel_base": 32768, "channel_max": 512, "conv_clamp": null, "num_fp16_res": 0}),
+                        ),
+                        "sg3" => (
+                            "stylegan3-t",
+                            stylegan::models::generator::GENERATOR_CLASS_SG3,
+                            json!({"z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": res, "img_channels": 3,
+                            "mapping_kwargs": {"num_layers": 2}, "channel_base": 32768, "channel_max": 512, "num_fp16_res": 0}),
+                        ),
+                        other => bail!("--family: unknown '{other}' (expected sg2, sg3)"),
+                    };
+                    let cfg = GeneratorConfig::from_init_kwargs(class, &kwargs)?;
+                    v.push((
+                        format!("{name} {res}x{res}"),
+                        Generator::random(&cfg, 0, &device)?,
+                    ));
+                }
             }
             v
         }

@@ -6,6 +6,7 @@ pub mod conv2d_resample;
 pub mod direct_conv;
 pub mod filtered_lrelu;
 pub mod modulated_conv;
+pub mod polyphase;
 pub mod upfirdn2d;
 
 pub use bias_act::{bias_act, Activation};
