@@ -46,3 +46,12 @@ pub fn device(kind: DeviceKind) -> Result<Device> {
 pub fn cpu() -> Device {
     Device::flex()
 }
+
+/// A tensor's values on the host as f32: the one place tensors come back to the host.
+pub fn to_vec<const D: usize>(t: &burn::tensor::Tensor<D>) -> Result<Vec<f32>> {
+    t.clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Config(format!("tensor data: {e:?}")))
+}

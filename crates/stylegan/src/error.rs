@@ -6,8 +6,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read or written.
-    #[error("{path}: {err}")]
-    Io { path: PathBuf, err: std::io::Error },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A file exists but is not a valid checkpoint / array / image.
     #[error("{path}: {msg}")]
     Format { path: PathBuf, msg: String },
@@ -40,7 +43,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            err: source,
+            source,
         }
     }
     pub(crate) fn format(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {

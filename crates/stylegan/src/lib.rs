@@ -1,25 +1,193 @@
 //! stylegan-rs: StyleGAN networks faithful to NVIDIA's code, their checkpoints, and the tools
 //! built on them. This crate is the library; the `stylegan` command line lives in `crates/cli`.
 //!
-//! The data path, top-down:
-//! checkpoint ─[`io`]→ [`models::Generator`] ─ mapping: z, c → w ─ [`latent`]: w → ws (W+),
-//! truncation ─ synthesis: ws → styles (S) → block features → image.
+//! The data path, top-down (each step names the module that owns it):
+//!
+//! ```text
+//! file ─[io: native .safetensors | convert: pickles, TF, rosinality]→ weights::NetworkEntry
+//!      ─[models]→ Generator (family: StyleGAN2 | StyleGAN3)
+//! seed ─[rng]→ z ─[models::mapping]→ w ─ broadcast, truncation ─→ ws (W+) ─[latent]→ S (StyleGAN2)
+//!      ─[models: synthesis blocks / layers, built from nn and ops]→ features f_i ─→ image
+//! tools on that path: latent, edit (directions), features (All Trades), invert (projection,
+//! PTI), perceptual (LPIPS), metrics, attributes, train (with optim)
+//! ```
+//!
+//! Modules depend one way, bottom to top, as listed here; `tests::layering` enforces it.
 
-pub mod attributes;
+// The bottom: errors, the compute backend, numpy's RNG, plain weight types.
 pub mod backend;
-pub mod data;
-pub mod edit;
 pub mod error;
-pub mod features;
-pub mod invert;
+pub mod rng;
+pub mod weights;
+// Kernels, files, data sets.
+pub mod data;
 pub mod io;
-pub mod latent;
-pub mod metrics;
+pub mod ops;
+// Network building blocks and the networks of every family.
 pub mod models;
 pub mod nn;
-pub mod ops;
+// Foreign formats, latents, optimisation, perceptual distances.
+pub mod convert;
+pub mod latent;
+pub mod metrics;
+pub mod optim;
 pub mod perceptual;
+// The tools.
+pub mod attributes;
+pub mod edit;
+pub mod features;
+pub mod invert;
 pub mod train;
 
 pub use backend::{device, Device, DeviceKind};
 pub use error::{Error, Result};
+
+/// The names most programs need: `use stylegan::prelude::*;`.
+pub mod prelude {
+    pub use crate::edit::{Directions, Edit};
+    pub use crate::io::checkpoint::Checkpoint;
+    pub use crate::io::image::Image8;
+    pub use crate::latent::{Latent, Space};
+    pub use crate::models::{Discriminator, Family, Generator, NoiseMode};
+    pub use crate::{Error, Result};
+}
+
+#[cfg(test)]
+mod tests {
+    /// The allowed layers, bottom (0) to top: a module may use modules of a lower layer, never
+    /// of its own or a higher one (except itself).
+    const LAYERS: &[&[&str]] = &[
+        &["error"],
+        &["backend", "rng", "weights"],
+        &["ops", "io", "data"],
+        &["nn"],
+        &["models"],
+        &["convert", "latent", "optim", "perceptual", "metrics"],
+        &["features", "invert", "train"],
+        &["attributes"],
+        &["edit"],
+    ];
+
+    fn layer_of(module: &str) -> Option<usize> {
+        LAYERS.iter().position(|l| l.contains(&module))
+    }
+
+    /// Every `crate::X` a source file names (in `use` lines, `use crate::{X::…}` groups and
+    /// paths in code), with the line it is on.
+    fn crate_refs(src: &str) -> Vec<(String, usize)> {
+        let mut out = Vec::new();
+        for (i, line) in src.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            let mut rest = code;
+            while let Some(p) = rest.find("crate::") {
+                rest = &rest[p + 7..];
+                if let Some(group) = rest.strip_prefix('{') {
+                    // `use crate::{a::x, b::{y, z}}` (on one line).
+                    for part in group.split(',') {
+                        let name: String = part
+                            .trim()
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        if !name.is_empty() {
+                            out.push((name, i + 1));
+                        }
+                    }
+                    continue;
+                }
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    out.push((name, i + 1));
+                }
+            }
+        }
+        out
+    }
+
+    /// One violation per import against the table: `file:line: a -> b`.
+    fn violations(root: &std::path::Path) -> Vec<String> {
+        let mut bad = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                if p.extension().is_none_or(|x| x != "rs") {
+                    continue;
+                }
+                let rel = p.strip_prefix(root).unwrap();
+                let first = rel.iter().next().unwrap().to_string_lossy();
+                let module = first.trim_end_matches(".rs").to_string();
+                if module == "lib" {
+                    continue;
+                }
+                let Some(own) = layer_of(&module) else {
+                    bad.push(format!(
+                        "{}: module '{module}' is not in the layering table",
+                        rel.display()
+                    ));
+                    continue;
+                };
+                let src = std::fs::read_to_string(&p).unwrap();
+                for (dep, line) in crate_refs(&src) {
+                    if dep == module || matches!(dep.as_str(), "Result" | "Error" | "Device") {
+                        continue;
+                    }
+                    match layer_of(&dep) {
+                        Some(l) if l < own => {}
+                        Some(_) => bad.push(format!(
+                            "{}:{line}: '{module}' (layer {own}) uses '{dep}', which is not below it",
+                            rel.display()
+                        )),
+                        None => bad.push(format!(
+                            "{}:{line}: uses 'crate::{dep}', which is not in the layering table",
+                            rel.display()
+                        )),
+                    }
+                }
+            }
+        }
+        bad.sort();
+        bad
+    }
+
+    #[test]
+    fn layering() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let bad = violations(&root);
+        assert!(
+            bad.is_empty(),
+            "imports against the layers:\n{}",
+            bad.join("\n")
+        );
+    }
+
+    #[test]
+    fn layering_check_catches_an_upward_import() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("ops")).unwrap();
+        std::fs::write(
+            dir.path().join("ops/x.rs"),
+            "use crate::models::Generator;\nuse crate::{error::Result, backend::cpu};\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("io.rs"),
+            "fn f() { crate::io::x(); crate::data::y(); }\n",
+        )
+        .unwrap();
+        let bad = violations(dir.path());
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[0].contains("'io' (layer 2) uses 'data'"), "{bad:?}");
+        assert!(
+            bad[1].contains("ops/x.rs:1: 'ops' (layer 2) uses 'models'"),
+            "{bad:?}"
+        );
+    }
+}

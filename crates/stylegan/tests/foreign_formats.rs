@@ -88,8 +88,12 @@ fn rosinality_export_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let native = Checkpoint::read(&fixtures().join("tiny-uncond.safetensors")).unwrap();
     let pt = dir.path().join("out.pt");
-    stylegan::io::rosinality::write(&pt, &native.networks["G_ema"], Some(&native.networks["D"]))
-        .unwrap();
+    stylegan::convert::rosinality::write(
+        &pt,
+        &native.networks["G_ema"],
+        Some(&native.networks["D"]),
+    )
+    .unwrap();
     let back = Checkpoint::open(&pt).unwrap();
     assert_same(
         &back.networks["G_ema"],
@@ -100,9 +104,12 @@ fn rosinality_export_round_trips() {
     assert_same(&back.networks["D"], &native.networks["D"], 0.0, "export D");
     // A clamped or conditional network cannot be expressed in rosinality's model: refused.
     let cond = Checkpoint::read(&fixtures().join("tiny.safetensors")).unwrap();
-    let e =
-        stylegan::io::rosinality::write(&dir.path().join("x.pt"), &cond.networks["G_ema"], None)
-            .unwrap_err();
+    let e = stylegan::convert::rosinality::write(
+        &dir.path().join("x.pt"),
+        &cond.networks["G_ema"],
+        None,
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("cannot export to rosinality"), "{e}");
 }
 

@@ -285,7 +285,8 @@ fn gaussian_prior_in_s_keeps_the_projection_near_the_mean() {
             panic!("an S latent")
         };
         let s = vals(s_flatten(s));
-        let (m, sd) = (vals(stats.s_mean.clone()), vals(stats.s_std.clone()));
+        let (mean, std) = stats.s().unwrap();
+        let (m, sd) = (vals(mean.clone()), vals(std.clone()));
         s.iter()
             .zip(m.iter().zip(&sd))
             .map(|(v, (m, sd))| ((v - m) / sd).powi(2) as f64)

@@ -74,7 +74,7 @@ fn to_rosinality(a: &Args) -> Result<()> {
     let ckpt = Checkpoint::open(&a.input)?;
     let (_, g) = ckpt.generator()?;
     let d = ckpt.discriminator().ok().map(|(_, d)| d);
-    stylegan::io::rosinality::write(&a.output, g, d)?;
+    stylegan::convert::rosinality::write(&a.output, g, d)?;
     eprintln!(
         "wrote {} (rosinality: g_ema, latent_avg{})",
         a.output.display(),

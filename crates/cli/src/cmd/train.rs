@@ -286,7 +286,7 @@ pub fn run(a: Args) -> Result<()> {
                     format!("fine-tuning {} on {}", file.display(), a.data.display())
                 })?;
                 if let Some(e) = ckpt.networks.get("G_ema") {
-                    t.g_ema = stylegan::train::params::ParamSet::from_entry(e, &device);
+                    t.g_ema = stylegan::optim::ParamSet::from_entry(e, &device);
                 }
                 let dir = new_run_dir(&a.outdir, &desc)?;
                 eprintln!("fine-tuning from {} in {}", file.display(), dir.display());

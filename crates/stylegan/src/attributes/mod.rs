@@ -14,14 +14,15 @@ use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::{json, Value};
 
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 use crate::latent::RandomState;
 use crate::nn::{Conv2dLayer, FullyConnected, Params};
 use crate::ops::{Activation, Filter};
-use crate::train::adam::{Adam, AdamConfig};
+use crate::optim::ParamSet;
+use crate::optim::{Adam, AdamConfig};
 use crate::train::data::{real_batch, TrainingData};
-use crate::train::params::{to_vec, ParamSet};
 
 /// Class name written into classifier files.
 pub const CLASSIFIER_CLASS: &str = "stylegan_rs.AttributeClassifier";

@@ -12,8 +12,8 @@ pub mod pti;
 pub mod stats;
 pub mod target;
 
-pub use projection::Projection;
-pub use projector::{project, Prior, ProjectorConfig, StepInfo};
+pub use projection::{Projection, StepInfo};
+pub use projector::{project, Prior, ProjectorConfig};
 pub use pti::{pivotal_tuning, Locality, PtiConfig};
 pub use stats::{latent_stats, LatentStats};
 pub use target::{load_target, Target};

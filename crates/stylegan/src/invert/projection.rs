@@ -12,15 +12,24 @@ use std::path::Path;
 use burn::tensor::{Tensor, TensorData};
 use safetensors::SafeTensors;
 
-use super::projector::StepInfo;
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::latent::space::{s_flatten, s_unflatten};
 use crate::latent::{broadcast, Latent, Space};
 use crate::models::{Generator, NoiseMode};
-use crate::train::params::to_vec;
 
 /// The `format` metadata value of projection files.
 pub const PROJECTION_FORMAT: &str = "stylegan-rs.projection";
+
+/// One optimisation step's numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct StepInfo {
+    pub step: usize,
+    /// LPIPS distance to the target.
+    pub dist: f64,
+    /// The whole loss (distance + noise penalty + prior).
+    pub loss: f64,
+}
 
 /// A projected image: the latent, the noise maps it was found with, and the optimisation's trace.
 #[derive(Clone, Debug)]

@@ -22,15 +22,16 @@ use burn::tensor::module::avg_pool2d;
 use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Tensor, TensorData};
 
-use super::projection::Projection;
+use super::projection::{Projection, StepInfo};
 use super::stats::{latent_stats, LatentStats, STATS_SAMPLES, STATS_SEED};
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::latent::space::s_unflatten;
 use crate::latent::{broadcast, Latent, RandomState, Space};
 use crate::models::{BlockStyles, Generator, NoiseMode};
+use crate::optim::ParamSet;
+use crate::optim::{Adam, AdamConfig};
 use crate::perceptual::Lpips;
-use crate::train::adam::{Adam, AdamConfig};
-use crate::train::params::{to_vec, ParamSet};
 
 /// A prior on the latent being optimised.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -106,16 +107,6 @@ impl ProjectorConfig {
         let t = step as f64 / self.steps as f64;
         self.initial_noise_factor * (1.0 - t / self.noise_ramp).max(0.0).powi(2)
     }
-}
-
-/// One optimisation step's numbers.
-#[derive(Clone, Copy, Debug)]
-pub struct StepInfo {
-    pub step: usize,
-    /// LPIPS distance to the target.
-    pub dist: f64,
-    /// The whole loss (distance + noise penalty + prior).
-    pub loss: f64,
 }
 
 /// Images as LPIPS sees them in the projector: area-downsampled to 256² when larger.

@@ -17,13 +17,14 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::projection::{flatten, Projection};
 use super::stats::LatentStats;
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::latent::space::s_unflatten;
 use crate::latent::{broadcast, Latent, RandomState, Space};
 use crate::models::{Generator, NoiseMode};
+use crate::optim::{is_buffer, ParamSet};
+use crate::optim::{Adam, AdamConfig};
 use crate::perceptual::Lpips;
-use crate::train::adam::{Adam, AdamConfig};
-use crate::train::params::{is_buffer, to_vec, ParamSet};
 
 /// Locality regularisation settings.
 #[derive(Clone, Copy, Debug)]

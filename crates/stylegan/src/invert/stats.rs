@@ -5,11 +5,11 @@
 
 use burn::tensor::{Tensor, TensorData};
 
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::latent::space::s_flatten;
 use crate::latent::{broadcast, Latent, RandomState};
 use crate::models::Generator;
-use crate::train::params::to_vec;
 
 /// The seed of the official projector's w samples.
 pub const STATS_SEED: u32 = 123;

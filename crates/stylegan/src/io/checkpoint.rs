@@ -10,37 +10,7 @@ use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
 
-/// A dense float32 tensor as stored in a file.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RawTensor {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
-
-/// One network in a checkpoint: its class, constructor config and tensors.
-#[derive(Clone, Debug)]
-pub struct NetworkEntry {
-    /// Official class name, e.g. `training.networks_stylegan2.Generator`.
-    pub class_name: String,
-    /// The constructor's keyword arguments.
-    pub init_kwargs: serde_json::Value,
-    /// Tensors by official name (without the network prefix).
-    pub tensors: BTreeMap<String, RawTensor>,
-}
-
-impl NetworkEntry {
-    /// The class name without its module path (`Generator`, `Discriminator`).
-    pub fn short_class(&self) -> &str {
-        self.class_name
-            .rsplit('.')
-            .next()
-            .unwrap_or(&self.class_name)
-    }
-
-    pub fn num_params(&self) -> usize {
-        self.tensors.values().map(|t| t.data.len()).sum()
-    }
-}
+pub use crate::weights::{NetworkEntry, RawTensor};
 
 /// A checkpoint file's networks, by prefix (`""` for a single unprefixed network).
 #[derive(Clone, Debug)]
@@ -63,7 +33,7 @@ pub const DELTA_BASE: &str = "delta.base";
 pub const DELTA_CRC: &str = "delta.base_crc32";
 pub const DELTA_PREFIX: &str = "delta.prefix";
 
-fn file_crc32(path: &Path) -> Result<u32> {
+pub(crate) fn file_crc32(path: &Path) -> Result<u32> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(crc32fast::hash(&bytes))
 }
@@ -72,16 +42,6 @@ fn file_crc32(path: &Path) -> Result<u32> {
 pub const STATE_PREFIXES: [&str; 3] = ["G_opt", "D_opt", "train"];
 
 impl Checkpoint {
-    /// Open any supported network file: a native checkpoint, or an official PyTorch network
-    /// pickle (converted in memory, nothing in it executed).
-    pub fn open(path: &Path) -> Result<Self> {
-        let ckpt = super::pickle::read_any(path)?;
-        if ckpt.extra_metadata.contains_key(DELTA_BASE) {
-            return ckpt.resolve_delta();
-        }
-        Ok(ckpt)
-    }
-
     /// Write `entry` under `prefix` as a *delta* of the network file `base`: only the tensors
     /// whose values differ from `base_entry` are stored, with the base's path and CRC-32.
     /// [`Checkpoint::open`] puts the two back together.
@@ -112,107 +72,6 @@ impl Checkpoint {
         meta.insert(DELTA_PREFIX.to_string(), prefix.to_string());
         Self::write(path, &[(prefix, &delta)], &meta)?;
         Ok(n)
-    }
-
-    /// A delta checkpoint completed with its base's tensors.
-    fn resolve_delta(self) -> Result<Self> {
-        let base = PathBuf::from(&self.extra_metadata[DELTA_BASE]);
-        // The recorded absolute path, else a file of that name next to the delta.
-        let candidates = [
-            base.clone(),
-            self.path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(base.file_name().unwrap_or_default()),
-        ];
-        let found = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
-            Error::format(
-                &self.path,
-                format!(
-                    "is a delta of {} (e.g. `stylegan pti` output), which is missing —                      put the base network back there or next to this file, or save the tuned                      network whole (`--full`)",
-                    base.display()
-                ),
-            )
-        })?;
-        let want = self
-            .extra_metadata
-            .get(DELTA_CRC)
-            .cloned()
-            .unwrap_or_default();
-        let have = format!("{:08x}", file_crc32(found)?);
-        if want != have {
-            return Err(Error::format(
-                &self.path,
-                format!(
-                    "is a delta of {} (CRC-32 {want}), but that file has changed (CRC-32 {have});                      the tuned weights only make sense on the exact base network",
-                    found.display()
-                ),
-            ));
-        }
-        let prefix = self
-            .extra_metadata
-            .get(DELTA_PREFIX)
-            .cloned()
-            .unwrap_or_default();
-        let delta = self.networks.get(&prefix).ok_or_else(|| {
-            Error::format(&self.path, format!("delta network '{prefix}' is missing"))
-        })?;
-        let base_ckpt = super::pickle::read_any(found)?;
-        let (_, base_entry) =
-            base_ckpt.pick(&[&prefix, "G_ema", "G", "", "D"], delta.short_class())?;
-        if base_entry.class_name != delta.class_name {
-            return Err(Error::format(
-                &self.path,
-                format!(
-                    "delta of a {} but its base holds a {}",
-                    delta.class_name, base_entry.class_name
-                ),
-            ));
-        }
-        let mut tensors = base_entry.tensors.clone();
-        for (k, t) in &delta.tensors {
-            match tensors.get(k) {
-                Some(b) if b.shape != t.shape => {
-                    return Err(Error::ShapeMismatch {
-                        file: self.path.display().to_string(),
-                        name: k.clone(),
-                        expected: b.shape.clone(),
-                        found: t.shape.clone(),
-                    })
-                }
-                None => {
-                    return Err(Error::format(
-                        &self.path,
-                        format!(
-                            "tensor '{k}' is not in the base network {}",
-                            found.display()
-                        ),
-                    ))
-                }
-                _ => {}
-            }
-            tensors.insert(k.clone(), t.clone());
-        }
-        let mut networks = BTreeMap::new();
-        networks.insert(
-            prefix,
-            NetworkEntry {
-                class_name: base_entry.class_name.clone(),
-                init_kwargs: base_entry.init_kwargs.clone(),
-                tensors,
-            },
-        );
-        Ok(Self {
-            path: self.path,
-            networks,
-            extra_metadata: BTreeMap::new(),
-            extra_tensors: BTreeMap::new(),
-        })
-    }
-
-    /// [`Checkpoint::open`] on bytes in memory; `path` only names the source in errors.
-    pub fn open_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
-        super::pickle::read_any_bytes(path, bytes)
     }
 
     /// Read a native checkpoint.
@@ -352,7 +211,7 @@ impl Checkpoint {
         self.pick(&["D", ""], "Discriminator")
     }
 
-    fn pick(&self, order: &[&str], class: &str) -> Result<(&str, &NetworkEntry)> {
+    pub(crate) fn pick(&self, order: &[&str], class: &str) -> Result<(&str, &NetworkEntry)> {
         for p in order {
             if let Some((k, e)) = self.networks.get_key_value(*p) {
                 if e.short_class() == class {

@@ -40,6 +40,16 @@ impl Image8 {
         }
     }
 
+    /// Every image of an NCHW batch in [-1, 1] (the official quantisation).
+    pub fn from_batch(images: burn::tensor::Tensor<4>) -> Result<Vec<Self>> {
+        let [n, c, h, w] = images.dims();
+        let v = crate::backend::to_vec(&images)?;
+        Ok(v.chunks_exact(c * h * w)
+            .take(n)
+            .map(|chw| Self::from_chw(chw, c, h, w))
+            .collect())
+    }
+
     /// Nearest-neighbour enlargement by an integer `factor` (small images in figures).
     pub fn upscale(&self, factor: usize) -> Self {
         let (w, h, c) = (self.width * factor, self.height * factor, self.channels);

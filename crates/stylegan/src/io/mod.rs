@@ -1,11 +1,9 @@
 //! Files in and out: native checkpoints, images and grids, videos (GIF/MP4), `.npy` arrays. Every write is atomic.
+//! Foreign checkpoint formats (pickles, TF, rosinality) are converted in `convert`, above `models`.
 
 pub mod checkpoint;
 pub mod image;
 pub mod npy;
-pub mod pickle;
-pub mod rosinality;
-pub mod tf;
 pub mod video;
 
 use std::io::Write;

@@ -1,18 +1,16 @@
 //! The StyleGAN2 `Discriminator` (FORMATS.md §4): blocks b{R} … b8, then the b4 epilogue with
 //! minibatch standard deviation and, for conditional networks, the projection onto `cmap`.
 
-use std::path::Path;
-
 use burn::tensor::{Device, Tensor};
 use serde_json::Value;
 
 use super::config::{Architecture, DiscriminatorConfig};
 use super::mapping::MappingNetwork;
 use crate::error::{Error, Result};
-use crate::io::checkpoint::{Checkpoint, NetworkEntry};
 use crate::nn::layers::load_filter;
 use crate::nn::{Conv2dLayer, FullyConnected, Params, StateDict};
 use crate::ops::{downsample2d, Activation, Filter};
+use crate::weights::NetworkEntry;
 
 pub const DISCRIMINATOR_CLASS: &str = "training.networks_stylegan2.Discriminator";
 
@@ -276,15 +274,19 @@ impl Discriminator {
         )
     }
 
+    /// The checkpoint entry of a zero-weight network of `config` (see `Generator::template`).
+    pub fn template(config: &DiscriminatorConfig, device: &Device) -> Result<NetworkEntry> {
+        Ok(Self::new(
+            DISCRIMINATOR_CLASS,
+            &config.to_init_kwargs(),
+            &mut Params::zeros(device),
+        )?
+        .to_entry())
+    }
+
     pub fn from_entry(file: &str, entry: &NetworkEntry, device: &Device) -> Result<Self> {
         let mut p = Params::from_tensors(file, entry.tensors.clone(), device);
         Self::new(&entry.class_name, &entry.init_kwargs, &mut p)
-    }
-
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let ckpt = Checkpoint::open(path)?;
-        let (_, entry) = ckpt.discriminator()?;
-        Self::from_entry(&path.display().to_string(), entry, device)
     }
 
     pub fn device(&self) -> &Device {

@@ -9,8 +9,6 @@
 //! the common operations, and `sg2()` / `sg3()` give the family's network or an error that
 //! names the family and the concept it lacks.
 
-use std::path::Path;
-
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 
@@ -20,9 +18,9 @@ use super::mapping::MappingNetwork;
 use super::stylegan3;
 use super::synthesis::{BlockStyles, Features, NoiseMode, SynthesisNetwork};
 use crate::error::{Error, Result};
-use crate::io::checkpoint::{Checkpoint, NetworkEntry};
-use crate::latent;
+use crate::io::image::Image8;
 use crate::nn::{Params, StateDict};
+use crate::weights::NetworkEntry;
 
 /// The official class name we write for networks we create.
 pub const GENERATOR_CLASS: &str = "training.networks_stylegan2.Generator";
@@ -212,6 +210,17 @@ impl Generator {
         )
     }
 
+    /// The checkpoint entry a network of `config` has, with zero weights: the official names,
+    /// shapes and config-fixed buffers (resample filters), without drawing random numbers —
+    /// what converters from other formats fill in.
+    pub fn template(config: &GeneratorConfig, device: &Device) -> Result<NetworkEntry> {
+        let class = match config.family() {
+            Family::StyleGan2 => GENERATOR_CLASS,
+            Family::StyleGan3 => GENERATOR_CLASS_SG3,
+        };
+        Ok(Self::new(class, &config.to_init_kwargs(), &mut Params::zeros(device))?.to_entry())
+    }
+
     /// Build from one checkpoint entry.
     pub fn from_entry(file: &str, entry: &NetworkEntry, device: &Device) -> Result<Self> {
         let mut p = Params::from_tensors(file, entry.tensors.clone(), device);
@@ -219,13 +228,6 @@ impl Generator {
             Error::Config(m) if !m.starts_with(file) => Error::Config(format!("{file}: {m}")),
             e => e,
         })
-    }
-
-    /// Load the generator of a checkpoint file (`G_ema`, else `G`, else the only Generator).
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let ckpt = Checkpoint::open(path)?;
-        let (_, entry) = ckpt.generator()?;
-        Self::from_entry(&path.display().to_string(), entry, device)
     }
 
     pub fn device(&self) -> &Device {
@@ -315,14 +317,14 @@ impl Generator {
         psi: f64,
         cutoff: Option<usize>,
     ) -> Result<Tensor<3>> {
-        let ws = latent::broadcast(self.map(z, c)?, self.num_ws());
+        let ws = super::mapping::broadcast(self.map(z, c)?, self.num_ws());
         if psi == 1.0 {
             return Ok(ws);
         }
         let w_avg = self.mapping.w_avg.as_ref().ok_or_else(|| {
             Error::InvalidArgument("truncation needs w_avg, which this network lacks".into())
         })?;
-        latent::truncate(ws, w_avg, psi, cutoff)
+        super::mapping::truncate(ws, w_avg, psi, cutoff)
     }
 
     /// `G(z, c, psi, cutoff, noise_mode)`: images `[N, C, R, R]` in nominal [-1, 1].
@@ -336,6 +338,29 @@ impl Generator {
     ) -> Result<Tensor<4>> {
         let ws = self.mapping_ws(z, c, psi, cutoff)?;
         self.synthesis.forward(&ws, noise)
+    }
+
+    /// The images of `seeds` as `gen_images.py` makes them: z from
+    /// `RandomState(seed).randn`, truncation ψ (all layers), const noise, 8-bit quantisation.
+    ///
+    /// ```
+    /// # fn main() -> stylegan::Result<()> {
+    /// use stylegan::prelude::*;
+    /// let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/faces32.safetensors");
+    /// let g = Generator::load(demo, &stylegan::backend::cpu())?;
+    /// let images = g.render(&[0, 1], 0.7, None)?;
+    /// assert_eq!((images.len(), images[0].width), (2, 32));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn render(&self, seeds: &[u32], psi: f64, class: Option<usize>) -> Result<Vec<Image8>> {
+        let zs: Vec<Vec<f64>> = seeds
+            .iter()
+            .map(|&s| crate::rng::z_from_seed(s, self.config.z_dim))
+            .collect();
+        let c = self.label(class, seeds.len())?;
+        let img = self.generate(self.z_tensor(&zs)?, c, psi, None, NoiseMode::Const)?;
+        Image8::from_batch(img)
     }
 
     /// Floating-point operations for one image (2 per multiply-add): mapping and affine FCs,

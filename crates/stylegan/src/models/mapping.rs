@@ -1,12 +1,12 @@
-//! The mapping network z, c → w (FORMATS.md §3.3). Broadcasting to W+ and truncation live in
-//! `latent/`; this module only maps.
+//! The mapping network z, c → w (FORMATS.md §3.3), and what the official `MappingNetwork`
+//! does after its layers: broadcasting w to every layer (W+) and truncation toward `w_avg`.
 
 use burn::tensor::Tensor;
 
 use super::config::MappingConfig;
 use crate::error::{Error, Result};
 use crate::nn::{FullyConnected, Init, Params, StateDict};
-use crate::ops::{normalize_2nd_moment, Activation};
+use crate::ops::{lerp, normalize_2nd_moment, Activation};
 
 #[derive(Clone, Debug)]
 pub struct MappingNetwork {
@@ -136,5 +136,42 @@ impl MappingNetwork {
         for (i, fc) in self.fcs.iter().enumerate() {
             sd.scope(&format!("fc{i}"), |sd| fc.state_dict(sd));
         }
+    }
+}
+
+/// w `[N, w_dim]` → ws `[N, num_ws, w_dim]` (the same w for every layer).
+pub fn broadcast(w: Tensor<2>, num_ws: usize) -> Tensor<3> {
+    let [n, d] = w.dims();
+    w.reshape([n, 1, d]).repeat_dim(1, num_ws)
+}
+
+/// Truncation toward `w_avg` on the first `cutoff` layers (all when `None`), with the official
+/// `w_avg.lerp(w, psi)` formula.
+pub fn truncate(
+    ws: Tensor<3>,
+    w_avg: &Tensor<1>,
+    psi: f64,
+    cutoff: Option<usize>,
+) -> Result<Tensor<3>> {
+    if !psi.is_finite() {
+        return Err(Error::InvalidArgument(format!(
+            "truncation psi must be finite, got {psi}"
+        )));
+    }
+    let [n, num_ws, d] = ws.dims();
+    let k = cutoff.unwrap_or(num_ws).min(num_ws);
+    if k == 0 || psi == 1.0 {
+        return Ok(ws);
+    }
+    let avg = w_avg
+        .clone()
+        .reshape([1, 1, d])
+        .repeat_dim(0, n)
+        .repeat_dim(1, k);
+    let head = lerp(avg, ws.clone().narrow(1, 0, k), psi);
+    if k == num_ws {
+        Ok(head)
+    } else {
+        Ok(Tensor::cat(vec![head, ws.narrow(1, k, num_ws - k)], 1))
     }
 }

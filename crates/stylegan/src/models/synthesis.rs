@@ -176,7 +176,7 @@ impl SynthesisLayer {
                 NoiseMode::Seeded(seed) => {
                     let n = x.dims()[0];
                     let mut rng =
-                        crate::latent::RandomState::from_array(&[seed as u32, (seed >> 32) as u32]);
+                        crate::rng::RandomState::from_array(&[seed as u32, (seed >> 32) as u32]);
                     let v: Vec<f32> = rng.randn(n * h * w).into_iter().map(|v| v as f32).collect();
                     let noise = Tensor::<4>::from_data(
                         burn::tensor::TensorData::new(v, [n, 1, h, w]),

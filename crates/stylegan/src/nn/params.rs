@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::error::{Error, Result};
-use crate::io::checkpoint::RawTensor;
-use crate::latent::seed::RandomState;
+use crate::rng::RandomState;
+use crate::weights::RawTensor;
 
 /// How a tensor is initialised when it is not loaded.
 #[derive(Clone, Debug)]
@@ -30,6 +30,9 @@ enum Source {
         used: BTreeSet<String>,
     },
     Random(Box<RandomState>),
+    /// A zero-weight build: only the names, the shapes and the values fixed by the config
+    /// (`Init::Values`, e.g. resample filters) — what converters need as a template.
+    Zeros,
     /// Tensors that already live on a device, kept flat (`[numel]`) with their shapes: the
     /// trainer's parameters. Layers get a reshaped view, so gradients reach the flat leaves.
     Live {
@@ -68,6 +71,15 @@ impl Params {
     pub fn random(seed: u32, device: &Device) -> Self {
         Self {
             source: Source::Random(Box::new(RandomState::new(seed))),
+            prefix: vec![],
+            device: device.clone(),
+        }
+    }
+
+    /// A zero-weight build (see [`Source::Zeros`]).
+    pub fn zeros(device: &Device) -> Self {
+        Self {
+            source: Source::Zeros,
             prefix: vec![],
             device: device.clone(),
         }
@@ -116,7 +128,7 @@ impl Params {
     pub fn contains(&self, name: &str) -> bool {
         match &self.source {
             Source::Checkpoint { tensors, .. } => tensors.contains_key(&self.full_name(name)),
-            Source::Random(_) => true,
+            Source::Random(_) | Source::Zeros => true,
             Source::Live { tensors, .. } => tensors.contains_key(&self.full_name(name)),
         }
     }
@@ -191,6 +203,17 @@ impl Params {
                 };
                 Ok(TensorData::new(values, shape.to_vec()))
             }
+            Source::Zeros => {
+                let n: usize = shape.iter().product();
+                let values = match init {
+                    Init::Values(v) => {
+                        assert_eq!(v.len(), n, "init values for {full}");
+                        v
+                    }
+                    _ => vec![0f32; n],
+                };
+                Ok(TensorData::new(values, shape.to_vec()))
+            }
             Source::Live { .. } => {
                 let t = self.live_flat(name, shape).expect("live source")?;
                 let v: Vec<f32> = t
@@ -242,7 +265,7 @@ impl Params {
                 .filter(|k| !used.contains(*k))
                 .cloned()
                 .collect(),
-            Source::Random(_) => vec![],
+            Source::Random(_) | Source::Zeros => vec![],
         }
     }
 
@@ -256,7 +279,7 @@ impl Params {
         let file = match &self.source {
             Source::Checkpoint { file, .. } => file.clone(),
             Source::Live { .. } => "(live parameters)".into(),
-            Source::Random(_) => String::new(),
+            Source::Random(_) | Source::Zeros => String::new(),
         };
         let shown: Vec<_> = unused.iter().take(5).cloned().collect();
         Err(Error::Config(format!(

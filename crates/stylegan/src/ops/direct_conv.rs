@@ -224,10 +224,16 @@ impl SendPtr {
     }
 }
 
+/// Whether the AVX-512 micro-kernel runs: the CPU has AVX-512F and `STYLEGAN_NO_AVX512` is not
+/// set (set it to measure the portable kernel on an AVX-512 machine, as most users' CPUs run it).
 fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f")
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::env::var_os("STYLEGAN_NO_AVX512").is_none()
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

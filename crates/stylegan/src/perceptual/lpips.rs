@@ -130,17 +130,17 @@ impl Lpips {
         for (i, (w, b)) in self.convs.iter().enumerate() {
             tensors.insert(
                 format!("vgg.{i}.weight"),
-                raw(crate::train::params::to_vec(w)?, w.dims().to_vec()),
+                raw(crate::backend::to_vec(w)?, w.dims().to_vec()),
             );
             tensors.insert(
                 format!("vgg.{i}.bias"),
-                raw(crate::train::params::to_vec(b)?, b.dims().to_vec()),
+                raw(crate::backend::to_vec(b)?, b.dims().to_vec()),
             );
         }
         for (s, h) in self.heads.iter().enumerate() {
             tensors.insert(
                 format!("lin{s}.weight"),
-                raw(crate::train::params::to_vec(h)?, h.dims().to_vec()),
+                raw(crate::backend::to_vec(h)?, h.dims().to_vec()),
             );
         }
         Ok(NetworkEntry {

@@ -1,7 +1,7 @@
 //! Training StyleGAN2 (official `training/loss.py` and `training_loop.py`).
 //!
-//! - [`params`]: a network's tensors as trainable flat leaves; networks are rebuilt from them.
-//! - [`adam`]: torch's Adam with the lazy-regularisation adjustment, state saved in snapshots.
+//! The trainable parameters and Adam (with the lazy-regularisation adjustment) are in
+//! `crate::optim`, shared with inversion and the classifier.
 //! - [`regularizers`]: R1 and path length from first-order gradients (central differences).
 //! - [`augment`]: ADA augmentations.
 //! - [`data`]: what the trainer reads from a data set; minibatches.
@@ -9,10 +9,8 @@
 //! - [`run`]: the run directory, ticks, logs, snapshots and fakes grids.
 //! - [`trainer`]: the phases, EMA, ADA p, snapshots and resume.
 
-pub mod adam;
 pub mod augment;
 pub mod data;
-pub mod params;
 pub mod presets;
 pub mod regularizers;
 pub mod run;

@@ -26,7 +26,7 @@ pub const DEFAULT_EPS_REL: f64 = 1e-2;
 
 /// ‖t‖₂ over all elements, as f64.
 fn norm<const D: usize>(t: &Tensor<D>) -> Result<f64> {
-    let v = super::params::to_vec(&t.clone().reshape([-1]).square().sum())?;
+    let v = crate::backend::to_vec(&t.clone().reshape([-1]).square().sum())?;
     Ok((v[0] as f64).sqrt())
 }
 
@@ -59,7 +59,7 @@ pub fn r1(
         .ok_or_else(|| Error::Config("R1: D's output does not depend on its input".into()))?;
     drop(grads);
     let penalty: Vec<f64> =
-        super::params::to_vec(&g.clone().reshape([n as i32, -1]).square().sum_dim(1))?
+        crate::backend::to_vec(&g.clone().reshape([n as i32, -1]).square().sum_dim(1))?
             .into_iter()
             .map(f64::from)
             .collect();
@@ -123,7 +123,7 @@ pub fn path_length(
         .ok_or_else(|| Error::Config("path length: the image does not depend on ws".into()))?;
     drop(grads);
     // Lᵢ = √(mean_l Σ_d vᵢₗd²)
-    let sq: Vec<f64> = super::params::to_vec(
+    let sq: Vec<f64> = crate::backend::to_vec(
         &v.clone()
             .square()
             .sum_dim(2)

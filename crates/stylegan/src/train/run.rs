@@ -11,8 +11,8 @@ use burn::tensor::{Tensor, TensorData};
 use serde_json::{json, Value};
 
 use super::data::TrainingData;
-use super::params::to_vec;
 use super::trainer::{StepStats, Trainer};
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::io::image::{grid, Image8};
 use crate::latent::RandomState;

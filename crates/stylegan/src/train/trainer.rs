@@ -9,15 +9,16 @@ use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::{json, Value};
 
-use super::adam::{Adam, AdamConfig};
 use super::augment::{self, AugmentPipe};
 use super::data::{check_compatible, gen_labels, real_batch, TrainingData};
-use super::params::{to_vec, ParamSet};
 use super::regularizers;
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 use crate::latent::{self, RandomState};
 use crate::models::{Discriminator, Generator, GeneratorConfig, NoiseMode};
+use crate::optim::adam::{Adam, AdamConfig};
+use crate::optim::ParamSet;
 
 /// How augmentation is applied to every image D sees.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -483,7 +484,7 @@ impl Trainer {
         let beta = 0.5f64.powf(batch as f64 / ema_nimg.max(1e-8));
         for (name, (_, p)) in &self.g.tensors {
             let e = self.g_ema.get(name)?.clone();
-            let new = if super::params::is_buffer(name) {
+            let new = if crate::optim::params::is_buffer(name) {
                 p.clone()
             } else {
                 // p_ema.copy_(p.lerp(p_ema, β))

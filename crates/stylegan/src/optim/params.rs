@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
-use crate::io::checkpoint::{NetworkEntry, RawTensor};
 use crate::models::{Discriminator, Generator};
 use crate::nn::Params;
+use crate::weights::{NetworkEntry, RawTensor};
 
 /// Official buffer names (not optimised): the last name component.
 const BUFFERS: [&str; 3] = ["resample_filter", "w_avg", "noise_const"];
@@ -54,7 +55,7 @@ impl ParamSet {
     }
 
     /// A set of named flat tensors that is not a checkpoint network (e.g. the projector's
-    /// latent and noise maps), so that [`super::adam::Adam`] can optimise it.
+    /// latent and noise maps), so that [`crate::optim::adam::Adam`] can optimise it.
     pub fn new(
         class_name: &str,
         tensors: BTreeMap<String, (Vec<usize>, Tensor<1>)>,
@@ -155,13 +156,4 @@ impl ParamSet {
             tensors,
         })
     }
-}
-
-/// A tensor's values on the host as f32.
-pub fn to_vec<const D: usize>(t: &Tensor<D>) -> Result<Vec<f32>> {
-    t.clone()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| Error::Config(format!("tensor data: {e:?}")))
 }

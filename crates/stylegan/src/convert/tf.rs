@@ -8,8 +8,8 @@ use burn::tensor::Device;
 use serde_json::{json, Value as Json};
 use stylegan_pickle::{numpy, Value};
 
-use super::checkpoint::{NetworkEntry, RawTensor};
 use crate::error::{Error, Result};
+use crate::io::checkpoint::{NetworkEntry, RawTensor};
 use crate::models::discriminator::DISCRIMINATOR_CLASS;
 use crate::models::generator::GENERATOR_CLASS;
 use crate::models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
@@ -193,7 +193,7 @@ fn generator(net: &Value, device: &Device) -> Result<NetworkEntry> {
     if vars.keys().any(|k| k.contains("ToRGB_lod")) {
         return Err(Error::Config("TF generators with ToRGB_lod layers (configs a-d) are not supported (neither are they by legacy.py)".into()));
     }
-    let template = Generator::random(&cfg, 0, device)?.to_entry();
+    let template = Generator::template(&cfg, device)?;
     let tensors = fill(template, &vars, g_source, "generator")?;
     Ok(NetworkEntry {
         class_name: GENERATOR_CLASS.into(),
@@ -418,7 +418,7 @@ fn discriminator(net: &Value, device: &Device) -> Result<NetworkEntry> {
     let cfg = DiscriminatorConfig::from_init_kwargs(DISCRIMINATOR_CLASS, &init)?;
     let mut vars = HashMap::new();
     variables(net, "", &mut vars, 0)?;
-    let template = Discriminator::random(&cfg, 0, device)?.to_entry();
+    let template = Discriminator::template(&cfg, device)?;
     let tensors = fill(template, &vars, d_source, "discriminator")?;
     Ok(NetworkEntry {
         class_name: DISCRIMINATOR_CLASS.into(),

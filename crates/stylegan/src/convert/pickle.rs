@@ -9,8 +9,8 @@ use std::path::Path;
 use serde_json::{Map, Value as Json};
 use stylegan_pickle::{numpy, torch, unpickle, Value};
 
-use super::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 use crate::error::{Error, Result};
+use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 
 /// Read any supported network file into a checkpoint (native files directly, official pickles
 /// by conversion). Used by [`Checkpoint::open`].

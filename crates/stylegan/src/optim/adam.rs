@@ -12,7 +12,7 @@ use burn::tensor::Tensor;
 
 use super::params::ParamSet;
 use crate::error::{Error, Result};
-use crate::io::checkpoint::RawTensor;
+use crate::weights::RawTensor;
 
 /// Learning rate and betas of one optimiser.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -113,14 +113,14 @@ impl Adam {
                 format!("{prefix}.exp_avg.{name}"),
                 RawTensor {
                     shape: vec![n],
-                    data: super::params::to_vec(&mo.m)?,
+                    data: crate::backend::to_vec(&mo.m)?,
                 },
             );
             out.insert(
                 format!("{prefix}.exp_avg_sq.{name}"),
                 RawTensor {
                     shape: vec![n],
-                    data: super::params::to_vec(&mo.v)?,
+                    data: crate::backend::to_vec(&mo.v)?,
                 },
             );
         }

@@ -10,8 +10,8 @@ use std::rc::Rc;
 use serde_json::json;
 use stylegan_pickle::{torch, unpickle, Value};
 
-use super::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 use crate::error::{Error, Result};
+use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 use crate::models::discriminator::DISCRIMINATOR_CLASS;
 use crate::models::generator::GENERATOR_CLASS;
 use crate::models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
@@ -253,7 +253,7 @@ fn generator(
             return Err(Error::Config(format!("'{name}' is not the default [1,3,3,1] blur kernel; other kernels are not supported")));
         }
     }
-    let template = Generator::random(&cfg, 0, device)?.to_entry();
+    let template = Generator::template(&cfg, device)?;
     let mut tensors = BTreeMap::new();
     for (name, t) in &template.tensors {
         let src = |s: &str| take(sd, s, &t.shape);
@@ -310,7 +310,7 @@ fn generator(
     if latent_avg.is_none() {
         // rosinality's generate.py uses g_ema.mean_latent(4096) (torch RNG); we use numpy's.
         let g = Generator::from_entry("rosinality", &entry, device)?;
-        let mut rs = crate::latent::RandomState::new(0);
+        let mut rs = crate::rng::RandomState::new(0);
         let zs: Vec<Vec<f64>> = (0..4096).map(|_| rs.randn(cfg.z_dim)).collect();
         let w = g.map(g.z_tensor(&zs)?, None)?.mean_dim(0);
         let data: Vec<f32> = w
@@ -351,7 +351,7 @@ fn discriminator(sd: &Tensors, device: &crate::Device) -> Result<NetworkEntry> {
         "channel_base": channel_base, "channel_max": channel_max, "num_fp16_res": 0, "conv_clamp": null,
         "epilogue_kwargs": {"mbstd_group_size": 4, "mbstd_num_channels": 1}});
     let cfg = DiscriminatorConfig::from_init_kwargs(DISCRIMINATOR_CLASS, &init)?;
-    let template = Discriminator::random(&cfg, 0, device)?.to_entry();
+    let template = Discriminator::template(&cfg, device)?;
     let mut tensors = BTreeMap::new();
     for (name, t) in &template.tensors {
         let src = |s: &str| take(sd, s, &t.shape);
@@ -474,7 +474,7 @@ pub fn write(path: &Path, g: &NetworkEntry, d: Option<&NetworkEntry>) -> Result<
         z.write_all(b"3\n").map_err(ioerr)?;
         z.finish().map_err(err)?;
     }
-    super::atomic_write(path, buf.get_ref())
+    crate::io::atomic_write(path, buf.get_ref())
 }
 
 type Named = Vec<(String, Vec<usize>, Vec<f32>)>;
