@@ -35,7 +35,8 @@ from safetensors import safe_open
 
 
 def upfirdn2d(x, f, up=1, down=1, pad=(0, 0, 0, 0), gain=1.0):
-    """Zero-insert, pad (negative = crop), true convolution with f, keep every down-th sample."""
+    """Zero-insert, pad (negative = crop), true convolution with f (2-D, 1-D = separable, or
+    None = identity), keep every down-th sample."""
     n, c, h, w = x.shape
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
@@ -44,8 +45,15 @@ def upfirdn2d(x, f, up=1, down=1, pad=(0, 0, 0, 0), gain=1.0):
     px0, px1, py0, py1 = pad
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    k = (f * gain).flip([0, 1])[None, None].repeat(c, 1, 1, 1)
-    x = F.conv2d(x, k, groups=c)
+    if f is None:
+        x = x * gain if gain != 1.0 else x
+    elif f.ndim == 2:
+        k = (f * gain).flip([0, 1])[None, None].repeat(c, 1, 1, 1)
+        x = F.conv2d(x, k, groups=c)
+    else:  # separable: horizontal then vertical pass, each with gain**0.5
+        k = (f * gain ** 0.5).flip([0])
+        x = F.conv2d(x, k[None, None, None, :].repeat(c, 1, 1, 1), groups=c)
+        x = F.conv2d(x, k[None, None, :, None].repeat(c, 1, 1, 1), groups=c)
     return x[:, :, ::down, ::down]
 
 
@@ -172,25 +180,6 @@ class Generator:
         return self.synthesis(self.mapping(z, psi), noise_mode)
 
 
-def upfirdn2d_1d(x, f, up=1, down=1, pad=(0, 0, 0, 0), gain=1.0):
-    """upfirdn2d with a 1-D filter: horizontal then vertical pass, each with gain**0.5."""
-    n, c, h, w = x.shape
-    if up > 1:
-        x = x.reshape(n, c, h, 1, w, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(n, c, h * up, w * up)
-    px0, px1, py0, py1 = pad
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    if f is not None:
-        k = (f * gain ** 0.5).flip([0])
-        x = F.conv2d(x, k[None, None, None, :].repeat(c, 1, 1, 1), groups=c)
-        x = F.conv2d(x, k[None, None, :, None].repeat(c, 1, 1, 1), groups=c)
-    elif gain != 1.0:
-        x = x * gain
-    return x[:, :, ::down, ::down]
-
-
 class Generator3:
     """StyleGAN3 (FORMATS.md §5), evaluation mode, separable filters (config T)."""
 
@@ -295,11 +284,11 @@ class Generator3:
         wm = wm * p[name + ".magnitude_ema"].rsqrt()
         x = F.conv2d(x.reshape(1, n * i, *x.shape[2:]), wm.reshape(n * o, i, k, k), padding=k - 1, groups=n)
         x = x.reshape(n, o, *x.shape[2:]) + p[name + ".bias"].reshape(1, -1, 1, 1)
-        x = upfirdn2d_1d(x, p.get(name + ".up_filter"), up=up, pad=pad, gain=up * up)
+        x = upfirdn2d(x, p.get(name + ".up_filter"), up=up, pad=pad, gain=up * up)
         if not torgb:
             x = F.leaky_relu(x, 0.2) * math.sqrt(2)
         x = x.clamp(-self.clamp, self.clamp) if self.clamp is not None else x
-        return upfirdn2d_1d(x, p.get(name + ".down_filter"), down=down)
+        return upfirdn2d(x, p.get(name + ".down_filter"), down=down)
 
     @torch.no_grad()
     def synthesis(self, ws, noise_mode="const"):
