@@ -325,6 +325,7 @@ fn expand_and_blend() {
         map_layers: 2,
         latent_dim: 8,
         mbstd_group: 2,
+        ..stylegan::train::NetworkOptions::stylegan2(8, 3, 0)
     };
     let (g8, _) = small.build(0).unwrap();
     stylegan::io::checkpoint::Checkpoint::write(

@@ -258,6 +258,7 @@ fn train_rejects_bad_input_clearly() {
         map_layers: 2,
         latent_dim: 8,
         mbstd_group: 2,
+        ..stylegan::train::NetworkOptions::stylegan2(16, 3, 0)
     };
     let (g, d) = other.build(0).unwrap();
     let parent = tmp.path().join("p16.safetensors");
@@ -275,4 +276,68 @@ fn train_rejects_bad_input_clearly() {
     ];
     args.extend_from_slice(TINY);
     fails(&run(&args), &["16x16", "8x8"]);
+}
+
+/// `--cfg stylegan3-t` trains a StyleGAN3 generator with the SG2 discriminator; resuming it
+/// with the StyleGAN2 recipe is refused with the reason.
+#[test]
+fn train_stylegan3_and_refuse_a_recipe_of_another_family() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dataset(tmp.path());
+    let out = tmp.path().join("runs");
+    // TINY without its --map (StyleGAN3's default is 2) and --cmax (8 here).
+    let mut tiny: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while i < TINY.len() {
+        if TINY[i] == "--map" || TINY[i] == "--cmax" {
+            i += 2;
+            continue;
+        }
+        tiny.push(TINY[i]);
+        i += 1;
+    }
+    let mut args = vec![
+        "train",
+        "--cfg",
+        "stylegan3-t",
+        "--data",
+        data.to_str().unwrap(),
+        "--outdir",
+        out.to_str().unwrap(),
+        "--kimg",
+        "0.008",
+        "--cmax",
+        "8",
+    ];
+    args.extend_from_slice(&tiny);
+    ok(&run(&args));
+    let dir = only_run_dir(&out);
+    let snap = dir.join("network-snapshot-000000.safetensors");
+    let ck = Checkpoint::read(&snap).unwrap();
+    assert_eq!(
+        ck.networks["G_ema"].class_name,
+        "training.networks_stylegan3.Generator"
+    );
+    let opts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("training_options.json")).unwrap())
+            .unwrap();
+    assert_eq!(opts["G_kwargs"]["mapping_kwargs"]["num_layers"], 2);
+    assert_eq!(opts["dlr"].as_f64(), Some(0.002));
+    assert!(image::open(dir.join("fakes000000.png")).is_ok());
+    let mut args = vec![
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--outdir",
+        out.to_str().unwrap(),
+        "--resume",
+        snap.to_str().unwrap(),
+        "--kimg",
+        "0.016",
+    ];
+    args.extend_from_slice(&tiny);
+    fails(
+        &run(&args),
+        &["--cfg stylegan2", "StyleGAN3", "stylegan3-t"],
+    );
 }

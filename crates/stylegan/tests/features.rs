@@ -16,6 +16,7 @@ fn tiny_g() -> Generator {
         map_layers: 2,
         latent_dim: 12,
         mbstd_group: 2,
+        ..NetworkOptions::stylegan2(16, 3, 0)
     };
     let (g, _) = o.build(4).unwrap();
     Generator::from_entry("tiny", &g, &stylegan::backend::cpu()).unwrap()
@@ -436,6 +437,7 @@ fn translation_limits() {
         map_layers: 2,
         latent_dim: 12,
         mbstd_group: 2,
+        ..NetworkOptions::stylegan2(16, 3, 0)
     };
     let (other, _) = o.build(99).unwrap();
     let mut entry = parent.to_entry();

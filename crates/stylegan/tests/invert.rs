@@ -253,6 +253,7 @@ fn projection_files_are_checked_against_the_network() {
         map_layers: 2,
         latent_dim: 12,
         mbstd_group: 2,
+        ..stylegan::train::NetworkOptions::stylegan2(32, 3, 0)
     };
     let (e2, _) = o.build(4).unwrap();
     let other = Generator::from_entry("other", &e2, &stylegan::backend::cpu()).unwrap();

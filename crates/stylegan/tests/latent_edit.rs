@@ -22,6 +22,7 @@ fn tiny_g() -> Generator {
         map_layers: 2,
         latent_dim: 12,
         mbstd_group: 2,
+        ..NetworkOptions::stylegan2(16, 3, 0)
     };
     let (g, _): (NetworkEntry, NetworkEntry) = o.build(9).unwrap();
     Generator::from_entry("tiny", &g, &stylegan::backend::cpu()).unwrap()

@@ -2,27 +2,34 @@
 //! steps with a resume in between equal 2N straight), freezing keeps weights, ADA's augment is
 //! exact where it should be and lets gradients through.
 
+use stylegan::io::checkpoint::NetworkEntry;
 use stylegan::latent::RandomState;
 use stylegan::train::augment::{AugmentPipe, Params as AugParams};
-use stylegan::train::{AugMode, InMemoryData, NetworkOptions, TrainOptions, Trainer};
+use stylegan::train::{AugMode, InMemoryData, NetworkOptions, TrainConfig, TrainOptions, Trainer};
 
-fn tiny_nets(
-    c_dim: usize,
-) -> (
-    stylegan::io::checkpoint::NetworkEntry,
-    stylegan::io::checkpoint::NetworkEntry,
-) {
+fn tiny_nets(c_dim: usize) -> (NetworkEntry, NetworkEntry) {
     let o = NetworkOptions {
-        resolution: 8,
-        channels: 3,
-        c_dim,
         channel_base: 64,
         channel_max: 16,
         map_layers: 2,
         latent_dim: 8,
         mbstd_group: 2,
+        ..NetworkOptions::stylegan2(8, 3, c_dim)
     };
     o.build(5).unwrap()
+}
+
+/// A tiny StyleGAN3 (T or R) for 8×8 data, with the SG2 discriminator.
+fn tiny_sg3(cfg: TrainConfig) -> (NetworkEntry, NetworkEntry) {
+    NetworkOptions {
+        channel_base: 64,
+        channel_max: 8,
+        latent_dim: 8,
+        mbstd_group: 2,
+        ..NetworkOptions::for_cfg(cfg, 8, 3, 0, 4)
+    }
+    .build(7)
+    .unwrap()
 }
 
 /// Eight 8×8 images: coloured squares at different places.
@@ -290,5 +297,73 @@ fn ada_moves_p_toward_the_target() {
     let mut t = Trainer::new(down, &g, &d, &dev).unwrap();
     for _ in 0..2 {
         assert_eq!(t.step(&data).unwrap().ada_p, 0.0);
+    }
+}
+
+/// StyleGAN3's recipe: no path length or style mixing; the layers' input-magnitude EMAs move
+/// (G_ema copies them); config R blurs what D sees; a resumed run continues bit for bit.
+#[test]
+fn stylegan3_trains_with_its_recipe_and_resumes_exactly() {
+    let dev = stylegan::backend::cpu();
+    let data = tiny_data(false);
+    for cfg in [TrainConfig::StyleGan3T, TrainConfig::StyleGan3R] {
+        let (g, d) = tiny_sg3(cfg);
+        assert_eq!(g.class_name, "training.networks_stylegan3.Generator");
+        let o = TrainOptions {
+            r1_gamma: 1.0,
+            d_reg_interval: Some(2),
+            ema_kimg: 0.01,
+            seed: 3,
+            ..TrainOptions::for_cfg(cfg, 4)
+        };
+        assert_eq!((o.style_mixing_prob, o.g_reg_interval), (0.0, None));
+        assert_eq!(
+            o.blur_init_sigma,
+            if cfg == TrainConfig::StyleGan3R {
+                10.0
+            } else {
+                0.0
+            }
+        );
+        let mut t = Trainer::new(o.clone(), &g, &d, &dev).unwrap();
+        let before = weights(&t);
+        let st = t.step(&data).unwrap();
+        assert!(st.loss_g.is_finite() && st.loss_d_real.is_finite() && st.r1_penalty.is_finite());
+        assert!(
+            st.pl_penalty.is_nan(),
+            "no path length in the StyleGAN3 recipe"
+        );
+        let after = weights(&t);
+        let mut moved = 0;
+        for ((k, a), (_, b)) in before.iter().zip(&after) {
+            if k.starts_with("G.") && k.ends_with("magnitude_ema") {
+                assert_ne!(a, b, "{k} did not move");
+                let ema = &after
+                    .iter()
+                    .find(|(n, _)| n == &format!("G_ema.{}", &k[2..]))
+                    .unwrap()
+                    .1;
+                assert_eq!(ema, b, "G_ema copies {k}");
+                moved += 1;
+            }
+            if k.ends_with("_filter") || k.ends_with("freqs") || k.ends_with("phases") {
+                assert_eq!(a, b, "{k} is a buffer");
+            }
+        }
+        assert!(moved > 0);
+        // Resume: 2 + 1 steps equal 3 straight.
+        let dir = tempfile::tempdir().unwrap();
+        let snap = dir.path().join("snap.safetensors");
+        t.step(&data).unwrap();
+        t.save(&snap, &Default::default()).unwrap();
+        t.step(&data).unwrap();
+        let mut resumed = Trainer::resume(&snap, o, &dev).unwrap();
+        resumed.step(&data).unwrap();
+        for ((k, x), (_, y)) in weights(&t).iter().zip(&weights(&resumed)) {
+            assert_eq!(x, y, "{cfg:?}: {k} differs after resume");
+        }
+        // The trained G_ema generates.
+        let g = resumed.g_ema().unwrap();
+        assert_eq!(g.render(&[0], 1.0, None).unwrap()[0].width, 8);
     }
 }

@@ -1,4 +1,4 @@
-//! `stylegan train`: train a StyleGAN2 from a data set, like the official `train.py`.
+//! `stylegan train`: train a StyleGAN2 or StyleGAN3 from a data set, like the official `train.py`.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +8,7 @@ use stylegan::data::Dataset;
 use stylegan::io::checkpoint::Checkpoint;
 use stylegan::train::{
     latest_snapshot, new_run_dir, AugMode, NetworkOptions, Observer, RunOptions, StepStats,
-    TrainOptions, Trainer, TrainingRun,
+    TrainConfig, TrainOptions, Trainer, TrainingRun,
 };
 
 #[derive(clap::Args)]
@@ -19,7 +19,7 @@ pub struct Args {
     /// Where run directories are created (`NNNNN-desc`).
     #[arg(long)]
     outdir: PathBuf,
-    /// Base configuration (only `stylegan2` for now).
+    /// Base configuration: stylegan2, stylegan3-t or stylegan3-r (official `train.py --cfg`).
     #[arg(long, default_value = "stylegan2")]
     cfg: String,
     /// Total batch size.
@@ -74,9 +74,9 @@ pub struct Args {
     /// Max feature maps per layer.
     #[arg(long, default_value_t = 512)]
     cmax: usize,
-    /// Mapping network depth.
-    #[arg(long, default_value_t = 8)]
-    map: usize,
+    /// Mapping network depth (default 8 for stylegan2, 2 for stylegan3).
+    #[arg(long)]
+    map: Option<usize>,
     /// z and w dimensionality.
     #[arg(long, default_value_t = 512)]
     latent_dim: usize,
@@ -86,9 +86,9 @@ pub struct Args {
     /// G learning rate.
     #[arg(long, default_value_t = 0.0025)]
     glr: f64,
-    /// D learning rate.
-    #[arg(long, default_value_t = 0.0025)]
-    dlr: f64,
+    /// D learning rate (default 0.0025 for stylegan2, 0.002 for stylegan3 as `train.py`).
+    #[arg(long)]
+    dlr: Option<f64>,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     seed: u32,
@@ -159,9 +159,7 @@ impl Bar {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if a.cfg != "stylegan2" {
-        bail!("--cfg {} is not available (only stylegan2)", a.cfg);
-    }
+    let cfg = TrainConfig::parse(&a.cfg).map_err(|e| anyhow::anyhow!("--cfg: {e}"))?;
     if a.batch == 0 {
         bail!("--batch must be at least 1");
     }
@@ -203,12 +201,11 @@ pub fn run(a: Args) -> Result<()> {
         }
     );
 
+    let recipe = TrainOptions::for_cfg(cfg, a.batch);
     let opts = TrainOptions {
-        batch: a.batch,
         r1_gamma: a.gamma,
         glr: a.glr,
-        dlr: a.dlr,
-        ema_kimg: a.batch as f64 * 10.0 / 32.0,
+        dlr: a.dlr.unwrap_or(recipe.dlr),
         mirror: a.mirror,
         aug,
         ada_kimg: a.ada_kimg,
@@ -217,7 +214,7 @@ pub fn run(a: Args) -> Result<()> {
         freeze_mapping: a.freeze_mapping,
         freeze_affine: a.freeze_affine,
         seed: a.seed,
-        ..TrainOptions::default()
+        ..recipe
     };
     let run_opts = RunOptions {
         kimg: a.kimg,
@@ -294,14 +291,16 @@ pub fn run(a: Args) -> Result<()> {
             }
         }
         None => {
-            let mut net = NetworkOptions::stylegan2(
+            let mut net = NetworkOptions::for_cfg(
+                cfg,
                 data.resolution(),
                 data.channels(),
                 if a.cond { data.label_dim() } else { 0 },
+                a.batch,
             );
             net.channel_base = a.cbase;
             net.channel_max = a.cmax;
-            net.map_layers = a.map;
+            net.map_layers = a.map.unwrap_or(cfg.default_map());
             net.latent_dim = a.latent_dim;
             net.mbstd_group = a.mbstd_group;
             let (g, d) = net.build(a.seed)?;
@@ -310,13 +309,32 @@ pub fn run(a: Args) -> Result<()> {
             (dir, Trainer::new(opts, &g, &d, &device)?)
         }
     };
+    // The recipe must be the network's family (a StyleGAN3 snapshot resumed without
+    // --cfg stylegan3-* would get style mixing and path length).
+    let family = stylegan::models::GeneratorConfig::from_init_kwargs(
+        &trainer.g.class_name,
+        &trainer.g.init_kwargs,
+    )?
+    .family();
+    if cfg.is_stylegan3() != (family == stylegan::models::Family::StyleGan3) {
+        bail!(
+            "--cfg {} does not match the network, which is a {} (pass --cfg {})",
+            a.cfg,
+            family.name(),
+            if cfg.is_stylegan3() {
+                "stylegan2"
+            } else {
+                "stylegan3-t or stylegan3-r"
+            }
+        );
+    }
     let options = json!({
         "data": a.data.display().to_string(),
         "cfg": a.cfg, "batch": a.batch, "gamma": a.gamma, "kimg": a.kimg, "tick": a.tick,
         "snap": a.snap, "mirror": a.mirror, "cond": a.cond, "aug": a.aug, "p": a.p,
         "target": a.target, "ada_kimg": a.ada_kimg, "freeze_d": a.freeze_d,
         "freeze_mapping": a.freeze_mapping, "freeze_affine": a.freeze_affine,
-        "glr": a.glr, "dlr": a.dlr, "seed": a.seed,
+        "glr": trainer.opts.glr, "dlr": trainer.opts.dlr, "seed": a.seed,
         "resume": a.resume.as_ref().map(|p| p.display().to_string()),
         "G_kwargs": trainer.g.init_kwargs, "D_kwargs": trainer.d.init_kwargs,
     });

@@ -108,6 +108,20 @@ impl Synthesis {
         }
     }
 
+    /// [`Self::forward`] as training's `update_emas=True` pass: StyleGAN3 updates its layers'
+    /// input-magnitude EMAs (decay `beta`) and returns them by name; StyleGAN2 has none.
+    pub fn forward_update_emas(
+        &self,
+        ws: &Tensor<3>,
+        noise: NoiseMode,
+        beta: f64,
+    ) -> Result<(Tensor<4>, Vec<(String, f32)>)> {
+        match self {
+            Self::StyleGan2(s) => Ok((s.forward(ws, noise)?, vec![])),
+            Self::StyleGan3(s) => s.forward_update_emas(ws, beta),
+        }
+    }
+
     /// StyleSpace styles per block (StyleGAN2).
     pub fn styles(&self, ws: &Tensor<3>) -> Result<Vec<BlockStyles>> {
         self.sg2("StyleSpace (S)")?.styles(ws)

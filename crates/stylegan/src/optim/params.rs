@@ -17,8 +17,19 @@ use crate::models::{Discriminator, Generator};
 use crate::nn::Params;
 use crate::weights::{NetworkEntry, RawTensor};
 
-/// Official buffer names (not optimised): the last name component.
-const BUFFERS: [&str; 3] = ["resample_filter", "w_avg", "noise_const"];
+/// Official buffer names (not optimised): the last name component (StyleGAN2's, then
+/// StyleGAN3's input and layer buffers).
+const BUFFERS: [&str; 9] = [
+    "resample_filter",
+    "w_avg",
+    "noise_const",
+    "transform",
+    "freqs",
+    "phases",
+    "magnitude_ema",
+    "up_filter",
+    "down_filter",
+];
 
 /// Whether the official module registers `name` as a buffer rather than a parameter.
 pub fn is_buffer(name: &str) -> bool {

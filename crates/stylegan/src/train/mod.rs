@@ -1,4 +1,4 @@
-//! Training StyleGAN2 (official `training/loss.py` and `training_loop.py`).
+//! Training StyleGAN2 and StyleGAN3 (official `training/loss.py` and `training_loop.py`).
 //!
 //! The trainable parameters and Adam (with the lazy-regularisation adjustment) are in
 //! `crate::optim`, shared with inversion and the classifier.
@@ -17,6 +17,6 @@ pub mod run;
 pub mod trainer;
 
 pub use data::{InMemoryData, TrainingData};
-pub use presets::NetworkOptions;
+pub use presets::{NetworkOptions, TrainConfig};
 pub use run::{latest_snapshot, new_run_dir, Observer, RunOptions, TrainingRun};
 pub use trainer::{AugMode, StepStats, TrainOptions, Trainer};

@@ -1,6 +1,9 @@
-//! The StyleGAN2 training step (official `training/loss.py` + `training_loop.py`): phases
-//! Gmain, Greg (lazy path length), Dmain, Dreg (lazy R1), each followed by its optimiser step;
-//! then G_ema and the ADA probability. Snapshots hold everything a resumed run needs.
+//! The training step (official `training/loss.py` + `training_loop.py`): phases Gmain, Greg
+//! (lazy path length), Dmain, Dreg (lazy R1), each followed by its optimiser step; then G_ema
+//! and the ADA probability. Snapshots hold everything a resumed run needs. StyleGAN3 runs the
+//! same phases with its recipe ([`TrainOptions::for_cfg`]): no style mixing, no path length,
+//! the layers' input-magnitude EMAs updated in the Dmain generator pass, and (config R) the
+//! images D sees blurred with a Gaussian whose σ fades out.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,6 +65,10 @@ pub struct TrainOptions {
     /// Relative step of the regularisers' central differences.
     pub reg_eps: f64,
     pub seed: u32,
+    /// σ of the Gaussian blur on every image D sees at the start (StyleGAN3-R: 10; 0 = off).
+    pub blur_init_sigma: f64,
+    /// The blur fades out linearly over this many kimg (StyleGAN3-R: `batch · 200 / 32`).
+    pub blur_fade_kimg: f64,
 }
 
 impl Default for TrainOptions {
@@ -90,6 +97,38 @@ impl Default for TrainOptions {
             freeze_affine: false,
             reg_eps: regularizers::DEFAULT_EPS_REL,
             seed: 0,
+            blur_init_sigma: 0.0,
+            blur_fade_kimg: 0.0,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// The recipe of `train.py --cfg cfg` for this batch size (learning rates, γ and the
+    /// rest are the caller's): StyleGAN2 keeps style mixing 0.9, path length 2 every 4
+    /// minibatches; StyleGAN3 has neither; StyleGAN3-R blurs D's images (σ 10, fading over
+    /// `batch · 200 / 32` kimg).
+    pub fn for_cfg(cfg: super::TrainConfig, batch: usize) -> Self {
+        let base = Self {
+            batch,
+            ema_kimg: batch as f64 * 10.0 / 32.0,
+            ..Self::default()
+        };
+        match cfg {
+            super::TrainConfig::StyleGan2 => base,
+            super::TrainConfig::StyleGan3T | super::TrainConfig::StyleGan3R => Self {
+                style_mixing_prob: 0.0,
+                pl_weight: 0.0,
+                g_reg_interval: None,
+                dlr: 0.002,
+                blur_init_sigma: if cfg == super::TrainConfig::StyleGan3R {
+                    10.0
+                } else {
+                    0.0
+                },
+                blur_fade_kimg: batch as f64 * 200.0 / 32.0,
+                ..base
+            },
         }
     }
 }
@@ -279,11 +318,36 @@ impl Trainer {
         Ok((img, ws))
     }
 
+    /// What D sees (official `run_D`): the blur of StyleGAN3-R's recipe, then augmentation.
     fn augment(&self, x: Tensor<4>, params: &Option<augment::Params>) -> Tensor<4> {
+        let x = self.blur(x);
         match params {
             Some(p) => AugmentPipe::apply(x, p),
             None => x,
         }
+    }
+
+    /// `filter2d` with a Gaussian of σ = `max(1 − cur_nimg / (fade·1000), 0) · blur_init_sigma`
+    /// (taps `exp2(−(k/σ)²)` for |k| ≤ ⌊3σ⌋, normalised); nothing when σ < 1/3.
+    fn blur(&self, x: Tensor<4>) -> Tensor<4> {
+        let o = &self.opts;
+        let sigma = if o.blur_fade_kimg > 0.0 {
+            (1.0 - self.cur_nimg as f64 / (o.blur_fade_kimg * 1e3)).max(0.0) * o.blur_init_sigma
+        } else {
+            0.0
+        };
+        let size = (sigma * 3.0).floor();
+        if size <= 0.0 {
+            return x;
+        }
+        let taps: Vec<f64> = (-(size as i64)..=size as i64)
+            .map(|k| (-(k as f64 / sigma).powi(2)).exp2())
+            .collect();
+        let sum: f64 = taps.iter().sum();
+        let taps: Vec<f32> = taps.iter().map(|t| (t / sum) as f32).collect();
+        let k = taps.len() as i64;
+        let f = crate::ops::filtered_lrelu::LowPass::separable(taps, &x.device());
+        f.upfirdn2d(x, 1, 1, [k / 2, (k - 1) / 2, k / 2, (k - 1) / 2], 1.0)
     }
 
     fn aug_params(&self, n: usize, res: usize, rng: &mut RandomState) -> Option<augment::Params> {
@@ -438,7 +502,23 @@ impl Trainer {
             let g = self.g.generator(self.g.leaves(&|_| false))?;
             let w = g.map(z.clone(), c.clone())?;
             self.update_w_avg(&g, w)?;
-            let (img, _) = Self::run_g(&g, z, c.clone(), o.style_mixing_prob, &mut rng)?;
+            // run_G(update_emas=True): StyleGAN3's layers update their input-magnitude EMAs.
+            let img = match &g.config.synthesis {
+                crate::models::SynthesisConfig::StyleGan3(s3) => {
+                    let ws = Self::mixed_ws(&g, z, c.clone(), o.style_mixing_prob, &mut rng)?;
+                    let (img, emas) = g.synthesis.forward_update_emas(
+                        &ws,
+                        NoiseMode::Const,
+                        s3.magnitude_ema_beta,
+                    )?;
+                    for (name, v) in emas {
+                        let t = Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &dev);
+                        self.g.set(&name, t);
+                    }
+                    img
+                }
+                _ => Self::run_g(&g, z, c.clone(), o.style_mixing_prob, &mut rng)?.0,
+            };
             let d_leaves = self.d.leaves(&self.d_trainable());
             let d = self.d.discriminator(d_leaves.clone())?;
             let aug = self.aug_params(batch, res, &mut rng);

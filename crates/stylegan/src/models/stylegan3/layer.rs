@@ -117,8 +117,26 @@ impl SynthesisLayer {
         }
     }
 
+    /// The stored input-magnitude EMA.
+    pub fn magnitude(&self) -> f32 {
+        self.magnitude_ema
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map(|v| v[0])
+            .unwrap_or(1.0)
+    }
+
     /// The layer on `x [N, I, in_size, in_size]` with its styles (see [`Self::styles`]).
     pub fn forward_styles(&self, x: Tensor<4>, styles: Tensor<2>) -> Tensor<4> {
+        let ema = self.magnitude();
+        self.forward_with_magnitude(x, styles, ema)
+    }
+
+    /// [`Self::forward_styles`] with the input gain `rsqrt(ema)` of a given magnitude EMA (the
+    /// value training has just updated).
+    pub fn forward_with_magnitude(&self, x: Tensor<4>, styles: Tensor<2>, ema: f32) -> Tensor<4> {
         let d = &self.design;
         let demodulate = !d.is_torgb;
         // Pre-normalise (official `modulated_conv2d` of StyleGAN3): the weight per output
@@ -146,13 +164,6 @@ impl SynthesisLayer {
             (self.weight.clone(), styles)
         };
         // input_gain = rsqrt(magnitude_ema): a scalar on every weight, i.e. on the output.
-        let ema: f32 = self
-            .magnitude_ema
-            .clone()
-            .into_data()
-            .try_to_vec::<f32>()
-            .map(|v| v[0])
-            .unwrap_or(1.0);
         let input_gain = 1.0 / (ema as f64).sqrt();
         let x = modulated_conv2d(
             x,

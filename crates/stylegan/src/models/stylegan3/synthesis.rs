@@ -80,6 +80,38 @@ impl SynthesisNetwork {
         })
     }
 
+    /// The forward pass of training's `update_emas=True`: before each layer its input
+    /// magnitude EMA becomes `mean(x²).lerp(ema, beta)`, and the layer runs with the new value.
+    /// Returns the image and the new EMAs by official name (`synthesis.L3_52_512.magnitude_ema`).
+    pub fn forward_update_emas(
+        &self,
+        ws: &Tensor<3>,
+        beta: f64,
+    ) -> Result<(Tensor<4>, Vec<(String, f32)>)> {
+        self.check_ws(ws)?;
+        let [n, _, d] = ws.dims();
+        let w = |i: usize| ws.clone().narrow(1, i, 1).reshape([n, d]);
+        let mut x = self.input.forward(w(0));
+        let mut emas = Vec::with_capacity(self.layers.len());
+        for (i, layer) in self.layers.iter().enumerate() {
+            let cur = crate::backend::to_vec(&x.clone().square().mean())?[0] as f64;
+            let old = layer.magnitude() as f64;
+            // torch.lerp(cur, old, beta) = cur + beta·(old − cur).
+            let new = (cur + beta * (old - cur)) as f32;
+            emas.push((
+                format!("synthesis.{}.magnitude_ema", layer.design.name),
+                new,
+            ));
+            x = layer.forward_with_magnitude(x, layer.styles(w(i + 1)), new);
+        }
+        let img = if self.output_scale != 1.0 {
+            x.mul_scalar(self.output_scale as f32)
+        } else {
+            x
+        };
+        Ok((img, emas))
+    }
+
     /// The official layer names (`input`, `L0_36_512`, …) in order.
     pub fn layer_names(&self) -> Vec<String> {
         std::iter::once("input".to_string())
