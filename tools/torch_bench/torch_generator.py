@@ -107,26 +107,35 @@ def modulated_conv2d(x, weight, styles, demodulate, up, padding, f):
 # Network (FORMATS.md §3), evaluation mode
 
 
+def read_generator(path):
+    """The generator's tensors (G_ema, or the single network) and its init_kwargs."""
+    with safe_open(path, "pt") as fh:
+        meta = fh.metadata()
+        prefix = "G_ema." if any(k.startswith("G_ema.") for k in fh.keys()) else ""
+        p = {k[len(prefix):]: fh.get_tensor(k).float() for k in fh.keys() if k.startswith(prefix)}
+    return p, json.loads(meta[prefix + "init_kwargs"])
+
+
 class Generator:
-    def __init__(self, path):
-        with safe_open(path, "pt") as fh:
-            meta = fh.metadata()
-            prefix = "G_ema." if any(k.startswith("G_ema.") for k in fh.keys()) else ""
-            self.p = {k[len(prefix):]: fh.get_tensor(k).float() for k in fh.keys() if k.startswith(prefix)}
-        kw = json.loads(meta[(prefix + "init_kwargs") if prefix + "init_kwargs" in meta else "G_ema.init_kwargs"])
+    def __init__(self, path, default_map_layers=8, default_clamp=None):
+        self.p, kw = read_generator(path)
         self.kw = kw
         self.z_dim, self.w_dim, self.res = kw["z_dim"], kw["w_dim"], kw["img_resolution"]
         mk = dict(kw.get("mapping_kwargs", {}))
-        self.map_layers = mk.get("num_layers", 8)
+        self.map_layers = mk.get("num_layers", default_map_layers)
         self.lr_mul = mk.get("lr_multiplier", 0.01)
-        self.clamp = kw.get("conv_clamp")
+        self.clamp = kw.get("conv_clamp", default_clamp)
         assert kw.get("c_dim", 0) == 0, "conditional networks are not needed for the benchmark"
+        self.setup(kw)
+
+    def setup(self, kw):
         assert kw.get("architecture", "skip") == "skip"
         self.log2 = int(math.log2(self.res))
         self.num_ws = 2 * (self.log2 - 1)
 
-    def fc(self, name, x, in_dim, lr_mul, act):
-        w = self.p[name + ".weight"] * (lr_mul / math.sqrt(in_dim))
+    def fc(self, name, x, lr_mul, act):
+        w = self.p[name + ".weight"]
+        w = w * (lr_mul / math.sqrt(w.shape[1]))
         b = self.p[name + ".bias"] * lr_mul
         x = torch.addmm(b.unsqueeze(0), x, w.t())
         return F.leaky_relu(x, 0.2) * math.sqrt(2) if act else x
@@ -134,14 +143,14 @@ class Generator:
     def mapping(self, z, psi):
         x = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()
         for i in range(self.map_layers):
-            x = self.fc(f"mapping.fc{i}", x, x.shape[1], self.lr_mul, True)
+            x = self.fc(f"mapping.fc{i}", x, self.lr_mul, True)
         if psi != 1:
             x = self.p["mapping.w_avg"].lerp(x, psi)
         return x.unsqueeze(1).repeat(1, self.num_ws, 1)
 
     def layer(self, name, x, w, up, noise_mode):
         p = self.p
-        styles = self.fc(name + ".affine", w, self.w_dim, 1.0, False)
+        styles = self.fc(name + ".affine", w, 1.0, False)
         f = p[f"{name.rsplit('.', 1)[0]}.resample_filter"] if up > 1 else None
         x = modulated_conv2d(x, p[name + ".weight"], styles, True, up, 1, f)
         if noise_mode == "const":
@@ -152,7 +161,7 @@ class Generator:
     def torgb(self, name, x, w):
         p = self.p
         i = p[name + ".weight"].shape[1]
-        styles = self.fc(name + ".affine", w, self.w_dim, 1.0, False) / math.sqrt(i)
+        styles = self.fc(name + ".affine", w, 1.0, False) / math.sqrt(i)
         x = modulated_conv2d(x, p[name + ".weight"], styles, False, 1, 0, None)
         return bias_act(x, p[name + ".bias"], "linear", 1.0, self.clamp)
 
@@ -180,20 +189,14 @@ class Generator:
         return self.synthesis(self.mapping(z, psi), noise_mode)
 
 
-class Generator3:
-    """StyleGAN3 (FORMATS.md §5), evaluation mode, separable filters (config T)."""
+class Generator3(Generator):
+    """StyleGAN3 (FORMATS.md §5), evaluation mode, separable filters (config T); the mapping
+    and fully connected layers are StyleGAN2's."""
 
     def __init__(self, path):
-        with safe_open(path, "pt") as fh:
-            meta = fh.metadata()
-            prefix = "G_ema." if any(k.startswith("G_ema.") for k in fh.keys()) else ""
-            self.p = {k[len(prefix):]: fh.get_tensor(k).float() for k in fh.keys() if k.startswith(prefix)}
-        kw = json.loads(meta[prefix + "init_kwargs"])
-        self.z_dim, self.w_dim, self.res = kw["z_dim"], kw["w_dim"], kw["img_resolution"]
-        mk = dict(kw.get("mapping_kwargs", {}))
-        self.map_layers = mk.get("num_layers", 2)
-        self.lr_mul = mk.get("lr_multiplier", 0.01)
-        self.clamp = kw.get("conv_clamp", 256)
+        super().__init__(path, default_map_layers=2, default_clamp=256)
+
+    def setup(self, kw):
         self.output_scale = kw.get("output_scale", 0.25)
         assert not kw.get("use_radial_filters", False), "the benchmark covers config T"
         self.layers = self.design(kw)
@@ -227,21 +230,6 @@ class Generator3:
             hi = int(total - lo)
             out.append((f"synthesis.L{i}_{int(sizes[i])}_{int(ch[i])}", up, down, (lo, hi, lo, hi), k, torgb))
         return out
-
-    def fc(self, name, x, lr_mul, act):
-        w = self.p[name + ".weight"]
-        w = w * (lr_mul / math.sqrt(w.shape[1]))
-        b = self.p[name + ".bias"] * lr_mul
-        x = torch.addmm(b.unsqueeze(0), x, w.t())
-        return F.leaky_relu(x, 0.2) * math.sqrt(2) if act else x
-
-    def mapping(self, z, psi):
-        x = z * (z.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()
-        for i in range(self.map_layers):
-            x = self.fc(f"mapping.fc{i}", x, self.lr_mul, True)
-        if psi != 1:
-            x = self.p["mapping.w_avg"].lerp(x, psi)
-        return x.unsqueeze(1).repeat(1, self.num_ws, 1)
 
     def input(self, w):
         p = self.p

@@ -1,6 +1,9 @@
 //! End-to-end tests of the `stylegan` binary: outputs against the official fixtures, files
 //! written, and a clear error (exit code ≠ 0, no panic) for every kind of bad input.
 
+mod common;
+
+use common::max_abs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -48,15 +51,6 @@ fn assert_fails(o: &Output, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "error message lacks '{n}': {err}");
     }
-}
-
-fn max_abs(a: &npy::Array, b: &npy::Array) -> f64 {
-    assert_eq!(a.shape, b.shape);
-    a.data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 fn tiny_config(dir: &Path, c_dim: usize) -> PathBuf {

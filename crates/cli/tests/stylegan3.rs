@@ -21,13 +21,7 @@ fn sg3_fixture() -> Option<PathBuf> {
 }
 
 fn max_abs(a: &Path, b: &Path) -> f64 {
-    let (a, b) = (npy::read(a).unwrap(), npy::read(b).unwrap());
-    assert_eq!(a.shape, b.shape);
-    a.data
-        .iter()
-        .zip(&b.data)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+    common::max_abs(&npy::read(a).unwrap(), &npy::read(b).unwrap())
 }
 
 #[test]

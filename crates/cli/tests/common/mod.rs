@@ -69,3 +69,13 @@ pub fn tiny() -> String {
         .display()
         .to_string()
 }
+
+/// Largest absolute difference of two arrays of the same shape.
+pub fn max_abs(a: &stylegan::io::npy::Array, b: &stylegan::io::npy::Array) -> f64 {
+    assert_eq!(a.shape, b.shape);
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
