@@ -114,7 +114,7 @@ fn transform_flags_are_refused_where_they_do_not_apply() {
 }
 
 /// A fresh StyleGAN3-T and -R network from `init` generates, and the tools that act on w work
-/// on it; StyleSpace and feature-map tools refuse it by family.
+/// on it; StyleSpace and the block feature tools refuse it by family; expand widens its input.
 #[test]
 fn init_t_and_r_then_the_latent_tools() {
     let tmp = tempfile::tempdir().unwrap();
@@ -240,6 +240,22 @@ fn init_t_and_r_then_the_latent_tools() {
             ]),
             &["StyleGAN3"],
         );
+        // expand: StyleGAN3 widens its Fourier input (16 px → 32 px for factor 2); the
+        // StyleGAN2 knobs are refused.
+        let wide = format!("{o}/wide.png");
+        ok(&run(&[
+            "expand",
+            "--network",
+            &net_s,
+            "--seed",
+            "0",
+            "--width-factor",
+            "2",
+            "--output",
+            &wide,
+        ]));
+        let (w, h, _) = common::pixels(Path::new(&wide));
+        assert_eq!((w, h), (32, 16));
         fails(
             &run(&[
                 "expand",
@@ -250,9 +266,9 @@ fn init_t_and_r_then_the_latent_tools() {
                 "--layer",
                 "1",
                 "--output",
-                &format!("{o}/x.png"),
+                &wide,
             ]),
-            &["expand", "StyleGAN3"],
+            &["--layer and --mode apply to StyleGAN2", "Fourier"],
         );
     }
 }

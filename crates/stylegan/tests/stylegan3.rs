@@ -279,3 +279,40 @@ fn a_filter_that_disagrees_with_init_kwargs_is_refused() {
         .to_string();
     assert!(e.contains("'magic'"), "{e}");
 }
+
+/// StyleGAN3 expansion: no extra input samples is the plain image; extra samples widen the
+/// image by img_resolution / sampling_rate pixels each, and the centre stays the same picture.
+#[test]
+fn extending_the_fourier_input_widens_the_view() {
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let g = load(&dir);
+    let s = g.synthesis.sg3("test").unwrap();
+    let ws = g
+        .mapping_ws(g.z_tensor(&[z_from_seed(1, 512)]).unwrap(), None, 0.7, None)
+        .unwrap();
+    let plain = s.forward(&ws).unwrap();
+    let same = s.forward_extended(&ws, [0, 0]).unwrap();
+    assert_eq!(to_vec(plain.clone()), to_vec(same));
+    // 32 px from 16 input samples per unit: 2 px per sample, 8 samples a side for twice the width.
+    assert_eq!(s.extra_for_factor(2.0, 32).unwrap(), 8);
+    assert!(s.extra_for_factor(0.5, 32).is_err());
+    let wide = s.forward_extended(&ws, [8, 0]).unwrap();
+    assert_eq!(wide.dims(), [1, 3, 32, 64]);
+    // The centre 32 columns show the same image (within the reach of the margins).
+    let centre = to_vec(wide.narrow(3, 16, 32));
+    let plain = to_vec(plain);
+    let mean = centre
+        .iter()
+        .zip(&plain)
+        .map(|(a, b)| (a - b).abs())
+        .sum::<f32>()
+        / plain.len() as f32;
+    let scale = plain.iter().map(|v| v.abs()).sum::<f32>() / plain.len() as f32;
+    eprintln!("expanded centre: mean |Δ| {mean:.2e}, image mean |x| {scale:.2e}");
+    assert!(
+        mean < 1e-2 * scale,
+        "centre moved: mean |Δ| {mean} (image mean |x| {scale})"
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use stylegan::features::{blend, expand, Extend, Mask};
 use stylegan::latent::Latent;
 use stylegan::models::{Generator, NoiseMode};
@@ -36,12 +36,12 @@ pub struct ExpandArgs {
     /// Seed.
     #[arg(long)]
     seed: u32,
-    /// Block after which the features are extended (0 = 4×4 block).
+    /// Block after which the features are extended (0 = 4×4 block; StyleGAN2, required there).
     #[arg(long)]
-    layer: usize,
-    /// reflect, replicate, circular or stretch.
-    #[arg(long, default_value = "reflect")]
-    mode: String,
+    layer: Option<usize>,
+    /// reflect (default), replicate, circular or stretch (StyleGAN2).
+    #[arg(long)]
+    mode: Option<String>,
     /// Width factor (>= 1).
     #[arg(long, default_value_t = 2.0)]
     width_factor: f64,
@@ -60,22 +60,38 @@ pub struct ExpandArgs {
 }
 
 pub fn run_expand(a: ExpandArgs) -> Result<()> {
-    let mode: Extend = a.mode.parse()?;
     let noise: NoiseMode = a.noise_mode.parse()?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    g.synthesis.sg2("expand")?;
-    let styles = Latent::from_seeds(&g, &[a.seed], None)?
-        .truncate(&g, a.trunc, None)?
-        .styles(&g)?;
-    let img = expand(
-        &g,
-        &styles,
-        a.layer,
-        mode,
-        a.width_factor,
-        a.height_factor,
-        noise,
-    )?;
+    let latent = Latent::from_seeds(&g, &[a.seed], None)?.truncate(&g, a.trunc, None)?;
+    let img = if let Ok(s3) = g.synthesis.sg3("expand") {
+        // StyleGAN3: the Fourier input plane goes on; no block or padding mode to choose.
+        if a.layer.is_some() || a.mode.is_some() {
+            bail!(
+                "--layer and --mode apply to StyleGAN2; a StyleGAN3 network expands its Fourier \
+                 input instead (give only --width-factor / --height-factor)"
+            );
+        }
+        let r = g.config.img_resolution;
+        let extra = [
+            s3.extra_for_factor(a.width_factor, r)?,
+            s3.extra_for_factor(a.height_factor, r)?,
+        ];
+        s3.forward_extended(&latent.wplus(&g)?, extra)?
+    } else {
+        let layer = a
+            .layer
+            .context("--layer is needed: the block after which the features are extended")?;
+        let mode: Extend = a.mode.as_deref().unwrap_or("reflect").parse()?;
+        expand(
+            &g,
+            &latent.styles(&g)?,
+            layer,
+            mode,
+            a.width_factor,
+            a.height_factor,
+            noise,
+        )?
+    };
     save_png(img, &a.output)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())

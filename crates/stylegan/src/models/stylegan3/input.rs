@@ -118,9 +118,16 @@ impl SynthesisInput {
 
     /// Fourier features `[N, C, size, size]` for `w [N, w_dim]` (= ws[0]).
     pub fn forward(&self, w: Tensor<2>) -> Tensor<4> {
+        let size = self.design.size;
+        self.forward_sized(w, [size, size])
+    }
+
+    /// Fourier features on a `[height, width]` grid centred on the usual one, with the same
+    /// sample spacing: a larger grid sees more of the (infinite) Fourier-feature plane.
+    pub fn forward_sized(&self, w: Tensor<2>, [height, width]: [usize; 2]) -> Tensor<4> {
         let n = w.dims()[0];
         let d = &self.design;
-        let (c, size) = (d.channels, d.size);
+        let c = d.channels;
         let dev = w.device();
         // t = (cos, sin, tx, ty), normalised by the length of its rotation part.
         let t = self.affine.forward(w);
@@ -159,13 +166,16 @@ impl SynthesisInput {
             .add_scalar(1.0)
             .clamp(0.0, 1.0);
         // affine_grid(align_corners=False): g[k] = ((2k + 1)/size − 1) · size/(2·sr).
-        let scale = (0.5 * size as f64 / sr) as f32;
-        let g: Vec<f32> = (0..size)
-            .map(|k| ((2 * k + 1) as f32 / size as f32 - 1.0) * scale)
-            .collect();
-        let gx = Tensor::<1>::from_data(TensorData::new(g.clone(), [size]), &dev)
-            .reshape([1, 1, size, 1]);
-        let gy = Tensor::<1>::from_data(TensorData::new(g, [size]), &dev).reshape([1, size, 1, 1]);
+        let grid = |size: usize| -> Vec<f32> {
+            let scale = (0.5 * size as f64 / sr) as f32;
+            (0..size)
+                .map(|k| ((2 * k + 1) as f32 / size as f32 - 1.0) * scale)
+                .collect()
+        };
+        let gx = Tensor::<1>::from_data(TensorData::new(grid(width), [width]), &dev)
+            .reshape([1, 1, width, 1]);
+        let gy = Tensor::<1>::from_data(TensorData::new(grid(height), [height]), &dev)
+            .reshape([1, height, 1, 1]);
         let x = gx * fx2.reshape([n, 1, 1, c])
             + gy * fy2.reshape([n, 1, 1, c])
             + phases.reshape([n, 1, 1, c]);
@@ -176,9 +186,9 @@ impl SynthesisInput {
             .clone()
             .mul_scalar((1.0 / (c as f64).sqrt()) as f32)
             .transpose();
-        x.reshape([n * size * size, c])
+        x.reshape([n * height * width, c])
             .matmul(wt)
-            .reshape([n, size, size, c])
+            .reshape([n, height, width, c])
             .permute([0, 3, 1, 2])
     }
 

@@ -80,6 +80,42 @@ impl SynthesisNetwork {
         })
     }
 
+    /// A wider (or taller) view of the same image: the Fourier input is sampled on a grid
+    /// `extra = [x, y]` input samples larger on each side, and every layer runs on the larger
+    /// planes (their sizes follow from the padding). The image grows by
+    /// `extra · img_resolution / input_sampling_rate` pixels on each side; `[0, 0]` is
+    /// [`Self::forward`]. StyleGAN3's version of "StyleGAN of All Trades" expansion: no
+    /// feature padding is needed, the input plane simply goes on.
+    pub fn forward_extended(&self, ws: &Tensor<3>, extra: [usize; 2]) -> Result<Tensor<4>> {
+        self.check_ws(ws)?;
+        let [n, _, d] = ws.dims();
+        let w = |i: usize| ws.clone().narrow(1, i, 1).reshape([n, d]);
+        let size = self.input.design.size;
+        let mut x = self
+            .input
+            .forward_sized(w(0), [size + 2 * extra[1], size + 2 * extra[0]]);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, w(i + 1));
+        }
+        Ok(if self.output_scale != 1.0 {
+            x.mul_scalar(self.output_scale as f32)
+        } else {
+            x
+        })
+    }
+
+    /// Input samples to add on each side for an image `factor` times as wide (≥ 1), and the
+    /// pixels per input sample.
+    pub fn extra_for_factor(&self, factor: f64, img_resolution: usize) -> Result<usize> {
+        if !(factor >= 1.0 && factor.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "the expansion factor must be >= 1, got {factor}"
+            )));
+        }
+        let px_per_sample = img_resolution as f64 / self.input.design.sampling_rate;
+        Ok(((factor - 1.0) * img_resolution as f64 / 2.0 / px_per_sample).round() as usize)
+    }
+
     /// The forward pass of training's `update_emas=True`: before each layer its input
     /// magnitude EMA becomes `mean(x²).lerp(ema, beta)`, and the layer runs with the new value.
     /// Returns the image and the new EMAs by official name (`synthesis.L3_52_512.magnitude_ema`).
