@@ -163,6 +163,25 @@ pub struct Trainer {
     device: Device,
 }
 
+/// What every phase of one minibatch reads: the data shape, the batch, the seed and index.
+struct StepContext {
+    res: usize,
+    ch: usize,
+    c_dim: usize,
+    batch: usize,
+    z_dim: usize,
+    seed: u32,
+    bi: u64,
+    dev: Device,
+}
+
+/// The minibatch of reals, with its labels and augmentation parameters.
+struct Reals {
+    x: Tensor<4>,
+    c: Option<Tensor<2>>,
+    aug: Option<augment::Params>,
+}
+
 /// Metadata key of the trainer state in a snapshot.
 pub const STATE_KEY: &str = "train.state";
 
@@ -392,16 +411,21 @@ impl Trainer {
     pub fn step(&mut self, data: &dyn TrainingData) -> Result<StepStats> {
         let (res, ch, c_dim) = self.shape()?;
         self.check_data(data)?;
-        let o = self.opts.clone();
-        let dev = self.device.clone();
-        let (seed, bi) = (o.seed, self.batch_idx);
-        let batch = o.batch;
-        let z_dim = self
-            .g
-            .init_kwargs
-            .get("z_dim")
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as usize;
+        let cx = StepContext {
+            res,
+            ch,
+            c_dim,
+            batch: self.opts.batch,
+            z_dim: self
+                .g
+                .init_kwargs
+                .get("z_dim")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as usize,
+            seed: self.opts.seed,
+            bi: self.batch_idx,
+            dev: self.device.clone(),
+        };
         let mut st = StepStats {
             loss_g: f64::NAN,
             loss_d_real: f64::NAN,
@@ -410,19 +434,55 @@ impl Trainer {
             pl_penalty: f64::NAN,
             ..Default::default()
         };
-        let labels = |rng: &mut RandomState| {
-            if c_dim > 0 {
-                gen_labels(data, batch, rng, &dev)
-            } else {
-                None
-            }
-        };
+        self.phase_gmain(&cx, data, &mut st)?;
+        self.phase_greg(&cx, data, &mut st)?;
+        st.pl_mean = self.pl_mean;
+        let reals = self.reals(&cx, data);
+        self.phase_dmain(&cx, data, &reals, &mut st)?;
+        self.phase_dreg(&cx, reals, &mut st)?;
+        self.update_g_ema()?;
+        self.cur_nimg += cx.batch as u64;
+        self.batch_idx += 1;
+        self.update_ada(&mut st);
+        st.ada_p = self.ada_p;
+        Ok(st)
+    }
 
-        // Gmain: softplus(−D(G(z))), D frozen.
+    /// The labels of `n` generated images (None for unconditional networks).
+    fn gen_c(
+        cx: &StepContext,
+        data: &dyn TrainingData,
+        n: usize,
+        rng: &mut RandomState,
+    ) -> Option<Tensor<2>> {
+        if cx.c_dim > 0 {
+            gen_labels(data, n, rng, &cx.dev)
+        } else {
+            None
+        }
+    }
+
+    /// Gmain: softplus(−D(G(z))), D frozen.
+    fn phase_gmain(
+        &mut self,
+        cx: &StepContext,
+        data: &dyn TrainingData,
+        st: &mut StepStats,
+    ) -> Result<()> {
+        let o = self.opts.clone();
+        let &StepContext {
+            res,
+            batch,
+            z_dim,
+            seed,
+            bi,
+            ref dev,
+            ..
+        } = cx;
         {
             let mut rng = phase_rng(seed, bi, 1);
             let z = randn(&mut rng, [batch, z_dim], &dev);
-            let c = labels(&mut rng);
+            let c = Self::gen_c(cx, data, batch, &mut rng);
             let g_leaves = self.g.leaves(&self.g_trainable());
             let g = self.g.generator(g_leaves.clone())?;
             let d = self.d.discriminator(self.d.leaves(&|_| false))?;
@@ -436,7 +496,28 @@ impl Trainer {
             self.g_opt.step(&mut self.g, gr)?;
         }
 
-        // Greg: path length on batch / pl_batch_shrink, every g_reg_interval.
+        Ok(())
+    }
+
+    /// Greg: lazy path-length regularisation (StyleGAN2).
+    fn phase_greg(
+        &mut self,
+        cx: &StepContext,
+        data: &dyn TrainingData,
+        st: &mut StepStats,
+    ) -> Result<()> {
+        let o = self.opts.clone();
+        let &StepContext {
+            res,
+            ch,
+            c_dim,
+            batch,
+            z_dim,
+            seed,
+            bi,
+            ref dev,
+            ..
+        } = cx;
         if let Some(interval) = o.g_reg_interval.filter(|_| o.pl_weight > 0.0) {
             if bi % interval as u64 == 0 {
                 let mut rng = phase_rng(seed, bi, 2);
@@ -458,7 +539,7 @@ impl Trainer {
                     .into_iter()
                     .map(|v| (v / res as f64) as f32)
                     .collect();
-                let y = Tensor::<4>::from_data(TensorData::new(y_vals, [n, ch, res, res]), &dev);
+                let y = Tensor::<4>::from_data(TensorData::new(y_vals, [n, ch, res, res]), dev);
                 // A fresh network per call: burn cannot backward twice through one graph.
                 let synth = |w: Tensor<3>| {
                     let g = self.g.generator(g_leaves.clone())?;
@@ -486,19 +567,58 @@ impl Trainer {
                 self.g_opt.step(&mut self.g, gr)?;
             }
         }
-        st.pl_mean = self.pl_mean;
+        Ok(())
+    }
 
-        // Dmain: softplus(D(G(z))) + softplus(−D(x)); w_avg tracking on the generated batch.
+    /// The minibatch of reals (and their labels, augmentation) that Dmain and Dreg share.
+    fn reals(&self, cx: &StepContext, data: &dyn TrainingData) -> Reals {
+        let o = &self.opts;
+        let &StepContext {
+            res,
+            c_dim,
+            batch,
+            seed,
+            bi,
+            ref dev,
+            ..
+        } = cx;
         let (real, real_c, real_aug) = {
             let mut rng = phase_rng(seed, bi, 0);
             let (x, c) = real_batch(data, batch, o.mirror, c_dim > 0, &mut rng, &dev);
             let aug = self.aug_params(batch, res, &mut rng);
             (x, c, aug)
         };
+        Reals {
+            x: real,
+            c: real_c,
+            aug: real_aug,
+        }
+    }
+
+    /// Dmain: softplus(D(G(z))) + softplus(−D(x)); w_avg (and StyleGAN3's magnitude EMAs)
+    /// tracked on the generated batch.
+    fn phase_dmain(
+        &mut self,
+        cx: &StepContext,
+        data: &dyn TrainingData,
+        reals: &Reals,
+        st: &mut StepStats,
+    ) -> Result<()> {
+        let o = self.opts.clone();
+        let &StepContext {
+            res,
+            batch,
+            z_dim,
+            seed,
+            bi,
+            ref dev,
+            ..
+        } = cx;
+        let (real, real_c, real_aug) = (&reals.x, &reals.c, &reals.aug);
         {
             let mut rng = phase_rng(seed, bi, 3);
             let z = randn(&mut rng, [batch, z_dim], &dev);
-            let c = labels(&mut rng);
+            let c = Self::gen_c(cx, data, batch, &mut rng);
             let g = self.g.generator(self.g.leaves(&|_| false))?;
             let w = g.map(z.clone(), c.clone())?;
             self.update_w_avg(&g, w)?;
@@ -512,7 +632,7 @@ impl Trainer {
                         s3.magnitude_ema_beta,
                     )?;
                     for (name, v) in emas {
-                        let t = Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &dev);
+                        let t = Tensor::<1>::from_data(TensorData::new(vec![v], [1]), dev);
                         self.g.set(&name, t);
                     }
                     img
@@ -539,7 +659,18 @@ impl Trainer {
             self.d_opt.step(&mut self.d, gr)?;
         }
 
-        // Dreg: R1 on the reals, every d_reg_interval.
+        Ok(())
+    }
+
+    /// Dreg: lazy R1 on the reals.
+    fn phase_dreg(&mut self, cx: &StepContext, reals: Reals, st: &mut StepStats) -> Result<()> {
+        let o = self.opts.clone();
+        let &StepContext { bi, .. } = cx;
+        let Reals {
+            x: real,
+            c: real_c,
+            aug: real_aug,
+        } = reals;
         if let Some(interval) = o.d_reg_interval.filter(|_| o.r1_gamma > 0.0) {
             if bi % interval as u64 == 0 {
                 let d_leaves = self.d.leaves(&self.d_trainable());
@@ -556,7 +687,14 @@ impl Trainer {
             }
         }
 
-        // G_ema (training_loop.py): β = 0.5^(batch / ema_nimg), ema_nimg ramped up.
+        Ok(())
+    }
+
+    /// G_ema (training_loop.py): β = 0.5^(batch / ema_nimg), ema_nimg ramped up; buffers are
+    /// copied.
+    fn update_g_ema(&mut self) -> Result<()> {
+        let o = self.opts.clone();
+        let batch = o.batch;
         let mut ema_nimg = o.ema_kimg * 1000.0;
         if let Some(r) = o.ema_rampup {
             ema_nimg = ema_nimg.min(self.cur_nimg as f64 * r);
@@ -573,10 +711,13 @@ impl Trainer {
             self.g_ema.set(name, new);
         }
 
-        self.cur_nimg += batch as u64;
-        self.batch_idx += 1;
+        Ok(())
+    }
 
-        // ADA: every ada_interval minibatches, move p by sign(r_t − target).
+    /// ADA: every ada_interval minibatches, move p by sign(r_t − target).
+    fn update_ada(&mut self, st: &mut StepStats) {
+        let o = self.opts.clone();
+        let batch = o.batch;
         if let AugMode::Ada { target } = o.aug {
             if self.batch_idx % o.ada_interval as u64 == 0 && self.ada_signs.1 > 0 {
                 let rt = self.ada_signs.0 / self.ada_signs.1 as f64;
@@ -587,8 +728,6 @@ impl Trainer {
                 self.ada_signs = (0.0, 0);
             }
         }
-        st.ada_p = self.ada_p;
-        Ok(st)
     }
 
     /// `w_avg.copy_(w.mean(0).lerp(w_avg, w_avg_beta))` on G (the mapping's running mean).
