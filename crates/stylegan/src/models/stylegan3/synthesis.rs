@@ -66,18 +66,16 @@ impl SynthesisNetwork {
 
     /// The image `[N, C, R, R]` from ws `[N, num_ws, w_dim]`.
     pub fn forward(&self, ws: &Tensor<3>) -> Result<Tensor<4>> {
-        self.check_ws(ws)?;
-        let [n, _, d] = ws.dims();
-        let w = |i: usize| ws.clone().narrow(1, i, 1).reshape([n, d]);
-        let mut x = self.input.forward(w(0));
-        for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x, w(i + 1));
-        }
-        Ok(if self.output_scale != 1.0 {
+        self.forward_extended(ws, [0, 0])
+    }
+
+    /// `× output_scale` (skipped when it is 1, as the official code does).
+    fn scale_output(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.output_scale != 1.0 {
             x.mul_scalar(self.output_scale as f32)
         } else {
             x
-        })
+        }
     }
 
     /// A wider (or taller) view of the same image: the Fourier input is sampled on a grid
@@ -97,11 +95,7 @@ impl SynthesisNetwork {
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x, w(i + 1));
         }
-        Ok(if self.output_scale != 1.0 {
-            x.mul_scalar(self.output_scale as f32)
-        } else {
-            x
-        })
+        Ok(self.scale_output(x))
     }
 
     /// Input samples to add on each side for an image `factor` times as wide (≥ 1), and the
@@ -140,12 +134,7 @@ impl SynthesisNetwork {
             ));
             x = layer.forward_with_magnitude(x, layer.styles(w(i + 1)), new);
         }
-        let img = if self.output_scale != 1.0 {
-            x.mul_scalar(self.output_scale as f32)
-        } else {
-            x
-        };
-        Ok((img, emas))
+        Ok((self.scale_output(x), emas))
     }
 
     /// The official layer names (`input`, `L0_36_512`, …) in order.
