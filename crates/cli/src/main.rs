@@ -11,6 +11,24 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+extern "C" {
+    /// mimalloc's `mi_option_set` (the `mimalloc` crate binds it only with its `extended`
+    /// feature, and no crate names the option below).
+    fn mi_option_set(option: i32, value: std::ffi::c_long);
+}
+
+/// `mi_option_purge_delay` in the mimalloc v3 sources that libmimalloc-sys =0.1.49 builds.
+const MI_OPTION_PURGE_DELAY: i32 = 15;
+
+/// Keep freed pages instead of handing them back to the OS 10 ms later (mimalloc's default).
+/// Each layer frees and re-allocates activations of tens of MB; with purging, the kernel zeroes
+/// every re-faulted page again (`clear_page`: 16% of a StyleGAN3 training step, which then runs
+/// ~25% faster without it). The process keeps its peak footprint, which it reaches every step.
+fn keep_freed_pages() {
+    // SAFETY: sets an integer option; mimalloc reads it at each purge decision.
+    unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "stylegan",
@@ -73,6 +91,7 @@ enum Command {
 }
 
 fn main() {
+    keep_freed_pages();
     // Exit quietly when the reader of our output goes away (`stylegan inspect F | head`),
     // instead of panicking in `println!`.
     let default_hook = std::panic::take_hook();

@@ -67,7 +67,21 @@ impl LowPass {
         gain: f64,
     ) -> Tensor<4> {
         match self {
-            Self::Separable { row, col, .. } => {
+            Self::Separable { row, col, taps } => {
+                let [_, _, h, w] = x.dims();
+                if x.is_autodiff() && h.max(w) * up <= super::upfirdn2d::MATMUL_MAX {
+                    if let Some(y) = super::upfirdn2d::upfirdn2d_separable_matmul(
+                        x.clone(),
+                        taps,
+                        taps,
+                        up,
+                        down,
+                        pad,
+                        gain,
+                    ) {
+                        return y;
+                    }
+                }
                 let g = gain.sqrt();
                 let x = upfirdn2d(x, row, up, 1, pad, g);
                 upfirdn2d(x, col, 1, down, [0; 4], g)
