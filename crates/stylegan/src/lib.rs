@@ -190,4 +190,69 @@ mod tests {
             "{bad:?}"
         );
     }
+    /// `--flag`s inside string literals of one source (comments skipped): the library's
+    /// messages describe the problem, the command line adds its own flag names.
+    fn cli_flags_in_strings(src: &str) -> Vec<(usize, String)> {
+        // Cargo's flag, in the message that says how to build with the GPU backend.
+        const TOOL_ARGS: &[&str] = &["--features"];
+        let mut out = Vec::new();
+        for (i, line) in src.lines().enumerate() {
+            let t = line.trim_start();
+            if t.starts_with("//") {
+                continue;
+            }
+            // The quoted parts of the line (a string continued over lines counts per line).
+            for (k, part) in line.split('"').enumerate() {
+                let quoted = k % 2 == 1 || (k == 0 && !line.contains('"') && t.ends_with('\\'));
+                // A literal that is one word is an argument the library passes to a program it
+                // runs (pip, npm, the faces builder), not a message.
+                if !quoted || (part.starts_with("--") && !part.contains(' ')) {
+                    continue;
+                }
+                let mut rest = part;
+                while let Some(p) = rest.find("--") {
+                    let flag: String = rest[p..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .collect();
+                    rest = &rest[p + 2..];
+                    let named = flag.len() > 2 && flag.as_bytes()[2].is_ascii_lowercase();
+                    if named && !TOOL_ARGS.iter().any(|a| flag.starts_with(a)) {
+                        out.push((i + 1, flag));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn library_messages_name_no_cli_flags() {
+        let mut bad = Vec::new();
+        let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("lib.rs") {
+                    let src = std::fs::read_to_string(&p).unwrap();
+                    // Test modules may drive the CLI-shaped tools (`--count` of the faces builder).
+                    let body = src.split("#[cfg(test)]").next().unwrap();
+                    for (line, flag) in cli_flags_in_strings(body) {
+                        bad.push(format!("{}:{line}: {flag}", p.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "CLI flags in library strings:\n{}",
+            bad.join("\n")
+        );
+        assert_eq!(
+            cli_flags_in_strings("let e = \"use --space s\"; // --not-this\n"),
+            vec![(1, "--space".to_string())]
+        );
+    }
 }

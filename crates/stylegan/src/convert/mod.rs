@@ -49,7 +49,7 @@ impl Checkpoint {
                 format!(
                     "is a delta of {} (e.g. `stylegan pti` output), which is missing — \
                      put the base network back there or next to this file, or save the tuned \
-                     network whole (`--full`)",
+                     network whole instead of as a delta",
                     base.display()
                 ),
             )

@@ -331,7 +331,7 @@ fn apply_transform(
             if (w0, h0) != (w, h) {
                 return Err(Error::InvalidArgument(format!(
                     "{name}: image is {w0}x{h0} but the data set is {w}x{h}; use \
-                     --transform center-crop to crop and resize"
+                     the center-crop transform to crop and resize"
                 )));
             }
             img
@@ -433,7 +433,7 @@ fn plan(opts: &BuildOptions) -> Result<Plan> {
         (Transform::CenterCropWide, Some(r)) => {
             if r.height >= r.width {
                 return Err(Error::InvalidArgument(format!(
-                    "center-crop-wide needs --resolution WxH with H < W (e.g. 512x384), got \
+                    "center-crop-wide needs a resolution WxH with H < W (e.g. 512x384), got \
                      {r}; for a square crop use center-crop"
                 )));
             }
@@ -442,7 +442,7 @@ fn plan(opts: &BuildOptions) -> Result<Plan> {
         (Transform::CenterCropTall, Some(r)) => {
             if r.width >= r.height {
                 return Err(Error::InvalidArgument(format!(
-                    "center-crop-tall needs --resolution WxH with W < H (e.g. 384x512), got \
+                    "center-crop-tall needs a resolution WxH with W < H (e.g. 384x512), got \
                      {r}; for a square crop use center-crop"
                 )));
             }

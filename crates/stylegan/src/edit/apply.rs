@@ -53,7 +53,8 @@ impl Edit {
             "s" => {
                 if layers.is_some() {
                     return Err(Error::InvalidArgument(
-                        "--layers applies to w directions, this one is in StyleSpace".into(),
+                        "a layer range applies to w directions; this direction is in StyleSpace"
+                            .into(),
                     ));
                 }
                 Edit::S {

@@ -194,7 +194,7 @@ pub fn project(
         }
         (Space::W | Space::WPlus, Prior::GaussianS { .. }) => {
             return Err(Error::InvalidArgument(
-                "the Gaussian prior acts on StyleSpace: use it with --space s".into(),
+                "the Gaussian prior acts on StyleSpace: project in S to use it".into(),
             ))
         }
         _ => {}

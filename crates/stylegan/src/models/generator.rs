@@ -279,10 +279,10 @@ impl Generator {
         match (c_dim, class) {
             (0, None) => Ok(None),
             (0, Some(_)) => Err(Error::InvalidArgument(
-                "--class was given but the network is unconditional".into(),
+                "a class label was given, but the network is unconditional (c_dim 0)".into(),
             )),
             (_, None) => Err(Error::InvalidArgument(format!(
-                "the network is conditional (c_dim {c_dim}): give a class with --class 0..{}",
+                "the network is conditional (c_dim {c_dim}): give a class label 0..{}",
                 c_dim - 1
             ))),
             (_, Some(k)) if k >= c_dim => Err(Error::InvalidArgument(format!(

@@ -230,7 +230,9 @@ impl Trainer {
             )));
         }
         if opts.batch == 0 {
-            return Err(Error::InvalidArgument("--batch must be positive".into()));
+            return Err(Error::InvalidArgument(
+                "the batch size must be positive".into(),
+            ));
         }
         let ada_p = match opts.aug {
             AugMode::Fixed { p } => p,
@@ -396,12 +398,13 @@ impl Trainer {
         check_compatible(data, res, ch, if self.opts.cond { c_dim } else { 0 })?;
         if c_dim > 0 && !self.opts.cond {
             return Err(Error::InvalidArgument(format!(
-                "the network is conditional (c_dim {c_dim}): train it with --cond on a labelled data set"
+                "the network is conditional (c_dim {c_dim}): train it conditionally on a labelled data set"
             )));
         }
         if c_dim == 0 && self.opts.cond {
             return Err(Error::InvalidArgument(
-                "--cond was given but the network is unconditional (c_dim 0)".into(),
+                "conditional training was asked for, but the network is unconditional (c_dim 0)"
+                    .into(),
             ));
         }
         Ok(())

@@ -1,0 +1,171 @@
+//! Panoramas: several sources' features laid side by side and cross-faded.
+
+use burn::tensor::Tensor;
+
+use super::blend::blend_many;
+use super::mask::Mask;
+use crate::error::{Error, Result};
+use crate::models::{BlockStyles, Features, Generator, NoiseMode};
+
+/// Which way a panorama grows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Left to right.
+    Horizontal,
+    /// Top to bottom.
+    Vertical,
+}
+
+/// Panorama ("All Trades"): each source's features after block `k` are laid side by side
+/// (or one above the other) with `overlap` (a fraction of one image's width or height)
+/// cross-faded, then every later block runs with each source's styles and the outputs are mixed
+/// with the same weights along the panorama. One source gives the plain image; n sources give a
+/// length of `w + (n−1)·(w − overlap·w)`.
+pub fn panorama(
+    g: &Generator,
+    styles: &[&[BlockStyles]],
+    k: usize,
+    overlap: f64,
+    direction: Direction,
+    noise: NoiseMode,
+) -> Result<Tensor<4>> {
+    let n_blocks = g.synthesis.sg2("panorama")?.blocks.len();
+    if k >= n_blocks {
+        return Err(Error::InvalidArgument(format!(
+            "block {k} is out of range 0..{}",
+            n_blocks - 1
+        )));
+    }
+    if !(0.0..1.0).contains(&overlap) {
+        return Err(Error::InvalidArgument(format!(
+            "overlap must be in [0, 1), got {overlap}"
+        )));
+    }
+    if styles.is_empty() {
+        return Err(Error::InvalidArgument(
+            "a panorama needs at least one seed".into(),
+        ));
+    }
+    let n = styles.len();
+    let axis = match direction {
+        Direction::Horizontal => 3,
+        Direction::Vertical => 2,
+    };
+    let feats: Vec<Features> = styles
+        .iter()
+        .map(|s| g.synthesis.run_blocks(s, 0..k + 1, None, noise))
+        .collect::<Result<_>>()?;
+    let dims = feats[0].x.dims();
+    // Along the panorama: one image's length, the overlap, the step and the whole length.
+    let w = dims[axis];
+    let o = ((overlap * w as f64).round() as usize).min(w - 1);
+    let step = w - o;
+    let width = w + (n - 1) * step;
+    // Weights along the panorama at `cols` samples: a partition of unity with linear
+    // cross-fades in the overlaps.
+    let weights = |cols: usize| -> Vec<Vec<f32>> {
+        let scale = cols as f64 / width as f64;
+        let mut wts = vec![vec![0f32; cols]; n];
+        for (c, col) in (0..cols).map(|c| (c, (c as f64 + 0.5) / scale - 0.5)) {
+            let mut raw: Vec<f64> = (0..n)
+                .map(|i| {
+                    let (a, b) = ((i * step) as f64, (i * step + w) as f64 - 1.0);
+                    if col < a - 0.5 || col > b + 0.5 {
+                        return 0.0;
+                    }
+                    // ramp up over the overlap with the previous image, down over the next.
+                    let up = if i > 0 && o > 0 {
+                        ((col - a + 0.5) / o as f64).clamp(0.0, 1.0)
+                    } else {
+                        1.0
+                    };
+                    let down = if i + 1 < n && o > 0 {
+                        ((b + 0.5 - col) / o as f64).clamp(0.0, 1.0)
+                    } else {
+                        1.0
+                    };
+                    up.min(down).max(1e-6)
+                })
+                .collect();
+            let sum: f64 = raw.iter().sum();
+            raw.iter_mut().for_each(|v| *v /= sum.max(1e-12));
+            for i in 0..n {
+                wts[i][c] = raw[i] as f32;
+            }
+        }
+        wts
+    };
+    let device = g.device().clone();
+    // Canvas at block k: each source's features placed at its offset, weighted.
+    let place = |t: Tensor<4>, i: usize| -> Tensor<4> {
+        let mut d = t.dims();
+        let len = d[axis];
+        let before = i * step * len / w;
+        let after = width * len / w - before - len;
+        let mut z = |size: usize| {
+            d[axis] = size;
+            Tensor::<4>::zeros(d, &device)
+        };
+        let mut parts = Vec::new();
+        if before > 0 {
+            parts.push(z(before));
+        }
+        parts.push(t);
+        if after > 0 {
+            parts.push(z(after));
+        }
+        Tensor::cat(parts, axis)
+    };
+    // Source i's weights on a rows × cols canvas.
+    let mask_for = |i: usize, rows: usize, cols: usize| -> Mask {
+        let alpha = match direction {
+            Direction::Horizontal => {
+                let wt = weights(cols);
+                (0..rows).flat_map(|_| wt[i].clone()).collect()
+            }
+            Direction::Vertical => {
+                let wt = weights(rows);
+                (0..rows).flat_map(|r| vec![wt[i][r]; cols]).collect()
+            }
+        };
+        Mask::Image {
+            h: rows,
+            w: cols,
+            alpha,
+        }
+    };
+    let mut canvas: Option<Features> = None;
+    for (i, f) in feats.into_iter().enumerate() {
+        let weigh = |t: Tensor<4>| {
+            let placed = place(t, i);
+            let [_, c, rows, cols] = placed.dims();
+            placed
+                * mask_for(i, rows, cols)
+                    .at(rows, cols, &device)
+                    .repeat_dim(1, c)
+        };
+        let (x, img) = (weigh(f.x), f.img.map(weigh));
+        canvas = Some(match canvas {
+            None => Features { x, img },
+            Some(a) => Features {
+                x: a.x + x,
+                img: match (a.img, img) {
+                    (Some(p), Some(q)) => Some(p + q),
+                    (p, q) => p.or(q),
+                },
+            },
+        });
+    }
+    let canvas = canvas.expect("at least one source");
+    let f = if k + 1 < n_blocks {
+        // The weights at the final resolution; each block gets them resized (bilinear).
+        let up = 1usize << (n_blocks - 1 - k);
+        let [_, _, rows, cols] = canvas.x.dims();
+        let masks: Vec<Mask> = (0..n).map(|i| mask_for(i, rows * up, cols * up)).collect();
+        blend_many(g, styles, &masks, k + 1..n_blocks, Some(canvas), noise)?
+    } else {
+        canvas
+    };
+    f.img
+        .ok_or_else(|| Error::Config("the last block made no image".into()))
+}
