@@ -1,0 +1,96 @@
+//! The depthwise FIR filter of `upfirdn2d` after an up-convolution.
+
+use rayon::prelude::*;
+
+use super::kernel::*;
+
+/// Correlation of every `[H, W]` plane with one `kh × kw` kernel (row-major), zero padding
+/// `[left, right, top, bottom]`, stride 1 → planes of `[H + top + bottom − kh + 1, W + left +
+/// right − kw + 1]`. The FIR step of `upfirdn2d` after an up-convolution; burn-flex's depthwise
+/// convolution ran it at ~5 GFLOP/s, a quarter of a 256² generator's time.
+pub fn fir2d(
+    x: &[f32],
+    planes: usize,
+    [h, w]: [usize; 2],
+    k: &[f32],
+    [kh, kw]: [usize; 2],
+    pad: [usize; 4],
+) -> (Vec<f32>, [usize; 2]) {
+    let [left, right, top, bottom] = pad;
+    let (hp, wp) = (h + top + bottom, w + left + right);
+    assert!(
+        hp >= kh && wp >= kw,
+        "fir2d: kernel larger than the padded plane"
+    );
+    assert_eq!(k.len(), kh * kw, "fir2d: kernel size");
+    let (oh, ow) = (hp - kh + 1, wp - kw + 1);
+    let mut out = vec![0f32; planes * oh * ow];
+    let avx512 = has_avx512();
+    out.par_chunks_mut(oh * ow)
+        .enumerate()
+        .for_each(|(p, dst)| {
+            let padded = Padded::new(
+                &x[p * h * w..][..h * w],
+                1,
+                h,
+                w,
+                [top, bottom, left, right],
+                0,
+                Vec::new(),
+            )
+            .data;
+            #[cfg(target_arch = "x86_64")]
+            if avx512 {
+                // SAFETY: the CPU has AVX-512 (checked at run time).
+                unsafe { fir_plane_avx512(&padded, wp, k, kh, kw, dst, oh, ow) };
+                return;
+            }
+            let _ = avx512;
+            fir_plane(&padded, wp, k, kh, kw, dst, oh, ow);
+        });
+    (out, [oh, ow])
+}
+
+/// One plane; the `x` loop is left to the compiler's vectoriser.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn fir_plane(
+    src: &[f32],
+    wp: usize,
+    k: &[f32],
+    kh: usize,
+    kw: usize,
+    dst: &mut [f32],
+    oh: usize,
+    ow: usize,
+) {
+    for y in 0..oh {
+        let row = &mut dst[y * ow..][..ow];
+        for i in 0..kh {
+            let s = &src[(y + i) * wp..];
+            for j in 0..kw {
+                let kv = k[i * kw + j];
+                for (o, &v) in row.iter_mut().zip(&s[j..j + ow]) {
+                    *o += kv * v;
+                }
+            }
+        }
+    }
+}
+
+/// [`fir_plane`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn fir_plane_avx512(
+    src: &[f32],
+    wp: usize,
+    k: &[f32],
+    kh: usize,
+    kw: usize,
+    dst: &mut [f32],
+    oh: usize,
+    ow: usize,
+) {
+    fir_plane(src, wp, k, kh, kw, dst, oh, ow)
+}

@@ -1,0 +1,360 @@
+//! The shared machinery of the direct kernels: padded samples, packed weight panels, the
+//! tap loop and its AVX-512 and portable micro-kernels (see the module doc of `direct_conv`).
+
+use rayon::prelude::*;
+
+/// Output rows per micro-tile (weights broadcast).
+pub(super) const MR: usize = 8;
+/// Output columns per micro-tile (three 16-float vectors).
+pub(super) const NR: usize = 48;
+/// `(tap, input channel)` pairs per block.
+pub(super) const KC: usize = 128;
+/// Micro-tiles of columns per parallel task.
+pub(super) const TILES_PER_TASK: usize = 4;
+
+/// One input sample, zero-padded, rows of pitch `wp`, with a zero tail so that the last
+/// micro-tile may read past the end of the last plane.
+pub(super) struct Padded {
+    pub(super) data: Vec<f32>,
+    pub(super) channels: usize,
+    /// Padded rows and row pitch.
+    pub(super) hp: usize,
+    pub(super) wp: usize,
+}
+
+impl Padded {
+    /// Pads one `[C, H, W]` sample by `(top, bottom, left, right)`; `tail` extra zeros follow.
+    /// `buf` is reused as the storage (see [`Scratch`]).
+    pub(super) fn new(
+        x: &[f32],
+        c: usize,
+        h: usize,
+        w: usize,
+        pad: [usize; 4],
+        tail: usize,
+        buf: Vec<f32>,
+    ) -> Self {
+        let [top, bottom, left, right] = pad;
+        let (hp, wp) = (h + top + bottom, w + left + right);
+        let mut data = buf;
+        data.clear();
+        data.resize(c * hp * wp + tail, 0.0);
+        for ci in 0..c {
+            for y in 0..h {
+                let src = &x[(ci * h + y) * w..][..w];
+                let dst = (ci * hp + y + top) * wp + left;
+                data[dst..dst + w].copy_from_slice(src);
+            }
+        }
+        Self {
+            data,
+            channels: c,
+            hp,
+            wp,
+        }
+    }
+}
+
+/// Buffers kept between calls on one thread: the padded input and the raw (row-pitch) output
+/// of the micro-kernels. The generator's activations are tens of MB; allocating them afresh for
+/// every layer costs page faults and zeroing that showed up as ~14 % of a generation profile.
+#[derive(Default)]
+pub(super) struct Scratch {
+    pub(super) padded: Vec<f32>,
+    pub(super) raw: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers, or fresh ones if they are in use (a rayon worker
+/// re-entering while it waits).
+pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// Frees this thread's scratch buffers (they otherwise stay as large as the largest layer run).
+pub fn release_scratch() {
+    with_scratch(|s| *s = Scratch::default());
+}
+
+/// Weights `[O, T, I]` (tap-major, then input channel) packed for the micro-kernel:
+/// `[k-block][8-row panel][k in block][8]`, zero rows past `O`.
+pub(super) struct Packed {
+    pub(super) data: Vec<f32>,
+    pub(super) outs: usize,
+    pub(super) k: usize,
+}
+
+impl Packed {
+    pub(super) fn new(w: &[f32], outs: usize, k: usize) -> Self {
+        let panels = outs.div_ceil(MR);
+        let mut data = vec![0f32; panels * MR * k];
+        let mut at = 0;
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            for panel in 0..panels {
+                for kk in 0..kc {
+                    for r in 0..MR {
+                        let o = panel * MR + r;
+                        if o < outs {
+                            data[at] = w[o * k + k0 + kk];
+                        }
+                        at += 1;
+                    }
+                }
+            }
+        }
+        Self { data, outs, k }
+    }
+
+    /// The packed panel `panel` of the k-block starting at `k0`.
+    pub(super) fn panel(&self, k0: usize, panel: usize) -> &[f32] {
+        let kc = KC.min(self.k - k0);
+        let panels = self.outs.div_ceil(MR);
+        let start = k0 * panels * MR + panel * kc * MR;
+        &self.data[start..start + kc * MR]
+    }
+}
+
+/// `out[o, y·wp + x] = Σ_t Σ_i w[o, t, i] · x[i, (y + dy_t)·wp + x + dx_t]` for `y < out_h`,
+/// `x < wp` (columns `x ≥` the real output width hold garbage). `w` is `[O, T, I]`. Returns
+/// `[O, out_h·wp]` rounded up to whole micro-tiles per row of `O`: row pitch is the returned
+/// `usize`.
+pub(super) fn conv_taps(
+    x: &Padded,
+    w: &[f32],
+    outs: usize,
+    taps: &[(usize, usize)],
+    out_h: usize,
+    avx512: bool,
+    out: &mut Vec<f32>,
+) -> usize {
+    let (ci, wp) = (x.channels, x.wp);
+    let plane = x.hp * wp;
+    let k = taps.len() * ci;
+    assert_eq!(w.len(), outs * k, "direct conv: weight size");
+    let cols = out_h * wp;
+    let pitch = cols.div_ceil(NR) * NR;
+    // Offsets of every (tap, channel) row, and a check that the furthest read stays in bounds.
+    let koff: Vec<usize> = taps
+        .iter()
+        .flat_map(|&(dy, dx)| (0..ci).map(move |i| i * plane + dy * wp + dx))
+        .collect();
+    let max_read = koff.iter().max().copied().unwrap_or(0) + pitch;
+    assert!(
+        max_read <= x.data.len(),
+        "direct conv: padded input too short ({max_read} > {})",
+        x.data.len()
+    );
+    let packed = Packed::new(w, outs, k);
+    let panels = outs.div_ceil(MR);
+    let rows = panels * MR;
+    // Every tile is written by the first k-block (no load), so old contents do not matter.
+    out.resize(rows * pitch, 0.0);
+    // Tasks own disjoint column ranges of every output row; hand each its raw pointer.
+    let task_cols = NR * TILES_PER_TASK;
+    let tasks = pitch.div_ceil(task_cols);
+    let out_ptr = SendPtr(out.as_mut_ptr());
+    (0..tasks).into_par_iter().for_each(|task| {
+        let c_start = task * task_cols;
+        let c_end = (c_start + task_cols).min(pitch);
+        for k0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - k0);
+            let offs = &koff[k0..k0 + kc];
+            for col in (c_start..c_end).step_by(NR) {
+                for panel in 0..panels {
+                    let a = packed.panel(k0, panel);
+                    // SAFETY: this task alone writes columns [c_start, c_end) of each row; the
+                    // tile is MR rows × NR columns inside `out` (rows ≤ panels·MR, col + NR ≤
+                    // pitch); every input read is < max_read ≤ x.data.len() (checked above).
+                    unsafe {
+                        let c = out_ptr.get().add(panel * MR * pitch + col);
+                        let b = x.data.as_ptr().add(col);
+                        if avx512 {
+                            #[cfg(target_arch = "x86_64")]
+                            micro_avx512(kc, a.as_ptr(), b, offs.as_ptr(), c, pitch, k0 == 0);
+                        } else {
+                            micro_portable(kc, a, b, offs, c, pitch, k0 == 0);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    pitch
+}
+
+#[derive(Clone, Copy)]
+pub(super) struct SendPtr(*mut f32);
+// SAFETY: the tasks write disjoint column ranges (see `conv_taps`).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    pub(super) fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Whether the AVX-512 micro-kernel runs: the CPU has AVX-512F and `STYLEGAN_NO_AVX512` is not
+/// set (set it to measure the portable kernel on an AVX-512 machine, as most users' CPUs run it).
+pub(super) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::env::var_os("STYLEGAN_NO_AVX512").is_none()
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The 8×48 micro-kernel: `C[r, j] (+)= Σ_k a[k·8 + r] · b[off_k + j]`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn micro_avx512(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    offs: *const usize,
+    c: *mut f32,
+    ldc: usize,
+    first: bool,
+) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); 3]; MR];
+    if !first {
+        for (r, row) in acc.iter_mut().enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = _mm512_loadu_ps(c.add(r * ldc + 16 * j));
+            }
+        }
+    }
+    for kk in 0..kc {
+        let bp = b.add(*offs.add(kk));
+        let b0 = _mm512_loadu_ps(bp);
+        let b1 = _mm512_loadu_ps(bp.add(16));
+        let b2 = _mm512_loadu_ps(bp.add(32));
+        let ap = a.add(kk * MR);
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = _mm512_set1_ps(*ap.add(r));
+            row[0] = _mm512_fmadd_ps(av, b0, row[0]);
+            row[1] = _mm512_fmadd_ps(av, b1, row[1]);
+            row[2] = _mm512_fmadd_ps(av, b2, row[2]);
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            _mm512_storeu_ps(c.add(r * ldc + 16 * j), *v);
+        }
+    }
+}
+
+/// The same micro-kernel in portable Rust.
+///
+/// # Safety
+/// `b + off_k + NR` must stay inside the input and the `MR × NR` tile at `c` (row pitch `ldc`)
+/// inside the output.
+pub(super) unsafe fn micro_portable(
+    kc: usize,
+    a: &[f32],
+    b: *const f32,
+    offs: &[usize],
+    c: *mut f32,
+    ldc: usize,
+    first: bool,
+) {
+    let mut acc = [[0f32; NR]; MR];
+    if !first {
+        for (r, row) in acc.iter_mut().enumerate() {
+            row.copy_from_slice(std::slice::from_raw_parts(c.add(r * ldc), NR));
+        }
+    }
+    for kk in 0..kc {
+        let bv = std::slice::from_raw_parts(b.add(offs[kk]), NR);
+        for (r, row) in acc.iter_mut().enumerate() {
+            let av = a[kk * MR + r];
+            for (o, &bj) in row.iter_mut().zip(bv) {
+                *o += av * bj;
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        std::slice::from_raw_parts_mut(c.add(r * ldc), NR).copy_from_slice(row);
+    }
+}
+
+/// Copies the valid `out_w` columns of each of `outs · out_h` rows (row pitch `wp`, channel
+/// pitch `pitch`) into a dense `[O, out_h, out_w]` block.
+pub(super) fn compact(
+    src: &[f32],
+    outs: usize,
+    pitch: usize,
+    wp: usize,
+    out_h: usize,
+    out_w: usize,
+    dst: &mut [f32],
+) {
+    dst.par_chunks_mut(out_h * out_w)
+        .enumerate()
+        .take(outs)
+        .for_each(|(o, plane)| {
+            for y in 0..out_h {
+                plane[y * out_w..][..out_w].copy_from_slice(&src[o * pitch + y * wp..][..out_w]);
+            }
+        });
+}
+
+/// Weights `[O, I, k, k]` → `[O, T, I]` for the kernel positions `kidx` (one per tap).
+pub(super) fn tap_weights(
+    w: &[f32],
+    outs: usize,
+    ci: usize,
+    k: usize,
+    kidx: &[(usize, usize)],
+) -> Vec<f32> {
+    let t_n = kidx.len();
+    let mut wt = vec![0f32; outs * t_n * ci];
+    for o in 0..outs {
+        for i in 0..ci {
+            for (t, &(ky, kx)) in kidx.iter().enumerate() {
+                wt[(o * t_n + t) * ci + i] = w[((o * ci + i) * k + ky) * k + kx];
+            }
+        }
+    }
+    wt
+}
+
+/// Runs `f` on sample `s` of `x [N, C, H, W]`, zero-padded into this thread's scratch, with the
+/// scratch's raw output buffer.
+pub(super) fn with_padded_sample<R>(
+    x: &[f32],
+    s: usize,
+    [c, h, w]: [usize; 3],
+    pad: [usize; 4],
+    tail: usize,
+    f: impl FnOnce(&Padded, &mut Vec<f32>) -> R,
+) -> R {
+    with_scratch(|scratch| {
+        let xp = Padded::new(
+            &x[s * c * h * w..][..c * h * w],
+            c,
+            h,
+            w,
+            pad,
+            tail,
+            std::mem::take(&mut scratch.padded),
+        );
+        let r = f(&xp, &mut scratch.raw);
+        scratch.padded = xp.data;
+        r
+    })
+}
