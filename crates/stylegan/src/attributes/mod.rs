@@ -18,7 +18,7 @@ use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 use crate::latent::RandomState;
-use crate::nn::{Conv2dLayer, FullyConnected, Params};
+use crate::nn::{Conv2dLayer, Conv2dSpec, FcSpec, FullyConnected, Params};
 use crate::ops::{Activation, Filter};
 use crate::optim::ParamSet;
 use crate::optim::{Adam, AdamConfig};
@@ -76,10 +76,13 @@ impl AttributeClassifier {
         while r > 4 {
             let pair = p.scope(&format!("b{r}"), |p| {
                 let c0 = p.scope("conv0", |p| {
-                    Conv2dLayer::new(p, cin, width, 3, true, act, 1, 1, &f, None)
+                    Conv2dLayer::new(p, Conv2dSpec::new(cin, width, 3, &f).activation(act))
                 })?;
                 let c1 = p.scope("conv1", |p| {
-                    Conv2dLayer::new(p, width, width, 3, true, act, 1, 2, &f, None)
+                    Conv2dLayer::new(
+                        p,
+                        Conv2dSpec::new(width, width, 3, &f).activation(act).down(2),
+                    )
                 })?;
                 Ok((c0, c1))
             })?;
@@ -88,10 +91,10 @@ impl AttributeClassifier {
             r /= 2;
         }
         let fc = p.scope("fc", |p| {
-            FullyConnected::new(p, cin * 16, width, true, act, 1.0, 0.0)
+            FullyConnected::new(p, FcSpec::new(cin * 16, width).activation(act))
         })?;
         let out = p.scope("out", |p| {
-            FullyConnected::new(p, width, names.len(), true, Activation::Linear, 1.0, 0.0)
+            FullyConnected::new(p, FcSpec::new(width, names.len()))
         })?;
         p.finish()?;
         Ok(Self {

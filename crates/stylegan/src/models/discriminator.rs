@@ -8,8 +8,8 @@ use super::config::{Architecture, DiscriminatorConfig};
 use super::mapping::MappingNetwork;
 use crate::error::{Error, Result};
 use crate::nn::layers::load_filter;
-use crate::nn::{Conv2dLayer, FullyConnected, Params, StateDict};
-use crate::ops::{downsample2d, Activation, Filter};
+use crate::nn::{Conv2dLayer, Conv2dSpec, FcSpec, FullyConnected, Params, StateDict};
+use crate::ops::{downsample2d, Filter};
 use crate::weights::NetworkEntry;
 
 pub const DISCRIMINATOR_CLASS: &str = "training.networks_stylegan2.Discriminator";
@@ -40,31 +40,36 @@ impl DiscriminatorBlock {
         let clamp = cfg.conv_clamp;
         let fromrgb = if in_ch == 0 || cfg.architecture == Architecture::Skip {
             Some(p.scope("fromrgb", |p| {
-                Conv2dLayer::new(p, cfg.img_channels, tmp, 1, true, act, 1, 1, &filter, clamp)
+                Conv2dLayer::new(
+                    p,
+                    Conv2dSpec::new(cfg.img_channels, tmp, 1, &filter)
+                        .activation(act)
+                        .conv_clamp(clamp),
+                )
             })?)
         } else {
             None
         };
         let conv0 = p.scope("conv0", |p| {
-            Conv2dLayer::new(p, tmp, tmp, 3, true, act, 1, 1, &filter, clamp)
+            Conv2dLayer::new(
+                p,
+                Conv2dSpec::new(tmp, tmp, 3, &filter)
+                    .activation(act)
+                    .conv_clamp(clamp),
+            )
         })?;
         let conv1 = p.scope("conv1", |p| {
-            Conv2dLayer::new(p, tmp, out, 3, true, act, 1, 2, &filter, clamp)
+            Conv2dLayer::new(
+                p,
+                Conv2dSpec::new(tmp, out, 3, &filter)
+                    .activation(act)
+                    .down(2)
+                    .conv_clamp(clamp),
+            )
         })?;
         let skip = if cfg.architecture == Architecture::Resnet {
             Some(p.scope("skip", |p| {
-                Conv2dLayer::new(
-                    p,
-                    tmp,
-                    out,
-                    1,
-                    false,
-                    Activation::Linear,
-                    1,
-                    2,
-                    &filter,
-                    None,
-                )
+                Conv2dLayer::new(p, Conv2dSpec::new(tmp, out, 1, &filter).down(2).no_bias())
             })?)
         } else {
             None
@@ -202,15 +207,9 @@ impl Discriminator {
                 Some(p.scope("fromrgb", |p| {
                     Conv2dLayer::new(
                         p,
-                        cfg.img_channels,
-                        c4,
-                        1,
-                        true,
-                        act,
-                        1,
-                        1,
-                        &filter,
-                        cfg.conv_clamp,
+                        Conv2dSpec::new(cfg.img_channels, c4, 1, &filter)
+                            .activation(act)
+                            .conv_clamp(cfg.conv_clamp),
                     )
                 })?)
             } else {
@@ -219,30 +218,16 @@ impl Discriminator {
             let conv = p.scope("conv", |p| {
                 Conv2dLayer::new(
                     p,
-                    c4 + cfg.mbstd_num_channels,
-                    c4,
-                    3,
-                    true,
-                    act,
-                    1,
-                    1,
-                    &filter,
-                    cfg.conv_clamp,
+                    Conv2dSpec::new(c4 + cfg.mbstd_num_channels, c4, 3, &filter)
+                        .activation(act)
+                        .conv_clamp(cfg.conv_clamp),
                 )
             })?;
             let fc = p.scope("fc", |p| {
-                FullyConnected::new(p, c4 * 16, c4, true, act, 1.0, 0.0)
+                FullyConnected::new(p, FcSpec::new(c4 * 16, c4).activation(act))
             })?;
             let out = p.scope("out", |p| {
-                FullyConnected::new(
-                    p,
-                    c4,
-                    if cmap_dim == 0 { 1 } else { cmap_dim },
-                    true,
-                    Activation::Linear,
-                    1.0,
-                    0.0,
-                )
+                FullyConnected::new(p, FcSpec::new(c4, if cmap_dim == 0 { 1 } else { cmap_dim }))
             })?;
             Ok(DiscriminatorEpilogue {
                 fromrgb,

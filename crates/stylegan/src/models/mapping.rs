@@ -5,8 +5,8 @@ use burn::tensor::Tensor;
 
 use super::config::MappingConfig;
 use crate::error::{Error, Result};
-use crate::nn::{FullyConnected, Init, Params, StateDict};
-use crate::ops::{lerp, normalize_2nd_moment, Activation};
+use crate::nn::{FcSpec, FullyConnected, Init, Params, StateDict};
+use crate::ops::{lerp, normalize_2nd_moment};
 
 #[derive(Clone, Debug)]
 pub struct MappingNetwork {
@@ -52,7 +52,7 @@ impl MappingNetwork {
         }
         let embed = if c_dim > 0 {
             Some(p.scope("embed", |p| {
-                FullyConnected::new(p, c_dim, embed_features, true, Activation::Linear, 1.0, 0.0)
+                FullyConnected::new(p, FcSpec::new(c_dim, embed_features))
             })?)
         } else {
             None
@@ -62,12 +62,9 @@ impl MappingNetwork {
                 p.scope(&format!("fc{i}"), |p| {
                     FullyConnected::new(
                         p,
-                        features[i],
-                        features[i + 1],
-                        true,
-                        cfg.activation,
-                        cfg.lr_multiplier,
-                        0.0,
+                        FcSpec::new(features[i], features[i + 1])
+                            .activation(cfg.activation)
+                            .lr_multiplier(cfg.lr_multiplier),
                     )
                 })
             })

@@ -13,7 +13,7 @@ use burn::tensor::{Distribution, Tensor};
 use super::config::{Architecture, GeneratorConfig};
 use crate::error::{Error, Result};
 use crate::nn::layers::load_filter;
-use crate::nn::{Conv2dLayer, FullyConnected, Init, Params, StateDict};
+use crate::nn::{Conv2dLayer, Conv2dSpec, FcSpec, FullyConnected, Init, Params, StateDict};
 use crate::ops::{bias_act, modulated_conv2d, upsample2d, Activation, Filter};
 
 /// How per-pixel noise is fed to the synthesis layers.
@@ -85,7 +85,7 @@ impl SynthesisLayer {
         let s = cfg.sg2("the StyleGAN2 synthesis")?;
         let k = s.kernel_size;
         let affine = p.scope("affine", |p| {
-            FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0)
+            FullyConnected::new(p, FcSpec::new(cfg.w_dim, in_ch).bias_init(1.0))
         })?;
         let weight = p.tensor("weight", [out_ch, in_ch, k, k], Init::Randn(1.0))?;
         let (noise_strength, noise_const) = if s.use_noise {
@@ -234,7 +234,7 @@ pub struct ToRgb {
 impl ToRgb {
     fn new(p: &mut Params, cfg: &GeneratorConfig, in_ch: usize, filter: &Filter) -> Result<Self> {
         let affine = p.scope("affine", |p| {
-            FullyConnected::new(p, cfg.w_dim, in_ch, true, Activation::Linear, 1.0, 1.0)
+            FullyConnected::new(p, FcSpec::new(cfg.w_dim, in_ch).bias_init(1.0))
         })?;
         let weight = p.tensor("weight", [cfg.img_channels, in_ch, 1, 1], Init::Randn(1.0))?;
         let bias = p.tensor("bias", [cfg.img_channels], Init::Const(0.0))?;
@@ -336,15 +336,7 @@ impl SynthesisBlock {
             Some(p.scope("skip", |p| {
                 Conv2dLayer::new(
                     p,
-                    in_ch,
-                    out_ch,
-                    1,
-                    false,
-                    Activation::Linear,
-                    2,
-                    1,
-                    &filter,
-                    None,
+                    Conv2dSpec::new(in_ch, out_ch, 1, &filter).up(2).no_bias(),
                 )
             })?)
         } else {

@@ -7,7 +7,49 @@ use super::params::{Init, Params, StateDict};
 use crate::error::Result;
 use crate::ops::{bias_act, conv2d_resample, Activation, Filter};
 
-/// `FullyConnectedLayer(in, out, bias, activation, lr_multiplier, bias_init)`.
+/// The arguments of `FullyConnectedLayer(in_features, out_features, bias=True,
+/// activation='linear', lr_multiplier=1, bias_init=0)`, with the official defaults; set the
+/// others by name: `FcSpec::new(512, 512).activation(Activation::Lrelu).lr_multiplier(0.01)`.
+#[derive(Clone, Copy, Debug)]
+pub struct FcSpec {
+    pub in_features: usize,
+    pub out_features: usize,
+    pub bias: bool,
+    pub activation: Activation,
+    pub lr_multiplier: f64,
+    pub bias_init: f64,
+}
+
+impl FcSpec {
+    pub fn new(in_features: usize, out_features: usize) -> Self {
+        Self {
+            in_features,
+            out_features,
+            bias: true,
+            activation: Activation::Linear,
+            lr_multiplier: 1.0,
+            bias_init: 0.0,
+        }
+    }
+    pub fn activation(mut self, a: Activation) -> Self {
+        self.activation = a;
+        self
+    }
+    pub fn lr_multiplier(mut self, m: f64) -> Self {
+        self.lr_multiplier = m;
+        self
+    }
+    pub fn bias_init(mut self, b: f64) -> Self {
+        self.bias_init = b;
+        self
+    }
+    pub fn no_bias(mut self) -> Self {
+        self.bias = false;
+        self
+    }
+}
+
+/// `FullyConnectedLayer`: `y = act(x · (w·gain)ᵀ + b·lr_multiplier)`.
 #[derive(Clone, Debug)]
 pub struct FullyConnected {
     pub weight: Tensor<2>,
@@ -18,23 +60,15 @@ pub struct FullyConnected {
 }
 
 impl FullyConnected {
-    pub fn new(
-        p: &mut Params,
-        in_features: usize,
-        out_features: usize,
-        bias: bool,
-        activation: Activation,
-        lr_multiplier: f64,
-        bias_init: f64,
-    ) -> Result<Self> {
+    pub fn new(p: &mut Params, s: FcSpec) -> Result<Self> {
         Self::with_init(
             p,
-            in_features,
-            out_features,
-            activation,
-            lr_multiplier,
-            Init::Randn(1.0 / lr_multiplier),
-            bias.then_some(Init::Const(bias_init)),
+            s.in_features,
+            s.out_features,
+            s.activation,
+            s.lr_multiplier,
+            Init::Randn(1.0 / s.lr_multiplier),
+            s.bias.then_some(Init::Const(s.bias_init)),
         )
     }
 
@@ -90,7 +124,65 @@ impl FullyConnected {
     }
 }
 
-/// `Conv2dLayer(in, out, kernel_size, bias, activation, up, down, resample_filter, conv_clamp)`.
+/// The arguments of `Conv2dLayer(in_channels, out_channels, kernel_size, bias=True,
+/// activation='linear', up=1, down=1, resample_filter, conv_clamp=None)`, with the official
+/// defaults; set the others by name:
+/// `Conv2dSpec::new(64, 128, 3, &filter).activation(Activation::Lrelu).down(2)`.
+#[derive(Clone, Copy, Debug)]
+pub struct Conv2dSpec<'a> {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    pub kernel_size: usize,
+    pub bias: bool,
+    pub activation: Activation,
+    pub up: usize,
+    pub down: usize,
+    pub resample_filter: &'a Filter,
+    pub conv_clamp: Option<f64>,
+}
+
+impl<'a> Conv2dSpec<'a> {
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel_size: usize,
+        resample_filter: &'a Filter,
+    ) -> Self {
+        Self {
+            in_channels,
+            out_channels,
+            kernel_size,
+            bias: true,
+            activation: Activation::Linear,
+            up: 1,
+            down: 1,
+            resample_filter,
+            conv_clamp: None,
+        }
+    }
+    pub fn activation(mut self, a: Activation) -> Self {
+        self.activation = a;
+        self
+    }
+    pub fn up(mut self, f: usize) -> Self {
+        self.up = f;
+        self
+    }
+    pub fn down(mut self, f: usize) -> Self {
+        self.down = f;
+        self
+    }
+    pub fn no_bias(mut self) -> Self {
+        self.bias = false;
+        self
+    }
+    pub fn conv_clamp(mut self, c: Option<f64>) -> Self {
+        self.conv_clamp = c;
+        self
+    }
+}
+
+/// `Conv2dLayer`: equalised-lr conv with optional resampling, bias, activation and clamp.
 #[derive(Clone, Debug)]
 pub struct Conv2dLayer {
     pub weight: Tensor<4>,
@@ -105,19 +197,18 @@ pub struct Conv2dLayer {
 }
 
 impl Conv2dLayer {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        p: &mut Params,
-        in_channels: usize,
-        out_channels: usize,
-        kernel_size: usize,
-        bias: bool,
-        activation: Activation,
-        up: usize,
-        down: usize,
-        resample_filter: &Filter,
-        conv_clamp: Option<f64>,
-    ) -> Result<Self> {
+    pub fn new(p: &mut Params, s: Conv2dSpec) -> Result<Self> {
+        let Conv2dSpec {
+            in_channels,
+            out_channels,
+            kernel_size,
+            bias,
+            activation,
+            up,
+            down,
+            resample_filter,
+            conv_clamp,
+        } = s;
         let weight = p.tensor(
             "weight",
             [out_channels, in_channels, kernel_size, kernel_size],

@@ -3,5 +3,5 @@
 pub mod layers;
 pub mod params;
 
-pub use layers::{Conv2dLayer, FullyConnected};
+pub use layers::{Conv2dLayer, Conv2dSpec, FcSpec, FullyConnected};
 pub use params::{Init, Params, StateDict};

@@ -6,9 +6,9 @@ use burn::tensor::Tensor;
 
 use super::design::LayerDesign;
 use crate::error::{Error, Result};
-use crate::nn::{FullyConnected, Init, Params, StateDict};
+use crate::nn::{FcSpec, FullyConnected, Init, Params, StateDict};
 use crate::ops::filtered_lrelu::{filtered_lrelu, FilteredLrelu, LowPass};
-use crate::ops::{modulated_conv2d, Activation, Filter};
+use crate::ops::{modulated_conv2d, Filter};
 
 #[derive(Clone, Debug)]
 pub struct SynthesisLayer {
@@ -81,7 +81,7 @@ impl SynthesisLayer {
     ) -> Result<Self> {
         let d = design;
         let affine = p.scope("affine", |p| {
-            FullyConnected::new(p, w_dim, d.in_channels, true, Activation::Linear, 1.0, 1.0)
+            FullyConnected::new(p, FcSpec::new(w_dim, d.in_channels).bias_init(1.0))
         })?;
         let k = d.conv_kernel;
         let weight = p.tensor(
