@@ -270,6 +270,64 @@ fn init_t_and_r_then_the_latent_tools() {
             ]),
             &["--layer and --mode apply to StyleGAN2", "Fourier"],
         );
+        // panorama on the Fourier input: 3 seeds, overlap 0.5 → 16 + 2·8 = 32 px wide;
+        // --layer is StyleGAN2's.
+        let pano = format!("{o}/pano.png");
+        ok(&run(&[
+            "panorama",
+            "--network",
+            &net_s,
+            "--seeds",
+            "1,2,3",
+            "--output",
+            &pano,
+        ]));
+        assert_eq!(common::pixels(Path::new(&pano)).0, 32);
+        fails(
+            &run(&[
+                "panorama",
+                "--network",
+                &net_s,
+                "--seeds",
+                "1,2",
+                "--layer",
+                "1",
+                "--output",
+                &pano,
+            ]),
+            &["--layer applies to StyleGAN2"],
+        );
+        // blend and transfer layer by layer.
+        let blend = format!("{o}/blend.png");
+        ok(&run(&[
+            "blend",
+            "--network",
+            &net_s,
+            "--seed-a",
+            "1",
+            "--seed-b",
+            "2",
+            "--mask",
+            "horizontal",
+            "--layers",
+            "0-3",
+            "--output",
+            &blend,
+        ]));
+        assert_eq!(common::pixels(Path::new(&blend)).0, 16);
+        ok(&run(&[
+            "transfer",
+            "--network",
+            &net_s,
+            "--seed-src",
+            "1",
+            "--seed-ref",
+            "2",
+            "--box",
+            "0.25,0.25,0.75,0.75",
+            "--output",
+            &blend,
+        ]));
     }
 }
 

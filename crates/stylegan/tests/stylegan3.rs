@@ -316,3 +316,107 @@ fn extending_the_fourier_input_widens_the_view() {
         "centre moved: mean |Δ| {mean} (image mean |x| {scale})"
     );
 }
+
+/// The StyleGAN3 panorama: one source is the plain image; two sources make an image of
+/// `w + step` columns whose ends are each source's own image (equivariance to translation),
+/// with a seam only in the overlap; a StyleGAN2 network is refused for it by name.
+#[test]
+fn fourier_input_panorama_places_each_source() {
+    use stylegan::features::{panorama_stylegan3, Direction};
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let g = load(&dir);
+    let s = g.synthesis.sg3("test").unwrap();
+    let ws: Vec<Tensor<3>> = [1u32, 2]
+        .iter()
+        .map(|&seed| {
+            g.mapping_ws(
+                g.z_tensor(&[z_from_seed(seed, 512)]).unwrap(),
+                None,
+                0.7,
+                None,
+            )
+            .unwrap()
+        })
+        .collect();
+    let plain: Vec<Vec<f32>> = ws.iter().map(|w| to_vec(s.forward(w).unwrap())).collect();
+    let one = panorama_stylegan3(&g, &ws[..1], 0.5, Direction::Horizontal).unwrap();
+    assert!(diff(&to_vec(one), &plain[0]) < 1e-5);
+    let pano = panorama_stylegan3(&g, &ws, 0.5, Direction::Horizontal).unwrap();
+    assert_eq!(pano.dims(), [1, 3, 32, 48]);
+    // Columns [0, 8) come from source 0's columns [0, 8), columns [40, 48) from source 1's
+    // columns [24, 32): compare with the own and with the other source.
+    let cols = |img: Tensor<4>, from: usize| to_vec(img.narrow(3, from, 8));
+    let as_img = |v: &[f32]| {
+        Tensor::<4>::from_data(
+            TensorData::new(v.to_vec(), [1, 3, 32, 32]),
+            &g.device().clone(),
+        )
+    };
+    let mean = |a: &[f32], b: &[f32]| {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+    };
+    let (left, right) = (cols(pano.clone(), 0), cols(pano.clone(), 40));
+    let (own_l, other_l) = (cols(as_img(&plain[0]), 0), cols(as_img(&plain[1]), 0));
+    let (own_r, other_r) = (cols(as_img(&plain[1]), 24), cols(as_img(&plain[0]), 24));
+    let (dl, xl) = (mean(&left, &own_l), mean(&left, &other_l));
+    let (dr, xr) = (mean(&right, &own_r), mean(&right, &other_r));
+    eprintln!("left: own {dl:.3e} other {xl:.3e}; right: own {dr:.3e} other {xr:.3e}");
+    assert!(
+        dl < 0.02 * xl && dr < 0.02 * xr,
+        "the ends are not the sources' images"
+    );
+    let vertical = panorama_stylegan3(&g, &ws, 0.25, Direction::Vertical).unwrap();
+    assert_eq!(vertical.dims(), [1, 3, 32 + 24, 32]);
+    assert!(panorama_stylegan3(&g, &ws, 1.0, Direction::Horizontal).is_err());
+    assert!(panorama_stylegan3(&g, &[], 0.5, Direction::Horizontal).is_err());
+}
+
+/// StyleGAN3 feature blending: α = 0 is A, α = 1 at every layer is B, a left-to-right ramp
+/// keeps A on the left and B on the right; transfer goes through it too.
+#[test]
+fn stylegan3_blending_mixes_layer_by_layer() {
+    use stylegan::features::{blend_stylegan3, transfer, Mask};
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let g = load(&dir);
+    let s = g.synthesis.sg3("test").unwrap();
+    let ws = |seed: u32| {
+        g.mapping_ws(
+            g.z_tensor(&[z_from_seed(seed, 512)]).unwrap(),
+            None,
+            0.7,
+            None,
+        )
+        .unwrap()
+    };
+    let (a, b) = (ws(1), ws(2));
+    let (ia, ib) = (
+        to_vec(s.forward(&a).unwrap()),
+        to_vec(s.forward(&b).unwrap()),
+    );
+    let zero = blend_stylegan3(&g, &a, &b, &Mask::Constant(0.0), None).unwrap();
+    assert!(diff(&to_vec(zero), &ia) < 1e-5);
+    let one = blend_stylegan3(&g, &a, &b, &Mask::Constant(1.0), None).unwrap();
+    assert!(diff(&to_vec(one), &ib) < 1e-5);
+    let ramp = blend_stylegan3(&g, &a, &b, &Mask::Horizontal, None).unwrap();
+    let cols = |v: &[f32], from: usize| -> Vec<f32> {
+        (0..3 * 32)
+            .flat_map(|row| v[row * 32 + from..row * 32 + from + 4].to_vec())
+            .collect()
+    };
+    let mean = |x: &[f32], y: &[f32]| {
+        x.iter().zip(y).map(|(p, q)| (p - q).abs()).sum::<f32>() / x.len() as f32
+    };
+    let r = to_vec(ramp);
+    let (left, right) = (cols(&r, 0), cols(&r, 28));
+    assert!(mean(&left, &cols(&ia, 0)) < 0.5 * mean(&left, &cols(&ib, 0)));
+    assert!(mean(&right, &cols(&ib, 28)) < 0.5 * mean(&right, &cols(&ia, 28)));
+    assert!(blend_stylegan3(&g, &a, &b, &Mask::Constant(0.5), Some(&[99])).is_err());
+    // Transfer with an all-covering box and no pose alignment is B's image.
+    let all = Mask::from_box(0.0, 0.0, 1.0, 1.0).unwrap();
+    let t = transfer(&g, &a, &b, &all, 0, None, NoiseMode::Const).unwrap();
+    assert!(diff(&to_vec(t), &ib) < 1e-5);
+}

@@ -118,7 +118,8 @@ pub struct BlendArgs {
     /// horizontal (α grows left to right), vertical (top to bottom), or a mask PNG (α = pixel/255).
     #[arg(long, default_value = "horizontal")]
     mask: String,
-    /// Blocks where the features are blended, e.g. `0-2` (all by default).
+    /// Blocks where the features are blended, e.g. `0-2` (all by default); for StyleGAN3 the
+    /// layers of `stylegan info`, 0 = the Fourier input.
     #[arg(long)]
     layers: Option<String>,
     /// Truncation psi.
@@ -137,18 +138,28 @@ pub fn run_blend(a: BlendArgs) -> Result<()> {
     let mask = parse_mask(&a.mask)?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    g.synthesis.sg2("blend")?;
     let (la, pa) = super::pick_latent(&g, a.seed_a, a.latent_a.as_deref(), a.trunc, "image A")?;
     let (lb, pb) = super::pick_latent(&g, a.seed_b, a.latent_b.as_deref(), a.trunc, "image B")?;
     let g = super::with_noise_of(g, &[&pa, &pb])?;
-    let img = blend(
-        &g,
-        &la.styles(&g)?,
-        &lb.styles(&g)?,
-        &mask,
-        layers.as_deref(),
-        noise,
-    )?;
+    let img = if g.family() == stylegan::models::Family::StyleGan3 {
+        // StyleGAN3: layer by layer on the ws (0 = input, 1.. = the layers of `stylegan info`).
+        stylegan::features::blend_stylegan3(
+            &g,
+            &la.wplus(&g)?,
+            &lb.wplus(&g)?,
+            &mask,
+            layers.as_deref(),
+        )?
+    } else {
+        blend(
+            &g,
+            &la.styles(&g)?,
+            &lb.styles(&g)?,
+            &mask,
+            layers.as_deref(),
+            noise,
+        )?
+    };
     save_png(img, &a.output)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
@@ -162,9 +173,10 @@ pub struct PanoramaArgs {
     /// Seeds, left to right, e.g. `1,2,3,4`.
     #[arg(long)]
     seeds: String,
-    /// Block whose features are laid side by side (0 = 4×4).
-    #[arg(long, default_value_t = 1)]
-    layer: usize,
+    /// Block whose features are laid side by side (0 = 4×4; StyleGAN2, default 1). A
+    /// StyleGAN3 panorama is made on the Fourier input and takes no block.
+    #[arg(long)]
+    layer: Option<usize>,
     /// Overlap between neighbours, as a fraction of one image's width (height with --vertical).
     #[arg(long, default_value_t = 0.5)]
     overlap: f64,
@@ -186,7 +198,31 @@ pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
     let seeds = crate::args::parse_seeds(&a.seeds)?;
     let noise: NoiseMode = a.noise_mode.parse()?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    g.synthesis.sg2("panorama")?;
+    let direction = if a.vertical {
+        stylegan::features::Direction::Vertical
+    } else {
+        stylegan::features::Direction::Horizontal
+    };
+    if g.family() == stylegan::models::Family::StyleGan3 {
+        if a.layer.is_some() {
+            bail!(
+                "--layer applies to StyleGAN2; a StyleGAN3 panorama is made on the Fourier \
+                 input (leave --layer out)"
+            );
+        }
+        let ws: Vec<_> = seeds
+            .iter()
+            .map(|&s| -> Result<_> {
+                Ok(Latent::from_seeds(&g, &[s], None)?
+                    .truncate(&g, a.trunc, None)?
+                    .wplus(&g)?)
+            })
+            .collect::<Result<_>>()?;
+        let img = stylegan::features::panorama_stylegan3(&g, &ws, a.overlap, direction)?;
+        save_png(img, &a.output)?;
+        eprintln!("wrote {} ({} seeds)", a.output.display(), seeds.len());
+        return Ok(());
+    }
     let styles: Vec<_> = seeds
         .iter()
         .map(|&s| -> Result<_> {
@@ -196,12 +232,8 @@ pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let refs: Vec<&[_]> = styles.iter().map(Vec::as_slice).collect();
-    let direction = if a.vertical {
-        stylegan::features::Direction::Vertical
-    } else {
-        stylegan::features::Direction::Horizontal
-    };
-    let img = stylegan::features::panorama(&g, &refs, a.layer, a.overlap, direction, noise)?;
+    let layer = a.layer.unwrap_or(1);
+    let img = stylegan::features::panorama(&g, &refs, layer, a.overlap, direction, noise)?;
     save_png(img, &a.output)?;
     eprintln!("wrote {} ({} seeds)", a.output.display(), seeds.len());
     Ok(())
@@ -234,7 +266,7 @@ pub struct TransferArgs {
     /// Pose alignment: the reference takes the source's first N ws.
     #[arg(long, default_value_t = 4)]
     align: usize,
-    /// Blocks where the features are blended (all by default).
+    /// Blocks (StyleGAN3: layers, 0 = input) where the features are blended (all by default).
     #[arg(long)]
     layers: Option<String>,
     /// Truncation psi.
@@ -270,7 +302,6 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
     };
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    g.synthesis.sg2("transfer")?;
     let (ls, ps) = super::pick_latent(&g, a.seed_src, a.latent_src.as_deref(), a.trunc, "source")?;
     let (lr, pr) = super::pick_latent(
         &g,

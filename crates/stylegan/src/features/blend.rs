@@ -1,6 +1,6 @@
 //! Feature blending of two (or n) sources block by block, and attribute transfer.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Tensor, TensorData};
 
 use super::mask::{mix, Mask};
 use crate::error::{Error, Result};
@@ -129,7 +129,101 @@ pub fn transfer(
         )));
     }
     let aligned = crate::latent::mix(ws_ref, ws_src, &(0..align).collect::<Vec<_>>())?;
+    if g.family() == crate::models::Family::StyleGan3 {
+        return blend_stylegan3(g, ws_src, &aligned, mask, layers);
+    }
     let s_src = g.synthesis.styles(ws_src)?;
     let s_ref = g.synthesis.styles(&aligned)?;
     blend(g, &s_src, &s_ref, mask, layers, noise)
+}
+
+/// `mask`'s α on features `[N, C, H, W]` sampled at `rate` per image width (StyleGAN3 layers
+/// carry margins beyond the image: their samples take the α of the nearest image edge).
+/// Bilinear in the mask drawn at `res × res`.
+pub(crate) fn mask_on_plane(
+    mask: &Mask,
+    dims: [usize; 4],
+    rate: f64,
+    res: usize,
+    device: &burn::tensor::Device,
+) -> Result<Tensor<4>> {
+    let alpha = crate::backend::to_vec(&mask.at(res, res, device))?;
+    let [_, _, h, w] = dims;
+    let pixel = |c: usize, len: usize| -> f64 {
+        let x = (c as f64 + 0.5 - len as f64 / 2.0) / rate;
+        ((x + 0.5) * res as f64 - 0.5).clamp(0.0, res as f64 - 1.0)
+    };
+    let at = |r: usize, c: usize| alpha[r * res + c] as f64;
+    let mut v = Vec::with_capacity(h * w);
+    for r in 0..h {
+        let y = pixel(r, h);
+        let (y0, fy) = (y.floor() as usize, y - y.floor());
+        let y1 = (y0 + 1).min(res - 1);
+        for c in 0..w {
+            let x = pixel(c, w);
+            let (x0, fx) = (x.floor() as usize, x - x.floor());
+            let x1 = (x0 + 1).min(res - 1);
+            let top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx;
+            let bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx;
+            v.push((top * (1.0 - fy) + bottom * fy) as f32);
+        }
+    }
+    Ok(Tensor::from_data(TensorData::new(v, [1, 1, h, w]), device))
+}
+
+/// Feature blending for StyleGAN3: the input and every layer in `layers` (indices into
+/// [`layer_names`](crate::models::stylegan3::SynthesisNetwork::layer_names): 0 = `input`,
+/// 1 = the first layer, …; all by default) run on the blended features so far with A's and
+/// with B's ws, and the outputs are mixed as `(1−α)·A + α·B` with the mask at that layer's
+/// sampling rate, margins included; other layers run with A's ws. α = 0 gives A's image, α = 1
+/// with all layers B's. `ws_*` are `[N, num_ws, w_dim]`.
+pub fn blend_stylegan3(
+    g: &Generator,
+    ws_a: &Tensor<3>,
+    ws_b: &Tensor<3>,
+    mask: &Mask,
+    layers: Option<&[usize]>,
+) -> Result<Tensor<4>> {
+    let s3 = g.synthesis.sg3("StyleGAN3 blending")?;
+    s3.check_ws(ws_a)?;
+    s3.check_ws(ws_b)?;
+    let count = s3.layers.len() + 1;
+    if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= count)) {
+        return Err(Error::InvalidArgument(format!(
+            "layer {bad} is out of range 0..{} (0 = input, then {} … {})",
+            count - 1,
+            s3.layers[0].design.name,
+            s3.layers[count - 2].design.name
+        )));
+    }
+    let (na, nb) = (ws_a.dims()[0], ws_b.dims()[0]);
+    if na != nb {
+        return Err(Error::InvalidArgument(format!(
+            "A has {na} latents, B has {nb}"
+        )));
+    }
+    let res = g.config.img_resolution;
+    let device = g.device().clone();
+    let [_, _, d] = ws_a.dims();
+    let w = |ws: &Tensor<3>, k: usize| ws.clone().narrow(1, k, 1).reshape([na, d]);
+    let blended = |i: usize| layers.is_none_or(|l| l.contains(&i));
+    let mix_at = |a: Tensor<4>, b: Tensor<4>, rate: f64| -> Result<Tensor<4>> {
+        let alpha = mask_on_plane(mask, a.dims(), rate, res, &device)?;
+        Ok(mix(a, b, &alpha))
+    };
+    let rate = s3.input.design.sampling_rate;
+    let mut x = s3.input.forward(w(ws_a, 0));
+    if blended(0) {
+        x = mix_at(x, s3.input.forward(w(ws_b, 0)), rate)?;
+    }
+    for (k, layer) in s3.layers.iter().enumerate() {
+        let a = layer.forward(x.clone(), w(ws_a, k + 1));
+        x = if blended(k + 1) {
+            let b = layer.forward(x, w(ws_b, k + 1));
+            mix_at(a, b, layer.design.out_sampling_rate as f64)?
+        } else {
+            a
+        };
+    }
+    Ok(s3.scale_output(x))
 }

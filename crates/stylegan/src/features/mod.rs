@@ -18,9 +18,9 @@ pub mod panorama;
 pub mod single_image;
 pub mod translate;
 
-pub use blend::{blend, blend_many, transfer};
+pub use blend::{blend, blend_many, blend_stylegan3, transfer};
 pub use extend::{expand, extend, Extend};
 pub use mask::{ImageTensor, Mask};
-pub use panorama::{panorama, Direction};
+pub use panorama::{panorama, panorama_stylegan3, Direction};
 pub use single_image::{random_shifts, shift_patch, single_image, Patch};
 pub use translate::translate;

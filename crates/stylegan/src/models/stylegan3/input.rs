@@ -124,7 +124,19 @@ impl SynthesisInput {
 
     /// Fourier features on a `[height, width]` grid centred on the usual one, with the same
     /// sample spacing: a larger grid sees more of the (infinite) Fourier-feature plane.
-    pub fn forward_sized(&self, w: Tensor<2>, [height, width]: [usize; 2]) -> Tensor<4> {
+    pub fn forward_sized(&self, w: Tensor<2>, size: [usize; 2]) -> Tensor<4> {
+        self.forward_view(w, size, [0.0, 0.0])
+    }
+
+    /// [`Self::forward_sized`] with the grid centred on `centre = [x, y]` of the feature plane
+    /// (in image widths: the image spans ±0.5): a translated view, whose content appears
+    /// `centre` to the left/top of where it is in the plain image.
+    pub fn forward_view(
+        &self,
+        w: Tensor<2>,
+        [height, width]: [usize; 2],
+        centre: [f64; 2],
+    ) -> Tensor<4> {
         let n = w.dims()[0];
         let d = &self.design;
         let c = d.channels;
@@ -166,15 +178,15 @@ impl SynthesisInput {
             .add_scalar(1.0)
             .clamp(0.0, 1.0);
         // affine_grid(align_corners=False): g[k] = ((2k + 1)/size − 1) · size/(2·sr).
-        let grid = |size: usize| -> Vec<f32> {
+        let grid = |size: usize, centre: f64| -> Vec<f32> {
             let scale = (0.5 * size as f64 / sr) as f32;
             (0..size)
-                .map(|k| ((2 * k + 1) as f32 / size as f32 - 1.0) * scale)
+                .map(|k| ((2 * k + 1) as f32 / size as f32 - 1.0) * scale + centre as f32)
                 .collect()
         };
-        let gx = Tensor::<1>::from_data(TensorData::new(grid(width), [width]), &dev)
+        let gx = Tensor::<1>::from_data(TensorData::new(grid(width, centre[0]), [width]), &dev)
             .reshape([1, 1, width, 1]);
-        let gy = Tensor::<1>::from_data(TensorData::new(grid(height), [height]), &dev)
+        let gy = Tensor::<1>::from_data(TensorData::new(grid(height, centre[1]), [height]), &dev)
             .reshape([1, height, 1, 1]);
         let x = gx * fx2.reshape([n, 1, 1, c])
             + gy * fy2.reshape([n, 1, 1, c])

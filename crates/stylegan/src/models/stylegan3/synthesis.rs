@@ -53,7 +53,7 @@ impl SynthesisNetwork {
         })
     }
 
-    fn check_ws(&self, ws: &Tensor<3>) -> Result<()> {
+    pub(crate) fn check_ws(&self, ws: &Tensor<3>) -> Result<()> {
         let [_, n_ws, d] = ws.dims();
         if n_ws != self.num_ws || d != self.w_dim {
             return Err(Error::InvalidArgument(format!(
@@ -70,7 +70,7 @@ impl SynthesisNetwork {
     }
 
     /// `× output_scale` (skipped when it is 1, as the official code does).
-    fn scale_output(&self, x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn scale_output(&self, x: Tensor<4>) -> Tensor<4> {
         if self.output_scale != 1.0 {
             x.mul_scalar(self.output_scale as f32)
         } else {
