@@ -3,19 +3,15 @@
 //! LPIPS per method, as a Markdown table, `results.json` and pictures of targets vs
 //! reconstructions.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use stylegan::data::Dataset;
-use stylegan::invert::pti::PtiConfig;
 use stylegan::invert::stats::{STATS_SAMPLES, STATS_SEED};
-use stylegan::invert::target::{from_chw_u8, from_image8, Target};
-use stylegan::invert::{latent_stats, pivotal_tuning, project, Prior, ProjectorConfig};
+use stylegan::invert::target::from_chw_u8;
+use stylegan::invert::{evaluate_inversion, latent_stats, EvalConfig, EvalTarget, Method};
 use stylegan::io::image::{grid, Image8};
-use stylegan::latent::{Latent, Space};
-use stylegan::metrics::psnr;
-use stylegan::models::{Generator, NoiseMode};
+use stylegan::models::Generator;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -58,24 +54,18 @@ pub struct Args {
     device: String,
 }
 
-const METHODS: [&str; 5] = ["w", "wplus", "s", "s-prior", "pti"];
-
-#[derive(Default, Clone)]
-struct Score {
-    psnr: Vec<f64>,
-    lpips: Vec<f64>,
-    atypicality: Vec<f64>,
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
 pub fn run(a: Args) -> Result<()> {
-    let methods: Vec<String> = a.methods.split(',').map(|m| m.trim().to_string()).collect();
-    if let Some(bad) = methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
-        bail!("unknown method '{bad}' in --methods (expected some of {METHODS:?})");
-    }
+    let methods: Vec<Method> = a
+        .methods
+        .split(',')
+        .map(|m| m.trim().parse::<Method>().context("--methods"))
+        .collect::<Result<_>>()?;
+    let cfg = EvalConfig {
+        methods,
+        steps: a.steps,
+        pti_steps: a.pti_steps,
+        prior_weight: a.prior_weight,
+    };
     if a.steps == 0 || a.pti_steps == 0 {
         bail!("--steps and --pti-steps must be at least 1");
     }
@@ -84,8 +74,7 @@ pub fn run(a: Args) -> Result<()> {
     let g = Generator::load(&network, &device)?;
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
 
-    // Targets: (group, name, target).
-    let mut targets: Vec<(&str, String, Target)> = Vec::new();
+    let mut targets: Vec<EvalTarget> = Vec::new();
     if let Some(path) = &a.targets {
         let ds = Dataset::open(path).with_context(|| format!("--targets {}", path.display()))?;
         if ds.resolution() != r || ds.channels() != c {
@@ -106,19 +95,15 @@ pub fn run(a: Args) -> Result<()> {
             );
         }
         for i in 0..a.count {
-            targets.push((
-                "real",
-                ds.names()[i].clone(),
-                from_chw_u8(ds.image_slice(i), c, r, &device)?,
-            ));
+            targets.push(EvalTarget {
+                group: "real".into(),
+                name: ds.names()[i].clone(),
+                target: from_chw_u8(ds.image_slice(i), c, r, &device)?,
+            });
         }
     }
     for k in 0..a.generated {
-        let seed = a.gen_seed + k as u32;
-        let img = Latent::from_seeds(&g, &[seed], None)?.generate(&g, NoiseMode::Const)?;
-        // Quantised like any saved image, so that real and generated targets are treated alike.
-        let t = from_image8(super::project::image8(img)?, &device);
-        targets.push(("generated", format!("seed{seed:04}"), t));
+        targets.push(EvalTarget::generated(&g, a.gen_seed + k as u32)?);
     }
     if targets.is_empty() {
         bail!("no targets: give --targets DATASET and/or --generated N");
@@ -127,138 +112,20 @@ pub fn run(a: Args) -> Result<()> {
     let lpips = super::project::lpips(&device)?;
     eprintln!("measuring the latent distribution ...");
     let stats = latent_stats(&g, STATS_SAMPLES, STATS_SEED, None)?;
-
-    let projections_per_target = methods.iter().filter(|m| *m != "pti").count()
-        + usize::from(methods.iter().any(|m| m == "pti") && !methods.iter().any(|m| m == "w"));
-    let has_pti = methods.iter().any(|m| m == "pti");
-    let total =
-        targets.len() * (projections_per_target * a.steps + usize::from(has_pti) * a.pti_steps);
-    let pb = super::progress(total, "inverting");
-    let mut scores: BTreeMap<(String, String), Score> = BTreeMap::new();
-    let mut rows: BTreeMap<&str, Vec<Image8>> = BTreeMap::new();
-    let mut per_target = Vec::new();
-    for (group, name, t) in &targets {
-        let mut row = vec![t.image.clone()];
-        let mut w_pivot = None;
-        let mut record = BTreeMap::new();
-        let mut score =
-            |method: &str, img: Image8, latent: &Latent, row: &mut Vec<Image8>| -> Result<()> {
-                let atyp = stats.atypicality(latent)?;
-                let p = psnr(&t.image, &img)?;
-                let l: f32 = lpips
-                    .distance(from_image8(img.clone(), &device).tensor, t.tensor.clone())?
-                    .into_scalar();
-                let l = f64::from(l);
-                let s = scores
-                    .entry((group.to_string(), method.to_string()))
-                    .or_default();
-                s.psnr.push(p);
-                s.lpips.push(l);
-                s.atypicality.push(atyp);
-                record.insert(
-                    method.to_string(),
-                    serde_json::json!({"psnr": p, "lpips": l, "atypicality": atyp}),
-                );
-                row.push(img);
-                Ok(())
-            };
-        let mut spaces: Vec<&str> = methods
-            .iter()
-            .filter(|m| *m != "pti")
-            .map(String::as_str)
-            .collect();
-        if has_pti && !spaces.contains(&"w") {
-            spaces.insert(0, "w");
-        }
-        for m in &spaces {
-            let (space, prior) = match *m {
-                "w" => (Space::W, Prior::None),
-                "wplus" => (Space::WPlus, Prior::None),
-                "s" => (Space::S, Prior::None),
-                _ => (
-                    Space::S,
-                    Prior::GaussianS {
-                        weight: a.prior_weight,
-                    },
-                ),
-            };
-            let cfg = ProjectorConfig {
-                space,
-                steps: a.steps,
-                prior,
-                ..ProjectorConfig::default()
-            };
-            let pos = pb.position();
-            let proj = project(&g, &lpips, &t.tensor, &cfg, Some(&stats), &mut |s| {
-                pb.set_position(pos + s.step as u64 + 1);
-            })?;
-            if methods.iter().any(|x| x == m) {
-                score(
-                    m,
-                    super::project::image8(proj.image(&g)?)?,
-                    &proj.latent,
-                    &mut row,
-                )?;
-            }
-            if *m == "w" {
-                w_pivot = Some(proj);
-            }
-        }
-        if has_pti {
-            let pivot = w_pivot.as_ref().expect("w projected for PTI");
-            let cfg = PtiConfig {
-                steps: a.pti_steps,
-                ..PtiConfig::default()
-            };
-            let pos = pb.position();
-            let (tuned, _) =
-                pivotal_tuning(&g, &lpips, &t.tensor, pivot, &stats, &cfg, &mut |s| {
-                    pb.set_position(pos + s.step as u64 + 1);
-                })?;
-            let img = pivot.latent.clone().generate(&tuned, NoiseMode::Const)?;
-            score("pti", super::project::image8(img)?, &pivot.latent, &mut row)?;
-        }
-        per_target.push(serde_json::json!({"group": group, "name": name, "scores": record}));
-        rows.entry(group).or_default().extend(row);
-    }
+    let pb = super::progress(targets.len() * cfg.steps_per_target(), "inverting");
+    let eval = evaluate_inversion(&g, &lpips, &targets, &cfg, &stats, &mut |done| {
+        pb.set_position(done as u64)
+    })?;
     pb.finish_and_clear();
 
-    // The table: one row per method, PSNR and LPIPS per target group.
-    let groups: Vec<&str> = ["real", "generated"]
-        .into_iter()
-        .filter(|g| rows.contains_key(g))
-        .collect();
-    let count = |grp: &str| targets.iter().filter(|t| t.0 == grp).count();
-    let mut md = String::from("| method |");
-    for grp in &groups {
-        md += &format!(" {grp} PSNR (dB) ↑ | {grp} LPIPS ↓ | {grp} atypicality |");
-    }
-    md += "\n|---|";
-    md += &"---:|---:|---:|".repeat(groups.len());
-    md += "\n";
-    let label = |m: &str| match m {
-        "w" => "W",
-        "wplus" => "W+",
-        "s" => "S",
-        "s-prior" => "S + Gaussian prior",
-        _ => "PTI (W pivot)",
-    };
-    for m in &methods {
-        md += &format!("| {} |", label(m));
-        for grp in &groups {
-            let s = &scores[&(grp.to_string(), m.clone())];
-            md += &format!(
-                " {:.2} | {:.4} | {:.2} |",
-                mean(&s.psnr),
-                mean(&s.lpips),
-                mean(&s.atypicality)
-            );
-        }
-        md += "\n";
-    }
-    let summary = groups
+    let mut md = eval.markdown_table();
+    let summary = eval
+        .groups()
         .iter()
-        .map(|grp| format!("{} {grp}", count(grp)))
+        .map(|grp| {
+            let n = eval.targets.iter().filter(|t| &t.group == grp).count();
+            format!("{n} {grp}")
+        })
         .collect::<Vec<_>>()
         .join(" and ");
     md += &format!(
@@ -272,23 +139,43 @@ pub fn run(a: Args) -> Result<()> {
             .map_or(String::new(), |f| f.to_string_lossy().into_owned())
     );
     stylegan::io::atomic_write(&a.outdir.join("inversion.md"), md.as_bytes())?;
+    let names: Vec<&str> = cfg.methods.iter().map(|m| m.name()).collect();
+    let per_target: Vec<_> = eval
+        .targets
+        .iter()
+        .map(|t| {
+            let scores: serde_json::Map<String, serde_json::Value> = t
+                .methods
+                .iter()
+                .map(|(m, s, _)| {
+                    (
+                        m.name().to_string(),
+                        serde_json::json!({"psnr": s.psnr, "lpips": s.lpips, "atypicality": s.atypicality}),
+                    )
+                })
+                .collect();
+            serde_json::json!({"group": t.group, "name": t.name, "scores": scores})
+        })
+        .collect();
     let json = serde_json::json!({
         "network": network.display().to_string(),
         "steps": a.steps,
         "pti_steps": a.pti_steps,
         "prior_weight": a.prior_weight,
-        "methods": methods,
+        "methods": names,
         "targets": per_target,
     });
     stylegan::io::atomic_write(
         &a.outdir.join("results.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
-    for (grp, cells) in &rows {
-        let cols = methods.len() + 1;
-        let shown: Vec<Image8> = cells
-            .iter()
-            .take(cols * 8)
+    for grp in eval.groups() {
+        let cols = cfg.methods.len() + 1;
+        let shown: Vec<Image8> = eval
+            .picture_rows(&grp)
+            .into_iter()
+            .take(8)
+            .flatten()
             .map(|i| i.upscale(a.zoom.max(1)))
             .collect();
         grid(&shown, cols, shown.len() / cols)?
@@ -297,7 +184,7 @@ pub fn run(a: Args) -> Result<()> {
     print!("{md}");
     eprintln!(
         "wrote inversion.md, results.json and the pictures (columns: target, {}) to {}",
-        methods.join(", "),
+        names.join(", "),
         a.outdir.display()
     );
     Ok(())

@@ -4,14 +4,17 @@
 //! * [`stats`]: the latent distribution the projector starts from and the S prior;
 //! * [`projector`]: LPIPS projection into w, W+ or S (official `projector.py` recipe);
 //! * [`projection`]: the result and its file;
-//! * [`pti`]: pivotal tuning — fine-tune the generator around a projected pivot.
+//! * [`pti`]: pivotal tuning — fine-tune the generator around a projected pivot;
+//! * [`evaluate`]: scores of each method on a set of targets (PSNR, LPIPS, atypicality).
 
+pub mod evaluate;
 pub mod projection;
 pub mod projector;
 pub mod pti;
 pub mod stats;
 pub mod target;
 
+pub use evaluate::{evaluate_inversion, EvalConfig, EvalTarget, Evaluation, Method};
 pub use projection::{Projection, StepInfo};
 pub use projector::{project, Prior, ProjectorConfig};
 pub use pti::{pivotal_tuning, Locality, PtiConfig};
