@@ -367,3 +367,107 @@ fn stylegan3_trains_with_its_recipe_and_resumes_exactly() {
         assert_eq!(g.render(&[0], 1.0, None).unwrap()[0].width, 8);
     }
 }
+
+/// How a run begins: a new network in a new run directory; a snapshot inside a run directory
+/// resumed in place at its image count (given as the directory or the file); a network file
+/// with G and D fine-tuned in a new directory; a recipe of the wrong family refused by name.
+#[test]
+fn start_run_resumes_fine_tunes_or_starts_new() {
+    use stylegan::train::{start_run, Begun, Start};
+    let dev = stylegan::backend::cpu();
+    let data = tiny_data(false);
+    let out = tempfile::tempdir().unwrap();
+    let net = NetworkOptions {
+        channel_base: 64,
+        channel_max: 16,
+        map_layers: 2,
+        latent_dim: 8,
+        mbstd_group: 2,
+        ..NetworkOptions::stylegan2(8, 3, 0)
+    };
+    let cfg = TrainConfig::StyleGan2;
+    let new = start_run(
+        Start::New {
+            network: &net,
+            seed: 5,
+        },
+        cfg,
+        opts(),
+        &data,
+        out.path(),
+        "tiny",
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(new.begun, Begun::New);
+    assert!(new.dir.ends_with("00000-tiny"));
+    // A snapshot in a run directory (one with training_options.json).
+    let mut t = new.trainer;
+    t.step(&data).unwrap();
+    std::fs::write(new.dir.join("training_options.json"), "{}").unwrap();
+    let snap = new.dir.join("network-snapshot-000000.safetensors");
+    t.save(&snap, &Default::default()).unwrap();
+    for from in [new.dir.clone(), snap.clone()] {
+        let r = start_run(
+            Start::From(&from),
+            cfg,
+            opts(),
+            &data,
+            out.path(),
+            "x",
+            &dev,
+        )
+        .unwrap();
+        assert_eq!(
+            r.begun,
+            Begun::Resumed {
+                snapshot: snap.clone()
+            }
+        );
+        assert_eq!(
+            (r.dir.as_path(), r.trainer.cur_nimg),
+            (new.dir.as_path(), 4)
+        );
+    }
+    // A network file (G and D, no optimiser state): fine-tuned in the next run directory.
+    let (g, d) = tiny_nets(0);
+    let file = out.path().join("net.safetensors");
+    stylegan::io::checkpoint::Checkpoint::write(
+        &file,
+        &[("G", &g), ("D", &d)],
+        &Default::default(),
+    )
+    .unwrap();
+    let f = start_run(
+        Start::From(&file),
+        cfg,
+        opts(),
+        &data,
+        out.path(),
+        "ft",
+        &dev,
+    )
+    .unwrap();
+    assert_eq!(
+        f.begun,
+        Begun::FineTuned {
+            network: file.clone()
+        }
+    );
+    assert!(f.dir.ends_with("00001-ft"));
+    assert_eq!(f.trainer.cur_nimg, 0);
+    // The StyleGAN3 recipe on a StyleGAN2 snapshot.
+    let e = start_run(
+        Start::From(&snap),
+        TrainConfig::StyleGan3T,
+        opts(),
+        &data,
+        out.path(),
+        "x",
+        &dev,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("stylegan3-t") && e.contains("StyleGAN2"), "{e}");
+}

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use stylegan::data::Dataset;
-use stylegan::io::checkpoint::Checkpoint;
 use stylegan::train::{
-    latest_snapshot, new_run_dir, AugMode, NetworkOptions, Observer, RunOptions, StepStats,
-    TrainConfig, TrainOptions, Trainer, TrainingRun,
+    start_run, AugMode, Begun, NetworkOptions, Observer, RunOptions, Start, Started, StepStats,
+    TrainConfig, TrainOptions, TrainingRun,
 };
 
 #[derive(clap::Args)]
@@ -235,61 +234,8 @@ pub fn run(a: Args) -> Result<()> {
         a.desc.as_ref().map(|d| format!("-{d}")).unwrap_or_default()
     );
 
-    let (dir, trainer) = match &a.resume {
-        Some(r) => {
-            let file = if r.is_dir() {
-                latest_snapshot(r)?
-            } else {
-                r.clone()
-            };
-            let ckpt = Checkpoint::open(&file)
-                .with_context(|| format!("reading --resume {}", file.display()))?;
-            if ckpt
-                .extra_metadata
-                .contains_key(stylegan::train::trainer::STATE_KEY)
-            {
-                // A snapshot: continue it, in its own run directory when it sits in one.
-                let t = Trainer::resume(&file, opts, &device)?;
-                t.check_data(&data).with_context(|| {
-                    format!("resuming {} on {}", file.display(), a.data.display())
-                })?;
-                let parent = file.parent().unwrap_or(Path::new("."));
-                let dir = if parent.join("training_options.json").exists() {
-                    parent.to_path_buf()
-                } else {
-                    new_run_dir(&a.outdir, &desc)?
-                };
-                eprintln!(
-                    "resuming {} at {:.3} kimg in {}",
-                    file.display(),
-                    t.cur_nimg as f64 / 1000.0,
-                    dir.display()
-                );
-                (dir, t)
-            } else {
-                // A network file: fine-tune G and D from it.
-                let (_, g) = ckpt
-                    .generator()
-                    .with_context(|| format!("fine-tuning from {}", file.display()))?;
-                let g = ckpt.networks.get("G").unwrap_or(g);
-                let (_, d) = ckpt.discriminator().with_context(|| {
-                    format!(
-                        "fine-tuning from {} needs its discriminator too",
-                        file.display()
-                    )
-                })?;
-                let mut t = Trainer::new(opts, g, d, &device)?;
-                t.check_data(&data).with_context(|| {
-                    format!("fine-tuning {} on {}", file.display(), a.data.display())
-                })?;
-                if let Some(e) = ckpt.networks.get("G_ema") {
-                    t.g_ema = stylegan::optim::ParamSet::from_entry(e, &device);
-                }
-                let dir = new_run_dir(&a.outdir, &desc)?;
-                eprintln!("fine-tuning from {} in {}", file.display(), dir.display());
-                (dir, t)
-            }
-        }
+    let network = match &a.resume {
+        Some(_) => None,
         None => {
             let mut net = NetworkOptions::for_cfg(
                 cfg,
@@ -303,30 +249,42 @@ pub fn run(a: Args) -> Result<()> {
             net.map_layers = a.map.unwrap_or(cfg.default_map());
             net.latent_dim = a.latent_dim;
             net.mbstd_group = a.mbstd_group;
-            let (g, d) = net.build(a.seed)?;
-            let dir = new_run_dir(&a.outdir, &desc)?;
-            eprintln!("new run in {}", dir.display());
-            (dir, Trainer::new(opts, &g, &d, &device)?)
+            Some(net)
         }
     };
-    // The recipe must be the network's family (a StyleGAN3 snapshot resumed without
-    // --cfg stylegan3-* would get style mixing and path length).
-    let family = stylegan::models::GeneratorConfig::from_init_kwargs(
-        &trainer.g.class_name,
-        &trainer.g.init_kwargs,
-    )?
-    .family();
-    if cfg.is_stylegan3() != (family == stylegan::models::Family::StyleGan3) {
-        bail!(
-            "--cfg {} does not match the network, which is a {} (pass --cfg {})",
-            a.cfg,
-            family.name(),
-            if cfg.is_stylegan3() {
-                "stylegan2"
-            } else {
-                "stylegan3-t or stylegan3-r"
-            }
-        );
+    let start = match (&a.resume, &network) {
+        (Some(r), _) => Start::From(r),
+        (None, Some(net)) => Start::New {
+            network: net,
+            seed: a.seed,
+        },
+        (None, None) => unreachable!("a network is built when there is nothing to resume"),
+    };
+    let Started {
+        trainer,
+        dir,
+        begun,
+    } = start_run(start, cfg, opts, &data, &a.outdir, &desc, &device).with_context(|| match &a
+        .resume
+    {
+        Some(r) => format!("--resume {} with --cfg {}", r.display(), a.cfg),
+        None => format!("--cfg {}", a.cfg),
+    })?;
+    match &begun {
+        Begun::Resumed { snapshot } => eprintln!(
+            "resuming {} at {:.3} kimg in {}",
+            snapshot.display(),
+            trainer.cur_nimg as f64 / 1000.0,
+            dir.display()
+        ),
+        Begun::FineTuned { network } => {
+            eprintln!(
+                "fine-tuning from {} in {}",
+                network.display(),
+                dir.display()
+            )
+        }
+        Begun::New => eprintln!("new run in {}", dir.display()),
     }
     let options = json!({
         "data": a.data.display().to_string(),

@@ -14,9 +14,11 @@ pub mod data;
 pub mod presets;
 pub mod regularizers;
 pub mod run;
+pub mod start;
 pub mod trainer;
 
 pub use data::{InMemoryData, TrainingData};
 pub use presets::{NetworkOptions, TrainConfig};
 pub use run::{latest_snapshot, new_run_dir, Observer, RunOptions, TrainingRun};
+pub use start::{start_run, Begun, Start, Started};
 pub use trainer::{AugMode, StepStats, TrainOptions, Trainer};

@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 
 use super::data::TrainingData;
 use super::trainer::{StepStats, Trainer};
-use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::io::image::{grid, Image8};
 use crate::latent::RandomState;
@@ -84,13 +83,7 @@ pub fn latest_snapshot(dir: &Path) -> Result<PathBuf> {
 
 /// Images `[N, C, R, R]` in [-1, 1] → a `cols × rows` grid.
 fn tensor_grid(x: Tensor<4>, cols: usize, rows: usize) -> Result<Image8> {
-    let [n, c, h, w] = x.dims();
-    let v = to_vec(&x)?;
-    let per = c * h * w;
-    let imgs: Vec<Image8> = (0..n)
-        .map(|i| Image8::from_chw(&v[i * per..(i + 1) * per], c, h, w))
-        .collect();
-    grid(&imgs, cols, rows)
+    grid(&Image8::from_batch(x)?, cols, rows)
 }
 
 /// A training run: the trainer, its directory and schedule.
