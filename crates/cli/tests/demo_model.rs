@@ -101,17 +101,17 @@ fn interfacegan_direction_changes_the_classifier_prediction() {
     let c = AttributeClassifier::load(Path::new(&clf), &dev).unwrap();
     let k = c.label_names.iter().position(|n| n == "male").unwrap();
     let d = Directions::load(&dir).unwrap();
-    let (edit, scale) = Edit::from_directions(&d, 0, None).unwrap();
+    let edit = Edit::from_directions(&d, 0, None).unwrap();
     // Held-out seeds, not used to find the direction.
     let seeds: Vec<u32> = (10_000..10_024).collect();
     let base = Latent::from_seeds(&g, &seeds, None).unwrap();
     let minus = prob(
         &c,
         &g,
-        edit.apply(&g, base.clone(), -4.0 * scale).unwrap(),
+        edit.apply(&g, base.clone(), -4.0).unwrap(),
         k,
     );
-    let plus = prob(&c, &g, edit.apply(&g, base, 4.0 * scale).unwrap(), k);
+    let plus = prob(&c, &g, edit.apply(&g, base, 4.0).unwrap(), k);
     let moved = minus.iter().zip(&plus).filter(|(m, p)| p > m).count();
     println!("male probability rises for {moved}/{} seeds", seeds.len());
     assert!(

@@ -39,11 +39,11 @@ fn run() -> Result<()> {
     image.save_png(&out.join("seed0003.png"))?;
 
     // The strongest SeFa direction, applied at three strengths.
-    let (edit, scale) = Edit::from_directions(&sefa(&g, None)?, 0, None)?;
+    let edit = Edit::from_directions(&sefa(&g, None)?, 0, None)?;
     let mut cells = Vec::new();
     for strength in [-3.0, 0.0, 3.0] {
         let latent = Latent::from_seeds(&g, &[3], None)?.truncate(&g, 0.7, None)?;
-        let edited = edit.apply(&g, latent, strength * scale)?;
+        let edited = edit.apply(&g, latent, strength)?;
         cells.extend(Image8::from_batch(edited.generate(&g, NoiseMode::Const)?)?);
     }
     grid(&cells, 3, 1)?.save_png(&out.join("seed0003-sefa0.png"))?;

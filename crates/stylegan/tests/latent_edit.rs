@@ -129,10 +129,7 @@ fn edits_zero_is_identity_and_layers_are_respected() {
     let ws0 = vals(base.clone().wplus(&g).unwrap());
     let d = 12;
     let dir: Vec<f32> = (0..d).map(|i| if i == 3 { 1.0 } else { 0.0 }).collect();
-    let e = Edit::W {
-        direction: dir.clone(),
-        layers: Some(vec![1, 2]),
-    };
+    let e = Edit::w(dir.clone(), Some(vec![1, 2]));
     assert_eq!(
         vals(e.apply(&g, base.clone(), 0.0).unwrap().wplus(&g).unwrap()),
         ws0
@@ -150,10 +147,7 @@ fn edits_zero_is_identity_and_layers_are_respected() {
     }
     // An edit changes the image; a wrong-sized direction is a clear error.
     let img0 = vals(base.clone().generate(&g, NoiseMode::Const).unwrap());
-    let all = Edit::W {
-        direction: dir,
-        layers: None,
-    };
+    let all = Edit::w(dir, None);
     let img1 = vals(
         all.apply(&g, base.clone(), 3.0)
             .unwrap()
@@ -175,12 +169,20 @@ fn edits_zero_is_identity_and_layers_are_respected() {
         vals(via_w.generate(&g, NoiseMode::Const).unwrap()),
     );
     assert!(max_diff(&a, &b) < 1e-5, "{}", max_diff(&a, &b));
-    let bad = Edit::W {
-        direction: vec![1.0; 5],
-        layers: None,
-    };
-    let err = bad.apply(&g, base, 1.0).unwrap_err().to_string();
+    let bad = Edit::w(vec![1.0; 5], None);
+    let err = bad.apply(&g, base.clone(), 1.0).unwrap_err().to_string();
     assert!(err.contains("5 values") && err.contains("12"), "{err}");
+    // The spaces an edit acts in; a GANSpace-style unit scales the strength.
+    use stylegan::latent::Space;
+    assert!(all.check_space(Space::W).is_ok() && all.check_space(Space::WPlus).is_ok());
+    let msg = e.check_space(Space::W).unwrap_err().to_string();
+    assert!(msg.contains("chosen layers (space wplus)"), "{msg}");
+    assert!(Edit::s_channel(0, 1).check_space(Space::S).is_ok());
+    let half = Edit { unit: 0.5, ..e.clone() };
+    assert_eq!(
+        vals(half.apply(&g, base.clone(), 4.0).unwrap().wplus(&g).unwrap()),
+        vals(e.apply(&g, base.clone(), 2.0).unwrap().wplus(&g).unwrap())
+    );
 }
 
 #[test]

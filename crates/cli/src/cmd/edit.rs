@@ -115,7 +115,7 @@ pub fn run(a: Args) -> Result<()> {
     let noise: NoiseMode = a.noise_mode.parse()?;
     let layers = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &super::device(&a.device)?)?;
-    let (edit, scale) = match (&a.direction, &a.s_channel) {
+    let edit = match (&a.direction, &a.s_channel) {
         (Some(path), None) => {
             let d = Directions::load(path)?;
             Edit::from_directions(&d, a.index, layers)
@@ -136,32 +136,14 @@ pub fn run(a: Args) -> Result<()> {
                 .trim()
                 .parse()
                 .with_context(|| format!("--s-channel channel '{c}'"))?;
-            (Edit::SChannel { layer, channel }, 1.0)
+            Edit::s_channel(layer, channel)
         }
         _ => bail!("give --direction FILE or --s-channel LAYER:CHANNEL"),
     };
     if let Some(space) = &a.space {
         let space: stylegan::latent::Space = space.parse()?;
-        let ok = match (&edit, space) {
-            (Edit::W { layers: None, .. }, stylegan::latent::Space::W) => true,
-            (Edit::W { .. }, stylegan::latent::Space::WPlus) => true,
-            (Edit::S { .. } | Edit::SChannel { .. }, stylegan::latent::Space::S) => true,
-            _ => false,
-        };
-        if !ok {
-            let what = match &edit {
-                Edit::W { layers: None, .. } => {
-                    "a w direction on every layer (space w, or wplus with --layers)"
-                }
-                Edit::W { .. } => "a w direction on chosen layers (space wplus)",
-                Edit::S { .. } => "a StyleSpace direction (space s)",
-                Edit::SChannel { .. } => "a StyleSpace channel (space s)",
-            };
-            bail!(
-                "--space {} does not fit this edit: it is {what}",
-                space.name()
-            );
-        }
+        edit.check_space(space)
+            .with_context(|| format!("--space {}", space.name()))?;
     }
     super::generate::prepare_outdir(&a.outdir)?;
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
@@ -179,7 +161,7 @@ pub fn run(a: Args) -> Result<()> {
         let stem = seed.map_or("latent".to_string(), |s| format!("seed{s:04}"));
         for &s in &strengths {
             let img = edit
-                .apply(&g, base.clone(), s * scale)
+                .apply(&g, base.clone(), s)
                 .with_context(|| format!("editing a {} latent", base.space().name()))?
                 .generate(&g, noise)?;
             let v: Vec<f32> = img

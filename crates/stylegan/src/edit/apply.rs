@@ -9,9 +9,9 @@ use crate::latent::space::{s_channel_add, s_flatten, s_unflatten};
 use crate::latent::Latent;
 use crate::models::Generator;
 
-/// One edit, strength not included.
+/// What an edit moves.
 #[derive(Clone, Debug)]
-pub enum Edit {
+pub enum EditKind {
     /// A unit direction in w applied to the W+ layers `layers` (all when `None`).
     W {
         direction: Vec<f32>,
@@ -23,7 +23,62 @@ pub enum Edit {
     SChannel { layer: usize, channel: usize },
 }
 
+/// One edit: what it moves and the size of one unit of strength (GANSpace directions step in
+/// standard deviations of their component, every other edit in plain units).
+#[derive(Clone, Debug)]
+pub struct Edit {
+    pub kind: EditKind,
+    /// The step of strength 1.
+    pub unit: f64,
+}
+
 impl Edit {
+    /// A unit direction in w on the W+ layers `layers` (all when `None`).
+    pub fn w(direction: Vec<f32>, layers: Option<Vec<usize>>) -> Self {
+        Self::plain(EditKind::W { direction, layers })
+    }
+
+    /// A unit direction over the flattened StyleSpace.
+    pub fn s(direction: Vec<f32>) -> Self {
+        Self::plain(EditKind::S { direction })
+    }
+
+    /// One StyleSpace channel.
+    pub fn s_channel(layer: usize, channel: usize) -> Self {
+        Self::plain(EditKind::SChannel { layer, channel })
+    }
+
+    fn plain(kind: EditKind) -> Self {
+        Self { kind, unit: 1.0 }
+    }
+
+    /// Whether the edit acts in `space`: a w direction on every layer in w or W+, one on chosen
+    /// layers in W+, StyleSpace edits in S. The error says what the edit is.
+    pub fn check_space(&self, space: crate::latent::Space) -> Result<()> {
+        use crate::latent::Space;
+        let ok = matches!(
+            (&self.kind, space),
+            (EditKind::W { layers: None, .. }, Space::W)
+                | (EditKind::W { .. }, Space::WPlus)
+                | (EditKind::S { .. } | EditKind::SChannel { .. }, Space::S)
+        );
+        if ok {
+            return Ok(());
+        }
+        let what = match &self.kind {
+            EditKind::W { layers: None, .. } => {
+                "a w direction on every layer (space w, or wplus with chosen layers)"
+            }
+            EditKind::W { .. } => "a w direction on chosen layers (space wplus)",
+            EditKind::S { .. } => "a StyleSpace direction (space s)",
+            EditKind::SChannel { .. } => "a StyleSpace channel (space s)",
+        };
+        Err(Error::InvalidArgument(format!(
+            "space {} does not fit this edit: it is {what}",
+            space.name()
+        )))
+    }
+
     /// Direction `k` of a directions file. `layers` overrides the W+ layers (for SeFa the
     /// default is the layers it was computed from, as in the SeFa paper; otherwise all).
     /// GANSpace directions are scaled by their standard deviation, so strengths are in σ.
@@ -31,20 +86,20 @@ impl Edit {
         d: &Directions,
         k: usize,
         layers: Option<Vec<usize>>,
-    ) -> Result<(Self, f64)> {
+    ) -> Result<Self> {
         let dir = d.directions.get(k).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "direction index {k} is out of range: the file has {}",
                 d.directions.len()
             ))
         })?;
-        let scale = if d.method == "ganspace" {
+        let unit = if d.method == "ganspace" {
             d.values[k] as f64
         } else {
             1.0
         };
-        let edit = match d.space.as_str() {
-            "w" => Edit::W {
+        let kind = match d.space.as_str() {
+            "w" => EditKind::W {
                 direction: dir.clone(),
                 layers: layers.or_else(|| {
                     (d.method == "sefa" && !d.layers.is_empty()).then(|| d.layers.clone())
@@ -57,7 +112,7 @@ impl Edit {
                             .into(),
                     ));
                 }
-                Edit::S {
+                EditKind::S {
                     direction: dir.clone(),
                 }
             }
@@ -67,13 +122,14 @@ impl Edit {
                 )))
             }
         };
-        Ok((edit, scale))
+        Ok(Self { kind, unit })
     }
 
-    /// `latent` moved by `strength` along this edit; the result is in W+ (w edits) or S.
+    /// `latent` moved by `strength` units along this edit; the result is in W+ (w edits) or S.
     pub fn apply(&self, g: &Generator, latent: Latent, strength: f64) -> Result<Latent> {
-        match self {
-            Edit::W { direction, layers } => {
+        let strength = strength * self.unit;
+        match &self.kind {
+            EditKind::W { direction, layers } => {
                 let (num_ws, d) = (g.num_ws(), g.config.w_dim);
                 if direction.len() != d {
                     return Err(Error::InvalidArgument(format!(
@@ -111,7 +167,7 @@ impl Edit {
                 }
                 Ok(Latent::WPlus(latent.wplus(g)? + delta))
             }
-            Edit::S { direction } => {
+            EditKind::S { direction } => {
                 let styles = latent.styles(g)?;
                 let flat = s_flatten(&styles);
                 let [n, d] = flat.dims();
@@ -126,7 +182,7 @@ impl Edit {
                     .repeat_dim(0, n);
                 Ok(Latent::S(s_unflatten(flat + delta, &styles)?))
             }
-            Edit::SChannel { layer, channel } => {
+            EditKind::SChannel { layer, channel } => {
                 let mut styles = latent.styles(g)?;
                 s_channel_add(&mut styles, *layer, *channel, strength)?;
                 Ok(Latent::S(styles))

@@ -7,7 +7,7 @@ pub mod ganspace;
 pub mod interfacegan;
 pub mod sefa;
 
-pub use apply::Edit;
+pub use apply::{Edit, EditKind};
 
 use std::collections::HashMap;
 use std::path::Path;
