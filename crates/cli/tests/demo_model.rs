@@ -105,12 +105,7 @@ fn interfacegan_direction_changes_the_classifier_prediction() {
     // Held-out seeds, not used to find the direction.
     let seeds: Vec<u32> = (10_000..10_024).collect();
     let base = Latent::from_seeds(&g, &seeds, None).unwrap();
-    let minus = prob(
-        &c,
-        &g,
-        edit.apply(&g, base.clone(), -4.0).unwrap(),
-        k,
-    );
+    let minus = prob(&c, &g, edit.apply(&g, base.clone(), -4.0).unwrap(), k);
     let plus = prob(&c, &g, edit.apply(&g, base, 4.0).unwrap(), k);
     let moved = minus.iter().zip(&plus).filter(|(m, p)| p > m).count();
     println!("male probability rises for {moved}/{} seeds", seeds.len());

@@ -178,9 +178,17 @@ fn edits_zero_is_identity_and_layers_are_respected() {
     let msg = e.check_space(Space::W).unwrap_err().to_string();
     assert!(msg.contains("chosen layers (space wplus)"), "{msg}");
     assert!(Edit::s_channel(0, 1).check_space(Space::S).is_ok());
-    let half = Edit { unit: 0.5, ..e.clone() };
+    let half = Edit {
+        unit: 0.5,
+        ..e.clone()
+    };
     assert_eq!(
-        vals(half.apply(&g, base.clone(), 4.0).unwrap().wplus(&g).unwrap()),
+        vals(
+            half.apply(&g, base.clone(), 4.0)
+                .unwrap()
+                .wplus(&g)
+                .unwrap()
+        ),
         vals(e.apply(&g, base.clone(), 2.0).unwrap().wplus(&g).unwrap())
     );
 }

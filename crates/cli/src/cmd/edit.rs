@@ -150,14 +150,15 @@ pub fn run(a: Args) -> Result<()> {
     let pb = super::progress(seeds.len() * strengths.len(), "editing");
     let mut cells = Vec::new();
     for &seed in &seeds {
-        let (base, proj) = match seed {
-            Some(s) => (
-                Latent::from_seeds(&g, &[s], a.class)?.truncate(&g, a.trunc, None)?,
-                None,
-            ),
+        let src = match seed {
+            Some(s) => stylegan::invert::Sourced {
+                latent: Latent::from_seeds(&g, &[s], a.class)?.truncate(&g, a.trunc, None)?,
+                projection: None,
+            },
             None => super::pick_latent(&g, None, a.latent.as_deref(), a.trunc, "--latent")?,
         };
-        let g = super::with_noise_of(g.clone(), &[&proj])?;
+        let g = stylegan::invert::with_noise_of(g.clone(), &[&src])?;
+        let base = src.latent;
         let stem = seed.map_or("latent".to_string(), |s| format!("seed{s:04}"));
         for &s in &strengths {
             let img = edit

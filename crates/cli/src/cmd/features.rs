@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use stylegan::features::{blend, expand, Extend, Mask};
+use stylegan::invert::with_noise_of;
 use stylegan::latent::Latent;
 use stylegan::models::{Generator, NoiseMode};
 
@@ -138,9 +139,10 @@ pub fn run_blend(a: BlendArgs) -> Result<()> {
     let mask = parse_mask(&a.mask)?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    let (la, pa) = super::pick_latent(&g, a.seed_a, a.latent_a.as_deref(), a.trunc, "image A")?;
-    let (lb, pb) = super::pick_latent(&g, a.seed_b, a.latent_b.as_deref(), a.trunc, "image B")?;
-    let g = super::with_noise_of(g, &[&pa, &pb])?;
+    let sa = super::pick_latent(&g, a.seed_a, a.latent_a.as_deref(), a.trunc, "image A")?;
+    let sb = super::pick_latent(&g, a.seed_b, a.latent_b.as_deref(), a.trunc, "image B")?;
+    let g = with_noise_of(g, &[&sa, &sb])?;
+    let (la, lb) = (sa.latent, sb.latent);
     let img = if g.family() == stylegan::models::Family::StyleGan3 {
         // StyleGAN3: layer by layer on the ws (0 = input, 1.. = the layers of `stylegan info`).
         stylegan::features::blend_stylegan3(
@@ -302,15 +304,16 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
     };
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
-    let (ls, ps) = super::pick_latent(&g, a.seed_src, a.latent_src.as_deref(), a.trunc, "source")?;
-    let (lr, pr) = super::pick_latent(
+    let ss = super::pick_latent(&g, a.seed_src, a.latent_src.as_deref(), a.trunc, "source")?;
+    let sr = super::pick_latent(
         &g,
         a.seed_ref,
         a.latent_ref.as_deref(),
         a.trunc,
         "reference",
     )?;
-    let g = super::with_noise_of(g, &[&ps, &pr])?;
+    let g = with_noise_of(g, &[&ss, &sr])?;
+    let (ls, lr) = (ss.latent, sr.latent);
     // Pose alignment swaps ws, so both must be w / W+ latents.
     let ws = |l: Latent, what: &str| -> Result<_> {
         l.wplus(&g)
@@ -455,8 +458,9 @@ pub fn run_translate(a: TranslateArgs) -> Result<()> {
     super::generate::prepare_outdir(&a.outdir)?;
     let mut cells = Vec::new();
     for &seed in &seeds {
-        let (l, proj) = super::pick_latent(&parent, seed, a.latent.as_deref(), a.trunc, "input")?;
-        let (parent, child) = match &proj {
+        let src = super::pick_latent(&parent, seed, a.latent.as_deref(), a.trunc, "input")?;
+        let l = src.latent;
+        let (parent, child) = match &src.projection {
             Some(p) => (p.generator(&parent)?, p.generator(&child)?),
             None => (parent.clone(), child.clone()),
         };

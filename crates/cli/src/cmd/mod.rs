@@ -65,45 +65,21 @@ pub fn progress(n: usize, what: &str) -> indicatif::ProgressBar {
     pb
 }
 
-/// The latent named by `--seed…` or `--latent…` (a `stylegan project` output) for `g`: a seed
-/// gives z mapped and truncated with `trunc`; a projection gives its latent (truncated too
-/// when `trunc` ≠ 1 and it is w / W+) and, second, the projection itself, whose noise maps
-/// reproduce the image (`projection.generator(&g)`).
+/// The latent named by `--seed…` or `--latent…` (a `stylegan project` output) for `g`
+/// ([`stylegan::invert::LatentSource`]), with `what` in the errors.
 pub fn pick_latent(
     g: &stylegan::models::Generator,
     seed: Option<u32>,
     latent: Option<&std::path::Path>,
     trunc: f64,
     what: &str,
-) -> Result<(
-    stylegan::latent::Latent,
-    Option<stylegan::invert::Projection>,
-)> {
+) -> Result<stylegan::invert::Sourced> {
     use anyhow::Context;
-    match (seed, latent) {
-        (Some(s), None) => Ok((
-            stylegan::latent::Latent::from_seeds(g, &[s], None)?.truncate(g, trunc, None)?,
-            None,
-        )),
-        (None, Some(p)) => {
-            let proj = stylegan::invert::Projection::load(p, g)
-                .with_context(|| format!("{what}: reading the projection"))?;
-            let l = proj.latent.clone().truncate(g, trunc, None)?;
-            Ok((l, Some(proj)))
+    let source = stylegan::invert::LatentSource::either(seed, latent, what)?;
+    source.resolve(g, trunc).with_context(|| match &source {
+        stylegan::invert::LatentSource::Projection(p) => {
+            format!("{what}: reading the projection {}", p.display())
         }
-        (Some(_), Some(_)) => bail!("{what}: give a seed or a projection file, not both"),
-        (None, None) => bail!("{what}: give a seed or a projection file (`stylegan project`)"),
-    }
-}
-
-/// `g` with the noise maps of the first projection among `projections` (feature operations
-/// run every source through one network, so one set of noise maps serves them all).
-pub fn with_noise_of(
-    g: stylegan::models::Generator,
-    projections: &[&Option<stylegan::invert::Projection>],
-) -> Result<stylegan::models::Generator> {
-    match projections.iter().find_map(|p| p.as_ref()) {
-        Some(p) => Ok(p.generator(&g)?),
-        None => Ok(g),
-    }
+        stylegan::invert::LatentSource::Seed(s) => format!("{what}: seed {s}"),
+    })
 }

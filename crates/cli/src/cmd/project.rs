@@ -97,6 +97,12 @@ pub fn side_by_side(a: &Image8, b: &Image8, path: &Path) -> Result<()> {
 pub fn run(a: Args) -> Result<()> {
     let space: Space = a.space.parse()?;
     let prior = parse_prior(&a.prior, a.prior_weight)?;
+    if matches!(prior, Prior::GaussianS { .. }) && space != Space::S {
+        bail!(
+            "--prior gaussian-s acts on StyleSpace: use it with --space s (not --space {})",
+            space.name()
+        );
+    }
     if a.steps == 0 {
         bail!("--steps must be at least 1");
     }

@@ -82,11 +82,7 @@ impl Edit {
     /// Direction `k` of a directions file. `layers` overrides the W+ layers (for SeFa the
     /// default is the layers it was computed from, as in the SeFa paper; otherwise all).
     /// GANSpace directions are scaled by their standard deviation, so strengths are in σ.
-    pub fn from_directions(
-        d: &Directions,
-        k: usize,
-        layers: Option<Vec<usize>>,
-    ) -> Result<Self> {
+    pub fn from_directions(d: &Directions, k: usize, layers: Option<Vec<usize>>) -> Result<Self> {
         let dir = d.directions.get(k).ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "direction index {k} is out of range: the file has {}",
