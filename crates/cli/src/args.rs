@@ -132,3 +132,171 @@ pub fn parse_indices(s: Option<&str>, flag: &str) -> Result<Option<Vec<usize>>> 
     })
     .transpose()
 }
+
+/// `--network FILE --device cpu|gpu`: the block every command that runs a network shares.
+#[derive(clap::Args, Clone, Debug)]
+pub struct NetworkArgs {
+    /// Network file (any supported format); the bundled demo model when absent.
+    #[arg(long)]
+    pub network: Option<std::path::PathBuf>,
+    /// Where to run it.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+impl NetworkArgs {
+    /// The network file: `--network`, or the bundled demo model.
+    pub fn path(&self) -> Result<std::path::PathBuf> {
+        crate::cmd::network(&self.network)
+    }
+
+    /// The burn device of `--device`.
+    pub fn device(&self) -> Result<stylegan::Device> {
+        crate::cmd::device(&self.device)
+    }
+
+    /// The generator of `--network` on `--device`.
+    pub fn generator(&self) -> Result<stylegan::models::Generator> {
+        Ok(stylegan::models::Generator::load(
+            self.path()?,
+            &self.device()?,
+        )?)
+    }
+}
+
+/// `--device`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceArg {
+    Cpu,
+    Gpu,
+}
+
+impl From<DeviceArg> for stylegan::DeviceKind {
+    fn from(d: DeviceArg) -> Self {
+        match d {
+            DeviceArg::Cpu => Self::Cpu,
+            DeviceArg::Gpu => Self::Gpu,
+        }
+    }
+}
+
+/// `--noise-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoiseArg {
+    Const,
+    Random,
+    None,
+}
+
+impl From<NoiseArg> for stylegan::models::NoiseMode {
+    fn from(n: NoiseArg) -> Self {
+        match n {
+            NoiseArg::Const => Self::Const,
+            NoiseArg::Random => Self::Random,
+            NoiseArg::None => Self::None,
+        }
+    }
+}
+
+/// `--space`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpaceArg {
+    W,
+    Wplus,
+    S,
+}
+
+impl From<SpaceArg> for stylegan::latent::Space {
+    fn from(s: SpaceArg) -> Self {
+        match s {
+            SpaceArg::W => Self::W,
+            SpaceArg::Wplus => Self::WPlus,
+            SpaceArg::S => Self::S,
+        }
+    }
+}
+
+/// `--mode` of `expand`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExtendArg {
+    Reflect,
+    Replicate,
+    Circular,
+    Stretch,
+}
+
+impl From<ExtendArg> for stylegan::features::Extend {
+    fn from(e: ExtendArg) -> Self {
+        match e {
+            ExtendArg::Reflect => Self::Reflect,
+            ExtendArg::Replicate => Self::Replicate,
+            ExtendArg::Circular => Self::Circular,
+            ExtendArg::Stretch => Self::Stretch,
+        }
+    }
+}
+
+/// `--cfg` of `train`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CfgArg {
+    Stylegan2,
+    #[value(name = "stylegan3-t")]
+    Stylegan3T,
+    #[value(name = "stylegan3-r")]
+    Stylegan3R,
+}
+
+impl From<CfgArg> for stylegan::train::TrainConfig {
+    fn from(c: CfgArg) -> Self {
+        match c {
+            CfgArg::Stylegan2 => Self::StyleGan2,
+            CfgArg::Stylegan3T => Self::StyleGan3T,
+            CfgArg::Stylegan3R => Self::StyleGan3R,
+        }
+    }
+}
+
+/// `--aug` of `train`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AugArg {
+    Ada,
+    Noaug,
+    Fixed,
+}
+
+/// `--prior` of `project`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PriorArg {
+    None,
+    GaussianS,
+}
+
+/// The command-line spelling of a flag value (`stylegan3-t`, `gaussian-s`).
+pub fn value_name<T: clap::ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// `--space` of `video`: where the keyframes are interpolated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InterpSpace {
+    Z,
+    W,
+}
+
+/// `--kind` of `video`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InterpKind {
+    Cubic,
+    Linear,
+}
+
+impl From<InterpKind> for stylegan::latent::interp::Kind {
+    fn from(k: InterpKind) -> Self {
+        match k {
+            InterpKind::Cubic => Self::Cubic,
+            InterpKind::Linear => Self::Linear,
+        }
+    }
+}

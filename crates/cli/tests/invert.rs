@@ -275,7 +275,7 @@ fn bad_projection_inputs_are_clear_errors() {
             "--outdir",
             &p("o"),
         ]),
-        &["unknown latent space 'q'"],
+        &["invalid value 'q' for '--space", "w, wplus, s"],
     );
     fails(
         &run(&[
@@ -287,7 +287,7 @@ fn bad_projection_inputs_are_clear_errors() {
             "--outdir",
             &p("o"),
         ]),
-        &["unknown --prior 'flat'"],
+        &["invalid value 'flat' for '--prior", "none, gaussian-s"],
     );
     fails(
         &run(&[

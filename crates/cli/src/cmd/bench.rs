@@ -29,8 +29,8 @@ pub struct Args {
     #[arg(long, default_value_t = 32)]
     train_steps: usize,
     /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, value_enum, default_value_t = crate::args::DeviceArg::Cpu)]
+    device: crate::args::DeviceArg,
     /// Time this network instead of random config-f ones (e.g. the same file given to
     /// `tools/torch_bench/torch_generator.py bench`, so both run the same weights).
     #[arg(long)]

@@ -10,7 +10,7 @@ use stylegan::attributes::{
 };
 use stylegan::data::Dataset;
 use stylegan::latent::Latent;
-use stylegan::models::{Generator, NoiseMode};
+use stylegan::models::NoiseMode;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,9 +43,8 @@ enum Action {
     },
     /// Generate samples, record their w and the classifier's attribute probabilities.
     Label {
-        /// Network file; the bundled demo model when absent.
-        #[arg(long)]
-        network: Option<PathBuf>,
+        #[command(flatten)]
+        net: crate::args::NetworkArgs,
         /// Classifier file.
         #[arg(long)]
         classifier: PathBuf,
@@ -103,15 +102,15 @@ pub fn run(a: Args) -> Result<()> {
             Ok(())
         }
         Action::Label {
-            network,
+            net,
             classifier,
             seeds,
             trunc,
             out,
         } => {
             let seeds = crate::args::parse_seeds(&seeds)?;
-            let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
-            let c = AttributeClassifier::load(&classifier, &stylegan::backend::cpu())?;
+            let g = net.generator()?;
+            let c = AttributeClassifier::load(&classifier, g.device())?;
             if c.resolution != g.config.img_resolution || c.channels != g.config.img_channels {
                 bail!(
                     "the classifier takes {}-channel {}x{} images, the network makes {}-channel {}x{}",

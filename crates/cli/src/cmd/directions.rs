@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Subcommand;
 use stylegan::edit::sefa::sefa;
-use stylegan::models::Generator;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,9 +16,8 @@ pub struct Args {
 enum Method {
     /// SeFa: closed-form factorisation of the style affines of the conv layers.
     Sefa {
-        /// Network file (any supported format); the bundled demo model when absent.
-        #[arg(long)]
-        network: Option<PathBuf>,
+        #[command(flatten)]
+        net: crate::args::NetworkArgs,
         /// Output `.safetensors` (tensors `directions [K, w_dim]`, `values [K]`).
         #[arg(long)]
         out: PathBuf,
@@ -49,15 +47,14 @@ enum Method {
     /// GANSpace: principal components of w (or StyleSpace) over sampled latents; values are
     /// standard deviations, so edit strengths are in σ.
     Ganspace {
-        /// Network file (any supported format); the bundled demo model when absent.
-        #[arg(long)]
-        network: Option<PathBuf>,
+        #[command(flatten)]
+        net: crate::args::NetworkArgs,
         /// Output `.safetensors`.
         #[arg(long)]
         out: PathBuf,
         /// Space: w or s.
-        #[arg(long, default_value = "w")]
-        space: String,
+        #[arg(long, value_enum, default_value_t = crate::args::SpaceArg::W)]
+        space: crate::args::SpaceArg,
         /// Number of sampled latents.
         #[arg(long, default_value_t = 10000)]
         samples: usize,
@@ -72,13 +69,9 @@ enum Method {
 
 pub fn run(a: Args) -> Result<()> {
     match a.method {
-        Method::Sefa {
-            network,
-            out,
-            layers,
-        } => {
+        Method::Sefa { net, out, layers } => {
             let layers = crate::args::parse_indices(layers.as_deref(), "--layers")?;
-            let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
+            let g = net.generator()?;
             let dirs = sefa(&g, layers.as_deref())?;
             dirs.save(&out)?;
             let top: Vec<String> = dirs
@@ -119,15 +112,15 @@ pub fn run(a: Args) -> Result<()> {
             Ok(())
         }
         Method::Ganspace {
-            network,
+            net,
             out,
             space,
             samples,
             components,
             seed,
         } => {
-            let space: stylegan::latent::Space = space.parse()?;
-            let g = Generator::load(&super::network(&network)?, &stylegan::backend::cpu())?;
+            let space: stylegan::latent::Space = space.into();
+            let g = net.generator()?;
             let dirs = stylegan::edit::ganspace::ganspace(&g, space, samples, components, seed)?;
             dirs.save(&out)?;
             let top: Vec<String> = dirs

@@ -11,9 +11,8 @@ use stylegan::models::{Generator, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Seeds (grid rows), e.g. `0-3`.
     #[arg(long, required_unless_present = "latent")]
     seeds: Option<String>,
@@ -42,23 +41,20 @@ pub struct Args {
     layers: Option<String>,
     /// Where the edit acts: w (every layer), wplus (the layers in --layers), s (StyleSpace:
     /// S directions and --s-channel). Default: from the direction and --layers.
-    #[arg(long)]
-    space: Option<String>,
+    #[arg(long, value_enum)]
+    space: Option<crate::args::SpaceArg>,
     /// Truncation psi applied before editing.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
     /// Noise mode: const, random or none.
-    #[arg(long, default_value = "const")]
-    noise_mode: String,
+    #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
+    noise_mode: crate::args::NoiseArg,
     /// Class label for conditional networks.
     #[arg(long)]
     class: Option<usize>,
     /// Output directory (grid.png and one PNG per cell).
     #[arg(long)]
     outdir: PathBuf,
-    /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
 }
 
 /// `a:b:n` → n evenly spaced values from a to b; or a comma list.
@@ -112,9 +108,9 @@ pub fn run(a: Args) -> Result<()> {
         None => vec![None],
     };
     let strengths = parse_strengths(&a.strengths)?;
-    let noise: NoiseMode = a.noise_mode.parse()?;
+    let noise: NoiseMode = a.noise_mode.into();
     let layers = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
-    let g = Generator::load(&super::network(&a.network)?, &super::device(&a.device)?)?;
+    let g = Generator::load(&a.net.path()?, &a.net.device()?)?;
     let edit = match (&a.direction, &a.s_channel) {
         (Some(path), None) => {
             let d = Directions::load(path)?;
@@ -141,7 +137,7 @@ pub fn run(a: Args) -> Result<()> {
         _ => bail!("give --direction FILE or --s-channel LAYER:CHANNEL"),
     };
     if let Some(space) = &a.space {
-        let space: stylegan::latent::Space = space.parse()?;
+        let space: stylegan::latent::Space = (*space).into();
         edit.check_space(space)
             .with_context(|| format!("--space {}", space.name()))?;
     }

@@ -15,9 +15,8 @@ use stylegan::models::Generator;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Held-out real images: a data set (ZIP or folder in the official layout, e.g. from
     /// `stylegan dataset faces --seed 4242`) at the network's resolution.
     #[arg(long)]
@@ -49,9 +48,6 @@ pub struct Args {
     /// Enlargement of the pictures (nearest neighbour).
     #[arg(long, default_value_t = 3)]
     zoom: usize,
-    /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -69,8 +65,8 @@ pub fn run(a: Args) -> Result<()> {
     if a.steps == 0 || a.pti_steps == 0 {
         bail!("--steps and --pti-steps must be at least 1");
     }
-    let device = super::device(&a.device)?;
-    let network = super::network(&a.network)?;
+    let device = a.net.device()?;
+    let network = a.net.path()?;
     let g = Generator::load(&network, &device)?;
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
 

@@ -31,9 +31,8 @@ fn parse_mask(spec: &str) -> Result<Mask> {
 
 #[derive(clap::Args)]
 pub struct ExpandArgs {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Seed.
     #[arg(long)]
     seed: u32,
@@ -41,8 +40,8 @@ pub struct ExpandArgs {
     #[arg(long)]
     layer: Option<usize>,
     /// reflect (default), replicate, circular or stretch (StyleGAN2).
-    #[arg(long)]
-    mode: Option<String>,
+    #[arg(long, value_enum)]
+    mode: Option<crate::args::ExtendArg>,
     /// Width factor (>= 1).
     #[arg(long, default_value_t = 2.0)]
     width_factor: f64,
@@ -53,16 +52,16 @@ pub struct ExpandArgs {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
     /// Noise mode: const, random or none.
-    #[arg(long, default_value = "const")]
-    noise_mode: String,
+    #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
+    noise_mode: crate::args::NoiseArg,
     /// Output PNG.
     #[arg(long)]
     output: PathBuf,
 }
 
 pub fn run_expand(a: ExpandArgs) -> Result<()> {
-    let noise: NoiseMode = a.noise_mode.parse()?;
-    let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    let noise: NoiseMode = a.noise_mode.into();
+    let g = Generator::load(a.net.path()?, &a.net.device()?)?;
     let latent = Latent::from_seeds(&g, &[a.seed], None)?.truncate(&g, a.trunc, None)?;
     let img = if let Ok(s3) = g.synthesis.sg3("expand") {
         // StyleGAN3: the Fourier input plane goes on; no block or padding mode to choose.
@@ -82,7 +81,7 @@ pub fn run_expand(a: ExpandArgs) -> Result<()> {
         let layer = a
             .layer
             .context("--layer is needed: the block after which the features are extended")?;
-        let mode: Extend = a.mode.as_deref().unwrap_or("reflect").parse()?;
+        let mode: Extend = a.mode.unwrap_or(crate::args::ExtendArg::Reflect).into();
         expand(
             &g,
             &latent.styles(&g)?,
@@ -100,9 +99,8 @@ pub fn run_expand(a: ExpandArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct BlendArgs {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Seed of image A (α = 0).
     #[arg(long, required_unless_present = "latent_a")]
     seed_a: Option<u32>,
@@ -127,18 +125,18 @@ pub struct BlendArgs {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
     /// Noise mode: const, random or none.
-    #[arg(long, default_value = "const")]
-    noise_mode: String,
+    #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
+    noise_mode: crate::args::NoiseArg,
     /// Output PNG.
     #[arg(long)]
     output: PathBuf,
 }
 
 pub fn run_blend(a: BlendArgs) -> Result<()> {
-    let noise: NoiseMode = a.noise_mode.parse()?;
+    let noise: NoiseMode = a.noise_mode.into();
     let mask = parse_mask(&a.mask)?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
-    let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    let g = Generator::load(a.net.path()?, &a.net.device()?)?;
     let sa = super::pick_latent(&g, a.seed_a, a.latent_a.as_deref(), a.trunc, "image A")?;
     let sb = super::pick_latent(&g, a.seed_b, a.latent_b.as_deref(), a.trunc, "image B")?;
     let g = with_noise_of(g, &[&sa, &sb])?;
@@ -169,9 +167,8 @@ pub fn run_blend(a: BlendArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct PanoramaArgs {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Seeds, left to right, e.g. `1,2,3,4`.
     #[arg(long)]
     seeds: String,
@@ -189,8 +186,8 @@ pub struct PanoramaArgs {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
     /// Noise mode: const, random or none.
-    #[arg(long, default_value = "const")]
-    noise_mode: String,
+    #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
+    noise_mode: crate::args::NoiseArg,
     /// Output PNG.
     #[arg(long)]
     output: PathBuf,
@@ -198,8 +195,8 @@ pub struct PanoramaArgs {
 
 pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
     let seeds = crate::args::parse_seeds(&a.seeds)?;
-    let noise: NoiseMode = a.noise_mode.parse()?;
-    let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    let noise: NoiseMode = a.noise_mode.into();
+    let g = Generator::load(a.net.path()?, &a.net.device()?)?;
     let direction = if a.vertical {
         stylegan::features::Direction::Vertical
     } else {
@@ -243,9 +240,8 @@ pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct TransferArgs {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Seed of the source image (kept outside the region).
     #[arg(long, required_unless_present = "latent_src")]
     seed_src: Option<u32>,
@@ -275,15 +271,15 @@ pub struct TransferArgs {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
     /// Noise mode: const, random or none.
-    #[arg(long, default_value = "const")]
-    noise_mode: String,
+    #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
+    noise_mode: crate::args::NoiseArg,
     /// Output PNG.
     #[arg(long)]
     output: PathBuf,
 }
 
 pub fn run_transfer(a: TransferArgs) -> Result<()> {
-    let noise: NoiseMode = a.noise_mode.parse()?;
+    let noise: NoiseMode = a.noise_mode.into();
     let mask = match (&a.r#box, &a.mask) {
         (Some(b), None) => {
             let v: Vec<f64> = b
@@ -303,7 +299,7 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
         _ => anyhow::bail!("give the region with --box x0,y0,x1,y1 or --mask FILE.png"),
     };
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
-    let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    let g = Generator::load(a.net.path()?, &a.net.device()?)?;
     let ss = super::pick_latent(&g, a.seed_src, a.latent_src.as_deref(), a.trunc, "source")?;
     let sr = super::pick_latent(
         &g,
@@ -335,9 +331,8 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
 
 #[derive(clap::Args)]
 pub struct SingleImageArgs {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Seed of the image.
     #[arg(long)]
     seed: u32,
@@ -362,7 +357,7 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
     if a.count == 0 {
         anyhow::bail!("--count must be at least 1");
     }
-    let g = Generator::load(&super::network(&a.network)?, &stylegan::backend::cpu())?;
+    let g = Generator::load(a.net.path()?, &a.net.device()?)?;
     g.synthesis.sg2("single-image")?;
     let styles = Latent::from_seeds(&g, &[a.seed], None)?
         .truncate(&g, a.trunc, None)?

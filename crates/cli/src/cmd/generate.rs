@@ -10,9 +10,8 @@ use stylegan::models::{Generator, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network file (any supported format); the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Seeds, e.g. `0,1,4-6`.
     #[arg(long)]
     seeds: String,
@@ -23,8 +22,8 @@ pub struct Args {
     #[arg(long)]
     trunc_cutoff: Option<usize>,
     /// Noise mode: const, random or none.
-    #[arg(long, default_value = "const")]
-    noise_mode: String,
+    #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
+    noise_mode: crate::args::NoiseArg,
     /// Class label for conditional networks.
     #[arg(long)]
     class: Option<usize>,
@@ -45,9 +44,6 @@ pub struct Args {
     grid: Option<String>,
     #[command(flatten)]
     transform: crate::args::TransformArgs,
-    /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -58,7 +54,7 @@ pub fn run(a: Args) -> Result<()> {
     if a.batch == 0 {
         bail!("--batch must be at least 1");
     }
-    let noise: NoiseMode = a.noise_mode.parse()?;
+    let noise: NoiseMode = a.noise_mode.into();
     let grid_shape = a.grid.as_deref().map(crate::args::parse_grid).transpose()?;
     if let Some((c, r)) = grid_shape {
         if c * r < seeds.len() {
@@ -69,8 +65,8 @@ pub fn run(a: Args) -> Result<()> {
             );
         }
     }
-    let device = super::device(&a.device)?;
-    let mut g = Generator::load(&super::network(&a.network)?, &device)?;
+    let device = a.net.device()?;
+    let mut g = Generator::load(&a.net.path()?, &device)?;
     a.transform.apply(&mut g)?;
     if let Some(k) = a.trunc_cutoff {
         if k == 0 || k > g.num_ws() {
@@ -81,7 +77,7 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     // Fail on a bad --class before any work.
-    g.label(a.class, 1)?;
+    g.label(a.class, 1).context("--class")?;
     prepare_outdir(&a.outdir)?;
 
     let (c, r) = (g.config.img_channels, g.config.img_resolution);

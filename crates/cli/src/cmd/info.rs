@@ -1,22 +1,19 @@
 //! `stylegan info`: what is in a checkpoint.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use stylegan::io::checkpoint::Checkpoint;
 use stylegan::models::{Discriminator, Generator, SynthesisConfig};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network file (any supported format); the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let ckpt = Checkpoint::open(&super::network(&a.network)?)?;
+    let ckpt = Checkpoint::open(&a.net.path()?)?;
     let device = stylegan::backend::cpu();
-    let file = super::network(&a.network)?.display().to_string();
+    let file = a.net.path()?.display().to_string();
     println!("file: {file}");
     for (prefix, entry) in &ckpt.networks {
         let name = if prefix.is_empty() {

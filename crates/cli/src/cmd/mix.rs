@@ -10,9 +10,8 @@ use stylegan::models::{Generator, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network file (any supported format); the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Row seeds: their ws are kept except for `--styles`.
     #[arg(long)]
     rows: String,
@@ -26,8 +25,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
     /// const, random or none.
-    #[arg(long, default_value = "const")]
-    noise_mode: String,
+    #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
+    noise_mode: crate::args::NoiseArg,
     /// Class label for conditional networks.
     #[arg(long)]
     class: Option<usize>,
@@ -37,9 +36,6 @@ pub struct Args {
     /// Also write every cell as float32 `mix_ROW-COL.npy` `[1,C,H,W]`.
     #[arg(long)]
     raw: bool,
-    /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -53,8 +49,8 @@ pub fn run(a: Args) -> Result<()> {
     if !a.trunc.is_finite() {
         bail!("--trunc must be a finite number, got {}", a.trunc);
     }
-    let noise: NoiseMode = a.noise_mode.parse()?;
-    let g = Generator::load(&super::network(&a.network)?, &super::device(&a.device)?)?;
+    let noise: NoiseMode = a.noise_mode.into();
+    let g = Generator::load(&a.net.path()?, &a.net.device()?)?;
     if let Some(&bad) = styles.iter().find(|&&s| s >= g.num_ws()) {
         bail!(
             "--styles layer {bad} is out of range: the network has {} ws (0..{})",
@@ -62,7 +58,7 @@ pub fn run(a: Args) -> Result<()> {
             g.num_ws() - 1
         );
     }
-    g.label(a.class, 1)?;
+    g.label(a.class, 1).context("--class")?;
     super::generate::prepare_outdir(&a.outdir)?;
     let ws_of = |seed: u32| -> Result<_> {
         Ok(g.mapping_ws(

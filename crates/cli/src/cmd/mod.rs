@@ -44,8 +44,8 @@ pub fn network(given: &Option<PathBuf>) -> Result<PathBuf> {
 }
 
 /// `--device cpu|gpu` → a burn device.
-pub fn device(kind: &str) -> Result<Device> {
-    Ok(stylegan::device(kind.parse::<DeviceKind>()?)?)
+pub fn device(kind: &crate::args::DeviceArg) -> Result<Device> {
+    Ok(stylegan::device(DeviceKind::from(*kind))?)
 }
 
 /// A progress bar for `n` items (hidden for small jobs).

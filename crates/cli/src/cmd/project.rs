@@ -15,15 +15,14 @@ use stylegan::Device;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// The image to project (PNG/JPEG; centre-cropped and resized to the network's size).
     #[arg(long)]
     target: PathBuf,
     /// Latent space: w, wplus or s.
-    #[arg(long, default_value = "w")]
-    space: String,
+    #[arg(long, value_enum, default_value_t = crate::args::SpaceArg::W)]
+    space: crate::args::SpaceArg,
     /// Optimisation steps.
     #[arg(long, default_value_t = 1000)]
     steps: usize,
@@ -31,8 +30,8 @@ pub struct Args {
     #[arg(long, default_value_t = 303)]
     seed: u32,
     /// none, or gaussian-s: a diagonal Gaussian prior on StyleSpace (with --space s).
-    #[arg(long, default_value = "none")]
-    prior: String,
+    #[arg(long, value_enum, default_value_t = crate::args::PriorArg::None)]
+    prior: crate::args::PriorArg,
     /// Weight of the S prior.
     #[arg(long, default_value_t = stylegan::invert::projector::DEFAULT_PRIOR_WEIGHT)]
     prior_weight: f64,
@@ -51,9 +50,6 @@ pub struct Args {
     /// Also write proj.gif: the optimisation, target | projection per frame.
     #[arg(long)]
     save_video: bool,
-    /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
 }
 
 /// The cached LPIPS network; fetched with pip on first use.
@@ -70,16 +66,15 @@ pub fn lpips(device: &Device) -> Result<Lpips> {
 }
 
 /// `--prior` and `--prior-weight` → a prior.
-pub fn parse_prior(name: &str, weight: f64) -> Result<Prior> {
+pub fn parse_prior(name: crate::args::PriorArg, weight: f64) -> Result<Prior> {
     match name {
-        "none" => Ok(Prior::None),
-        "gaussian-s" => {
+        crate::args::PriorArg::None => Ok(Prior::None),
+        crate::args::PriorArg::GaussianS => {
             if !(weight.is_finite() && weight >= 0.0) {
                 bail!("--prior-weight must be a finite number >= 0, got {weight}");
             }
             Ok(Prior::GaussianS { weight })
         }
-        o => bail!("unknown --prior '{o}' (expected none or gaussian-s)"),
     }
 }
 
@@ -95,8 +90,8 @@ pub fn side_by_side(a: &Image8, b: &Image8, path: &Path) -> Result<()> {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let space: Space = a.space.parse()?;
-    let prior = parse_prior(&a.prior, a.prior_weight)?;
+    let space: Space = a.space.into();
+    let prior = parse_prior(a.prior, a.prior_weight)?;
     if matches!(prior, Prior::GaussianS { .. }) && space != Space::S {
         bail!(
             "--prior gaussian-s acts on StyleSpace: use it with --space s (not --space {})",
@@ -106,8 +101,8 @@ pub fn run(a: Args) -> Result<()> {
     if a.steps == 0 {
         bail!("--steps must be at least 1");
     }
-    let device = super::device(&a.device)?;
-    let network = super::network(&a.network)?;
+    let device = a.net.device()?;
+    let network = a.net.path()?;
     let g = Generator::load(&network, &device)?;
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
     let target = load_target(&a.target, r, c, &device)?;
@@ -148,7 +143,7 @@ pub fn run(a: Args) -> Result<()> {
     info.insert("network".to_string(), network.display().to_string());
     info.insert("target".to_string(), a.target.display().to_string());
     info.insert("steps".to_string(), a.steps.to_string());
-    info.insert("prior".to_string(), a.prior.clone());
+    info.insert("prior".to_string(), crate::args::value_name(&a.prior));
     info.insert("lpips".to_string(), format!("{final_dist}"));
     proj.save(&a.outdir.join("projected.safetensors"), &g, &info)?;
     if a.save_video {

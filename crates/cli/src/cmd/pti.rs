@@ -15,9 +15,8 @@ use stylegan::models::{Generator, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network the pivot was projected with; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// The target image (as given to `stylegan project`).
     #[arg(long)]
     target: PathBuf,
@@ -46,9 +45,6 @@ pub struct Args {
     /// Also write target | projection | tuned reconstruction side by side to this PNG.
     #[arg(long)]
     compare: Option<PathBuf>,
-    /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -58,8 +54,8 @@ pub fn run(a: Args) -> Result<()> {
     if !(a.lr.is_finite() && a.lr > 0.0) {
         bail!("--lr must be a positive number, got {}", a.lr);
     }
-    let device = super::device(&a.device)?;
-    let network = super::network(&a.network)?;
+    let device = a.net.device()?;
+    let network = a.net.path()?;
     let g = Generator::load(&network, &device)?;
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
     let target = load_target(&a.target, r, c, &device)?;

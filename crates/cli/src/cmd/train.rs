@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::args::AugArg;
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use stylegan::data::Dataset;
@@ -19,8 +20,8 @@ pub struct Args {
     #[arg(long)]
     outdir: PathBuf,
     /// Base configuration: stylegan2, stylegan3-t or stylegan3-r (official `train.py --cfg`).
-    #[arg(long, default_value = "stylegan2")]
-    cfg: String,
+    #[arg(long, value_enum, default_value_t = crate::args::CfgArg::Stylegan2)]
+    cfg: crate::args::CfgArg,
     /// Total batch size.
     #[arg(long)]
     batch: usize,
@@ -43,8 +44,8 @@ pub struct Args {
     #[arg(long)]
     cond: bool,
     /// Augmentation: ada, noaug or fixed (with --p).
-    #[arg(long, default_value = "ada")]
-    aug: String,
+    #[arg(long, value_enum, default_value_t = crate::args::AugArg::Ada)]
+    aug: crate::args::AugArg,
     /// Augmentation probability for --aug fixed.
     #[arg(long, default_value_t = 0.2)]
     p: f64,
@@ -98,8 +99,8 @@ pub struct Args {
     #[arg(long)]
     desc: Option<String>,
     /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    #[arg(long, value_enum, default_value_t = crate::args::DeviceArg::Cpu)]
+    device: crate::args::DeviceArg,
 }
 
 struct Bar {
@@ -158,23 +159,23 @@ impl Bar {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let cfg = TrainConfig::parse(&a.cfg).map_err(|e| anyhow::anyhow!("--cfg: {e}"))?;
+    let cfg: TrainConfig = a.cfg.into();
+    let cfg_name = crate::args::value_name(&a.cfg);
     if a.batch == 0 {
         bail!("--batch must be at least 1");
     }
     if !(a.gamma >= 0.0) || !(a.kimg > 0.0) || !(a.tick > 0.0) {
         bail!("--gamma must be >= 0, --kimg and --tick > 0");
     }
-    let aug = match a.aug.as_str() {
-        "ada" => AugMode::Ada { target: a.target },
-        "noaug" => AugMode::NoAug,
-        "fixed" => {
+    let aug = match a.aug {
+        AugArg::Ada => AugMode::Ada { target: a.target },
+        AugArg::Noaug => AugMode::NoAug,
+        AugArg::Fixed => {
             if !(0.0..=1.0).contains(&a.p) {
                 bail!("--p must be in [0, 1], got {}", a.p);
             }
             AugMode::Fixed { p: a.p }
         }
-        o => bail!("unknown --aug '{o}' (expected ada, noaug or fixed)"),
     };
     let (cols, rows) = crate::args::parse_grid(&a.grid)?;
     let device = crate::cmd::device(&a.device)?;
@@ -228,7 +229,7 @@ pub fn run(a: Args) -> Result<()> {
         .unwrap_or_default();
     let desc = format!(
         "{stem}-{}-gpus1-batch{}-gamma{}{}",
-        a.cfg,
+        cfg_name,
         a.batch,
         a.gamma,
         a.desc.as_ref().map(|d| format!("-{d}")).unwrap_or_default()
@@ -267,8 +268,8 @@ pub fn run(a: Args) -> Result<()> {
     } = start_run(start, cfg, opts, &data, &a.outdir, &desc, &device).with_context(|| match &a
         .resume
     {
-        Some(r) => format!("--resume {} with --cfg {}", r.display(), a.cfg),
-        None => format!("--cfg {}", a.cfg),
+        Some(r) => format!("--resume {} with --cfg {cfg_name}", r.display()),
+        None => format!("--cfg {cfg_name}"),
     })?;
     match &begun {
         Begun::Resumed { snapshot } => eprintln!(
@@ -288,8 +289,8 @@ pub fn run(a: Args) -> Result<()> {
     }
     let options = json!({
         "data": a.data.display().to_string(),
-        "cfg": a.cfg, "batch": a.batch, "gamma": a.gamma, "kimg": a.kimg, "tick": a.tick,
-        "snap": a.snap, "mirror": a.mirror, "cond": a.cond, "aug": a.aug, "p": a.p,
+        "cfg": cfg_name, "batch": a.batch, "gamma": a.gamma, "kimg": a.kimg, "tick": a.tick,
+        "snap": a.snap, "mirror": a.mirror, "cond": a.cond, "aug": crate::args::value_name(&a.aug), "p": a.p,
         "target": a.target, "ada_kimg": a.ada_kimg, "freeze_d": a.freeze_d,
         "freeze_mapping": a.freeze_mapping, "freeze_affine": a.freeze_affine,
         "glr": trainer.opts.glr, "dlr": trainer.opts.dlr, "seed": a.seed,

@@ -13,9 +13,8 @@ use stylegan::models::{Generator, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Network file; the bundled demo model when absent.
-    #[arg(long)]
-    network: Option<PathBuf>,
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
     /// Seeds: keyframes, grid cell by cell (a multiple of the grid size).
     #[arg(long)]
     seeds: String,
@@ -26,17 +25,17 @@ pub struct Args {
     #[arg(long, default_value_t = 120)]
     w_frames: usize,
     /// Interpolation in w: cubic or linear (z is always slerped).
-    #[arg(long, default_value = "cubic")]
-    kind: String,
+    #[arg(long, value_enum, default_value_t = crate::args::InterpKind::Cubic)]
+    kind: crate::args::InterpKind,
     /// Interpolate in z (slerp) or w.
-    #[arg(long, default_value = "w")]
-    space: String,
+    #[arg(long, value_enum, default_value_t = crate::args::InterpSpace::W)]
+    space: crate::args::InterpSpace,
     /// Truncation psi.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
     /// Noise mode: const, random or none.
-    #[arg(long, default_value = "const")]
-    noise_mode: String,
+    #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
+    noise_mode: crate::args::NoiseArg,
     /// Frames per second.
     #[arg(long, default_value_t = 30)]
     fps: u32,
@@ -45,9 +44,6 @@ pub struct Args {
     output: PathBuf,
     #[command(flatten)]
     transform: crate::args::TransformArgs,
-    /// cpu or gpu.
-    #[arg(long, default_value = "cpu")]
-    device: String,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -63,14 +59,10 @@ pub fn run(a: Args) -> Result<()> {
     if a.w_frames == 0 || a.fps == 0 {
         bail!("--w-frames and --fps must be at least 1");
     }
-    let kind: Kind = a.kind.parse()?;
-    let in_z = match a.space.as_str() {
-        "z" => true,
-        "w" => false,
-        o => bail!("--space must be z or w, got '{o}'"),
-    };
-    let noise: NoiseMode = a.noise_mode.parse()?;
-    let mut g = Generator::load(&super::network(&a.network)?, &super::device(&a.device)?)?;
+    let kind: Kind = a.kind.into();
+    let in_z = a.space == crate::args::InterpSpace::Z;
+    let noise: NoiseMode = a.noise_mode.into();
+    let mut g = Generator::load(&a.net.path()?, &a.net.device()?)?;
     a.transform.apply(&mut g)?;
     if g.config.c_dim > 0 {
         bail!("video: conditional networks are not supported yet");
