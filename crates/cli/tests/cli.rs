@@ -350,7 +350,10 @@ fn bad_inputs_give_clear_errors() {
     assert_fails(&gen(&net, &["--trunc", "inf"]), &["finite"]);
     assert_fails(
         &gen(&net, &["--noise-mode", "loud"]),
-        &["invalid value 'loud' for '--noise-mode", "const, random, none"],
+        &[
+            "invalid value 'loud' for '--noise-mode",
+            "const, random, none",
+        ],
     );
     assert_fails(&gen(&net, &["--class", "1"]), &["unconditional"]);
 

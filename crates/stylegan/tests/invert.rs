@@ -317,7 +317,10 @@ fn gaussian_prior_in_s_keeps_the_projection_near_the_mean() {
     let e = project(&g, &lp, &target, &c, Some(&stats), &mut |_| {})
         .unwrap_err()
         .to_string();
-    assert!(e.contains("--space s"), "{e}");
+    assert!(
+        e.contains("StyleSpace") && e.contains("project in S"),
+        "{e}"
+    );
 }
 
 #[test]

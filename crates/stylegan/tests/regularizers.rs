@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use burn::tensor::{Device, FloatDType, Tensor, TensorData};
 use stylegan::latent::RandomState;
-use stylegan::nn::{Conv2dLayer, FullyConnected, Params};
+use stylegan::nn::{Conv2dLayer, Conv2dSpec, FcSpec, FullyConnected, Params};
 use stylegan::ops::{Activation, Filter};
 use stylegan::train::regularizers;
 
@@ -123,18 +123,16 @@ impl SmallD {
         let act = Activation::Swish; // smooth, so finite differences are clean
         let c0 = p
             .scope("c0", |p| {
-                Conv2dLayer::new(p, 3, 4, 3, true, act, 1, 1, &f, None)
+                Conv2dLayer::new(p, Conv2dSpec::new(3, 4, 3, &f).activation(act))
             })
             .unwrap();
         let c1 = p
             .scope("c1", |p| {
-                Conv2dLayer::new(p, 4, 4, 3, true, act, 1, 1, &f, None)
+                Conv2dLayer::new(p, Conv2dSpec::new(4, 4, 3, &f).activation(act))
             })
             .unwrap();
         let fc = p
-            .scope("fc", |p| {
-                FullyConnected::new(p, 4 * 8 * 8, 1, true, Activation::Linear, 1.0, 0.0)
-            })
+            .scope("fc", |p| FullyConnected::new(p, FcSpec::new(4 * 8 * 8, 1)))
             .unwrap();
         p.finish().unwrap();
         Self { c0, c1, fc }
@@ -227,22 +225,23 @@ impl SmallG {
         let f = Filter::from_taps_1d(&[1.0, 3.0, 3.0, 1.0], dev).unwrap();
         let map = p
             .scope("map", |p| {
-                FullyConnected::new(p, 4, 4, true, Activation::Tanh, 0.5, 0.0)
+                FullyConnected::new(
+                    p,
+                    FcSpec::new(4, 4)
+                        .activation(Activation::Tanh)
+                        .lr_multiplier(0.5),
+                )
             })
             .unwrap();
         let a = p
-            .scope("a", |p| {
-                FullyConnected::new(p, 4, 16, true, Activation::Linear, 1.0, 0.0)
-            })
+            .scope("a", |p| FullyConnected::new(p, FcSpec::new(4, 16)))
             .unwrap();
         let b = p
-            .scope("b", |p| {
-                FullyConnected::new(p, 4, 16, true, Activation::Linear, 1.0, 0.0)
-            })
+            .scope("b", |p| FullyConnected::new(p, FcSpec::new(4, 16)))
             .unwrap();
         let conv = p
             .scope("conv", |p| {
-                Conv2dLayer::new(p, 1, 3, 3, true, Activation::Tanh, 1, 1, &f, None)
+                Conv2dLayer::new(p, Conv2dSpec::new(1, 3, 3, &f).activation(Activation::Tanh))
             })
             .unwrap();
         p.finish().unwrap();

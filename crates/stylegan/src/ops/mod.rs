@@ -3,10 +3,12 @@
 
 pub mod bias_act;
 pub mod conv2d_resample;
+// Public only for `examples/dcbench.rs` (the kernel micro-benchmark); not a stable API.
+#[doc(hidden)]
 pub mod direct_conv;
 pub mod filtered_lrelu;
 pub mod modulated_conv;
-pub mod polyphase;
+pub(crate) mod polyphase;
 pub mod upfirdn2d;
 
 pub use bias_act::{bias_act, Activation};
