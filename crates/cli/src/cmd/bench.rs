@@ -163,10 +163,7 @@ pub fn run(a: Args) -> Result<()> {
                 .collect();
             let run = || -> Result<()> {
                 let img = g.generate(g.z_tensor(&zs)?, None, 1.0, None, NoiseMode::Const)?;
-                let _: Vec<f32> = img
-                    .into_data()
-                    .try_to_vec()
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let _ = stylegan::backend::to_vec(&img)?;
                 Ok(())
             };
             run()?;

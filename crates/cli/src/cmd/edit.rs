@@ -142,7 +142,6 @@ pub fn run(a: Args) -> Result<()> {
             .with_context(|| format!("--space {}", space.name()))?;
     }
     super::generate::prepare_outdir(&a.outdir)?;
-    let (c, r) = (g.config.img_channels, g.config.img_resolution);
     let pb = super::progress(seeds.len() * strengths.len(), "editing");
     let mut cells = Vec::new();
     for &seed in &seeds {
@@ -161,11 +160,7 @@ pub fn run(a: Args) -> Result<()> {
                 .apply(&g, base.clone(), s)
                 .with_context(|| format!("editing a {} latent", base.space().name()))?
                 .generate(&g, noise)?;
-            let v: Vec<f32> = img
-                .into_data()
-                .try_to_vec()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            let im = Image8::from_chw(&v, c, r, r);
+            let im = Image8::from_batch(img)?.remove(0);
             im.save_png(&a.outdir.join(format!("{stem}_{s:+.2}.png")))?;
             cells.push(im);
             pb.inc(1);

@@ -95,12 +95,9 @@ pub fn run(a: Args) -> Result<()> {
             a.trunc_cutoff,
         )?;
         let img = g.synthesis.forward(&ws, noise)?;
-        let pixels: Vec<f32> = img
-            .into_data()
-            .try_to_vec()
-            .context("reading the image back")?;
+        let pixels = stylegan::backend::to_vec(&img)?;
         let ws_data: Vec<f32> = if a.save_latents {
-            ws.into_data().try_to_vec().context("reading ws back")?
+            stylegan::backend::to_vec(&ws)?
         } else {
             vec![]
         };

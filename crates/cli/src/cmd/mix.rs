@@ -70,12 +70,7 @@ pub fn run(a: Args) -> Result<()> {
     };
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
     let render = |ws: &_| -> Result<(Image8, Vec<f32>)> {
-        let img: Vec<f32> = g
-            .synthesis
-            .forward(ws, noise)?
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let img = stylegan::backend::to_vec(&g.synthesis.forward(ws, noise)?)?;
         Ok((Image8::from_chw(&img, c, r, r), img))
     };
     let row_ws: Vec<_> = rows.iter().map(|&s| ws_of(s)).collect::<Result<_>>()?;

@@ -103,7 +103,6 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     let total = keys_per_cell * a.w_frames;
-    let (c, r) = (g.config.img_channels, g.config.img_resolution);
     let pb = super::progress(total, "frames");
     let mut frames = Vec::with_capacity(total);
     for f in 0..total {
@@ -111,11 +110,7 @@ pub fn run(a: Args) -> Result<()> {
         let mut imgs = Vec::with_capacity(cells);
         for curve in &curves {
             let img = curve(x)?.truncate(&g, a.trunc, None)?.generate(&g, noise)?;
-            let v: Vec<f32> = img
-                .into_data()
-                .try_to_vec()
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            imgs.push(Image8::from_chw(&v, c, r, r));
+            imgs.extend(Image8::from_batch(img)?);
         }
         frames.push(grid(&imgs, cols, rows)?);
         pb.inc(1);

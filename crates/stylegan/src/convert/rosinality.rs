@@ -313,10 +313,7 @@ fn generator(
         let mut rs = crate::rng::RandomState::new(0);
         let zs: Vec<Vec<f64>> = (0..4096).map(|_| rs.randn(cfg.z_dim)).collect();
         let w = g.map(g.z_tensor(&zs)?, None)?.mean_dim(0);
-        let data: Vec<f32> = w
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| Error::Config(format!("{e:?}")))?;
+        let data = crate::backend::to_vec(&w)?;
         entry.tensors.insert(
             "mapping.w_avg".into(),
             RawTensor {

@@ -54,10 +54,7 @@ pub fn ganspace(
             _ => s_flatten(&latent.styles(g)?),
         };
         let d = t.dims()[1];
-        let v: Vec<f32> = t
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| Error::Config(format!("{e:?}")))?;
+        let v = crate::backend::to_vec(&t)?;
         rows.extend(v.chunks(d).map(|r| r.iter().map(|&x| x as f64).collect()));
         done += n;
     }

@@ -55,11 +55,7 @@ pub fn sefa(g: &Generator, layers: Option<&[usize]>) -> Result<Directions> {
     for &l in &layers {
         let w = affines[l];
         let [rows, cols] = w.dims();
-        let v: Vec<f32> = w
-            .clone()
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| Error::Config(format!("{e:?}")))?;
+        let v = crate::backend::to_vec(w)?;
         let a = DMatrix::<f64>::from_row_iterator(rows, cols, v.iter().map(|&x| x as f64));
         ata += a.transpose() * &a;
     }

@@ -18,18 +18,13 @@ impl From<Tensor<4>> for ImageTensor {
 
 impl ImageTensor {
     pub fn to_image8(self) -> Result<crate::io::image::Image8> {
-        let [n, c, h, w] = self.0.dims();
+        let [n, _, _, _] = self.0.dims();
         if n != 1 {
             return Err(Error::InvalidArgument(format!(
                 "expected one image, got {n}"
             )));
         }
-        let v: Vec<f32> = self
-            .0
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| Error::Config(format!("{e:?}")))?;
-        Ok(crate::io::image::Image8::from_chw(&v, c, h, w))
+        Ok(crate::io::image::Image8::from_batch(self.0)?.remove(0))
     }
 }
 

@@ -258,10 +258,7 @@ impl Latent {
             }
         };
         let d = w.dims()[1];
-        let v: Vec<f32> = w
-            .into_data()
-            .try_to_vec()
-            .map_err(|e| Error::Config(format!("{e:?}")))?;
+        let v = crate::backend::to_vec(&w)?;
         Ok(v.chunks(d)
             .map(|r| r.iter().map(|&x| x as f64).collect())
             .collect())

@@ -119,11 +119,7 @@ impl SynthesisLayer {
 
     /// The stored input-magnitude EMA.
     pub fn magnitude(&self) -> f32 {
-        self.magnitude_ema
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
+        crate::backend::to_vec(&self.magnitude_ema)
             .map(|v| v[0])
             .unwrap_or(1.0)
     }
