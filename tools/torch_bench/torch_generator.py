@@ -190,15 +190,14 @@ class Generator:
 
 
 class Generator3(Generator):
-    """StyleGAN3 (FORMATS.md §5), evaluation mode, separable filters (config T); the mapping
-    and fully connected layers are StyleGAN2's."""
+    """StyleGAN3 (FORMATS.md §5), evaluation mode, configs T and R (R: 1×1 convs, the radial
+    2-D down filters as stored); the mapping and fully connected layers are StyleGAN2's."""
 
     def __init__(self, path):
         super().__init__(path, default_map_layers=2, default_clamp=256)
 
     def setup(self, kw):
         self.output_scale = kw.get("output_scale", 0.25)
-        assert not kw.get("use_radial_filters", False), "the benchmark covers config T"
         self.layers = self.design(kw)
         self.num_ws = len(self.layers) + 1
 

@@ -408,3 +408,69 @@ fn project_wplus_then_edit_and_s_is_refused() {
     ]));
     assert!(Path::new(&e).join("grid.png").is_file());
 }
+
+/// Config R (1×1 convs, radial down filters) against the independent PyTorch port of the
+/// official CPU path (`tools/torch_bench/torch_generator.py`, itself checked against the
+/// official T fixtures) on the same random weights. Skips without python3 + torch + safetensors.
+#[test]
+fn config_r_matches_the_pytorch_port() {
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import torch, safetensors, numpy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("SKIP: python3 with torch, safetensors and numpy is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("r.json");
+    std::fs::write(
+        &cfg,
+        serde_json::json!({"G_class": "training.networks_stylegan3.Generator", "G": {
+            "z_dim": 64, "w_dim": 64, "c_dim": 0, "img_resolution": 32, "img_channels": 3,
+            "mapping_kwargs": {"num_layers": 2}, "channel_base": 2048, "channel_max": 64,
+            "num_fp16_res": 0, "conv_kernel": 1, "use_radial_filters": true}})
+        .to_string(),
+    )
+    .unwrap();
+    let net = tmp.path().join("r.safetensors");
+    let (net_s, dir) = (net.to_str().unwrap(), tmp.path().to_str().unwrap());
+    ok(&run(&[
+        "init",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        net_s,
+        "--seed",
+        "3",
+    ]));
+    let rs = format!("{dir}/rs");
+    ok(&run(&[
+        "generate",
+        "--network",
+        net_s,
+        "--seeds",
+        "0,5",
+        "--outdir",
+        &rs,
+        "--raw",
+    ]));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tools/torch_bench/torch_generator.py");
+    let pt = format!("{dir}/pt");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .args(["images", net_s, "--seeds", "0,5", "--out", &pt])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for seed in [0, 5] {
+        let name = format!("seed{seed:04}.npy");
+        let d = max_abs(&Path::new(&rs).join(&name), &Path::new(&pt).join(&name));
+        assert!(d <= 1e-4, "seed {seed}: max |Δ| {d}");
+    }
+}
