@@ -328,6 +328,22 @@ fn init_t_and_r_then_the_latent_tools() {
             "--output",
             &blend,
         ]));
+        // translate: the network against itself (a stand-in child of the same architecture).
+        let tdir = format!("{o}/translate");
+        ok(&run(&[
+            "translate",
+            "--parent",
+            &net_s,
+            "--child",
+            &net_s,
+            "--seeds",
+            "1",
+            "--alphas",
+            "0,1",
+            "--outdir",
+            &tdir,
+        ]));
+        assert!(Path::new(&tdir).join("grid.png").is_file());
     }
 }
 

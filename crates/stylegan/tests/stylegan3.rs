@@ -420,3 +420,30 @@ fn stylegan3_blending_mixes_layer_by_layer() {
     let t = transfer(&g, &a, &b, &all, 0, None, NoiseMode::Const).unwrap();
     assert!(diff(&to_vec(t), &ib) < 1e-5);
 }
+
+/// StyleGAN3 translation between a parent and its child mixes the two passes layer by layer:
+/// a network with itself is its own image at any α; a StyleGAN2 child is refused.
+#[test]
+fn stylegan3_translate_mixes_parent_and_child() {
+    use stylegan::features::{translate, Mask};
+    let Some(dir) = fixture_dir("sg3t_32") else {
+        return;
+    };
+    let g = load(&dir);
+    let ws = g
+        .mapping_ws(g.z_tensor(&[z_from_seed(3, 512)]).unwrap(), None, 0.7, None)
+        .unwrap();
+    let plain = to_vec(g.synthesis.sg3("test").unwrap().forward(&ws).unwrap());
+    let t = translate(&g, &g, &ws, &Mask::Constant(0.6), None, NoiseMode::Const).unwrap();
+    assert!(diff(&to_vec(t), &plain) < 1e-5);
+    let sg2 = Generator::load(
+        fixture_dir("sg2_32").unwrap().join("G_ema.safetensors"),
+        &stylegan::backend::cpu(),
+    )
+    .unwrap();
+    let e = translate(&g, &sg2, &ws, &Mask::Constant(0.6), None, NoiseMode::Const)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("same architecture"), "{e}");
+}

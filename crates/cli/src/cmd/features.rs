@@ -439,8 +439,6 @@ pub fn run_translate(a: TranslateArgs) -> Result<()> {
     };
     let parent = Generator::load(&super::network(&a.parent)?, &stylegan::backend::cpu())?;
     let child = Generator::load(&a.child, &stylegan::backend::cpu())?;
-    parent.synthesis.sg2("translate")?;
-    child.synthesis.sg2("translate")?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let masks: Vec<(String, Mask)> = match a.mask.as_deref() {
         Some(spec @ ("horizontal" | "vertical")) => vec![(spec.into(), parse_mask(spec)?)],

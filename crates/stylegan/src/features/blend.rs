@@ -184,16 +184,29 @@ pub fn blend_stylegan3(
     mask: &Mask,
     layers: Option<&[usize]>,
 ) -> Result<Tensor<4>> {
-    let s3 = g.synthesis.sg3("StyleGAN3 blending")?;
-    s3.check_ws(ws_a)?;
-    s3.check_ws(ws_b)?;
-    let count = s3.layers.len() + 1;
+    mix_layers_stylegan3((g, ws_a), (g, ws_b), mask, layers, "StyleGAN3 blending")
+}
+
+/// The layer-by-layer mix of two StyleGAN3 passes, `a = (network, ws)` and `b` (one network
+/// with two latents for blending, a parent and its child with one latent for translation).
+pub(crate) fn mix_layers_stylegan3(
+    (ga, ws_a): (&Generator, &Tensor<3>),
+    (gb, ws_b): (&Generator, &Tensor<3>),
+    mask: &Mask,
+    layers: Option<&[usize]>,
+    what: &str,
+) -> Result<Tensor<4>> {
+    let sa = ga.synthesis.sg3(what)?;
+    let sb = gb.synthesis.sg3(what)?;
+    sa.check_ws(ws_a)?;
+    sb.check_ws(ws_b)?;
+    let count = sa.layers.len() + 1;
     if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= count)) {
         return Err(Error::InvalidArgument(format!(
             "layer {bad} is out of range 0..{} (0 = input, then {} … {})",
             count - 1,
-            s3.layers[0].design.name,
-            s3.layers[count - 2].design.name
+            sa.layers[0].design.name,
+            sa.layers[count - 2].design.name
         )));
     }
     let (na, nb) = (ws_a.dims()[0], ws_b.dims()[0]);
@@ -202,8 +215,8 @@ pub fn blend_stylegan3(
             "A has {na} latents, B has {nb}"
         )));
     }
-    let res = g.config.img_resolution;
-    let device = g.device().clone();
+    let res = ga.config.img_resolution;
+    let device = ga.device().clone();
     let [_, _, d] = ws_a.dims();
     let w = |ws: &Tensor<3>, k: usize| ws.clone().narrow(1, k, 1).reshape([na, d]);
     let blended = |i: usize| layers.is_none_or(|l| l.contains(&i));
@@ -211,19 +224,19 @@ pub fn blend_stylegan3(
         let alpha = mask_on_plane(mask, a.dims(), rate, res, &device)?;
         Ok(mix(a, b, &alpha))
     };
-    let rate = s3.input.design.sampling_rate;
-    let mut x = s3.input.forward(w(ws_a, 0));
+    let rate = sa.input.design.sampling_rate;
+    let mut x = sa.input.forward(w(ws_a, 0));
     if blended(0) {
-        x = mix_at(x, s3.input.forward(w(ws_b, 0)), rate)?;
+        x = mix_at(x, sb.input.forward(w(ws_b, 0)), rate)?;
     }
-    for (k, layer) in s3.layers.iter().enumerate() {
-        let a = layer.forward(x.clone(), w(ws_a, k + 1));
+    for (k, (la, lb)) in sa.layers.iter().zip(&sb.layers).enumerate() {
+        let a = la.forward(x.clone(), w(ws_a, k + 1));
         x = if blended(k + 1) {
-            let b = layer.forward(x, w(ws_b, k + 1));
-            mix_at(a, b, layer.design.out_sampling_rate as f64)?
+            let b = lb.forward(x, w(ws_b, k + 1));
+            mix_at(a, b, la.design.out_sampling_rate as f64)?
         } else {
             a
         };
     }
-    Ok(s3.scale_output(x))
+    Ok(sa.scale_output(x))
 }

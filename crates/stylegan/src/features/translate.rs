@@ -10,7 +10,8 @@ use crate::models::{Features, Generator, NoiseMode};
 /// fine-tuned from it with frozen mapping and affines make corresponding images from the same
 /// latent. Every block in `layers` (all by default) runs on the blended features so far through
 /// the parent and through the child, and the outputs are mixed as `(1−α)·parent + α·child`:
-/// a constant α translates continuously, a mask translates locally.
+/// a constant α translates continuously, a mask translates locally. On StyleGAN3, `layers`
+/// counts the input (0) and the layers, mixed as in [`super::blend_stylegan3`].
 pub fn translate(
     parent: &Generator,
     child: &Generator,
@@ -19,6 +20,26 @@ pub fn translate(
     layers: Option<&[usize]>,
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
+    if parent.family() == crate::models::Family::StyleGan3 {
+        let same = child.family() == parent.family()
+            && parent.config.img_resolution == child.config.img_resolution
+            && parent.num_ws() == child.num_ws()
+            && parent.config.w_dim == child.config.w_dim
+            && parent.synthesis.sg3("")?.layer_names() == child.synthesis.sg3("")?.layer_names();
+        if !same {
+            return Err(Error::InvalidArgument(
+                "parent and child must have the same architecture (the child is fine-tuned from the parent)".into(),
+            ));
+        }
+        // Layer by layer as StyleGAN3 blending, the parent's pass against the child's.
+        return super::blend::mix_layers_stylegan3(
+            (parent, ws),
+            (child, ws),
+            mask,
+            layers,
+            "translation",
+        );
+    }
     if parent.config.img_resolution != child.config.img_resolution
         || parent.synthesis.sg2("translate")?.blocks.len()
             != child.synthesis.sg2("translate")?.blocks.len()
