@@ -153,6 +153,10 @@ pub fn run(a: Args) -> Result<()> {
     if let Some((name, _)) = networks.iter().find(|(_, g)| g.config.c_dim > 0) {
         bail!("{name}: a conditional network; bench times unconditional ones");
     }
+    println!(
+        "CPU inference kernels: {} (STYLEGAN_NO_AVX512=1 / STYLEGAN_NO_AVX2=1 choose lower ones)\n",
+        stylegan::ops::direct_conv::isa().name()
+    );
     println!("| network | batch | images/s | ms/image | GFLOP/image | GFLOP/s |");
     println!("|---|---|---|---|---|---|");
     for (name, g) in &networks {

@@ -16,7 +16,7 @@ pub fn conv2d(
     pad: usize,
     per_sample: bool,
 ) -> (Vec<f32>, [usize; 4]) {
-    conv2d_with(x, shape, w, outs, k, pad, per_sample, has_avx512())
+    conv2d_with(x, shape, w, outs, k, pad, per_sample, isa())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -28,7 +28,7 @@ pub(super) fn conv2d_with(
     k: usize,
     pad: usize,
     per_sample: bool,
-    avx512: bool,
+    isa: Isa,
 ) -> (Vec<f32>, [usize; 4]) {
     let [n, ci, h, wd] = shape;
     let wsize = outs * ci * k * k;
@@ -59,7 +59,7 @@ pub(super) fn conv2d_with(
             }
         };
         with_padded_sample(x, s, [ci, h, wd], [pad; 4], tail, |xp, raw| {
-            let pitch = conv_taps(xp, wt, outs, &taps, oh, avx512, raw);
+            let pitch = conv_taps(xp, wt, outs, &taps, oh, isa, raw);
             compact(raw, outs, pitch, wp, oh, ow, ys);
         });
     }

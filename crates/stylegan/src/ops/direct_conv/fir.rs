@@ -11,10 +11,23 @@ use super::kernel::*;
 pub fn fir2d(
     x: &[f32],
     planes: usize,
+    hw: [usize; 2],
+    k: &[f32],
+    kshape: [usize; 2],
+    pad: [usize; 4],
+) -> (Vec<f32>, [usize; 2]) {
+    fir2d_with(x, planes, hw, k, kshape, pad, isa())
+}
+
+/// [`fir2d`] on a given instruction set.
+pub(super) fn fir2d_with(
+    x: &[f32],
+    planes: usize,
     [h, w]: [usize; 2],
     k: &[f32],
     [kh, kw]: [usize; 2],
     pad: [usize; 4],
+    isa: Isa,
 ) -> (Vec<f32>, [usize; 2]) {
     let [left, right, top, bottom] = pad;
     let (hp, wp) = (h + top + bottom, w + left + right);
@@ -25,7 +38,6 @@ pub fn fir2d(
     assert_eq!(k.len(), kh * kw, "fir2d: kernel size");
     let (oh, ow) = (hp - kh + 1, wp - kw + 1);
     let mut out = vec![0f32; planes * oh * ow];
-    let avx512 = has_avx512();
     out.par_chunks_mut(oh * ow)
         .enumerate()
         .for_each(|(p, dst)| {
@@ -40,13 +52,17 @@ pub fn fir2d(
             )
             .data;
             #[cfg(target_arch = "x86_64")]
-            if avx512 {
-                // SAFETY: the CPU has AVX-512 (checked at run time).
-                unsafe { fir_plane_avx512(&padded, wp, k, kh, kw, dst, oh, ow) };
-                return;
+            match isa {
+                // SAFETY: the CPU has the instruction set (checked at run time by `isa`).
+                Isa::Avx512 => unsafe { fir_plane_avx512(&padded, wp, k, kh, kw, dst, oh, ow) },
+                Isa::Avx2 => unsafe { fir_plane_avx2(&padded, wp, k, kh, kw, dst, oh, ow) },
+                Isa::Portable => fir_plane(&padded, wp, k, kh, kw, dst, oh, ow),
             }
-            let _ = avx512;
-            fir_plane(&padded, wp, k, kh, kw, dst, oh, ow);
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let _ = isa;
+                fir_plane(&padded, wp, k, kh, kw, dst, oh, ow);
+            }
         });
     (out, [oh, ow])
 }
@@ -76,6 +92,23 @@ pub(super) fn fir_plane(
             }
         }
     }
+}
+
+/// [`fir_plane`] compiled for AVX2 + FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn fir_plane_avx2(
+    src: &[f32],
+    wp: usize,
+    k: &[f32],
+    kh: usize,
+    kw: usize,
+    dst: &mut [f32],
+    oh: usize,
+    ow: usize,
+) {
+    fir_plane(src, wp, k, kh, kw, dst, oh, ow)
 }
 
 /// [`fir_plane`] compiled for AVX-512.

@@ -131,7 +131,7 @@ pub(super) fn conv_taps(
     outs: usize,
     taps: &[(usize, usize)],
     out_h: usize,
-    avx512: bool,
+    isa: Isa,
     out: &mut Vec<f32>,
 ) -> usize {
     let (ci, wp) = (x.channels, x.wp);
@@ -175,11 +175,16 @@ pub(super) fn conv_taps(
                     unsafe {
                         let c = out_ptr.get().add(panel * MR * pitch + col);
                         let b = x.data.as_ptr().add(col);
-                        if avx512 {
+                        match isa {
                             #[cfg(target_arch = "x86_64")]
-                            micro_avx512(kc, a.as_ptr(), b, offs.as_ptr(), c, pitch, k0 == 0);
-                        } else {
-                            micro_portable(kc, a, b, offs, c, pitch, k0 == 0);
+                            Isa::Avx512 => {
+                                micro_avx512(kc, a.as_ptr(), b, offs.as_ptr(), c, pitch, k0 == 0)
+                            }
+                            #[cfg(target_arch = "x86_64")]
+                            Isa::Avx2 => {
+                                micro_avx2(kc, a.as_ptr(), b, offs.as_ptr(), c, pitch, k0 == 0)
+                            }
+                            _ => micro_portable(kc, a, b, offs, c, pitch, k0 == 0),
                         }
                     }
                 }
@@ -200,21 +205,62 @@ impl SendPtr {
     }
 }
 
-/// Whether the AVX-512 micro-kernel runs: the CPU has AVX-512F and `STYLEGAN_NO_AVX512` is not
-/// set (set it to measure the portable kernel on an AVX-512 machine, as most users' CPUs run it).
-pub(super) fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx512f")
-                && std::env::var_os("STYLEGAN_NO_AVX512").is_none()
-        })
+/// The instruction set a kernel runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// AVX-512F: the 8×48 tile in 24 zmm registers.
+    Avx512,
+    /// AVX2 + FMA: the tile as four 4×24 sub-tiles in 12 ymm registers each.
+    Avx2,
+    /// Portable Rust (auto-vectorised by the compiler for the build's target).
+    Portable,
+}
+
+impl Isa {
+    /// What this CPU can run, best first (for tests that compare every path with the
+    /// definition).
+    pub fn available() -> Vec<Isa> {
+        let mut v = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                v.push(Isa::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                v.push(Isa::Avx2);
+            }
+        }
+        v.push(Isa::Portable);
+        v
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "AVX-512",
+            Isa::Avx2 => "AVX2+FMA",
+            Isa::Portable => "portable",
+        }
     }
+}
+
+/// The kernels' instruction set, chosen once from the CPU's features: the best of
+/// [`Isa::available`], unless `STYLEGAN_NO_AVX512` (then at most AVX2) or `STYLEGAN_NO_AVX2`
+/// (then portable) is set — to measure on one machine what CPUs without them run.
+pub fn isa() -> Isa {
+    static ON: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        let no = |v: &str| std::env::var_os(v).is_some();
+        Isa::available()
+            .into_iter()
+            .find(|i| match i {
+                Isa::Avx512 => !no("STYLEGAN_NO_AVX512") && !no("STYLEGAN_NO_AVX2"),
+                Isa::Avx2 => !no("STYLEGAN_NO_AVX2"),
+                Isa::Portable => true,
+            })
+            .unwrap_or(Isa::Portable)
+    })
 }
 
 /// The 8×48 micro-kernel: `C[r, j] (+)= Σ_k a[k·8 + r] · b[off_k + j]`.
@@ -254,6 +300,54 @@ pub(super) unsafe fn micro_avx512(
     for (r, row) in acc.iter().enumerate() {
         for (j, v) in row.iter().enumerate() {
             _mm512_storeu_ps(c.add(r * ldc + 16 * j), *v);
+        }
+    }
+}
+
+/// The 8×48 micro-kernel with AVX2 + FMA: 16 ymm registers hold one 4-row × 24-column
+/// sub-tile (12 accumulators, 3 input vectors, 1 broadcast weight), so the tile is four passes
+/// over the `kc` pairs (the input strip and weights stay in L1 between them).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn micro_avx2(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    offs: *const usize,
+    c: *mut f32,
+    ldc: usize,
+    first: bool,
+) {
+    use std::arch::x86_64::*;
+    for rh in 0..2 {
+        for ch in 0..2 {
+            let (r0, c0) = (rh * 4, ch * 24);
+            let mut acc = [[_mm256_setzero_ps(); 3]; 4];
+            if !first {
+                for (r, row) in acc.iter_mut().enumerate() {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = _mm256_loadu_ps(c.add((r0 + r) * ldc + c0 + 8 * j));
+                    }
+                }
+            }
+            for kk in 0..kc {
+                let bp = b.add(*offs.add(kk) + c0);
+                let b0 = _mm256_loadu_ps(bp);
+                let b1 = _mm256_loadu_ps(bp.add(8));
+                let b2 = _mm256_loadu_ps(bp.add(16));
+                let ap = a.add(kk * MR + r0);
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let av = _mm256_set1_ps(*ap.add(r));
+                    row[0] = _mm256_fmadd_ps(av, b0, row[0]);
+                    row[1] = _mm256_fmadd_ps(av, b1, row[1]);
+                    row[2] = _mm256_fmadd_ps(av, b2, row[2]);
+                }
+            }
+            for (r, row) in acc.iter().enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    _mm256_storeu_ps(c.add((r0 + r) * ldc + c0 + 8 * j), *v);
+                }
+            }
         }
     }
 }

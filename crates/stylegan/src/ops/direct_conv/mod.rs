@@ -35,7 +35,7 @@ mod transpose;
 
 pub use conv::conv2d;
 pub use fir::fir2d;
-pub use kernel::release_scratch;
+pub use kernel::{isa, release_scratch, Isa};
 pub use transpose::conv_transpose2d_s2;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
@@ -101,7 +101,6 @@ pub fn fir2d_tensor(x: Tensor<4>, k: &[f32], kshape: [usize; 2], pad: [usize; 4]
 #[cfg(test)]
 mod tests {
     use super::conv::conv2d_with;
-    use super::kernel::has_avx512;
     use super::transpose::conv_transpose2d_s2_with;
     use super::*;
 
@@ -195,7 +194,7 @@ mod tests {
         let x = values(n * ci * h * w, 4);
         for (k, pad) in [(3, 1), (1, 0)] {
             let wt = values(n * co * ci * k * k, 9);
-            let (all, _) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, true, has_avx512());
+            let (all, _) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, true, isa());
             let per = all.len() / n;
             for s in 0..n {
                 let ws = &wt[s * co * ci * k * k..][..co * ci * k * k];
@@ -207,13 +206,13 @@ mod tests {
                     k,
                     pad,
                     false,
-                    has_avx512(),
+                    isa(),
                 );
                 assert_eq!(&all[s * per..][..per], &one[..], "conv k={k} sample {s}");
             }
         }
         let wt = values(n * co * ci * 9, 8);
-        let (all, _) = conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, true, has_avx512());
+        let (all, _) = conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, true, isa());
         let per = all.len() / n;
         for s in 0..n {
             let ws = &wt[s * co * ci * 9..][..co * ci * 9];
@@ -223,7 +222,7 @@ mod tests {
                 ws,
                 co,
                 false,
-                has_avx512(),
+                isa(),
             );
             assert_eq!(&all[s * per..][..per], &one[..], "transposed sample {s}");
         }
@@ -240,6 +239,10 @@ mod tests {
             let x = values(planes * h * w, 11);
             let k = values(kh * kw, 2);
             let (got, [oh, ow]) = fir2d(&x, planes, [h, w], &k, [kh, kw], pad);
+            for isa in Isa::available() {
+                let (other, _) = super::fir::fir2d_with(&x, planes, [h, w], &k, [kh, kw], pad, isa);
+                assert!(max_diff(&other, &got) < 1e-5, "FIR on {isa:?}");
+            }
             let [l, r, t, b] = pad;
             assert_eq!([oh, ow], [h + t + b - kh + 1, w + l + r - kw + 1]);
             let mut want = vec![0f32; planes * oh * ow];
@@ -277,11 +280,7 @@ mod tests {
     /// than one 128-block, odd and non-square planes, and planes wider than one 48-column tile.
     #[test]
     fn direct_kernels_match_the_definition() {
-        let kernels: Vec<bool> = if has_avx512() {
-            vec![false, true]
-        } else {
-            vec![false]
-        };
+        let kernels = Isa::available();
         let cases = [
             // (n, ci, co, h, w, k, pad)
             (1, 1, 1, 1, 1, 3, 1),
@@ -291,17 +290,17 @@ mod tests {
             (2, 6, 10, 9, 11, 3, 0),
             (1, 4, 3, 6, 6, 5, 2),
         ];
-        for avx512 in kernels {
+        for isa in kernels {
             for &(n, ci, co, h, w, k, pad) in &cases {
                 let x = values(n * ci * h * w, 1);
                 let wt = values(co * ci * k * k, 7);
-                let (got, shape) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, false, avx512);
+                let (got, shape) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, false, isa);
                 assert_eq!(shape, [n, co, h + 2 * pad - k + 1, w + 2 * pad - k + 1]);
                 let want = reference_conv(&x, [n, ci, h, w], &wt, co, k, pad);
                 let d = max_diff(&got, &want);
                 assert!(
                     d < 1e-4,
-                    "conv {:?} avx512={avx512}: max diff {d}",
+                    "conv {:?} {isa:?}: max diff {d}",
                     (n, ci, co, h, w, k, pad)
                 );
             }
@@ -313,14 +312,13 @@ mod tests {
             ] {
                 let x = values(n * ci * h * w, 3);
                 let wt = values(co * ci * 9, 5);
-                let (got, shape) =
-                    conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, false, avx512);
+                let (got, shape) = conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, false, isa);
                 assert_eq!(shape, [n, co, 2 * h + 1, 2 * w + 1]);
                 let want = reference_transpose(&x, [n, ci, h, w], &wt, co);
                 let d = max_diff(&got, &want);
                 assert!(
                     d < 1e-4,
-                    "transpose {:?} avx512={avx512}: max diff {d}",
+                    "transpose {:?} {isa:?}: max diff {d}",
                     (n, ci, co, h, w)
                 );
             }

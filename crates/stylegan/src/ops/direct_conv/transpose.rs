@@ -15,7 +15,7 @@ pub fn conv_transpose2d_s2(
     outs: usize,
     per_sample: bool,
 ) -> (Vec<f32>, [usize; 4]) {
-    conv_transpose2d_s2_with(x, shape, w, outs, per_sample, has_avx512())
+    conv_transpose2d_s2_with(x, shape, w, outs, per_sample, isa())
 }
 
 pub(super) fn conv_transpose2d_s2_with(
@@ -24,7 +24,7 @@ pub(super) fn conv_transpose2d_s2_with(
     w: &[f32],
     outs: usize,
     per_sample: bool,
-    avx512: bool,
+    isa: Isa,
 ) -> (Vec<f32>, [usize; 4]) {
     let [n, ci, h, wd] = shape;
     let wsize = outs * ci * 9;
@@ -81,7 +81,7 @@ pub(super) fn conv_transpose2d_s2_with(
                 let (py, px) = (*py, *px);
                 // Phase grid: rows a with 2a + py < 2H + 1, columns b likewise.
                 let (gh, gw) = (h + 1 - py, wd + 1 - px);
-                let pitch = conv_taps(xp, wt, outs, taps, gh, avx512, raw);
+                let pitch = conv_taps(xp, wt, outs, taps, gh, isa, raw);
                 let raw = &*raw;
                 ys.par_chunks_mut(oh * ow)
                     .enumerate()
