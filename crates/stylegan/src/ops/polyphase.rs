@@ -12,6 +12,33 @@
 
 use rayon::prelude::*;
 
+/// Run an `#[inline(always)]` loop body compiled for the kernels' instruction set: the
+/// function is inlined into a `#[target_feature]` wrapper per ISA, so the compiler vectorises
+/// it with AVX2+FMA or AVX-512 instead of the build's baseline SSE2 (the same loop, a wider
+/// machine; `Isa` is chosen once at run time).
+macro_rules! multiversion {
+    ($isa:expr, $f:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,fma")]
+            unsafe fn on_avx512<A: FnOnce()>(f: A) { f() }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn on_avx2<A: FnOnce()>(f: A) { f() }
+            match $isa {
+                // SAFETY: `isa()` reports only instruction sets the CPU has.
+                super::direct_conv::Isa::Avx512 => unsafe { on_avx512(|| $f($($arg),*)) },
+                super::direct_conv::Isa::Avx2 => unsafe { on_avx2(|| $f($($arg),*)) },
+                super::direct_conv::Isa::Portable => $f($($arg),*),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = $isa;
+            $f($($arg),*)
+        }
+    }};
+}
+
 /// One axis of `upfirdn2d`: zero-insert by `up`, pad `p0`/`p1` (negative crops), true
 /// convolution with `taps` (times `gain`), keep every `down`-th sample.
 #[derive(Clone, Debug)]
@@ -68,16 +95,20 @@ fn pass_x(x: &[f32], planes: usize, [h, w]: [usize; 2], a: &Axis1d) -> (Vec<f32>
     if out.is_empty() {
         return (out, ow);
     }
+    let isa = super::direct_conv::isa();
     out.par_chunks_mut(h * ow)
         .zip(x.par_chunks(h * w))
-        .for_each(|(dst, src)| {
-            for (drow, srow) in dst.chunks_exact_mut(ow).zip(src.chunks_exact(w)) {
-                for (d, taps) in drow.iter_mut().zip(&plan) {
-                    *d = taps.iter().map(|&(i, f)| srow[i] * f).sum();
-                }
-            }
-        });
+        .for_each(|(dst, src)| multiversion!(isa, plane_x(dst, src, &plan, w, ow)));
     (out, ow)
+}
+
+#[inline(always)]
+fn plane_x(dst: &mut [f32], src: &[f32], plan: &[Vec<(usize, f32)>], w: usize, ow: usize) {
+    for (drow, srow) in dst.chunks_exact_mut(ow).zip(src.chunks_exact(w)) {
+        for (d, taps) in drow.iter_mut().zip(plan) {
+            *d = taps.iter().map(|&(i, f)| srow[i] * f).sum();
+        }
+    }
 }
 
 /// Along y: `planes` planes of `[h, w]` → `[oh, w]`; each output row is a weighted sum of
@@ -89,19 +120,23 @@ fn pass_y(x: &[f32], planes: usize, [h, w]: [usize; 2], a: &Axis1d) -> (Vec<f32>
     if out.is_empty() {
         return (out, oh);
     }
+    let isa = super::direct_conv::isa();
     out.par_chunks_mut(oh * w)
         .zip(x.par_chunks(h * w))
-        .for_each(|(dst, src)| {
-            for (drow, taps) in dst.chunks_exact_mut(w).zip(&plan) {
-                for &(i, f) in taps {
-                    let srow = &src[i * w..(i + 1) * w];
-                    for (d, s) in drow.iter_mut().zip(srow) {
-                        *d += s * f;
-                    }
-                }
-            }
-        });
+        .for_each(|(dst, src)| multiversion!(isa, plane_y(dst, src, &plan, w)));
     (out, oh)
+}
+
+#[inline(always)]
+fn plane_y(dst: &mut [f32], src: &[f32], plan: &[Vec<(usize, f32)>], w: usize) {
+    for (drow, taps) in dst.chunks_exact_mut(w).zip(plan) {
+        for &(i, f) in taps {
+            let srow = &src[i * w..(i + 1) * w];
+            for (d, s) in drow.iter_mut().zip(srow) {
+                *d += s * f;
+            }
+        }
+    }
 }
 
 /// The parameters of [`filtered_lrelu_separable`].
