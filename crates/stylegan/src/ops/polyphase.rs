@@ -12,6 +12,8 @@
 
 use rayon::prelude::*;
 
+use super::direct_conv::Isa;
+
 /// Run an `#[inline(always)]` loop body compiled for the kernels' instruction set: the
 /// function is inlined into a `#[target_feature]` wrapper per ISA, so the compiler vectorises
 /// it with AVX2+FMA or AVX-512 instead of the build's baseline SSE2 (the same loop, a wider
@@ -26,9 +28,9 @@ macro_rules! multiversion {
             unsafe fn on_avx2<A: FnOnce()>(f: A) { f() }
             match $isa {
                 // SAFETY: `isa()` reports only instruction sets the CPU has.
-                super::direct_conv::Isa::Avx512 => unsafe { on_avx512(|| $f($($arg),*)) },
-                super::direct_conv::Isa::Avx2 => unsafe { on_avx2(|| $f($($arg),*)) },
-                super::direct_conv::Isa::Portable => $f($($arg),*),
+                Isa::Avx512 => unsafe { on_avx512(|| $f($($arg),*)) },
+                Isa::Avx2 => unsafe { on_avx2(|| $f($($arg),*)) },
+                Isa::Portable => $f($($arg),*),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -88,14 +90,13 @@ impl Axis1d<'_> {
 }
 
 /// Along x (rows contiguous): `planes` planes of `[h, w]` → `[h, ow]`.
-fn pass_x(x: &[f32], planes: usize, [h, w]: [usize; 2], a: &Axis1d) -> (Vec<f32>, usize) {
+fn pass_x(x: &[f32], planes: usize, [h, w]: [usize; 2], a: &Axis1d, isa: Isa) -> (Vec<f32>, usize) {
     let plan = a.plan(w);
     let ow = plan.len();
     let mut out = vec![0f32; planes * h * ow];
     if out.is_empty() {
         return (out, ow);
     }
-    let isa = super::direct_conv::isa();
     out.par_chunks_mut(h * ow)
         .zip(x.par_chunks(h * w))
         .for_each(|(dst, src)| multiversion!(isa, plane_x(dst, src, &plan, w, ow)));
@@ -113,14 +114,13 @@ fn plane_x(dst: &mut [f32], src: &[f32], plan: &[Vec<(usize, f32)>], w: usize, o
 
 /// Along y: `planes` planes of `[h, w]` → `[oh, w]`; each output row is a weighted sum of
 /// whole input rows (vectorised along the row).
-fn pass_y(x: &[f32], planes: usize, [h, w]: [usize; 2], a: &Axis1d) -> (Vec<f32>, usize) {
+fn pass_y(x: &[f32], planes: usize, [h, w]: [usize; 2], a: &Axis1d, isa: Isa) -> (Vec<f32>, usize) {
     let plan = a.plan(h);
     let oh = plan.len();
     let mut out = vec![0f32; planes * oh * w];
     if out.is_empty() {
         return (out, oh);
     }
-    let isa = super::direct_conv::isa();
     out.par_chunks_mut(oh * w)
         .zip(x.par_chunks(h * w))
         .for_each(|(dst, src)| multiversion!(isa, plane_y(dst, src, &plan, w)));
@@ -183,13 +183,14 @@ pub fn filtered_lrelu_separable(
         p1: px1,
         gain: up_gain,
     };
-    let (t, w1) = pass_x(&xb, planes, [h, w], &ax);
+    let isa = super::direct_conv::isa();
+    let (t, w1) = pass_x(&xb, planes, [h, w], &ax, isa);
     let ay = Axis1d {
         p0: py0,
         p1: py1,
         ..ax
     };
-    let (mut t, h1) = pass_y(&t, planes, [h, w1], &ay);
+    let (mut t, h1) = pass_y(&t, planes, [h, w1], &ay, isa);
     // Leaky ReLU, gain, clamp (in the official order).
     t.par_chunks_mut(4096).for_each(|chunk| {
         for v in chunk {
@@ -211,8 +212,8 @@ pub fn filtered_lrelu_separable(
         p1: 0,
         gain: 1.0,
     };
-    let (t, w2) = pass_x(&t, planes, [h1, w1], &dx);
-    let (t, h2) = pass_y(&t, planes, [h1, w2], &dx);
+    let (t, w2) = pass_x(&t, planes, [h1, w1], &dx, isa);
+    let (t, h2) = pass_y(&t, planes, [h1, w2], &dx, isa);
     (t, [h2, w2])
 }
 
@@ -259,19 +260,22 @@ mod tests {
                 gain: 1.5,
             };
             let want = reference_1d(&x, &a);
-            let (got, ow) = pass_x(&x, 1, [1, x.len()], &a);
-            assert_eq!(ow, want.len(), "{up} {down} {p0} {p1}");
-            for (g, w) in got.iter().zip(&want) {
-                assert!(
-                    (g - w).abs() < 1e-5,
-                    "{up} {down} {p0} {p1}: {got:?} vs {want:?}"
-                );
-            }
-            // The same along y (a column plane).
-            let (got_y, oh) = pass_y(&x, 1, [x.len(), 1], &a);
-            assert_eq!(oh, want.len());
-            for (g, w) in got_y.iter().zip(&want) {
-                assert!((g - w).abs() < 1e-5);
+            // Every instruction set this CPU has, and the portable loop.
+            for isa in Isa::available() {
+                let (got, ow) = pass_x(&x, 1, [1, x.len()], &a, isa);
+                assert_eq!(ow, want.len(), "{up} {down} {p0} {p1}");
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        (g - w).abs() < 1e-5,
+                        "{up} {down} {p0} {p1}: {got:?} vs {want:?}"
+                    );
+                }
+                // The same along y (a column plane).
+                let (got_y, oh) = pass_y(&x, 1, [x.len(), 1], &a, isa);
+                assert_eq!(oh, want.len());
+                for (g, w) in got_y.iter().zip(&want) {
+                    assert!((g - w).abs() < 1e-5, "{isa:?}");
+                }
             }
         }
     }
