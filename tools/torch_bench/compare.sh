@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times stylegan-rs against PyTorch (CPU, 2 threads) on the same config-f and StyleGAN3-T
 # networks, interleaved, and checks that both make the same image. With AVX2=1 both run capped
-# to AVX2 (ours: STYLEGAN_NO_AVX512=1; PyTorch: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2). Needs a Python with torch, numpy and safetensors:
+# to AVX2 (ours: STYLEGAN_CPU_ISA=avx2; PyTorch: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2). Needs a Python with torch, numpy and safetensors:
 #   python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.15.0 numpy safetensors
 #   PYTHON=/tmp/torchenv/bin/python tools/torch_bench/compare.sh [ROUNDS]
 # Prints one table row per run; take the median of the rounds. RESOLUTIONS="256" and
@@ -18,7 +18,7 @@ mkdir -p "$work"
 cargo build -q --manifest-path "$root/Cargo.toml" -p stylegan-cli
 sg="$root/target/debug/stylegan"
 if [ "${AVX2:-0}" = 1 ]; then
-  export STYLEGAN_NO_AVX512=1 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+  export STYLEGAN_CPU_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
 fi
 for r in $resolutions; do
   [ -f "$work/f$r.safetensors" ] || "$sg" init --config "$here/config-f-$r.json" --out "$work/f$r.safetensors"

@@ -154,7 +154,7 @@ pub fn run(a: Args) -> Result<()> {
         bail!("{name}: a conditional network; bench times unconditional ones");
     }
     println!(
-        "CPU inference kernels: {} (STYLEGAN_NO_AVX512=1 / STYLEGAN_NO_AVX2=1 choose lower ones)\n",
+        "CPU inference kernels: {} (STYLEGAN_CPU_ISA=avx2|portable caps them)\n",
         stylegan::ops::direct_conv::isa().name()
     );
     println!("| network | batch | images/s | ms/image | GFLOP/image | GFLOP/s |");

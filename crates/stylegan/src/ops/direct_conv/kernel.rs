@@ -246,19 +246,40 @@ impl Isa {
 }
 
 /// The kernels' instruction set, chosen once from the CPU's features: the best of
-/// [`Isa::available`], unless `STYLEGAN_NO_AVX512` (then at most AVX2) or `STYLEGAN_NO_AVX2`
-/// (then portable) is set — to measure on one machine what CPUs without them run.
+/// [`Isa::available`], capped by `STYLEGAN_CPU_ISA=avx512|avx2|portable` (to measure on one
+/// machine what CPUs without the wider units run; `STYLEGAN_NO_AVX512` / `STYLEGAN_NO_AVX2`
+/// are the older spellings of `avx2` and `portable`).
 pub fn isa() -> Isa {
     static ON: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
     *ON.get_or_init(|| {
-        let no = |v: &str| std::env::var_os(v).is_some();
+        let env = |v: &str| std::env::var(v).ok();
+        let cap = match env("STYLEGAN_CPU_ISA").as_deref() {
+            Some("avx512") | None => Isa::Avx512,
+            Some("avx2") => Isa::Avx2,
+            Some("portable") => Isa::Portable,
+            Some(other) => {
+                eprintln!(
+                    "STYLEGAN_CPU_ISA={other} is not one of avx512, avx2, portable; not capping"
+                );
+                Isa::Avx512
+            }
+        };
+        let cap = if env("STYLEGAN_NO_AVX2").is_some() {
+            Isa::Portable
+        } else if env("STYLEGAN_NO_AVX512").is_some() && cap == Isa::Avx512 {
+            Isa::Avx2
+        } else {
+            cap
+        };
+        // `Isa` is ordered best first; take the best available at or below the cap.
+        let rank = |i: Isa| match i {
+            Isa::Avx512 => 0,
+            Isa::Avx2 => 1,
+            Isa::Portable => 2,
+        };
         Isa::available()
             .into_iter()
-            .find(|i| match i {
-                Isa::Avx512 => !no("STYLEGAN_NO_AVX512") && !no("STYLEGAN_NO_AVX2"),
-                Isa::Avx2 => !no("STYLEGAN_NO_AVX2"),
-                Isa::Portable => true,
-            })
+            .find(|&i| rank(i) >= rank(cap))
             .unwrap_or(Isa::Portable)
     })
 }
