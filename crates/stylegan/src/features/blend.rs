@@ -150,7 +150,7 @@ pub(crate) fn mask_on_plane(
     let alpha = crate::backend::to_vec(&mask.at(res, res, device))?;
     let [_, _, h, w] = dims;
     let pixel = |c: usize, len: usize| -> f64 {
-        let x = (c as f64 + 0.5 - len as f64 / 2.0) / rate;
+        let x = super::mask::sample_position(c, len, rate);
         ((x + 0.5) * res as f64 - 0.5).clamp(0.0, res as f64 - 1.0)
     };
     let at = |r: usize, c: usize| alpha[r * res + c] as f64;

@@ -90,6 +90,13 @@ impl Mask {
     }
 }
 
+/// Where sample `c` of `len` samples at `rate` per image width (a StyleGAN3 layer, centred on
+/// the image, margins included) lies: image widths from the image centre (the image spans
+/// ±0.5).
+pub(crate) fn sample_position(c: usize, len: usize, rate: f64) -> f64 {
+    (c as f64 + 0.5 - len as f64 / 2.0) / rate
+}
+
 pub(crate) fn mix(a: Tensor<4>, b: Tensor<4>, alpha: &Tensor<4>) -> Tensor<4> {
     let [_, c, _, _] = a.dims();
     let al = alpha.clone().repeat_dim(1, c);

@@ -236,7 +236,7 @@ pub fn panorama_stylegan3(
         let wt: Vec<f32> = (0..len)
             .map(|c| {
                 // Image widths from the canvas centre → pixels from the panorama's start.
-                let x = (c as f64 + 0.5 - len as f64 / 2.0) / rate;
+                let x = super::mask::sample_position(c, len, rate);
                 let col = x * res as f64 + width as f64 / 2.0 - 0.5;
                 partition(col, n, res, o)[i] as f32
             })

@@ -68,8 +68,7 @@ impl LowPass {
     ) -> Tensor<4> {
         match self {
             Self::Separable { row, col, taps } => {
-                let [_, _, h, w] = x.dims();
-                if x.is_autodiff() && h.max(w) * up <= super::upfirdn2d::MATMUL_MAX {
+                if super::upfirdn2d::matmul_form(&x, up) {
                     if let Some(y) = super::upfirdn2d::upfirdn2d_separable_matmul(
                         x.clone(),
                         taps,

@@ -138,6 +138,13 @@ pub(crate) fn resample_matrix(
 /// Largest plane side for which [`upfirdn2d`] under autodiff uses the matrix form.
 pub(crate) const MATMUL_MAX: usize = 320;
 
+/// Whether resampling `x` by `up` takes the matrix form: under autodiff, planes up to
+/// [`MATMUL_MAX`] samples a side after upsampling (the dense matrices grow with the side).
+pub(crate) fn matmul_form(x: &Tensor<4>, up: usize) -> bool {
+    let [_, _, h, w] = x.dims();
+    x.is_autodiff() && h.max(w) * up <= MATMUL_MAX
+}
+
 /// `upfirdn2d` of a separable filter as `A_y · x · A_xᵀ` (see [`resample_matrix`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn upfirdn2d_separable_matmul(
@@ -178,8 +185,7 @@ pub fn upfirdn2d(
     pad: [i64; 4],
     gain: f64,
 ) -> Tensor<4> {
-    let [_, _, h, w] = x.dims();
-    if x.is_autodiff() && h.max(w) * up <= MATMUL_MAX {
+    if matmul_form(&x, up) {
         if let Some((v, hz)) = &f.factors {
             if let Some(y) = upfirdn2d_separable_matmul(x.clone(), v, hz, up, down, pad, gain) {
                 return y;
