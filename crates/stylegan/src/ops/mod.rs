@@ -1,6 +1,33 @@
 //! Numerical kernels with the semantics of NVIDIA's `torch_utils/ops` reference paths
 //! (FORMATS.md §2). Architecture code lives in `models/`; these know nothing of StyleGAN layers.
 
+/// Run an `#[inline(always)]` loop body compiled for the kernels' instruction set: the
+/// function is inlined into a `#[target_feature]` wrapper per ISA, so the compiler vectorises
+/// it with AVX2+FMA or AVX-512 instead of the build's baseline SSE2 (the same loop, a wider
+/// machine; `Isa` is chosen once at run time).
+macro_rules! multiversion {
+    ($isa:expr, $f:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx512f,fma")]
+            unsafe fn on_avx512<A: FnOnce()>(f: A) { f() }
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn on_avx2<A: FnOnce()>(f: A) { f() }
+            match $isa {
+                // SAFETY: `isa()` reports only instruction sets the CPU has.
+                Isa::Avx512 => unsafe { on_avx512(|| $f($($arg),*)) },
+                Isa::Avx2 => unsafe { on_avx2(|| $f($($arg),*)) },
+                Isa::Portable => $f($($arg),*),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = $isa;
+            $f($($arg),*)
+        }
+    }};
+}
+
 pub mod bias_act;
 pub mod conv2d_resample;
 // Public only for `examples/dcbench.rs` (the kernel micro-benchmark); not a stable API.

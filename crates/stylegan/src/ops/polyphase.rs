@@ -14,33 +14,6 @@ use rayon::prelude::*;
 
 use super::direct_conv::Isa;
 
-/// Run an `#[inline(always)]` loop body compiled for the kernels' instruction set: the
-/// function is inlined into a `#[target_feature]` wrapper per ISA, so the compiler vectorises
-/// it with AVX2+FMA or AVX-512 instead of the build's baseline SSE2 (the same loop, a wider
-/// machine; `Isa` is chosen once at run time).
-macro_rules! multiversion {
-    ($isa:expr, $f:ident($($arg:expr),*)) => {{
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx512f,fma")]
-            unsafe fn on_avx512<A: FnOnce()>(f: A) { f() }
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn on_avx2<A: FnOnce()>(f: A) { f() }
-            match $isa {
-                // SAFETY: `isa()` reports only instruction sets the CPU has.
-                Isa::Avx512 => unsafe { on_avx512(|| $f($($arg),*)) },
-                Isa::Avx2 => unsafe { on_avx2(|| $f($($arg),*)) },
-                Isa::Portable => $f($($arg),*),
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = $isa;
-            $f($($arg),*)
-        }
-    }};
-}
-
 /// One axis of `upfirdn2d`: zero-insert by `up`, pad `p0`/`p1` (negative crops), true
 /// convolution with `taps` (times `gain`), keep every `down`-th sample.
 #[derive(Clone, Debug)]

@@ -51,18 +51,7 @@ pub(super) fn fir2d_with(
                 Vec::new(),
             )
             .data;
-            #[cfg(target_arch = "x86_64")]
-            match isa {
-                // SAFETY: the CPU has the instruction set (checked at run time by `isa`).
-                Isa::Avx512 => unsafe { fir_plane_avx512(&padded, wp, k, kh, kw, dst, oh, ow) },
-                Isa::Avx2 => unsafe { fir_plane_avx2(&padded, wp, k, kh, kw, dst, oh, ow) },
-                Isa::Portable => fir_plane(&padded, wp, k, kh, kw, dst, oh, ow),
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                let _ = isa;
-                fir_plane(&padded, wp, k, kh, kw, dst, oh, ow);
-            }
+            multiversion!(isa, fir_plane(&padded, wp, k, kh, kw, dst, oh, ow));
         });
     (out, [oh, ow])
 }
@@ -92,38 +81,4 @@ pub(super) fn fir_plane(
             }
         }
     }
-}
-
-/// [`fir_plane`] compiled for AVX2 + FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn fir_plane_avx2(
-    src: &[f32],
-    wp: usize,
-    k: &[f32],
-    kh: usize,
-    kw: usize,
-    dst: &mut [f32],
-    oh: usize,
-    ow: usize,
-) {
-    fir_plane(src, wp, k, kh, kw, dst, oh, ow)
-}
-
-/// [`fir_plane`] compiled for AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn fir_plane_avx512(
-    src: &[f32],
-    wp: usize,
-    k: &[f32],
-    kh: usize,
-    kw: usize,
-    dst: &mut [f32],
-    oh: usize,
-    ow: usize,
-) {
-    fir_plane(src, wp, k, kh, kw, dst, oh, ow)
 }
