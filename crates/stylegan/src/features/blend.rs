@@ -6,6 +6,24 @@ use super::mask::{mix, Mask};
 use crate::error::{Error, Result};
 use crate::models::{BlockStyles, Features, Generator, NoiseMode};
 
+/// `acc + (x, img)`: features (and skip images) of several sources summed block by block.
+pub(crate) fn add_features(
+    acc: Option<Features>,
+    x: Tensor<4>,
+    img: Option<Tensor<4>>,
+) -> Features {
+    match acc {
+        None => Features { x, img },
+        Some(a) => Features {
+            x: a.x + x,
+            img: match (a.img, img) {
+                (Some(p), Some(q)) => Some(p + q),
+                (p, q) => p.or(q),
+            },
+        },
+    }
+}
+
 /// Blocks `range` run on the features so far with each source's styles, and the outputs mixed
 /// with per-source weights (`masks[i]` at each block's resolution, expected to sum to 1).
 /// The general form of [`blend`] and [`panorama`].
@@ -34,17 +52,7 @@ pub fn blend_many(
                 let [_, c, h, w] = t.dims();
                 t * m.at(h, w, &device).repeat_dim(1, c)
             };
-            let (x, img) = (weigh(out.x), out.img.map(weigh));
-            acc = Some(match acc {
-                None => Features { x, img },
-                Some(a) => Features {
-                    x: a.x + x,
-                    img: match (a.img, img) {
-                        (Some(p), Some(q)) => Some(p + q),
-                        (p, q) => p.or(q),
-                    },
-                },
-            });
+            acc = Some(add_features(acc, weigh(out.x), out.img.map(weigh)));
         }
         f = acc;
     }

@@ -2,7 +2,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 
-use super::blend::blend_many;
+use super::blend::{add_features, blend_many};
 use super::mask::Mask;
 use crate::error::{Error, Result};
 use crate::models::{BlockStyles, Features, Generator, NoiseMode};
@@ -160,17 +160,7 @@ pub fn panorama(
                     .at(rows, cols, &device)
                     .repeat_dim(1, c)
         };
-        let (x, img) = (weigh(f.x), f.img.map(weigh));
-        canvas = Some(match canvas {
-            None => Features { x, img },
-            Some(a) => Features {
-                x: a.x + x,
-                img: match (a.img, img) {
-                    (Some(p), Some(q)) => Some(p + q),
-                    (p, q) => p.or(q),
-                },
-            },
-        });
+        canvas = Some(add_features(canvas, weigh(f.x), f.img.map(weigh)));
     }
     let canvas = canvas.expect("at least one source");
     let f = if k + 1 < n_blocks {
