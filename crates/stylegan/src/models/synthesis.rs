@@ -14,7 +14,7 @@ use super::config::{Architecture, GeneratorConfig};
 use crate::error::{Error, Result};
 use crate::nn::layers::load_filter;
 use crate::nn::{Conv2dLayer, Conv2dSpec, FcSpec, FullyConnected, Init, Params, StateDict};
-use crate::ops::{bias_act, modulated_conv2d, upsample2d, Activation, Filter};
+use crate::ops::{modulated_conv2d_bias_act, upsample2d, Activation, ConvTail, Filter};
 
 /// How per-pixel noise is fed to the synthesis layers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +135,21 @@ impl SynthesisLayer {
         } else {
             (1.0, act_gain)
         };
-        let mut x = modulated_conv2d(
+        // The output's size, for the noise (with `up`, the transposed conv and its filter give
+        // twice the input; otherwise the padding k/2 keeps it).
+        let [n, _, h, w] = x.dims();
+        let (h, w) = if self.up > 1 {
+            (h * self.up, w * self.up)
+        } else {
+            (h + 2 * (k / 2) + 1 - k, w + 2 * (k / 2) + 1 - k)
+        };
+        let noise = self.noise(noise_mode, n, h, w, conv_gain, &x.device());
+        let bias = if fold {
+            self.bias.clone().mul_scalar(conv_gain as f32)
+        } else {
+            self.bias.clone()
+        };
+        modulated_conv2d_bias_act(
             x,
             &self.weight,
             styles,
@@ -144,62 +158,60 @@ impl SynthesisLayer {
             k / 2,
             &self.filter,
             conv_gain,
-        );
-        if let (Some(strength), Some(buf)) = (&self.noise_strength, &self.noise_const) {
-            let r = self.resolution;
-            // Features may be wider or taller than the layer's resolution (feature-map
-            // operations); noise then covers their actual size, const noise tiled.
-            let [_, _, h, w] = x.dims();
-            let strength = strength
-                .clone()
-                .mul_scalar(conv_gain as f32)
-                .reshape([1, 1, 1, 1]);
-            match noise_mode {
-                NoiseMode::Const => {
-                    let mut nb = buf.clone().reshape([1, 1, r, r]);
-                    if (h, w) != (r, r) {
-                        nb = nb
-                            .repeat_dim(2, h.div_ceil(r))
-                            .repeat_dim(3, w.div_ceil(r))
-                            .narrow(2, 0, h)
-                            .narrow(3, 0, w);
-                    }
-                    x = x + nb * strength
-                }
-                NoiseMode::Random => {
-                    let n = x.dims()[0];
-                    let device = x.device();
-                    let noise =
-                        Tensor::<4>::random([n, 1, h, w], Distribution::Normal(0.0, 1.0), &device);
-                    x = x + noise * strength;
-                }
-                NoiseMode::Seeded(seed) => {
-                    let n = x.dims()[0];
-                    let mut rng =
-                        crate::rng::RandomState::from_array(&[seed as u32, (seed >> 32) as u32]);
-                    let v: Vec<f32> = rng.randn(n * h * w).into_iter().map(|v| v as f32).collect();
-                    let noise = Tensor::<4>::from_data(
-                        burn::tensor::TensorData::new(v, [n, 1, h, w]),
-                        &x.device(),
-                    );
-                    let dtype = x.dtype();
-                    x = x + noise.cast(dtype) * strength;
-                }
-                NoiseMode::None => {}
-            }
-        }
-        let bias = if fold {
-            self.bias.clone().mul_scalar(conv_gain as f32)
-        } else {
-            self.bias.clone()
-        };
-        bias_act(
-            x,
-            Some(&bias),
-            self.activation,
-            post_gain,
-            self.conv_clamp.map(|c| c * gain),
+            ConvTail {
+                noise,
+                bias: Some(&bias),
+                act: self.activation,
+                gain: post_gain,
+                clamp: self.conv_clamp.map(|c| c * gain),
+            },
         )
+    }
+
+    /// The per-pixel noise of `n` samples of `h × w` outputs, times its strength and `gain`
+    /// (`[1 or N, 1, H, W]`; `None` without noise). Features may be wider or taller than the
+    /// layer's resolution (feature-map operations); noise then covers their actual size, const
+    /// noise tiled.
+    fn noise(
+        &self,
+        mode: NoiseMode,
+        n: usize,
+        h: usize,
+        w: usize,
+        gain: f64,
+        device: &burn::tensor::Device,
+    ) -> Option<Tensor<4>> {
+        let (strength, buf) = (self.noise_strength.as_ref()?, self.noise_const.as_ref()?);
+        let r = self.resolution;
+        let strength = strength
+            .clone()
+            .mul_scalar(gain as f32)
+            .reshape([1, 1, 1, 1]);
+        let noise = match mode {
+            NoiseMode::Const => {
+                let mut nb = buf.clone().reshape([1, 1, r, r]);
+                if (h, w) != (r, r) {
+                    nb = nb
+                        .repeat_dim(2, h.div_ceil(r))
+                        .repeat_dim(3, w.div_ceil(r))
+                        .narrow(2, 0, h)
+                        .narrow(3, 0, w);
+                }
+                nb
+            }
+            NoiseMode::Random => {
+                Tensor::<4>::random([n, 1, h, w], Distribution::Normal(0.0, 1.0), device)
+            }
+            NoiseMode::Seeded(seed) => {
+                let mut rng =
+                    crate::rng::RandomState::from_array(&[seed as u32, (seed >> 32) as u32]);
+                let v: Vec<f32> = rng.randn(n * h * w).into_iter().map(|v| v as f32).collect();
+                Tensor::<4>::from_data(burn::tensor::TensorData::new(v, [n, 1, h, w]), device)
+                    .cast(buf.dtype())
+            }
+            NoiseMode::None => return None,
+        };
+        Some(noise * strength)
     }
 
     fn state_dict(&self, sd: &mut StateDict) {
@@ -251,13 +263,22 @@ impl ToRgb {
     /// `styles` are the raw affine outputs (StyleSpace); the 1/sqrt(I) gain is applied here.
     pub fn forward(&self, x: Tensor<4>, styles: &Tensor<2>) -> Tensor<4> {
         let s = styles.clone().mul_scalar(self.weight_gain as f32);
-        let y = modulated_conv2d(x, &self.weight, &s, false, 1, 0, &self.filter, 1.0);
-        bias_act(
-            y,
-            Some(&self.bias),
-            Activation::Linear,
+        modulated_conv2d_bias_act(
+            x,
+            &self.weight,
+            &s,
+            false,
+            1,
+            0,
+            &self.filter,
             1.0,
-            self.conv_clamp,
+            ConvTail {
+                noise: None,
+                bias: Some(&self.bias),
+                act: Activation::Linear,
+                gain: 1.0,
+                clamp: self.conv_clamp,
+            },
         )
     }
 

@@ -16,10 +16,12 @@ pub fn fir2d(
     kshape: [usize; 2],
     pad: [usize; 4],
 ) -> (Vec<f32>, [usize; 2]) {
-    fir2d_with(x, planes, hw, k, kshape, pad, isa())
+    fir2d_with(x, planes, hw, k, kshape, pad, None, isa())
 }
 
-/// [`fir2d`] on a given instruction set.
+/// [`fir2d`] on a given instruction set, with an optional [`Epilogue`] on the output: `post`
+/// also gives the channels per sample (plane `p` is channel `p % C` of sample `p / C`).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn fir2d_with(
     x: &[f32],
     planes: usize,
@@ -27,6 +29,7 @@ pub(super) fn fir2d_with(
     k: &[f32],
     [kh, kw]: [usize; 2],
     pad: [usize; 4],
+    post: Option<(&Epilogue, usize)>,
     isa: Isa,
 ) -> (Vec<f32>, [usize; 2]) {
     let [left, right, top, bottom] = pad;
@@ -52,6 +55,9 @@ pub(super) fn fir2d_with(
             )
             .data;
             multiversion!(isa, fir_plane(&padded, wp, k, kh, kw, dst, oh, ow));
+            if let Some((post, c)) = post {
+                post.apply(p / c, p % c, dst, isa);
+            }
         });
     (out, [oh, ow])
 }

@@ -3,6 +3,8 @@
 
 use rayon::prelude::*;
 
+pub(super) use super::epilogue::Epilogue;
+
 /// Output rows per micro-tile (weights broadcast).
 pub(super) const MR: usize = 8;
 /// Output columns per micro-tile (three 16-float vectors).
@@ -53,6 +55,25 @@ impl Padded {
             wp,
         }
     }
+
+    pub(super) fn view(&self) -> Input<'_> {
+        Input {
+            data: &self.data,
+            channels: self.channels,
+            plane: self.hp * self.wp,
+            wp: self.wp,
+        }
+    }
+}
+
+/// The right-hand side of [`conv_taps`]: `channels` planes `plane` floats apart, rows of pitch
+/// `wp` (a [`Padded`] sample, or Winograd-transformed tiles as one row per channel).
+#[derive(Clone, Copy)]
+pub(super) struct Input<'a> {
+    pub(super) data: &'a [f32],
+    pub(super) channels: usize,
+    pub(super) plane: usize,
+    pub(super) wp: usize,
 }
 
 /// Buffers kept between calls on one thread: the padded input and the raw (row-pitch) output
@@ -82,42 +103,147 @@ pub fn release_scratch() {
     with_scratch(|s| *s = Scratch::default());
 }
 
-/// Weights `[O, T, I]` (tap-major, then input channel) packed for the micro-kernel:
-/// `[k-block][8-row panel][k in block][8]`, zero rows past `O`.
+/// Weights packed for the micro-kernel, `[k-block][8-row panel][k in block][8]` with zero rows
+/// past `O`, where the `k` index runs over `(tap, input channel)` pairs, tap-major.
+#[derive(Clone)]
 pub(super) struct Packed {
+    /// The panels start at `data[offset]` (an offset keeps several packings from sharing cache
+    /// sets, see `winograd::packs`).
     pub(super) data: Vec<f32>,
+    pub(super) offset: usize,
     pub(super) outs: usize,
     pub(super) k: usize,
 }
 
 impl Packed {
-    pub(super) fn new(w: &[f32], outs: usize, k: usize) -> Self {
+    /// Packs `w [O, I, kk, kk]` for the kernel positions `kidx` (one per tap), optionally
+    /// modulated: `w[o, i, t] · cols[i] · rows[o]` (the fused modulated conv's per-sample
+    /// weight, made here in the one pass that packs it rather than as a tensor of its own).
+    /// The k-blocks are packed in parallel.
+    pub(super) fn from_kernel(
+        w: &[f32],
+        [outs, ci, kk]: [usize; 3],
+        kidx: &[(usize, usize)],
+        scale: Option<(&[f32], &[f32])>,
+    ) -> Self {
+        assert_eq!(w.len(), outs * ci * kk * kk, "direct conv: weight size");
+        if let Some((cols, rows)) = scale {
+            assert!(
+                cols.len() == ci && rows.len() == outs,
+                "direct conv: scales"
+            );
+        }
+        let k = kidx.len() * ci;
         let panels = outs.div_ceil(MR);
         let mut data = vec![0f32; panels * MR * k];
-        let mut at = 0;
-        for k0 in (0..k).step_by(KC) {
-            let kc = KC.min(k - k0);
-            for panel in 0..panels {
-                for kk in 0..kc {
-                    for r in 0..MR {
+        data.par_chunks_mut(panels * MR * KC)
+            .enumerate()
+            .for_each(|(block, chunk)| {
+                let k0 = block * KC;
+                let kc = KC.min(k - k0);
+                for panel in 0..panels {
+                    let dst = &mut chunk[panel * kc * MR..][..kc * MR];
+                    for r in 0..MR.min(outs - panel * MR) {
                         let o = panel * MR + r;
-                        if o < outs {
-                            data[at] = w[o * k + k0 + kk];
+                        let row = scale.map_or(1.0, |(_, rows)| rows[o]);
+                        let wo = &w[o * ci * kk * kk..][..ci * kk * kk];
+                        let (mut t, mut i) = (k0 / ci, k0 % ci);
+                        for q in 0..kc {
+                            let (ky, kx) = kidx[t];
+                            let mut v = wo[(i * kk + ky) * kk + kx];
+                            if let Some((cols, _)) = scale {
+                                v *= cols[i] * row;
+                            }
+                            dst[q * MR + r] = v;
+                            i += 1;
+                            if i == ci {
+                                (t, i) = (t + 1, 0);
+                            }
                         }
-                        at += 1;
                     }
                 }
-            }
+            });
+        Self {
+            data,
+            offset: 0,
+            outs,
+            k,
         }
-        Self { data, outs, k }
     }
 
     /// The packed panel `panel` of the k-block starting at `k0`.
     pub(super) fn panel(&self, k0: usize, panel: usize) -> &[f32] {
         let kc = KC.min(self.k - k0);
         let panels = self.outs.div_ceil(MR);
-        let start = k0 * panels * MR + panel * kc * MR;
+        let start = self.offset + k0 * panels * MR + panel * kc * MR;
         &self.data[start..start + kc * MR]
+    }
+}
+
+/// The weights of a direct convolution, `[O, I, k, k]` as given to `conv2d`.
+#[derive(Clone, Copy)]
+pub enum Weights<'a> {
+    /// One weight for every sample.
+    Shared(&'a [f32]),
+    /// `[N·O, I, k, k]`: rows `s·O..(s+1)·O` for sample `s` (the official fused modulated conv,
+    /// a grouped conv with groups = N).
+    PerSample(&'a [f32]),
+    /// One `[O, I, k, k]` weight modulated per sample: sample `s` uses
+    /// `w[o, i] · styles[s, i] · rows[s, o]` (`styles [N, I]`, `rows [N, O]`: the demodulation
+    /// coefficients times the layer's gain) — the per-sample weights of `PerSample` without
+    /// making them as a tensor.
+    Modulated {
+        w: &'a [f32],
+        styles: &'a [f32],
+        rows: &'a [f32],
+    },
+}
+
+impl Weights<'_> {
+    /// Checks the sizes for `n` samples of `[outs, ci, k, k]`.
+    pub(super) fn check(&self, n: usize, [outs, ci, k]: [usize; 3]) {
+        let wsize = outs * ci * k * k;
+        match *self {
+            Weights::Shared(w) => assert_eq!(w.len(), wsize, "direct conv: weight size"),
+            Weights::PerSample(w) => assert_eq!(w.len(), n * wsize, "direct conv: weight size"),
+            Weights::Modulated { w, styles, rows } => {
+                assert_eq!(w.len(), wsize, "direct conv: weight size");
+                assert_eq!(styles.len(), n * ci, "direct conv: styles size");
+                assert_eq!(rows.len(), n * outs, "direct conv: demodulation size");
+            }
+        }
+    }
+
+    /// The packed weights of sample `s` for the kernel positions `kidx`; `shared` caches the
+    /// sample-independent packing.
+    pub(super) fn packed<'p>(
+        &self,
+        s: usize,
+        dims @ [outs, ci, k]: [usize; 3],
+        kidx: &[(usize, usize)],
+        shared: &'p mut Option<Packed>,
+    ) -> std::borrow::Cow<'p, Packed> {
+        use std::borrow::Cow;
+        match *self {
+            Weights::Shared(w) => Cow::Borrowed(
+                shared.get_or_insert_with(|| Packed::from_kernel(w, dims, kidx, None)),
+            ),
+            Weights::PerSample(w) => {
+                let wsize = outs * ci * k * k;
+                Cow::Owned(Packed::from_kernel(
+                    &w[s * wsize..][..wsize],
+                    dims,
+                    kidx,
+                    None,
+                ))
+            }
+            Weights::Modulated { w, styles, rows } => Cow::Owned(Packed::from_kernel(
+                w,
+                dims,
+                kidx,
+                Some((&styles[s * ci..][..ci], &rows[s * outs..][..outs])),
+            )),
+        }
     }
 }
 
@@ -126,20 +252,41 @@ impl Packed {
 /// `[O, out_h·wp]` rounded up to whole micro-tiles per row of `O`: row pitch is the returned
 /// `usize`.
 pub(super) fn conv_taps(
-    x: &Padded,
-    w: &[f32],
-    outs: usize,
+    x: Input,
+    packed: &Packed,
     taps: &[(usize, usize)],
     out_h: usize,
     isa: Isa,
     out: &mut Vec<f32>,
 ) -> usize {
-    let (ci, wp) = (x.channels, x.wp);
-    let plane = x.hp * wp;
-    let k = taps.len() * ci;
-    assert_eq!(w.len(), outs * k, "direct conv: weight size");
-    let cols = out_h * wp;
-    let pitch = cols.div_ceil(NR) * NR;
+    let pitch = tile_pitch(out_h * x.wp);
+    out.resize(packed.outs.div_ceil(MR) * MR * pitch, 0.0);
+    conv_taps_into(x, packed, taps, out_h, isa, out);
+    pitch
+}
+
+/// Columns `cols` rounded up to whole micro-tiles: the row pitch of [`conv_taps`]'s output.
+pub(super) fn tile_pitch(cols: usize) -> usize {
+    cols.div_ceil(NR) * NR
+}
+
+/// [`conv_taps`] into `out`, which holds at least `⌈O/8⌉·8` rows of [`tile_pitch`]`(out_h·wp)`.
+pub(super) fn conv_taps_into(
+    x: Input,
+    packed: &Packed,
+    taps: &[(usize, usize)],
+    out_h: usize,
+    isa: Isa,
+    out: &mut [f32],
+) {
+    let (ci, wp, plane) = (x.channels, x.wp, x.plane);
+    let (outs, k) = (packed.outs, packed.k);
+    assert_eq!(
+        k,
+        taps.len() * ci,
+        "direct conv: packed weights for other taps"
+    );
+    let pitch = tile_pitch(out_h * wp);
     // Offsets of every (tap, channel) row, and a check that the furthest read stays in bounds.
     let koff: Vec<usize> = taps
         .iter()
@@ -151,27 +298,39 @@ pub(super) fn conv_taps(
         "direct conv: padded input too short ({max_read} > {})",
         x.data.len()
     );
-    let packed = Packed::new(w, outs, k);
     let panels = outs.div_ceil(MR);
-    let rows = panels * MR;
     // Every tile is written by the first k-block (no load), so old contents do not matter.
-    out.resize(rows * pitch, 0.0);
-    // Tasks own disjoint column ranges of every output row; hand each its raw pointer.
+    assert!(
+        out.len() >= panels * MR * pitch,
+        "direct conv: output too short"
+    );
+    // Tasks own disjoint column ranges of every output row, and on small planes (the
+    // generator's 4²–16² layers, one or two column ranges) also disjoint ranges of the 8-row
+    // panels, so that every thread has work; hand each its raw pointer.
     let task_cols = NR * TILES_PER_TASK;
     let tasks = pitch.div_ceil(task_cols);
+    let want = 2 * rayon::current_num_threads();
+    let groups = if tasks >= want {
+        1
+    } else {
+        panels.min(want.div_ceil(tasks))
+    };
     let out_ptr = SendPtr(out.as_mut_ptr());
-    (0..tasks).into_par_iter().for_each(|task| {
+    (0..tasks * groups).into_par_iter().for_each(|unit| {
+        let (task, g) = (unit / groups, unit % groups);
         let c_start = task * task_cols;
         let c_end = (c_start + task_cols).min(pitch);
+        let (p_start, p_end) = (g * panels / groups, (g + 1) * panels / groups);
         for k0 in (0..k).step_by(KC) {
             let kc = KC.min(k - k0);
             let offs = &koff[k0..k0 + kc];
             for col in (c_start..c_end).step_by(NR) {
-                for panel in 0..panels {
+                for panel in p_start..p_end {
                     let a = packed.panel(k0, panel);
-                    // SAFETY: this task alone writes columns [c_start, c_end) of each row; the
-                    // tile is MR rows × NR columns inside `out` (rows ≤ panels·MR, col + NR ≤
-                    // pitch); every input read is < max_read ≤ x.data.len() (checked above).
+                    // SAFETY: this unit alone writes columns [c_start, c_end) of the rows of
+                    // panels [p_start, p_end); the tile is MR rows × NR columns inside `out`
+                    // (rows ≤ panels·MR, col + NR ≤ pitch); every input read is < max_read ≤
+                    // x.data.len() (checked above).
                     unsafe {
                         let c = out_ptr.get().add(panel * MR * pitch + col);
                         let b = x.data.as_ptr().add(col);
@@ -191,15 +350,18 @@ pub(super) fn conv_taps(
             }
         }
     });
-    pitch
 }
 
 #[derive(Clone, Copy)]
 pub(super) struct SendPtr(*mut f32);
-// SAFETY: the tasks write disjoint column ranges (see `conv_taps`).
+// SAFETY: the tasks write disjoint parts (see `conv_taps` and `winograd::transform_weights`).
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 impl SendPtr {
+    pub(super) fn new(p: *mut f32) -> Self {
+        Self(p)
+    }
+
     pub(super) fn get(self) -> *mut f32 {
         self.0
     }
@@ -408,7 +570,9 @@ pub(super) unsafe fn micro_portable(
 }
 
 /// Copies the valid `out_w` columns of each of `outs · out_h` rows (row pitch `wp`, channel
-/// pitch `pitch`) into a dense `[O, out_h, out_w]` block.
+/// pitch `pitch`) into a dense `[O, out_h, out_w]` block of sample `sample`, applying `post` to
+/// each plane while it is in cache.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn compact(
     src: &[f32],
     outs: usize,
@@ -417,6 +581,9 @@ pub(super) fn compact(
     out_h: usize,
     out_w: usize,
     dst: &mut [f32],
+    sample: usize,
+    post: Option<&Epilogue>,
+    isa: Isa,
 ) {
     dst.par_chunks_mut(out_h * out_w)
         .enumerate()
@@ -425,27 +592,10 @@ pub(super) fn compact(
             for y in 0..out_h {
                 plane[y * out_w..][..out_w].copy_from_slice(&src[o * pitch + y * wp..][..out_w]);
             }
-        });
-}
-
-/// Weights `[O, I, k, k]` → `[O, T, I]` for the kernel positions `kidx` (one per tap).
-pub(super) fn tap_weights(
-    w: &[f32],
-    outs: usize,
-    ci: usize,
-    k: usize,
-    kidx: &[(usize, usize)],
-) -> Vec<f32> {
-    let t_n = kidx.len();
-    let mut wt = vec![0f32; outs * t_n * ci];
-    for o in 0..outs {
-        for i in 0..ci {
-            for (t, &(ky, kx)) in kidx.iter().enumerate() {
-                wt[(o * t_n + t) * ci + i] = w[((o * ci + i) * k + ky) * k + kx];
+            if let Some(post) = post {
+                post.apply(sample, o, plane, isa);
             }
-        }
-    }
-    wt
+        });
 }
 
 /// Runs `f` on sample `s` of `x [N, C, H, W]`, zero-padded into this thread's scratch, with the

@@ -29,13 +29,16 @@
 //! this file holds the tensor entry points.
 
 mod conv;
+mod epilogue;
 mod fir;
 mod kernel;
 mod transpose;
+mod winograd;
 
 pub use conv::conv2d;
+pub use epilogue::Epilogue;
 pub use fir::fir2d;
-pub use kernel::{isa, release_scratch, Isa};
+pub use kernel::{isa, release_scratch, Isa, Weights};
 pub use transpose::conv_transpose2d_s2;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
@@ -51,7 +54,7 @@ pub fn applies_to(x: &Tensor<4>) -> bool {
     !x.is_autodiff() && x.device() == Device::flex()
 }
 
-fn host(t: Tensor<4>) -> TensorData {
+fn host<const D: usize>(t: Tensor<D>) -> TensorData {
     let d = t.into_data();
     if d.dtype() == DType::F32 {
         d
@@ -88,6 +91,86 @@ pub fn conv_transpose2d_s2_tensor(x: Tensor<4>, w: Tensor<4>, per_sample: bool) 
     Tensor::from_data(TensorData::new(y, yshape), &device)
 }
 
+/// The FIR step after a transposed convolution: correlation taps (`[kh, kw]`, row-major,
+/// already flipped and times the gain) and padding `[left, right, top, bottom]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Fir<'a> {
+    pub taps: &'a [f32],
+    pub shape: [usize; 2],
+    pub pad: [usize; 4],
+}
+
+/// The fused modulated convolution of a synthesis layer on tensors, with its epilogue:
+/// `x [N, I, H, W]`, `weight [O, I, k, k]` shared, `styles [N, I]`. Sample `s` is convolved
+/// with `weight · styles[s]` times, per output channel, its demodulation coefficient
+/// `rsqrt(Σ (weight·styles[s])² + 1e-8)` (with `demodulate`) and `gain`. With `up`, the
+/// convolution is the stride-2 transposed one (3×3 only) followed by `up`'s FIR filter;
+/// otherwise stride 1 with zero padding `pad`. `post` runs on every output plane.
+#[allow(clippy::too_many_arguments)]
+pub fn modulated_conv2d_tensor(
+    x: Tensor<4>,
+    weight: &Tensor<4>,
+    styles: &Tensor<2>,
+    demodulate: bool,
+    gain: f32,
+    pad: usize,
+    up: Option<Fir>,
+    post: &Epilogue,
+) -> Tensor<4> {
+    let device = x.device();
+    let shape @ [n, ci, _, _] = x.dims();
+    let [outs, _, k, _] = weight.dims();
+    let (xd, wd, sd) = (host(x), host(weight.clone()), host(styles.clone()));
+    let (w, st) = (slice(&wd), slice(&sd));
+    let rows: Vec<f32> = if demodulate {
+        // Σ_t w[o, i, t]², then per sample Σ_i s_i² · that.
+        let wsq: Vec<f64> = w
+            .chunks(k * k)
+            .map(|t| t.iter().map(|&v| (v as f64) * (v as f64)).sum())
+            .collect();
+        (0..n * outs)
+            .map(|so| {
+                let (s, o) = (so / outs, so % outs);
+                let acc: f64 = (0..ci)
+                    .map(|i| {
+                        let v = st[s * ci + i] as f64;
+                        v * v * wsq[o * ci + i]
+                    })
+                    .sum();
+                ((1.0 / (acc + 1e-8).sqrt()) * gain as f64) as f32
+            })
+            .collect()
+    } else {
+        vec![gain; n * outs]
+    };
+    let weights = Weights::Modulated {
+        w,
+        styles: st,
+        rows: &rows,
+    };
+    let isa = isa();
+    let (y, yshape) = match up {
+        None => conv::conv2d_with(slice(&xd), shape, weights, outs, k, pad, Some(post), isa),
+        Some(fir) => {
+            assert_eq!(k, 3, "direct conv: the up-convolution is 3×3");
+            let (t, [_, _, th, tw]) =
+                transpose::conv_transpose2d_s2_with(slice(&xd), shape, weights, outs, isa);
+            let (y, [oh, ow]) = fir::fir2d_with(
+                &t,
+                n * outs,
+                [th, tw],
+                fir.taps,
+                fir.shape,
+                fir.pad,
+                Some((post, outs)),
+                isa,
+            );
+            (y, [n, outs, oh, ow])
+        }
+    };
+    Tensor::from_data(TensorData::new(y, yshape), &device)
+}
+
 /// [`fir2d`] on every plane of `x [N, C, H, W]`: `k` row-major `[kh, kw]`, padding
 /// `[left, right, top, bottom]`.
 pub fn fir2d_tensor(x: Tensor<4>, k: &[f32], kshape: [usize; 2], pad: [usize; 4]) -> Tensor<4> {
@@ -100,8 +183,9 @@ pub fn fir2d_tensor(x: Tensor<4>, k: &[f32], kshape: [usize; 2], pad: [usize; 4]
 
 #[cfg(test)]
 mod tests {
-    use super::conv::conv2d_with;
+    use super::conv::{conv2d_direct, conv2d_with};
     use super::transpose::conv_transpose2d_s2_with;
+    use super::winograd;
     use super::*;
 
     /// Deterministic values in [-1, 1).
@@ -194,34 +278,43 @@ mod tests {
         let x = values(n * ci * h * w, 4);
         for (k, pad) in [(3, 1), (1, 0)] {
             let wt = values(n * co * ci * k * k, 9);
-            let (all, _) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, true, isa());
+            let (all, _) = conv2d_with(
+                &x,
+                [n, ci, h, w],
+                Weights::PerSample(&wt),
+                co,
+                k,
+                pad,
+                None,
+                isa(),
+            );
             let per = all.len() / n;
             for s in 0..n {
                 let ws = &wt[s * co * ci * k * k..][..co * ci * k * k];
                 let (one, _) = conv2d_with(
                     &x[s * ci * h * w..][..ci * h * w],
                     [1, ci, h, w],
-                    ws,
+                    Weights::Shared(ws),
                     co,
                     k,
                     pad,
-                    false,
+                    None,
                     isa(),
                 );
                 assert_eq!(&all[s * per..][..per], &one[..], "conv k={k} sample {s}");
             }
         }
         let wt = values(n * co * ci * 9, 8);
-        let (all, _) = conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, true, isa());
+        let (all, _) =
+            conv_transpose2d_s2_with(&x, [n, ci, h, w], Weights::PerSample(&wt), co, isa());
         let per = all.len() / n;
         for s in 0..n {
             let ws = &wt[s * co * ci * 9..][..co * ci * 9];
             let (one, _) = conv_transpose2d_s2_with(
                 &x[s * ci * h * w..][..ci * h * w],
                 [1, ci, h, w],
-                ws,
+                Weights::Shared(ws),
                 co,
-                false,
                 isa(),
             );
             assert_eq!(&all[s * per..][..per], &one[..], "transposed sample {s}");
@@ -240,7 +333,8 @@ mod tests {
             let k = values(kh * kw, 2);
             let (got, [oh, ow]) = fir2d(&x, planes, [h, w], &k, [kh, kw], pad);
             for isa in Isa::available() {
-                let (other, _) = super::fir::fir2d_with(&x, planes, [h, w], &k, [kh, kw], pad, isa);
+                let (other, _) =
+                    super::fir::fir2d_with(&x, planes, [h, w], &k, [kh, kw], pad, None, isa);
                 assert!(max_diff(&other, &got) < 1e-5, "FIR on {isa:?}");
             }
             let [l, r, t, b] = pad;
@@ -289,20 +383,40 @@ mod tests {
             (1, 17, 13, 33, 70, 3, 1),
             (2, 6, 10, 9, 11, 3, 0),
             (1, 4, 3, 6, 6, 5, 2),
+            // Winograd's tiles: odd output sizes, padding 2 (StyleGAN3), 0.
+            (2, 9, 11, 17, 23, 3, 1),
+            (1, 5, 4, 20, 18, 3, 2),
+            (1, 3, 2, 21, 20, 3, 0),
+            // More input channels than one k-block (128) on Winograd's one-tap products.
+            (1, 130, 9, 16, 15, 3, 1),
         ];
         for isa in kernels {
             for &(n, ci, co, h, w, k, pad) in &cases {
                 let x = values(n * ci * h * w, 1);
                 let wt = values(co * ci * k * k, 7);
-                let (got, shape) = conv2d_with(&x, [n, ci, h, w], &wt, co, k, pad, false, isa);
-                assert_eq!(shape, [n, co, h + 2 * pad - k + 1, w + 2 * pad - k + 1]);
                 let want = reference_conv(&x, [n, ci, h, w], &wt, co, k, pad);
-                let d = max_diff(&got, &want);
-                assert!(
-                    d < 1e-4,
-                    "conv {:?} {isa:?}: max diff {d}",
-                    (n, ci, co, h, w, k, pad)
-                );
+                let shape = [n, ci, h, w];
+                let ws = Weights::Shared(&wt);
+                let mut paths = vec![
+                    ("chosen", conv2d_with(&x, shape, ws, co, k, pad, None, isa)),
+                    (
+                        "direct",
+                        conv2d_direct(&x, shape, ws, co, k, pad, None, isa),
+                    ),
+                ];
+                if k == 3 {
+                    let wg = winograd::conv3x3(&x, shape, ws, co, pad, None, isa);
+                    paths.push(("winograd", wg));
+                }
+                for (path, (got, yshape)) in paths {
+                    assert_eq!(yshape, [n, co, h + 2 * pad - k + 1, w + 2 * pad - k + 1]);
+                    let d = max_diff(&got, &want);
+                    assert!(
+                        d < 1e-4,
+                        "conv {:?} {isa:?} {path}: max diff {d}",
+                        (n, ci, co, h, w, k, pad)
+                    );
+                }
             }
             for &(n, ci, co, h, w) in &[
                 (1, 1, 1, 1, 1),
@@ -312,7 +426,8 @@ mod tests {
             ] {
                 let x = values(n * ci * h * w, 3);
                 let wt = values(co * ci * 9, 5);
-                let (got, shape) = conv_transpose2d_s2_with(&x, [n, ci, h, w], &wt, co, false, isa);
+                let (got, shape) =
+                    conv_transpose2d_s2_with(&x, [n, ci, h, w], Weights::Shared(&wt), co, isa);
                 assert_eq!(shape, [n, co, 2 * h + 1, 2 * w + 1]);
                 let want = reference_transpose(&x, [n, ci, h, w], &wt, co);
                 let d = max_diff(&got, &want);
@@ -321,6 +436,76 @@ mod tests {
                     "transpose {:?} {isa:?}: max diff {d}",
                     (n, ci, co, h, w)
                 );
+            }
+        }
+    }
+
+    /// Weights modulated while packing (`Weights::Modulated`) and the fused epilogue give, on
+    /// every instruction set, what the per-sample weights made beforehand and the element-wise
+    /// operations one after the other give: channel counts off the 8-row panels, more (tap,
+    /// channel) pairs than one block, planes small enough that the panels are split between
+    /// threads, per-sample and shared noise, clamping.
+    #[test]
+    fn modulated_weights_and_epilogue_match_the_unfused_path() {
+        let (n, ci, co) = (2, 20, 13);
+        for (h, w) in [(4, 4), (7, 9), (20, 17)] {
+            let x = values(n * ci * h * w, 5);
+            let wt = values(co * ci * 9, 3);
+            let styles = values(n * ci, 8);
+            let rows: Vec<f32> = values(n * co, 6).iter().map(|v| v + 1.5).collect();
+            // The per-sample weights, made the long way.
+            let mut own = vec![0f32; n * co * ci * 9];
+            for s in 0..n {
+                for o in 0..co {
+                    for i in 0..ci {
+                        for t in 0..9 {
+                            own[((s * co + o) * ci + i) * 9 + t] =
+                                wt[(o * ci + i) * 9 + t] * styles[s * ci + i] * rows[s * co + o];
+                        }
+                    }
+                }
+            }
+            let modulated = Weights::Modulated {
+                w: &wt,
+                styles: &styles,
+                rows: &rows,
+            };
+            let bias = values(co, 2);
+            for isa in Isa::available() {
+                for per_sample_noise in [false, true] {
+                    let noise = values(if per_sample_noise { n * h * w } else { h * w }, 9);
+                    let post = Epilogue {
+                        noise: Some(&noise),
+                        bias: Some(&bias),
+                        act: crate::ops::Activation::Lrelu,
+                        gain: 1.5,
+                        clamp: Some(2.0),
+                    };
+                    let shape = [n, ci, h, w];
+                    let (got, _) = conv2d_with(&x, shape, modulated, co, 3, 1, Some(&post), isa);
+                    let (wg, _) = winograd::conv3x3(&x, shape, modulated, co, 1, Some(&post), isa);
+                    let (mut want, _) =
+                        conv2d_direct(&x, shape, Weights::PerSample(&own), co, 3, 1, None, isa);
+                    for (j, v) in want.iter_mut().enumerate() {
+                        let (s, o, p) = (j / (co * h * w), j / (h * w) % co, j % (h * w));
+                        let z = if per_sample_noise {
+                            noise[s * h * w + p]
+                        } else {
+                            noise[p]
+                        };
+                        let u = *v + z + bias[o];
+                        let u = if u < 0.0 { 0.2 * u } else { u };
+                        *v = (u * 1.5).clamp(-2.0, 2.0);
+                    }
+                    let d = max_diff(&got, &want).max(max_diff(&wg, &want));
+                    assert!(d < 1e-4, "conv {isa:?} {h}x{w}: max diff {d}");
+                    assert!(got.iter().any(|v| v.abs() == 2.0), "the clamp is exercised");
+                }
+                let (got, _) = conv_transpose2d_s2_with(&x, [n, ci, h, w], modulated, co, isa);
+                let (want, _) =
+                    conv_transpose2d_s2_with(&x, [n, ci, h, w], Weights::PerSample(&own), co, isa);
+                let d = max_diff(&got, &want);
+                assert!(d < 1e-5, "transpose {isa:?} {h}x{w}: max diff {d}");
             }
         }
     }

@@ -15,24 +15,24 @@ pub fn conv_transpose2d_s2(
     outs: usize,
     per_sample: bool,
 ) -> (Vec<f32>, [usize; 4]) {
-    conv_transpose2d_s2_with(x, shape, w, outs, per_sample, isa())
+    let w = if per_sample {
+        Weights::PerSample(w)
+    } else {
+        Weights::Shared(w)
+    };
+    conv_transpose2d_s2_with(x, shape, w, outs, isa())
 }
 
+/// [`conv_transpose2d_s2`] with any [`Weights`], on a given instruction set.
 pub(super) fn conv_transpose2d_s2_with(
     x: &[f32],
     shape: [usize; 4],
-    w: &[f32],
+    w: Weights,
     outs: usize,
-    per_sample: bool,
     isa: Isa,
 ) -> (Vec<f32>, [usize; 4]) {
     let [n, ci, h, wd] = shape;
-    let wsize = outs * ci * 9;
-    assert_eq!(
-        w.len(),
-        if per_sample { n * wsize } else { wsize },
-        "direct conv: weight size"
-    );
+    w.check(n, [outs, ci, 3]);
     let (oh, ow) = (2 * h + 1, 2 * wd + 1);
     // Output row 2a + py takes kernel rows ky ≡ py (mod 2) from input row a − ky/2; with one
     // row/column of zero padding that is padded row a + 1 − ky/2, i.e. tap offset 1 − ky/2.
@@ -57,31 +57,22 @@ pub(super) fn conv_transpose2d_s2_with(
             (py, px, taps, kidx)
         })
         .collect();
-    let phase_weights = |w: &[f32]| -> Vec<Vec<f32>> {
-        phases
-            .iter()
-            .map(|(_, _, _, kidx)| tap_weights(w, outs, ci, 3, kidx))
-            .collect()
-    };
-    let shared = (!per_sample).then(|| phase_weights(w));
+    let mut shared: Vec<Option<Packed>> = vec![None; 4];
     let wp = wd + 2;
     let tail = (h + 1) * wp + 2 * NR + 2 * wp;
     let mut y = vec![0f32; n * outs * oh * ow];
     for (s, ys) in y.chunks_mut(outs * oh * ow).enumerate() {
-        let own;
-        let weights = match &shared {
-            Some(wt) => wt,
-            None => {
-                own = phase_weights(&w[s * wsize..][..wsize]);
-                &own
-            }
-        };
+        let weights: Vec<_> = phases
+            .iter()
+            .zip(shared.iter_mut())
+            .map(|((_, _, _, kidx), cache)| w.packed(s, [outs, ci, 3], kidx, cache))
+            .collect();
         with_padded_sample(x, s, [ci, h, wd], [1; 4], tail, |xp, raw| {
             for ((py, px, taps, _), wt) in phases.iter().zip(weights) {
                 let (py, px) = (*py, *px);
                 // Phase grid: rows a with 2a + py < 2H + 1, columns b likewise.
                 let (gh, gw) = (h + 1 - py, wd + 1 - px);
-                let pitch = conv_taps(xp, wt, outs, taps, gh, isa, raw);
+                let pitch = conv_taps(xp.view(), &wt, taps, gh, isa, raw);
                 let raw = &*raw;
                 ys.par_chunks_mut(oh * ow)
                     .enumerate()
