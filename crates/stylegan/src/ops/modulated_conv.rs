@@ -122,7 +122,7 @@ pub fn modulated_conv2d_bias_act(
 }
 
 /// The fused CPU path of [`modulated_conv2d_bias_act`]; gives `x` back where it does not apply.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::result_large_err)]
 fn fused(
     x: Tensor<4>,
     weight: &Tensor<4>,

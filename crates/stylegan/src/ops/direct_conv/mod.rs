@@ -22,11 +22,15 @@
 //! times, once per output phase (its polyphase decomposition: 4, 2, 2 and 1 taps of a 3×3
 //! kernel), with the phases interleaved afterwards.
 //!
-//! Machines without AVX-512 use the same blocking with a portable micro-kernel (correct, and
-//! auto-vectorised by the compiler, but slower).
+//! Machines without AVX-512 use the same blocking with an AVX2+FMA micro-kernel, others a
+//! portable one (auto-vectorised by the compiler); `kernel::isa` chooses at run time.
 //!
-//! Files: [`kernel`] (padding, weight panels, micro-kernels), [`conv`], [`transpose`] and [`fir`];
-//! this file holds the tensor entry points.
+//! The 3×3 convolutions with enough channels run as Winograd F(2×2, 3×3) through the same
+//! micro-kernels ([`winograd`]), and a synthesis layer's element-wise tail (noise, bias,
+//! activation, gain, clamp) runs on each output plane as it is written ([`epilogue`]).
+//!
+//! Files: [`kernel`] (padding, weight panels, micro-kernels), [`conv`], [`winograd`],
+//! [`transpose`], [`fir`] and [`epilogue`]; this file holds the tensor entry points.
 
 mod conv;
 mod epilogue;

@@ -82,7 +82,7 @@ fn transform_input(
                 let px = xx + pad;
                 if px < 2 * half {
                     let at = (y + pad) * half + px / 2;
-                    if px % 2 == 0 {
+                    if px.is_multiple_of(2) {
                         even[at] = val;
                     } else {
                         odd[at] = val;
