@@ -23,13 +23,15 @@ fn bench_times_a_given_network() {
             .lines()
             .find(|l| l.starts_with(&format!("| tiny-uncond.safetensors | {batch} |")))
             .unwrap_or_else(|| panic!("no row for batch {batch}: {out}"));
-        // images/s, ms/image, GFLOP/image, GFLOP/s: positive numbers.
+        // images/s, ms/image, GFLOP/image, GFLOP/s and (on Linux) the peak RSS in MiB:
+        // positive numbers.
         let cells: Vec<f64> = row
             .split('|')
             .skip(3)
             .filter_map(|c| c.trim().parse().ok())
             .collect();
-        assert_eq!(cells.len(), 4, "{row}");
+        let want = if cfg!(target_os = "linux") { 5 } else { 4 };
+        assert_eq!(cells.len(), want, "{row}");
         assert!(cells.iter().all(|&v| v > 0.0), "{row}");
     }
 }

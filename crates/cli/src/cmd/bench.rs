@@ -64,8 +64,10 @@ fn bench_train(steps: usize, device: &stylegan::Device) -> Result<()> {
         images,
         labels: None,
     };
-    println!("| training (32x32, cbase 1024, cmax 64, batch 16) | sec/kimg | relative |");
-    println!("|---|---|---|");
+    println!(
+        "| training (32x32, cbase 1024, cmax 64, batch 16) | sec/kimg | relative | peak RSS (MiB) |"
+    );
+    println!("|---|---|---|---|");
     let mut base = None;
     for (name, reg) in [
         ("no regularisers (baseline)", false),
@@ -78,6 +80,7 @@ fn bench_train(steps: usize, device: &stylegan::Device) -> Result<()> {
             d_reg_interval: reg.then_some(16),
             ..TrainOptions::default()
         };
+        reset_peak_rss();
         let mut t = Trainer::new(opts, &g, &d, device)?;
         for _ in 0..16 {
             t.step(&data)?;
@@ -88,9 +91,27 @@ fn bench_train(steps: usize, device: &stylegan::Device) -> Result<()> {
         }
         let spk = start.elapsed().as_secs_f64() / (steps * 16) as f64 * 1000.0;
         let b = *base.get_or_insert(spk);
-        println!("| {name} | {spk:.1} | {:.2}x |", spk / b);
+        println!("| {name} | {spk:.1} | {:.2}x | {} |", spk / b, peak_rss());
     }
     Ok(())
+}
+
+/// Starts a new peak-memory window (Linux: writing 5 to `/proc/self/clear_refs` resets VmHWM).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The peak resident memory since [`reset_peak_rss`], in MiB, as text (`n/a` where the system
+/// does not report it): VmHWM of `/proc/self/status`.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("{:.0}", kb / 1024.0))
+        })
+        .unwrap_or_else(|| "n/a".into())
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -157,8 +178,9 @@ pub fn run(a: Args) -> Result<()> {
         "CPU inference kernels: {} (STYLEGAN_CPU_ISA=avx2|portable caps them)\n",
         stylegan::ops::direct_conv::isa().name()
     );
-    println!("| network | batch | images/s | ms/image | GFLOP/image | GFLOP/s |");
-    println!("|---|---|---|---|---|---|");
+    // Peak RSS is per row: the network's weights plus what generating that batch needed.
+    println!("| network | batch | images/s | ms/image | GFLOP/image | GFLOP/s | peak RSS (MiB) |");
+    println!("|---|---|---|---|---|---|---|");
     for (name, g) in &networks {
         let gflop = g.flops_per_image() as f64 / 1e9;
         for &batch in &a.batches {
@@ -170,6 +192,7 @@ pub fn run(a: Args) -> Result<()> {
                 let _ = stylegan::backend::to_vec(&img)?;
                 Ok(())
             };
+            reset_peak_rss();
             run()?;
             let t = Instant::now();
             for _ in 0..a.iters {
@@ -180,9 +203,10 @@ pub fn run(a: Args) -> Result<()> {
             // Small networks (tests, the demo model) need more digits than config-f ones.
             let digits = if gflop < 1.0 { 4 } else { 1 };
             println!(
-                "| {name} | {batch} | {ips:.3} | {:.1} | {gflop:.digits$} | {:.1} |",
+                "| {name} | {batch} | {ips:.3} | {:.1} | {gflop:.digits$} | {:.1} | {} |",
                 1000.0 / ips,
-                gflop * ips
+                gflop * ips,
+                peak_rss()
             );
         }
     }
