@@ -85,6 +85,24 @@ fn one_by_one(x: Tensor<4>, w: Tensor<4>, f: &Filter, up: usize, padding: usize)
     Tensor::cat(parts, 0)
 }
 
+/// The filter's padding `[x0, x1, y0, y1]` after the stride-`up` transposed convolution of a
+/// `[kh, kw]` kernel with `padding` (negative values crop).
+pub(crate) fn transposed_fir_padding(
+    f: &Filter,
+    up: usize,
+    [kh, kw]: [usize; 2],
+    padding: usize,
+) -> [i64; 4] {
+    let (fw, fh, p, u) = (f.w as i64, f.h as i64, padding as i64, up as i64);
+    let (kh, kw) = (kh as i64, kw as i64);
+    [
+        p + (fw + u - 1) / 2 - (kw - 1),
+        p + (fw - u) / 2 - (kw - u),
+        p + (fh + u - 1) / 2 - (kh - 1),
+        p + (fh - u) / 2 - (kh - u),
+    ]
+}
+
 fn resample(
     x: Tensor<4>,
     w: Tensor<4>,
@@ -116,12 +134,8 @@ fn resample(
             );
         }
         // Transposed conv (weight not flipped), then the filter.
-        let (px0, px1, py0, py1) = (
-            px0 - (kw - 1),
-            px1 - (kw - u),
-            py0 - (kh - 1),
-            py1 - (kh - u),
-        );
+        let [px0, px1, py0, py1] =
+            transposed_fir_padding(f, up, [kh as usize, kw as usize], padding);
         let pxt = (-px0).min(-px1).max(0);
         let pyt = (-py0).min(-py1).max(0);
         let direct =

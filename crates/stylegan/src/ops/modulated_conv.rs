@@ -10,7 +10,7 @@
 use burn::tensor::Tensor;
 
 use super::bias_act::{bias_act, Activation};
-use super::conv2d_resample::{conv2d_resample, conv2d_resample_per_sample};
+use super::conv2d_resample::{conv2d_resample, conv2d_resample_per_sample, transposed_fir_padding};
 use super::direct_conv::{self, Epilogue, Fir};
 use super::upfirdn2d::Filter;
 
@@ -148,21 +148,11 @@ fn fused(
     let (fir_taps, fir) = match up {
         1 => (Vec::new(), None),
         2 if kh == 3 => {
-            let (p, k) = (padding as i64, kh as i64);
-            let (fw, fh) = (filter.w as i64, filter.h as i64);
-            let pads = [
-                p + (fw + 1) / 2 - (k - 1),
-                p + (fw - 2) / 2 - (k - 2),
-                p + (fh + 1) / 2 - (k - 1),
-                p + (fh - 2) / 2 - (k - 2),
-            ];
+            let pads = transposed_fir_padding(filter, 2, [kh, kw], padding);
             if pads.iter().any(|&v| v < 0) {
                 return Err(x);
             }
-            let taps: Vec<f32> = (0..filter.h * filter.w)
-                .map(|i| filter.taps[filter.h * filter.w - 1 - i] * 4.0)
-                .collect();
-            (taps, Some(pads.map(|v| v as usize)))
+            (filter.correlation_taps(4.0), Some(pads.map(|v| v as usize)))
         }
         _ => return Err(x),
     };
@@ -206,15 +196,13 @@ fn fused(
         shape: [filter.h, filter.w],
         pad,
     });
+    let rows = if demodulate {
+        demodulation(weight, styles).mul_scalar(out_gain as f32)
+    } else {
+        Tensor::full([n, o], out_gain as f32, &x.device())
+    };
     Ok(direct_conv::modulated_conv2d_tensor(
-        x,
-        weight,
-        styles,
-        demodulate,
-        out_gain as f32,
-        padding,
-        fir,
-        &post,
+        x, weight, styles, &rows, padding, fir, &post,
     ))
 }
 

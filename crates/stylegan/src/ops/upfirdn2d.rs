@@ -19,6 +19,13 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// The taps flipped and times `gain`, row-major: the true convolution of `upfirdn2d` as a
+    /// correlation (what the direct FIR kernel computes).
+    pub(crate) fn correlation_taps(&self, gain: f32) -> Vec<f32> {
+        let n = self.h * self.w;
+        (0..n).map(|i| self.taps[n - 1 - i] * gain).collect()
+    }
+
     /// `setup_filter(f)`: a 1-D list of fewer than 8 taps becomes `outer(f, f) / sum`; a longer
     /// one is separable and equals the same outer product applied in two passes.
     pub fn from_taps_1d(f: &[f64], device: &Device) -> Result<Self> {
@@ -233,11 +240,13 @@ fn upfirdn2d_conv(
     let grow = |v: i64| v.max(0) as usize;
     if up == 1 && down == 1 && super::direct_conv::applies_to(&x) {
         // CPU inference: the direct FIR kernel (correlation with the flipped, gain-scaled taps).
-        let k: Vec<f32> = (0..f.h * f.w)
-            .map(|i| f.taps[f.h * f.w - 1 - i] * gain as f32)
-            .collect();
         let pad = [grow(px0), grow(px1), grow(py0), grow(py1)];
-        return super::direct_conv::fir2d_tensor(x, &k, [f.h, f.w], pad);
+        return super::direct_conv::fir2d_tensor(
+            x,
+            &f.correlation_taps(gain as f32),
+            [f.h, f.w],
+            pad,
+        );
     }
     let kernel = if gain != 1.0 {
         f.flipped.clone().mul_scalar(gain as f32)

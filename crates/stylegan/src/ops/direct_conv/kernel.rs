@@ -108,7 +108,7 @@ pub fn release_scratch() {
 #[derive(Clone)]
 pub(super) struct Packed {
     /// The panels start at `data[offset]` (an offset keeps several packings from sharing cache
-    /// sets, see `winograd::packs`).
+    /// sets, see `winograd::pack_transformed`).
     pub(super) data: Vec<f32>,
     pub(super) offset: usize,
     pub(super) outs: usize,
@@ -214,41 +214,60 @@ impl Weights<'_> {
         }
     }
 
-    /// The packed weights of sample `s` for the kernel positions `kidx`; `shared` caches the
-    /// sample-independent packing.
+    /// Sample `s`'s `[O, I, k, k]` weight and, for modulated weights, its `(styles, rows)`
+    /// scales.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn sample(
+        &self,
+        s: usize,
+        [outs, ci, k]: [usize; 3],
+    ) -> (&[f32], Option<(&[f32], &[f32])>) {
+        match *self {
+            Weights::Shared(w) => (w, None),
+            Weights::PerSample(w) => {
+                let wsize = outs * ci * k * k;
+                (&w[s * wsize..][..wsize], None)
+            }
+            Weights::Modulated { w, styles, rows } => (
+                w,
+                Some((&styles[s * ci..][..ci], &rows[s * outs..][..outs])),
+            ),
+        }
+    }
+
+    /// The packing `pack` makes of sample `s`'s weight and scales; `shared` caches it when the
+    /// weights are the same for every sample.
+    pub(super) fn packed_with<'p, P: Clone>(
+        &self,
+        s: usize,
+        dims: [usize; 3],
+        shared: &'p mut Option<P>,
+        pack: impl FnOnce(&[f32], Option<(&[f32], &[f32])>) -> P,
+    ) -> std::borrow::Cow<'p, P> {
+        use std::borrow::Cow;
+        let (w, scale) = self.sample(s, dims);
+        match self {
+            Weights::Shared(_) => Cow::Borrowed(shared.get_or_insert_with(|| pack(w, scale))),
+            _ => Cow::Owned(pack(w, scale)),
+        }
+    }
+
+    /// The packed weights of sample `s` for the kernel positions `kidx`.
     pub(super) fn packed<'p>(
         &self,
         s: usize,
-        dims @ [outs, ci, k]: [usize; 3],
+        dims: [usize; 3],
         kidx: &[(usize, usize)],
         shared: &'p mut Option<Packed>,
     ) -> std::borrow::Cow<'p, Packed> {
-        use std::borrow::Cow;
-        match *self {
-            Weights::Shared(w) => Cow::Borrowed(
-                shared.get_or_insert_with(|| Packed::from_kernel(w, dims, kidx, None)),
-            ),
-            Weights::PerSample(w) => {
-                let wsize = outs * ci * k * k;
-                Cow::Owned(Packed::from_kernel(
-                    &w[s * wsize..][..wsize],
-                    dims,
-                    kidx,
-                    None,
-                ))
-            }
-            Weights::Modulated { w, styles, rows } => Cow::Owned(Packed::from_kernel(
-                w,
-                dims,
-                kidx,
-                Some((&styles[s * ci..][..ci], &rows[s * outs..][..outs])),
-            )),
-        }
+        self.packed_with(s, dims, shared, |w, scale| {
+            Packed::from_kernel(w, dims, kidx, scale)
+        })
     }
 }
 
 /// `out[o, y·wp + x] = Σ_t Σ_i w[o, t, i] · x[i, (y + dy_t)·wp + x + dx_t]` for `y < out_h`,
-/// `x < wp` (columns `x ≥` the real output width hold garbage). `w` is `[O, T, I]`. Returns
+/// `x < wp` (columns `x ≥` the real output width hold garbage), `w` as `packed`. Returns
 /// `[O, out_h·wp]` rounded up to whole micro-tiles per row of `O`: row pitch is the returned
 /// `usize`.
 pub(super) fn conv_taps(

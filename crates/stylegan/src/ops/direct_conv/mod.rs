@@ -105,52 +105,30 @@ pub struct Fir<'a> {
 }
 
 /// The fused modulated convolution of a synthesis layer on tensors, with its epilogue:
-/// `x [N, I, H, W]`, `weight [O, I, k, k]` shared, `styles [N, I]`. Sample `s` is convolved
-/// with `weight · styles[s]` times, per output channel, its demodulation coefficient
-/// `rsqrt(Σ (weight·styles[s])² + 1e-8)` (with `demodulate`) and `gain`. With `up`, the
-/// convolution is the stride-2 transposed one (3×3 only) followed by `up`'s FIR filter;
-/// otherwise stride 1 with zero padding `pad`. `post` runs on every output plane.
+/// `x [N, I, H, W]`, `weight [O, I, k, k]` shared, `styles [N, I]`, `rows [N, O]`. Sample `s`
+/// is convolved with `weight · styles[s]` times `rows[s]` per output channel (its
+/// demodulation coefficients and gain). With `up`, the convolution is the stride-2 transposed
+/// one (3×3 only) followed by `up`'s FIR filter; otherwise stride 1 with zero padding `pad`.
+/// `post` runs on every output plane.
 #[allow(clippy::too_many_arguments)]
 pub fn modulated_conv2d_tensor(
     x: Tensor<4>,
     weight: &Tensor<4>,
     styles: &Tensor<2>,
-    demodulate: bool,
-    gain: f32,
+    rows: &Tensor<2>,
     pad: usize,
     up: Option<Fir>,
     post: &Epilogue,
 ) -> Tensor<4> {
     let device = x.device();
-    let shape @ [n, ci, _, _] = x.dims();
+    let shape @ [n, _, _, _] = x.dims();
     let [outs, _, k, _] = weight.dims();
-    let (xd, wd, sd) = (host(x), host(weight.clone()), host(styles.clone()));
-    let (w, st) = (slice(&wd), slice(&sd));
-    let rows: Vec<f32> = if demodulate {
-        // Σ_t w[o, i, t]², then per sample Σ_i s_i² · that.
-        let wsq: Vec<f64> = w
-            .chunks(k * k)
-            .map(|t| t.iter().map(|&v| (v as f64) * (v as f64)).sum())
-            .collect();
-        (0..n * outs)
-            .map(|so| {
-                let (s, o) = (so / outs, so % outs);
-                let acc: f64 = (0..ci)
-                    .map(|i| {
-                        let v = st[s * ci + i] as f64;
-                        v * v * wsq[o * ci + i]
-                    })
-                    .sum();
-                ((1.0 / (acc + 1e-8).sqrt()) * gain as f64) as f32
-            })
-            .collect()
-    } else {
-        vec![gain; n * outs]
-    };
+    let (xd, wd) = (host(x), host(weight.clone()));
+    let (sd, rd) = (host(styles.clone()), host(rows.clone()));
     let weights = Weights::Modulated {
-        w,
-        styles: st,
-        rows: &rows,
+        w: slice(&wd),
+        styles: slice(&sd),
+        rows: slice(&rd),
     };
     let isa = isa();
     let (y, yshape) = match up {

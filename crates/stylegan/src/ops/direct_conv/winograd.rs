@@ -14,8 +14,6 @@
 //! apart), transformed weights packed for the kernel as 16 matrices (see `pack_transformed`),
 //! products `M [16][O rows][pitch]`.
 
-use std::borrow::Cow;
-
 use rayon::prelude::*;
 
 use super::kernel::*;
@@ -258,29 +256,6 @@ fn pack_transformed(
         .collect()
 }
 
-/// The 16 packed weight matrices of sample `s`; `shared` caches them for shared weights.
-fn packs<'p>(
-    w: Weights,
-    s: usize,
-    [outs, ci]: [usize; 2],
-    shared: &'p mut Option<Vec<Packed>>,
-) -> Cow<'p, [Packed]> {
-    match w {
-        Weights::Shared(w) => {
-            Cow::Borrowed(shared.get_or_insert_with(|| pack_transformed(w, [outs, ci], None)))
-        }
-        Weights::PerSample(w) => {
-            let wsize = outs * ci * 9;
-            Cow::Owned(pack_transformed(&w[s * wsize..][..wsize], [outs, ci], None))
-        }
-        Weights::Modulated { w, styles, rows } => Cow::Owned(pack_transformed(
-            w,
-            [outs, ci],
-            Some((&styles[s * ci..][..ci], &rows[s * outs..][..outs])),
-        )),
-    }
-}
-
 /// The 3×3 stride-1 convolution with zero padding `pad` (as [`super::conv::conv2d_with`] with
 /// `k = 3`), by Winograd F(2×2, 3×3).
 #[allow(clippy::too_many_arguments)]
@@ -312,7 +287,9 @@ pub(super) fn conv3x3(
             *m = vec![0.0; 16 * rows * pitch]; // (no copy of the old contents)
         }
         for (s, ys) in y.chunks_mut(outs * oh * ow).enumerate() {
-            let packed = packs(w, s, [outs, ci], &mut shared);
+            let packed = w.packed_with(s, [outs, ci, 3], &mut shared, |w, scale| {
+                pack_transformed(w, [outs, ci], scale)
+            });
             transform_input(
                 &x[s * ci * h * wd..][..ci * h * wd],
                 [ci, h, wd],
