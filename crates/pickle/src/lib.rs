@@ -16,6 +16,63 @@ pub mod writer;
 pub use value::{Object, Value};
 pub use vm::{unpickle, Limits, Unpickler};
 
+use std::cell::Cell;
+
+/// A cap on the bytes that materialising tensors and arrays out of one untrusted file may
+/// allocate in total (dense copies of storages, decoded elements). A file can reference one
+/// storage from many tensors (through the memo, or by naming the same zip member), so a bound
+/// per tensor is not enough: readers share one `Budget` per file, sized from the file itself
+/// ([`Budget::for_input`]), and every copy is charged to it before it is made.
+#[derive(Debug)]
+pub struct Budget {
+    total: u64,
+    left: Cell<u64>,
+}
+
+impl Budget {
+    /// `bytes` in total.
+    pub fn new(bytes: u64) -> Self {
+        Self {
+            total: bytes,
+            left: Cell::new(bytes),
+        }
+    }
+
+    /// No cap across calls (each tensor is still bounded by its own storage).
+    pub fn unlimited() -> Self {
+        Self::new(u64::MAX)
+    }
+
+    /// The budget for a file of `len` bytes: [`BUDGET_FACTOR`] × `len` + [`BUDGET_FLOOR`]. A
+    /// real checkpoint materialises each stored element once (×1 for float32 storages, ×2 for
+    /// float16, ×8 for numpy arrays decoded to f64 from f8 data), well inside the factor.
+    pub fn for_input(len: usize) -> Self {
+        Self::new((len as u64).saturating_mul(BUDGET_FACTOR).saturating_add(BUDGET_FLOOR))
+    }
+
+    /// Take `bytes` from the budget, or fail naming `what` and the limit.
+    pub fn charge(&self, bytes: u64, what: impl FnOnce() -> String) -> Result<()> {
+        let left = self.left.get();
+        if bytes > left {
+            return Err(Error::Limit(format!(
+                "{} needs {bytes} more bytes, but the file's tensors may only take {} bytes in \
+                 all ({BUDGET_FACTOR}x the file size + {} MiB): the file references more data \
+                 than it holds",
+                what(),
+                self.total,
+                BUDGET_FLOOR >> 20
+            )));
+        }
+        self.left.set(left - bytes);
+        Ok(())
+    }
+}
+
+/// See [`Budget::for_input`].
+pub const BUDGET_FACTOR: u64 = 8;
+/// See [`Budget::for_input`].
+pub const BUDGET_FLOOR: u64 = 64 << 20;
+
 /// Everything that can go wrong while reading a pickle.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

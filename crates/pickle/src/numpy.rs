@@ -2,7 +2,7 @@
 //! `numpy.core.multiarray.scalar`, `numpy.dtype`), under both `numpy.core` and `numpy._core`.
 
 use crate::value::Value;
-use crate::{Error, Result};
+use crate::{Budget, Error, Result};
 
 /// A dense array converted to f64 (float and integer dtypes).
 #[derive(Clone, Debug, PartialEq)]
@@ -104,8 +104,15 @@ fn elem_size(code: &str) -> usize {
 }
 
 /// A pickled `numpy.ndarray` (`_reconstruct(ndarray, (0,), b'b')` with `BUILD (ver, shape,
-/// dtype, is_fortran, rawdata)`).
+/// dtype, is_fortran, rawdata)`). The declared shape must match the data bytes present before
+/// anything is decoded, so one array takes at most 8 bytes per data byte; readers of whole
+/// files use [`array_within`] to bound all their arrays together.
 pub fn array(v: &Value) -> Result<Array> {
+    array_within(v, &Budget::unlimited())
+}
+
+/// [`array`], charging the decoded f64 elements (and a Fortran-order reordering) to `budget`.
+pub fn array_within(v: &Value, budget: &Budget) -> Result<Array> {
     let (m, n) = v
         .object_class()
         .ok_or_else(|| Error::Structure("not a numpy array".into()))?;
@@ -136,7 +143,11 @@ pub fn array(v: &Value) -> Result<Array> {
     let fortran = matches!(state[3], Value::Bool(true));
     let raw = match &state[4] {
         Value::Bytes(b) => b.clone(),
-        Value::Str(s) => std::rc::Rc::new(s.chars().map(|c| c as u32 as u8).collect()),
+        Value::Str(s) => {
+            // Python 2 pickles: the data as a latin-1 string, copied to bytes here.
+            budget.charge(s.len() as u64, || "numpy array data (a latin-1 string)".into())?;
+            std::rc::Rc::new(s.chars().map(|c| c as u32 as u8).collect())
+        }
         _ => {
             return Err(Error::Structure(
                 "numpy array data is not bytes (object arrays are not supported)".into(),
@@ -153,6 +164,10 @@ pub fn array(v: &Value) -> Result<Array> {
             raw.len()
         )));
     }
+    let copies = if fortran && shape.len() > 1 { 2 } else { 1 };
+    budget.charge(numel as u64 * 8 * copies, || {
+        format!("a numpy array of shape {shape:?} ({code})")
+    })?;
     let mut data = decode(&code, big, &raw)?;
     if fortran && shape.len() > 1 {
         data = fortran_to_c(&data, &shape);

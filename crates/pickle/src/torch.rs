@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::value::Value;
 use crate::vm::unpickle;
-use crate::{Error, Result};
+use crate::{Budget, Error, Result};
 
 /// A storage: its element type and raw little-endian bytes.
 #[derive(Clone, Debug)]
@@ -120,6 +120,11 @@ const MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0
 /// storage (magic, protocol 1001, sys info, the storage pid, the key list, then per key an
 /// int64 element count and the raw bytes).
 pub fn load_legacy_storage(b: &[u8]) -> Result<Storage> {
+    load_legacy_storage_within(b, &Budget::unlimited())
+}
+
+/// [`load_legacy_storage`], charging the copy of the storage's bytes to `budget`.
+pub fn load_legacy_storage_within(b: &[u8], budget: &Budget) -> Result<Storage> {
     let mut pos = 0;
     let mut next = |what: &str| -> Result<Value> {
         let (v, used) = unpickle(&b[pos..])
@@ -171,6 +176,9 @@ pub fn load_legacy_storage(b: &[u8]) -> Result<Storage> {
             "legacy torch stream: storage has {n} elements, its header says {numel}"
         )));
     }
+    budget.charge(nbytes as u64, || {
+        format!("a storage of {n} {dtype:?} elements (_load_from_bytes)")
+    })?;
     Ok(Storage {
         dtype,
         bytes: Rc::new(rest[8..8 + nbytes].to_vec()),
@@ -216,7 +224,14 @@ pub fn load_legacy_file(b: &[u8]) -> Result<(Value, std::collections::HashMap<St
         .collect::<Result<_>>()?;
     // dtypes of the keys, from the persistent ids inside the object.
     let mut dtypes = std::collections::HashMap::new();
-    fn walk(v: &Value, out: &mut std::collections::HashMap<String, DType>) {
+    // Depth-limited: a hostile stream nests containers millions deep in a few bytes a level.
+    fn walk(v: &Value, out: &mut std::collections::HashMap<String, DType>, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let walk = |v: &Value, out: &mut std::collections::HashMap<String, DType>| {
+            walk(v, out, depth + 1)
+        };
         match v {
             Value::PersId(p) => {
                 if let Ok((d, k, _)) = parse_storage_pid(&p.0) {
@@ -246,7 +261,7 @@ pub fn load_legacy_file(b: &[u8]) -> Result<(Value, std::collections::HashMap<St
             }
         }
     }
-    walk(&obj, &mut dtypes);
+    walk(&obj, &mut dtypes, 0);
     let mut storages = std::collections::HashMap::new();
     for k in keys {
         let dtype = *dtypes.get(&k).ok_or_else(|| {
@@ -279,9 +294,25 @@ pub fn load_legacy_file(b: &[u8]) -> Result<(Value, std::collections::HashMap<St
     Ok((obj, storages))
 }
 
+/// How deep the readers walk nested values (a state dict is a few levels deep).
+const MAX_DEPTH: usize = 64;
+
 /// Resolve a tensor-like value (`_rebuild_tensor_v2`, `_rebuild_parameter…`) to a dense tensor.
-/// `resolve_pid` maps persistent ids (zip checkpoints) to storages.
+/// `resolve_pid` maps persistent ids (zip checkpoints) to storages. The view is checked against
+/// its storage before anything is allocated ([`check_view`]), so one tensor never takes more
+/// than its storage's element count; readers of whole files use [`tensor_within`] to bound all
+/// their tensors together.
 pub fn tensor(v: &Value, resolve_pid: &dyn Fn(&Value) -> Result<Storage>) -> Result<Tensor> {
+    tensor_within(v, resolve_pid, &Budget::unlimited())
+}
+
+/// [`tensor`], charging the dense f32 copy (and any storage parsed from `_load_from_bytes`) to
+/// `budget`.
+pub fn tensor_within(
+    v: &Value,
+    resolve_pid: &dyn Fn(&Value) -> Result<Storage>,
+    budget: &Budget,
+) -> Result<Tensor> {
     let (m, n) = v
         .object_class()
         .ok_or_else(|| Error::Structure("expected a tensor".into()))?;
@@ -289,10 +320,11 @@ pub fn tensor(v: &Value, resolve_pid: &dyn Fn(&Value) -> Result<Storage>) -> Res
     let args = o.borrow().args.clone();
     match (m.as_str(), n.as_str()) {
         ("torch._utils", "_rebuild_parameter")
-        | ("torch._utils", "_rebuild_parameter_with_state") => tensor(
+        | ("torch._utils", "_rebuild_parameter_with_state") => tensor_within(
             args.first()
                 .ok_or_else(|| Error::Structure("parameter without data".into()))?,
             resolve_pid,
+            budget,
         ),
         ("torch._utils", "_rebuild_tensor_v2") | ("torch._utils", "_rebuild_tensor") => {
             if args.len() < 4 {
@@ -313,7 +345,7 @@ pub fn tensor(v: &Value, resolve_pid: &dyn Fn(&Value) -> Result<Storage>) -> Res
                             .ok_or_else(|| {
                                 Error::Structure("_load_from_bytes without bytes".into())
                             })?;
-                        load_legacy_storage(&b)?
+                        load_legacy_storage_within(&b, budget)?
                     }
                     Some((m, n)) => {
                         return Err(Error::Structure(format!(
@@ -348,6 +380,11 @@ pub fn tensor(v: &Value, resolve_pid: &dyn Fn(&Value) -> Result<Storage>) -> Res
                     "tensor size and stride differ in length".into(),
                 ));
             }
+            check_view(&storage, offset, &shape, &stride)?;
+            let numel: usize = shape.iter().product();
+            budget.charge(numel as u64 * 4, || {
+                format!("a tensor of shape {shape:?}")
+            })?;
             strided(&storage, offset, &shape, &stride)
         }
         _ => Err(Error::Structure(format!(
@@ -356,25 +393,57 @@ pub fn tensor(v: &Value, resolve_pid: &dyn Fn(&Value) -> Result<Storage>) -> Res
     }
 }
 
-/// Copy a strided view of `storage` into a contiguous f32 tensor, with bounds checks.
-fn strided(s: &Storage, offset: usize, shape: &[usize], stride: &[usize]) -> Result<Tensor> {
+/// Check a view (`offset`, `shape`, `stride`) against its storage before it is materialised:
+/// its element count must not overflow nor exceed the storage's (a broadcast or overlapping
+/// view larger than its storage — stride 0 over a one-element storage — would let a few bytes
+/// of file allocate without bound), and every element it addresses must lie inside the storage.
+pub fn check_view(s: &Storage, offset: usize, shape: &[usize], stride: &[usize]) -> Result<()> {
     let esize = s.dtype.size();
     let len = s.bytes.len() / esize;
+    let view = || format!("tensor view (offset {offset}, shape {shape:?}, stride {stride:?})");
+    if shape.len() != stride.len() {
+        return Err(Error::Structure(format!(
+            "{}: size and stride differ in length",
+            view()
+        )));
+    }
     let numel = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::Structure("tensor size overflows".into()))?;
+        .ok_or_else(|| Error::Structure(format!("{}: element count overflows", view())))?;
     if numel == 0 {
-        return Ok(Tensor {
-            shape: shape.to_vec(),
-            data: vec![],
-        });
+        return Ok(());
+    }
+    if numel > len {
+        return Err(Error::Structure(format!(
+            "{} has {numel} elements but its {:?} storage holds only {len}: views larger than \
+             their storage (broadcast or overlapping strides) are refused",
+            view(),
+            s.dtype
+        )));
     }
     let max_index = shape.iter().zip(stride).try_fold(offset, |a, (&d, &st)| {
         a.checked_add((d - 1).checked_mul(st)?)
     });
     if max_index.is_none_or(|m| m >= len) {
-        return Err(Error::Structure(format!("tensor view (offset {offset}, shape {shape:?}, stride {stride:?}) exceeds its storage of {len} elements")));
+        return Err(Error::Structure(format!(
+            "{} exceeds its storage of {len} elements",
+            view()
+        )));
+    }
+    Ok(())
+}
+
+/// Copy a strided view of `storage` into a contiguous f32 tensor ([`check_view`] first).
+fn strided(s: &Storage, offset: usize, shape: &[usize], stride: &[usize]) -> Result<Tensor> {
+    check_view(s, offset, shape, stride)?;
+    let esize = s.dtype.size();
+    let numel: usize = shape.iter().product();
+    if numel == 0 {
+        return Ok(Tensor {
+            shape: shape.to_vec(),
+            data: vec![],
+        });
     }
     let mut data = Vec::with_capacity(numel);
     let mut idx = vec![0usize; shape.len()];

@@ -3,7 +3,12 @@
 //! Safety: every length read from the stream is checked against the bytes that remain before
 //! anything is allocated, the memo is a map (an index of 2^32 allocates nothing), and the
 //! number of stack items and memo entries is capped, so arbitrary input ends in an error —
-//! never a panic, a hang or an unbounded allocation.
+//! never a panic, a hang or an unbounded allocation. Every opcode that pushes or stores an
+//! item consumes at least one input byte, so the stack and the memo stay proportional to the
+//! input; the opcodes that *copy* what is already built (`REDUCE`/`NEWOBJ` copy their argument
+//! tuple and the callable's name, `_codecs.encode` and `set(...)` copy their argument) are
+//! charged to a copy allowance of [`COPY_FACTOR`] × the input + [`COPY_FLOOR`] bytes, because a
+//! memoized tuple or string can be reused by any number of them at a few bytes each.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -43,7 +48,14 @@ pub struct Unpickler<'a> {
     marks: Vec<usize>,
     memo: HashMap<u64, Value>,
     limits: Limits,
+    /// Bytes the copying opcodes may still allocate.
+    copy_left: usize,
 }
+
+/// See the module documentation.
+pub const COPY_FACTOR: usize = 16;
+/// See the module documentation.
+pub const COPY_FLOOR: usize = 16 << 20;
 
 enum Item {
     Stop(Value),
@@ -59,6 +71,10 @@ impl<'a> Unpickler<'a> {
             marks: Vec::new(),
             memo: HashMap::new(),
             limits,
+            copy_left: data
+                .len()
+                .saturating_mul(COPY_FACTOR)
+                .saturating_add(COPY_FLOOR),
         }
     }
 
@@ -176,11 +192,36 @@ impl<'a> Unpickler<'a> {
         ))))
     }
 
-    fn call(&self, callable: Value, args: Value) -> Result<Value> {
+    /// Charge `bytes` of copying to the allowance (see the module documentation).
+    fn charge_copy(&mut self, bytes: usize, what: &str) -> Result<()> {
+        if bytes > self.copy_left {
+            return Err(Error::Limit(format!(
+                "{what} at byte {} copies more than the stream may build ({COPY_FACTOR}x its \
+                 {} bytes + {} MiB): a few bytes reuse large memoized values",
+                self.pos,
+                self.data.len(),
+                COPY_FLOOR >> 20
+            )));
+        }
+        self.copy_left -= bytes;
+        Ok(())
+    }
+
+    fn call(&mut self, callable: Value, args: Value) -> Result<Value> {
         let (module, name) = match &callable {
             Value::Global(g) => (g.0.clone(), g.1.clone()),
             _ => return Err(self.malformed("REDUCE/NEWOBJ of something that is not a global")),
         };
+        let n_args = match &args {
+            Value::Tuple(t) => t.0.len(),
+            Value::List(l) => l.borrow().len(),
+            _ => 0,
+        };
+        let value_size = std::mem::size_of::<Value>();
+        self.charge_copy(
+            std::mem::size_of::<Object>() + module.len() + name.len() + n_args * value_size,
+            "REDUCE/NEWOBJ",
+        )?;
         let args = args
             .as_seq()
             .ok_or_else(|| self.malformed("REDUCE/NEWOBJ arguments are not a tuple"))?;
@@ -189,6 +230,7 @@ impl<'a> Unpickler<'a> {
             ("_codecs", "encode") => {
                 if let (Some(Value::Str(s)), Some(Value::Str(enc))) = (args.first(), args.get(1)) {
                     if enc.as_ref() == "latin1" || enc.as_ref() == "latin-1" {
+                        self.charge_copy(s.len(), "_codecs.encode")?;
                         let b: Option<Vec<u8>> =
                             s.chars().map(|c| u8::try_from(c as u32).ok()).collect();
                         let b = b.ok_or_else(|| self.malformed("_codecs.encode: not latin-1"))?;
@@ -200,6 +242,12 @@ impl<'a> Unpickler<'a> {
                 return Ok(Value::Bytes(Rc::new(vec![])))
             }
             ("builtins", "set") | ("builtins", "frozenset") => {
+                let n = match args.first() {
+                    Some(Value::Tuple(t)) => t.0.len(),
+                    Some(Value::List(l)) => l.borrow().len(),
+                    _ => 0,
+                };
+                self.charge_copy(n * value_size, "set(...)")?;
                 let items = args.first().and_then(|a| a.as_seq()).unwrap_or_default();
                 return Ok(Value::set(items));
             }
