@@ -7,6 +7,7 @@
 //! opcodes and object model torch/numpy pickles need (`serde-pickle` refuses `REDUCE` of
 //! unknown globals and persistent ids), or are bindings to Python.
 
+pub mod member;
 pub mod numpy;
 pub mod torch;
 mod value;

@@ -414,14 +414,6 @@ pub fn check_view(s: &Storage, offset: usize, shape: &[usize], stride: &[usize])
     if numel == 0 {
         return Ok(());
     }
-    if numel > len {
-        return Err(Error::Structure(format!(
-            "{} has {numel} elements but its {:?} storage holds only {len}: views larger than \
-             their storage (broadcast or overlapping strides) are refused",
-            view(),
-            s.dtype
-        )));
-    }
     let max_index = shape.iter().zip(stride).try_fold(offset, |a, (&d, &st)| {
         a.checked_add((d - 1).checked_mul(st)?)
     });
@@ -429,6 +421,14 @@ pub fn check_view(s: &Storage, offset: usize, shape: &[usize], stride: &[usize])
         return Err(Error::Structure(format!(
             "{} exceeds its storage of {len} elements",
             view()
+        )));
+    }
+    if numel > len {
+        return Err(Error::Structure(format!(
+            "{} has {numel} elements but its {:?} storage holds only {len}: views larger than \
+             their storage (broadcast or overlapping strides) are refused",
+            view(),
+            s.dtype
         )));
     }
     Ok(())
