@@ -3,6 +3,30 @@
 //! these and every network is built from them.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Refuse a tensor that holds NaN or ±inf: weights, buffers (`w_avg`), latents and directions
+/// read from files must be finite, or every image made from them is garbage (or NaN). The one
+/// check every reader uses; the error names the file, the tensor and the first bad element.
+pub fn check_finite(file: &Path, tensor: &str, data: &[f32]) -> Result<()> {
+    match data.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => {
+            let count = data.iter().filter(|v| !v.is_finite()).count();
+            Err(Error::format(
+                file,
+                format!(
+                    "tensor '{tensor}' holds non-finite values ({count} of {}; element {i} is \
+                     {}): the file is damaged or was saved from a diverged run",
+                    data.len(),
+                    data[i]
+                ),
+            ))
+        }
+    }
+}
 
 /// A dense float32 tensor as stored in a file.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,5 +57,19 @@ impl NetworkEntry {
 
     pub fn num_params(&self) -> usize {
         self.tensors.values().map(|t| t.data.len()).sum()
+    }
+
+    /// [`check_finite`] on every tensor; `prefix` (the network's, e.g. `G_ema`) is put before
+    /// the tensor names in errors.
+    pub fn check_finite(&self, file: &Path, prefix: &str) -> Result<()> {
+        for (name, t) in &self.tensors {
+            let full = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            check_finite(file, &full, &t.data)?;
+        }
+        Ok(())
     }
 }

@@ -21,51 +21,94 @@ use crate::weights::NetworkEntry;
 
 pub(crate) use pickle::{read_any, read_any_bytes};
 
+/// The environment variable naming extra folders (a path list, like `PATH`) where the base
+/// network of a delta checkpoint may be found; see [`default_base_dirs`].
+pub const MODELS_ENV: &str = "STYLEGAN_MODELS";
+
+/// The folders, after the delta's own, where [`Checkpoint::open`] looks for a delta's base:
+/// those in `$STYLEGAN_MODELS`, then the bundled `models/` folder of this build's checkout
+/// (so deltas of the bundled demo model keep working wherever they are written).
+pub fn default_base_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os(MODELS_ENV)
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    dirs.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")));
+    dirs
+}
+
 impl Checkpoint {
     /// Open any supported network file: a native checkpoint, or an official PyTorch network
-    /// pickle (converted in memory, nothing in it executed).
+    /// pickle (converted in memory, nothing in it executed). A delta checkpoint is completed
+    /// with its base, looked up in its own folder and then in [`default_base_dirs`].
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_base_dirs(path, &default_base_dirs())
+    }
+
+    /// [`Checkpoint::open`], looking for a delta's base in the delta's own folder and then in
+    /// `base_dirs`, in that order. The base is found by the *file name* the delta records and
+    /// nothing else: a path in the delta's metadata is never opened, so a crafted delta cannot
+    /// read (or reveal the checksum of) any other file.
+    pub fn open_with_base_dirs(path: &Path, base_dirs: &[PathBuf]) -> Result<Self> {
         let ckpt = read_any(path)?;
         if ckpt.extra_metadata.contains_key(DELTA_BASE) {
-            return ckpt.resolve_delta();
+            return ckpt.resolve_delta(base_dirs);
         }
         Ok(ckpt)
     }
 
     /// A delta checkpoint completed with its base's tensors.
-    fn resolve_delta(self) -> Result<Self> {
-        let base = PathBuf::from(&self.extra_metadata[DELTA_BASE]);
-        // The recorded absolute path, else a file of that name next to the delta.
-        let candidates = [
-            base.clone(),
-            self.path
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(base.file_name().unwrap_or_default()),
-        ];
-        let found = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
-            Error::format(
-                &self.path,
-                format!(
-                    "is a delta of {} (e.g. `stylegan pti` output), which is missing — \
-                     put the base network back there or next to this file, or save the tuned \
-                     network whole instead of as a delta",
-                    base.display()
-                ),
-            )
-        })?;
+    fn resolve_delta(self, base_dirs: &[PathBuf]) -> Result<Self> {
+        let recorded = self.extra_metadata[DELTA_BASE].clone();
+        // Only the last component: older deltas recorded an absolute path.
+        let name = Path::new(&recorded)
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .filter(|n| !n.is_empty() && n != "." && n != "..")
+            .ok_or_else(|| {
+                Error::format(
+                    &self.path,
+                    format!("is a delta whose base name '{recorded}' is not a file name"),
+                )
+            })?;
+        let own_dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let dirs: Vec<PathBuf> = std::iter::once(own_dir).chain(base_dirs.iter().cloned()).collect();
+        let found = dirs
+            .iter()
+            .map(|d| d.join(&name))
+            .find(|p| p.is_file() && p != &self.path)
+            .ok_or_else(|| {
+                Error::format(
+                    &self.path,
+                    format!(
+                        "is a delta of the network '{name}' (e.g. `stylegan pti` output), \
+                         which is missing: put that file next to this one (searched: {}), or \
+                         save the tuned network whole instead of as a delta",
+                        dirs.iter()
+                            .map(|d| d.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
         let want = self
             .extra_metadata
             .get(DELTA_CRC)
             .cloned()
             .unwrap_or_default();
-        let have = format!("{:08x}", file_crc32(found)?);
+        let have = format!("{:08x}", file_crc32(&found)?);
         if want != have {
+            // Only whether it matches: the checksum of a file found by name is never printed.
             return Err(Error::format(
                 &self.path,
                 format!(
-                    "is a delta of {} (CRC-32 {want}), but that file has changed (CRC-32 {have}); \
-                     the tuned weights only make sense on the exact base network",
+                    "is a delta of the network '{name}', but {} is not the file it was made \
+                     from (it has changed, or is another network of that name); the tuned \
+                     weights only make sense on the exact base network",
                     found.display()
                 ),
             ));
@@ -78,7 +121,16 @@ impl Checkpoint {
         let delta = self.networks.get(&prefix).ok_or_else(|| {
             Error::format(&self.path, format!("delta network '{prefix}' is missing"))
         })?;
-        let base_ckpt = read_any(found)?;
+        let base_ckpt = read_any(&found)?;
+        if base_ckpt.extra_metadata.contains_key(DELTA_BASE) {
+            return Err(Error::format(
+                &self.path,
+                format!(
+                    "is a delta of {}, which is itself a delta: save the base whole",
+                    found.display()
+                ),
+            ));
+        }
         let (_, base_entry) =
             base_ckpt.pick(&[&prefix, "G_ema", "G", "", "D"], delta.short_class())?;
         if base_entry.class_name != delta.class_name {
@@ -129,6 +181,12 @@ impl Checkpoint {
             extra_metadata: BTreeMap::new(),
             extra_tensors: BTreeMap::new(),
         })
+    }
+
+    /// Read any supported network file as it is, without completing a delta with its base
+    /// (see [`Checkpoint::delta_base`]): what `inspect` shows.
+    pub fn open_unresolved(path: &Path) -> Result<Self> {
+        read_any(path)
     }
 
     /// [`Checkpoint::open`] on bytes in memory; `path` only names the source in errors.

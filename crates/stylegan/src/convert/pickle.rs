@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Map, Value as Json};
-use stylegan_pickle::{numpy, torch, unpickle, Value};
+use stylegan_pickle::{numpy, torch, unpickle, Budget, Value};
 
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
@@ -19,15 +19,40 @@ pub(crate) fn read_any(path: &Path) -> Result<Checkpoint> {
     read_any_bytes(path, &bytes)
 }
 
-/// [`read_any`] on bytes already in memory; `path` names the file in errors.
+/// [`read_any`] on bytes already in memory; `path` names the file in errors. The format comes
+/// from the content (`PK` zip: `torch.save`; `0x80`: a pickle; else safetensors), and from the
+/// extension when the content is too damaged to tell (a broken `.pkl` is reported as a
+/// pickle, a broken `.pt` as a torch file). Every network that comes out has only finite
+/// values ([`Checkpoint::check_finite`]; native files are checked in
+/// [`Checkpoint::from_bytes`]).
 pub(crate) fn read_any_bytes(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
-    if bytes.starts_with(b"PK\x03\x04") {
-        return super::rosinality::read(path, bytes);
-    }
-    if bytes.first() == Some(&0x80) {
-        return from_pickle(path, bytes);
-    }
-    Checkpoint::from_bytes(path, bytes)
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let converted = if bytes.starts_with(b"PK\x03\x04") {
+        super::rosinality::read(path, bytes)?
+    } else if bytes.first() == Some(&0x80) || ext == "pkl" || ext == "pickle" {
+        from_pickle(path, bytes)?
+    } else if ext == "pt" || ext == "pth" {
+        return Err(Error::format(
+            path,
+            format!(
+                "not a torch.save checkpoint: {}",
+                if bytes.is_empty() {
+                    "the file is empty".to_string()
+                } else {
+                    "it does not start with a zip header ('PK'), so it is damaged or in \
+                     another format"
+                        .to_string()
+                }
+            ),
+        ));
+    } else {
+        return Checkpoint::from_bytes(path, bytes);
+    };
+    converted.check_finite()?;
+    Ok(converted)
 }
 
 /// Metadata recording where a converted checkpoint came from (`stylegan_rs.source`).
@@ -41,11 +66,24 @@ pub(crate) fn source_metadata(kind: &str, path: &Path) -> BTreeMap<String, Strin
 
 fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let bad = |msg: String| Error::format(path, msg);
-    let (top, _) = unpickle(bytes).map_err(|e| bad(format!("not a readable pickle: {e}")))?;
+    let (top, _) = unpickle(bytes).map_err(|e| {
+        bad(format!(
+            "not a readable pickle ({}): {e}",
+            if bytes.is_empty() {
+                "the file is empty"
+            } else if matches!(e, stylegan_pickle::Error::Eof(_)) {
+                "truncated"
+            } else {
+                "damaged or not a pickle"
+            }
+        ))
+    })?;
+    // Everything materialised from the pickle shares one budget sized from the file.
+    let budget = Budget::for_input(bytes.len());
     if let Some(items) = top.as_seq() {
         if items.iter().any(super::tf::is_network) {
-            let networks =
-                super::tf::convert(&items).map_err(|e| bad(format!("TensorFlow pickle: {e}")))?;
+            let networks = super::tf::convert(&items, &budget)
+                .map_err(|e| bad(format!("TensorFlow pickle: {e}")))?;
             let extra_metadata = source_metadata("official TensorFlow pickle", path);
             return Ok(Checkpoint {
                 path: path.to_path_buf(),
@@ -67,7 +105,8 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         if node.is_none() {
             continue;
         }
-        let entry = network(&node).map_err(|e| bad(format!("network '{key}': {e}")))?;
+        let entry =
+            network(&node, &budget).map_err(|e| bad(format!("network '{key}': {e}")))?;
         networks.insert(key.to_string(), entry);
     }
     // One code base wrote the whole pickle: if its generator is ADA's (nested
@@ -124,10 +163,10 @@ fn persistent(node: &Value) -> Result<(String, Value)> {
     Ok((class, state))
 }
 
-fn network(node: &Value) -> Result<NetworkEntry> {
+fn network(node: &Value, budget: &Budget) -> Result<NetworkEntry> {
     let (class, state) = persistent(node)?;
     let mut tensors = BTreeMap::new();
-    flatten(&state, "", &mut tensors, 0)?;
+    flatten(&state, "", &mut tensors, 0, budget)?;
     let (kwargs, args) = (state.get("_init_kwargs"), state.get("_init_args"));
     let mut init = match &kwargs {
         Some(k) => to_json(k, 0),
@@ -171,6 +210,7 @@ fn flatten(
     prefix: &str,
     out: &mut BTreeMap<String, RawTensor>,
     depth: usize,
+    budget: &Budget,
 ) -> Result<()> {
     if depth > 64 {
         return Err(Error::Config(
@@ -200,7 +240,7 @@ fn flatten(
             if v.is_none() || (field == "_buffers" && non_persistent.iter().any(|n| n == name)) {
                 continue;
             }
-            let t = torch::tensor(&v, &no_pid)
+            let t = torch::tensor_within(&v, &no_pid, budget)
                 .map_err(|e| Error::Config(format!("tensor '{prefix}{name}': {e}")))?;
             out.insert(
                 format!("{prefix}{name}"),
@@ -236,7 +276,7 @@ fn flatten(
                 ))),
             }
         })?;
-        flatten(&child, &format!("{prefix}{name}."), out, depth + 1)?;
+        flatten(&child, &format!("{prefix}{name}."), out, depth + 1, budget)?;
     }
     Ok(())
 }

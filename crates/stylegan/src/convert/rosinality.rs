@@ -3,12 +3,13 @@
 //! layout (`g_ema`, `latent_avg`), mapped to the official names.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Read;
 use std::path::Path;
 use std::rc::Rc;
 
 use serde_json::json;
-use stylegan_pickle::{torch, unpickle, Value};
+use stylegan_pickle::{torch, unpickle, Budget, Value};
+
+use crate::data::reader::read_member_by_name;
 
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
@@ -18,29 +19,24 @@ use crate::models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConf
 
 type Tensors = HashMap<String, torch::Tensor>;
 
-/// Read a `torch.save` zip and map the networks it holds.
+/// Read a `torch.save` zip and map the networks it holds. Every member goes through the
+/// bounded reader ([`crate::data::reader::read_member`]): `data.pkl` within the zip's
+/// inflation bound, each storage exactly its declared numel × itemsize; the tensors made from them share one
+/// [`Budget`] sized from what was read, so views cannot multiply a storage.
 pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let bad = |m: String| Error::format(path, m);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| bad(format!("not a readable zip: {e}")))?;
+        .map_err(|e| bad(format!("not a readable zip (truncated or damaged?): {e}")))?;
     let pkl_name = zip
         .file_names()
         .filter_map(|n| n.ok().map(|n| n.to_string()))
         .find(|n| n.ends_with("/data.pkl") || n == "data.pkl")
         .ok_or_else(|| bad("zip has no data.pkl: not a torch.save file".into()))?;
     let stem = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
-    let mut read_entry = |name: &str| -> Result<Vec<u8>> {
-        let mut f = zip
-            .by_name(name)
-            .map_err(|e| bad(format!("zip entry '{name}': {e}")))?;
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf)
-            .map_err(|e| bad(format!("zip entry '{name}': {e}")))?;
-        Ok(buf)
-    };
-    let pkl = read_entry(&pkl_name)?;
+    let pkl = read_member_by_name(&mut zip, path, &pkl_name, None, u64::MAX)?;
+    let mut total = pkl.len() as u64;
     let (top, _) = unpickle(&pkl).map_err(|e| bad(format!("data.pkl: {e}")))?;
-    // Storages are separate zip entries; read each once.
+    // Storages are separate zip entries; read each once, exactly its declared size.
     let mut storages: HashMap<String, torch::Storage> = HashMap::new();
     let mut keys = Vec::new();
     collect_pids(&top, &mut keys, 0);
@@ -49,14 +45,17 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         if storages.contains_key(&key) {
             continue;
         }
-        let data = read_entry(&format!("{stem}data/{key}"))?;
-        if data.len() < numel * dtype.size() {
-            return Err(bad(format!(
-                "storage {key} holds {} bytes, expected {}",
-                data.len(),
-                numel * dtype.size()
-            )));
-        }
+        let nbytes = (numel as u64)
+            .checked_mul(dtype.size() as u64)
+            .ok_or_else(|| bad(format!("storage {key}: {numel} elements overflow")))?;
+        let data = read_member_by_name(
+            &mut zip,
+            path,
+            &format!("{stem}data/{key}"),
+            Some(nbytes),
+            u64::MAX,
+        )?;
+        total += nbytes;
         storages.insert(
             key,
             torch::Storage {
@@ -65,12 +64,21 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             },
         );
     }
+    let budget = Budget::for_input(total as usize);
     let resolve = |pid: &Value| -> stylegan_pickle::Result<torch::Storage> {
-        let (_, key, _) = torch::parse_storage_pid(pid)?;
-        storages
+        let (_, key, numel) = torch::parse_storage_pid(pid)?;
+        let s = storages
             .get(&key)
             .cloned()
-            .ok_or_else(|| stylegan_pickle::Error::Structure(format!("storage {key} is missing")))
+            .ok_or_else(|| stylegan_pickle::Error::Structure(format!("storage {key} is missing")))?;
+        // Two persistent ids may name one key with different sizes: only the first was read.
+        if s.bytes.len() != numel.saturating_mul(s.dtype.size()) {
+            return Err(stylegan_pickle::Error::Structure(format!(
+                "storage {key} is referenced with {numel} elements but holds {}",
+                s.bytes.len() / s.dtype.size()
+            )));
+        }
+        Ok(s)
     };
     let state_dict = |v: &Value, what: &str| -> Result<Tensors> {
         let mut out = HashMap::new();
@@ -81,7 +89,8 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             if let Some(k) = k.as_str() {
                 out.insert(
                     k.to_string(),
-                    torch::tensor(&t, &resolve).map_err(|e| bad(format!("{what}.{k}: {e}")))?,
+                    torch::tensor_within(&t, &resolve, &budget)
+                        .map_err(|e| bad(format!("tensor '{what}.{k}': {e}")))?,
                 );
             }
         }
@@ -94,7 +103,10 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     }
     let latent_avg = match top.get("latent_avg") {
         Some(v) if !v.is_none() => {
-            Some(torch::tensor(&v, &resolve).map_err(|e| bad(format!("latent_avg: {e}")))?)
+            Some(
+            torch::tensor_within(&v, &resolve, &budget)
+                .map_err(|e| bad(format!("tensor 'latent_avg': {e}")))?,
+        )
         }
         _ => None,
     };

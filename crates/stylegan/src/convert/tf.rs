@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use burn::tensor::Device;
 use serde_json::{json, Value as Json};
-use stylegan_pickle::{numpy, Value};
+use stylegan_pickle::{numpy, Budget, Value};
 
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{NetworkEntry, RawTensor};
@@ -36,6 +36,7 @@ fn variables(
     prefix: &str,
     out: &mut HashMap<String, numpy::Array>,
     depth: usize,
+    budget: &Budget,
 ) -> Result<()> {
     if depth > 8 {
         return Err(Error::Config("TF networks nested too deep".into()));
@@ -53,7 +54,7 @@ fn variables(
             ));
         };
         // 0-d variables (lod, noise_strength) may be 0-d arrays or numpy scalars.
-        let a = numpy::array(arr)
+        let a = numpy::array_within(arr, budget)
             .or_else(|e| {
                 let v = numpy::scalar(arr).map_err(|_| e)?;
                 Ok(numpy::Array {
@@ -73,7 +74,7 @@ fn variables(
         .unwrap_or_default()
     {
         if let Some(k) = k.as_str() {
-            variables(&c, &format!("{prefix}{k}/"), out, depth + 1)?;
+            variables(&c, &format!("{prefix}{k}/"), out, depth + 1, budget)?;
         }
     }
     Ok(())
@@ -112,8 +113,9 @@ fn describe(net: &Value) -> (i64, String) {
     (version, func)
 }
 
-/// Convert `(G, D, Gs)` to checkpoint entries `G`, `D`, `G_ema`.
-pub fn convert(nets: &[Value]) -> Result<BTreeMap<String, NetworkEntry>> {
+/// Convert `(G, D, Gs)` to checkpoint entries `G`, `D`, `G_ema`; the arrays decoded from the
+/// pickle are charged to `budget` (one per file).
+pub fn convert(nets: &[Value], budget: &Budget) -> Result<BTreeMap<String, NetworkEntry>> {
     if nets.len() != 3 {
         return Err(Error::Config(format!(
             "a TF network pickle holds (G, D, Gs); this one holds {} objects",
@@ -131,9 +133,9 @@ pub fn convert(nets: &[Value]) -> Result<BTreeMap<String, NetworkEntry>> {
     }
     let device = crate::backend::cpu();
     let mut out = BTreeMap::new();
-    out.insert("G".to_string(), generator(&nets[0], &device)?);
-    out.insert("D".to_string(), discriminator(&nets[1], &device)?);
-    out.insert("G_ema".to_string(), generator(&nets[2], &device)?);
+    out.insert("G".to_string(), generator(&nets[0], &device, budget)?);
+    out.insert("D".to_string(), discriminator(&nets[1], &device, budget)?);
+    out.insert("G_ema".to_string(), generator(&nets[2], &device, budget)?);
     Ok(out)
 }
 
@@ -165,7 +167,7 @@ const G_KNOWN: &[&str] = &[
     "fused_modconv",
 ];
 
-fn generator(net: &Value, device: &Device) -> Result<NetworkEntry> {
+fn generator(net: &Value, device: &Device, budget: &Budget) -> Result<NetworkEntry> {
     let kw = kwargs(net, G_KNOWN)?;
     let get = |k: &str, d: Json| kw.get(k).filter(|v| !v.is_null()).cloned().unwrap_or(d);
     let init = json!({
@@ -189,7 +191,7 @@ fn generator(net: &Value, device: &Device) -> Result<NetworkEntry> {
     }
     let cfg = GeneratorConfig::from_init_kwargs(GENERATOR_CLASS, &init)?;
     let mut vars = HashMap::new();
-    variables(net, "", &mut vars, 0)?;
+    variables(net, "", &mut vars, 0, budget)?;
     if vars.keys().any(|k| k.contains("ToRGB_lod")) {
         return Err(Error::Config("TF generators with ToRGB_lod layers (configs a-d) are not supported (neither are they by legacy.py)".into()));
     }
@@ -401,7 +403,7 @@ const D_KNOWN: &[&str] = &[
     "conditioning",
 ];
 
-fn discriminator(net: &Value, device: &Device) -> Result<NetworkEntry> {
+fn discriminator(net: &Value, device: &Device, budget: &Budget) -> Result<NetworkEntry> {
     let kw = kwargs(net, D_KNOWN)?;
     let get = |k: &str, d: Json| kw.get(k).filter(|v| !v.is_null()).cloned().unwrap_or(d);
     let act = get("nonlinearity", json!("lrelu"));
@@ -417,7 +419,7 @@ fn discriminator(net: &Value, device: &Device) -> Result<NetworkEntry> {
     });
     let cfg = DiscriminatorConfig::from_init_kwargs(DISCRIMINATOR_CLASS, &init)?;
     let mut vars = HashMap::new();
-    variables(net, "", &mut vars, 0)?;
+    variables(net, "", &mut vars, 0, budget)?;
     let template = Discriminator::template(&cfg, device)?;
     let tensors = fill(template, &vars, d_source, "discriminator")?;
     Ok(NetworkEntry {

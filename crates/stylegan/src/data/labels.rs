@@ -7,6 +7,18 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+/// Most classes an integer label may name (a class is `0..MAX_CLASSES`): labels are read
+/// one-hot, and `c_dim` classes give the conditional networks a `c_dim × 512` embedding and
+/// every batch a `c_dim`-wide label, so a class of 10^9 in a small file would ask for
+/// terabytes. 65,536 is far above real data sets (ImageNet has 1,000 classes). The same check
+/// serves `dataset.json` when a data set is built and when it is read.
+pub const MAX_CLASSES: usize = 1 << 16;
+/// Longest attribute-vector label (same reasoning as [`MAX_CLASSES`]).
+pub const MAX_LABEL_DIM: usize = 1 << 16;
+/// Largest `dataset.json` accepted (its parsed form takes several times its size). A
+/// million-image data set with six-number labels needs about 80 MB.
+pub const MAX_DATASET_JSON_BYTES: u64 = 256 << 20;
+
 /// One image's label, as stored in `dataset.json`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Label {
@@ -65,8 +77,54 @@ pub struct LabelFile {
     pub label_names: Option<Vec<String>>,
 }
 
-/// Parse a `dataset.json`; `path` names the file in errors.
+/// Why `v` is not an acceptable label (the message of [`parse_dataset_json`]'s error), or the
+/// label: a class must be an integer in `0..MAX_CLASSES`, a vector at most [`MAX_LABEL_DIM`]
+/// finite numbers.
+pub fn check_label(v: &Value) -> std::result::Result<Label, String> {
+    let label = Label::from_json(v);
+    let problem = match (&label, v) {
+        (Some(Label::Class(c)), _) if *c as usize >= MAX_CLASSES => format!(
+            "class {c} is out of range: classes must be 0..{} (at most {MAX_CLASSES} classes)",
+            MAX_CLASSES - 1
+        ),
+        (Some(Label::Vector(l)), _) if l.len() > MAX_LABEL_DIM => format!(
+            "a vector of {} numbers is longer than the {MAX_LABEL_DIM} accepted",
+            l.len()
+        ),
+        (Some(l), _) => return Ok(l.clone()),
+        (None, Value::Number(n)) => match n.as_f64() {
+            Some(f) if f < 0.0 => format!("class {n} is negative"),
+            Some(f) if f.fract() != 0.0 => format!("class {n} is not an integer"),
+            _ => format!("class {n} is out of range (0..{})", MAX_CLASSES - 1),
+        },
+        (None, Value::Array(items)) => {
+            let (i, x) = items
+                .iter()
+                .enumerate()
+                .find(|(_, x)| x.as_f64().is_none_or(|f| !f.is_finite()))
+                .expect("a rejected vector has a bad element");
+            format!("element {i} of the vector is {x}, not a finite number")
+        }
+        (None, other) => format!(
+            "{other} is neither an integer class nor a list of numbers"
+        ),
+    };
+    Err(problem)
+}
+
+/// Parse a `dataset.json`; `path` names the file in errors. Refuses files over
+/// [`MAX_DATASET_JSON_BYTES`] and every label [`check_label`] refuses, naming the entry.
 pub fn parse_dataset_json(bytes: &[u8], path: &Path) -> Result<LabelFile> {
+    if bytes.len() as u64 > MAX_DATASET_JSON_BYTES {
+        return Err(Error::format(
+            path,
+            format!(
+                "is {} bytes, more than the {} MiB accepted for a dataset.json",
+                bytes.len(),
+                MAX_DATASET_JSON_BYTES >> 20
+            ),
+        ));
+    }
     let root: Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::format(path, format!("not valid JSON: {e}")))?;
     let obj = root
@@ -91,12 +149,13 @@ pub fn parse_dataset_json(bytes: &[u8], path: &Path) -> Result<LabelFile> {
                         ))
                     }
                 };
-                let label = Label::from_json(value).ok_or_else(|| {
+                let label = check_label(value).map_err(|why| {
                     Error::format(
                         path,
                         format!(
-                            "label of '{name}' must be a non-negative integer class or a list \
-                             of numbers, got {value}"
+                            "labels[{i}] ('{name}'): {why}; a label is an integer class \
+                             0..{} or a list of at most {MAX_LABEL_DIM} finite numbers",
+                            MAX_CLASSES - 1
                         ),
                     )
                 })?;

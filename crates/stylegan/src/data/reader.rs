@@ -3,13 +3,12 @@
 //! order, HWC → CHW uint8; integer labels become one-hot vectors over `max + 1` classes and
 //! float vectors are returned as they are.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use image::DynamicImage;
 use rayon::prelude::*;
 
-use super::labels::{check_consistent, parse_dataset_json, Label};
+use super::labels::{check_consistent, parse_dataset_json, Label, MAX_DATASET_JSON_BYTES};
 use super::{has_image_ext, NoProgress, Progress};
 use crate::error::{Error, Result};
 
@@ -31,6 +30,17 @@ pub struct Dataset {
     label_dim: usize,
     label_names: Option<Vec<String>>,
 }
+
+/// Largest image file read from a data set (a 1024² PNG is a few MB).
+pub const MAX_IMAGE_FILE_BYTES: u64 = 256 << 20;
+/// Largest image side decoded (checked from the header, before the pixels are allocated).
+pub const MAX_IMAGE_SIDE: u32 = 8192;
+/// Most memory one image's decoder may allocate (an 8192² RGB image takes 192 MiB).
+pub const MAX_IMAGE_ALLOC: u64 = 256 << 20;
+/// `dataset.json` may take this much per image (plus 1 MiB): a label line is ~80 bytes for a
+/// six-number vector, so this leaves room for vectors of hundreds of numbers while keeping the
+/// labels' memory proportional to the images.
+pub const DATASET_JSON_BYTES_PER_IMAGE: u64 = 16 << 10;
 
 /// Files of a data set: (name, bytes) for images, and the `dataset.json` bytes.
 struct RawFiles {
@@ -62,21 +72,22 @@ fn read_zip(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
         }
     }
     names.sort();
-    let mut read = |i: usize, name: &str| -> Result<Vec<u8>> {
-        let mut entry = archive
-            .by_index(i)
-            .map_err(|e| Error::format(path, format!("{name}: {e}")))?;
-        let mut buf = Vec::with_capacity(entry.size().min(1 << 28) as usize);
-        entry
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::format(path, format!("{name}: cannot read the entry: {e}")))?;
-        Ok(buf)
-    };
-    let meta = meta_index.map(|i| read(i, "dataset.json")).transpose()?;
+    // Every member through the one bounded reader (declared size, inflation ratio, cap).
+    let meta = meta_index
+        .map(|i| {
+            read_member(
+                &mut archive,
+                path,
+                i,
+                None,
+                json_limit(names.len()),
+            )
+        })
+        .transpose()?;
     progress.start("reading", names.len());
     let mut images = Vec::with_capacity(names.len());
     for (name, i) in names {
-        let bytes = read(i, &name)?;
+        let bytes = read_member(&mut archive, path, i, None, MAX_IMAGE_FILE_BYTES)?;
         images.push((name, bytes));
         progress.advance(1);
     }
@@ -91,24 +102,88 @@ fn read_folder(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
         .map(|(parts, p)| (parts.join("/"), p))
         .collect();
     names.sort();
-    let meta_path = path.join("dataset.json");
-    let meta = if meta_path.is_file() {
-        Some(std::fs::read(&meta_path).map_err(|e| Error::io(&meta_path, e))?)
-    } else {
-        None
-    };
     let names: Vec<_> = names
         .into_iter()
         .filter(|(n, _)| has_image_ext(n))
         .collect();
+    let meta_path = path.join("dataset.json");
+    let meta = if meta_path.is_file() {
+        Some(read_file_capped(&meta_path, json_limit(names.len()))?)
+    } else {
+        None
+    };
     progress.start("reading", names.len());
     let mut images = Vec::with_capacity(names.len());
     for (name, p) in names {
-        let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        let bytes = read_file_capped(&p, MAX_IMAGE_FILE_BYTES)?;
         images.push((name, bytes));
         progress.advance(1);
     }
     Ok(RawFiles { images, meta })
+}
+
+/// Read member `index` of an untrusted `zip` archive (`file` names it in errors) through the
+/// one bounded reader, [`stylegan_pickle::member::read_member`]: at most `max` bytes, within
+/// the archive's inflation bound, and exactly `expected` bytes when given. Every zip this
+/// crate reads (data sets, `torch.save` checkpoints) is read through here.
+pub(crate) fn read_member<R: std::io::Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    file: &Path,
+    index: usize,
+    expected: Option<u64>,
+    max: u64,
+) -> Result<Vec<u8>> {
+    let entry = zip
+        .by_index(index)
+        .map_err(|e| Error::format(file, format!("zip member {index}: {e}")))?;
+    let name = entry.name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    let header = stylegan_pickle::member::MemberHeader {
+        name: &name,
+        size: entry.size(),
+        compressed_size: entry.compressed_size(),
+        stored: entry.compression() == zip::CompressionMethod::Stored,
+    };
+    stylegan_pickle::member::read_member(header, entry, expected, max)
+        .map_err(|e| Error::format(file, format!("zip {e}")))
+}
+
+/// [`read_member`] by name.
+pub(crate) fn read_member_by_name<R: std::io::Read + std::io::Seek>(
+    zip: &mut zip::ZipArchive<R>,
+    file: &Path,
+    name: &str,
+    expected: Option<u64>,
+    max: u64,
+) -> Result<Vec<u8>> {
+    let index = zip
+        .index_for_name(name)
+        .ok_or_else(|| Error::format(file, format!("zip has no member '{name}'")))?;
+    read_member(zip, file, index, expected, max)
+}
+
+/// The most `dataset.json` bytes accepted beside `images` images.
+fn json_limit(images: usize) -> u64 {
+    (images as u64)
+        .saturating_mul(DATASET_JSON_BYTES_PER_IMAGE)
+        .saturating_add(1 << 20)
+        .min(MAX_DATASET_JSON_BYTES)
+}
+
+/// A file of a data set folder, refused when larger than `max`.
+fn read_file_capped(p: &Path, max: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+    let mut buf = Vec::new();
+    f.take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(p, e))?;
+    if buf.len() as u64 > max {
+        return Err(Error::format(
+            p,
+            format!("is larger than the {max} bytes accepted for this file in a data set"),
+        ));
+    }
+    Ok(buf)
 }
 
 /// A decoded image: width, height, channels, CHW bytes; or a message about it.
@@ -116,8 +191,22 @@ type Decoded = std::result::Result<(u32, u32, usize, Vec<u8>), String>;
 
 /// Decode to width, height, channels and CHW bytes.
 fn decode_chw(bytes: &[u8]) -> Decoded {
-    let img =
-        image::load_from_memory(bytes).map_err(|e| format!("cannot decode the image: {e}"))?;
+    // The header's size is checked against the limits before any pixel is allocated.
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| format!("cannot decode the image: {e}"))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_IMAGE_ALLOC);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(l) => format!(
+            "is larger than accepted ({l}): images up to {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} \
+             are read"
+        ),
+        e => format!("cannot decode the image: {e}"),
+    })?;
     let (w, h) = (img.width(), img.height());
     let hwc: (usize, Vec<u8>) = match img {
         DynamicImage::ImageLuma8(i) => (1, i.into_raw()),

@@ -27,8 +27,10 @@ pub struct Checkpoint {
 /// Prefixes that name networks.
 pub const NETWORK_PREFIXES: [&str; 3] = ["G_ema", "G", "D"];
 
-/// Metadata of delta checkpoints ([`Checkpoint::write_delta`]): the base network's absolute
-/// path, its CRC-32, and the prefix of the delta network.
+/// Metadata of delta checkpoints ([`Checkpoint::write_delta`]): the base network's *file name*
+/// (no folder: a delta is resolved only against trusted folders, see
+/// [`Checkpoint::open_with_base_dirs`]; deltas written before recorded an absolute path, of
+/// which only the file name is used), its CRC-32, and the prefix of the delta network.
 pub const DELTA_BASE: &str = "delta.base";
 pub const DELTA_CRC: &str = "delta.base_crc32";
 pub const DELTA_PREFIX: &str = "delta.prefix";
@@ -54,6 +56,10 @@ impl Checkpoint {
     ) -> Result<usize> {
         let base_abs = std::fs::canonicalize(base).map_err(|e| Error::io(base, e))?;
         let crc = file_crc32(&base_abs)?;
+        let base_name = base_abs
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .ok_or_else(|| Error::format(base, "has no file name"))?;
         let changed: BTreeMap<String, RawTensor> = entry
             .tensors
             .iter()
@@ -67,7 +73,7 @@ impl Checkpoint {
             tensors: changed,
         };
         let mut meta = BTreeMap::new();
-        meta.insert(DELTA_BASE.to_string(), base_abs.display().to_string());
+        meta.insert(DELTA_BASE.to_string(), base_name);
         meta.insert(DELTA_CRC.to_string(), format!("{crc:08x}"));
         meta.insert(DELTA_PREFIX.to_string(), prefix.to_string());
         Self::write(path, &[(prefix, &delta)], &meta)?;
@@ -80,12 +86,14 @@ impl Checkpoint {
         Self::from_bytes(path, &bytes)
     }
 
-    /// Parse checkpoint bytes; `path` names the file in errors.
+    /// Parse checkpoint bytes; `path` names the file in errors. Every tensor must be finite
+    /// ([`Checkpoint::check_finite`]).
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
-        let not_ckpt =
-            |msg: String| Error::format(path, format!("not a safetensors checkpoint ({msg})"));
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| not_ckpt(e.to_string()))?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| not_ckpt(e.to_string()))?;
+        let not_ckpt = |e: safetensors::SafeTensorError| {
+            Error::format(path, safetensors_problem(bytes, &e.to_string()))
+        };
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(not_ckpt)?;
+        let st = SafeTensors::deserialize(bytes).map_err(not_ckpt)?;
         let metadata: HashMap<String, String> = meta.metadata().clone().unwrap_or_default();
 
         // Which networks does the metadata describe?
@@ -193,12 +201,34 @@ impl Checkpoint {
                 },
             );
         }
-        Ok(Self {
+        let ckpt = Self {
             path: path.to_path_buf(),
             networks,
             extra_metadata,
             extra_tensors,
-        })
+        };
+        ckpt.check_finite()?;
+        Ok(ckpt)
+    }
+
+    /// Refuse NaN / ±inf in any tensor (network weights and buffers such as `mapping.w_avg`,
+    /// and training state), naming the file and the tensor. Every reader of every format goes
+    /// through this: [`Checkpoint::from_bytes`] for native files and `Checkpoint::open` for
+    /// the converted ones.
+    pub fn check_finite(&self) -> Result<()> {
+        for (prefix, entry) in &self.networks {
+            entry.check_finite(&self.path, prefix)?;
+        }
+        for (name, t) in &self.extra_tensors {
+            crate::weights::check_finite(&self.path, name, &t.data)?;
+        }
+        Ok(())
+    }
+
+    /// Whether this is a delta checkpoint ([`Checkpoint::write_delta`]) as read from its file,
+    /// and then the base file name it records.
+    pub fn delta_base(&self) -> Option<&str> {
+        self.extra_metadata.get(DELTA_BASE).map(String::as_str)
     }
 
     /// The network to generate with: `G_ema`, else `G`, else the single unprefixed Generator.
@@ -291,6 +321,60 @@ impl Checkpoint {
             .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
             .collect();
         super::write_safetensors_f32(path, &tensors, metadata)
+    }
+}
+
+/// Why `bytes` are not a readable safetensors file, for the error message: truncated (the
+/// header or the tensor data it describes runs past the end), trailing bytes, or not a
+/// safetensors file at all; `err` is the safetensors crate's own message.
+fn safetensors_problem(bytes: &[u8], err: &str) -> String {
+    let len = bytes.len() as u64;
+    if bytes.is_empty() {
+        return "not a safetensors checkpoint: the file is empty".into();
+    }
+    let header_len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+    // A safetensors header is a JSON object right after its 8-byte length.
+    let looks_like = bytes.get(8) == Some(&b'{');
+    match header_len {
+        Some(n) if looks_like && n.saturating_add(8) > len => format!(
+            "truncated safetensors file: its header alone needs {} bytes, the file has {len}",
+            n.saturating_add(8)
+        ),
+        Some(n) if looks_like => {
+            // The end of the tensor data the header describes.
+            let end = std::str::from_utf8(&bytes[8..8 + n as usize])
+                .ok()
+                .and_then(|h| serde_json::from_str::<serde_json::Value>(h).ok())
+                .and_then(|h| {
+                    h.as_object()?
+                        .values()
+                        .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
+                        .max()
+                })
+                .map(|end| 8 + n + end);
+            match end {
+                Some(end) if end > len => format!(
+                    "truncated safetensors file: its header describes {end} bytes, the file \
+                     has {len} ({} missing)",
+                    end - len
+                ),
+                Some(end) if end < len => format!(
+                    "damaged safetensors file: {} bytes follow the tensor data its header \
+                     describes",
+                    len - end
+                ),
+                _ => format!("damaged safetensors file ({err})"),
+            }
+        }
+        None => format!(
+            "not a safetensors checkpoint: the file has only {len} bytes (truncated?)"
+        ),
+        Some(_) => format!(
+            "not a network file in a supported format (safetensors, official .pkl, \
+             rosinality .pt) ({err})"
+        ),
     }
 }
 

@@ -13,13 +13,46 @@ pub struct Array {
     pub data: Vec<f64>,
 }
 
-/// Read a float32 or float64 `.npy` file.
+/// Read a float32 or float64 `.npy` file. The shape its header declares must match the data
+/// present (checked before decoding), and every value must be finite: latents read from files
+/// feed generation directly.
 pub fn read(path: &Path) -> Result<Array> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| Error::format(path, format!("not a .npy file: {e}")))?;
-    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    let shape: Vec<usize> = npy
+        .shape()
+        .iter()
+        .map(|&s| usize::try_from(s).ok())
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::format(path, "the .npy shape overflows"))?;
     let descr = npy.dtype().descr().trim_matches('\'').to_string();
+    let esize = match descr.as_str() {
+        "<f8" => 8u64,
+        _ => 4,
+    };
+    let need = shape
+        .iter()
+        .try_fold(esize, |a, &d| a.checked_mul(d as u64));
+    // The data follows the header: magic (6), version (2), header length (u16 in v1, u32
+    // after), the header.
+    let data_start = match bytes.get(6) {
+        Some(1) => 10 + u16::from_le_bytes([bytes[8], bytes[9]]) as u64,
+        _ => bytes
+            .get(8..12)
+            .map_or(0, |b| 12 + u32::from_le_bytes(b.try_into().unwrap()) as u64),
+    };
+    let have = (bytes.len() as u64).saturating_sub(data_start);
+    if need != Some(have) {
+        return Err(Error::format(
+            path,
+            format!(
+                "the .npy header declares shape {shape:?} ({descr}, {} data bytes) but the file \
+                 holds {have} (truncated or damaged)",
+                need.map_or("too many".to_string(), |n| n.to_string())
+            ),
+        ));
+    }
     let data: Vec<f64> = match descr.as_str() {
         "<f8" => npy
             .into_vec::<f64>()
@@ -37,6 +70,15 @@ pub fn read(path: &Path) -> Result<Array> {
             ))
         }
     };
+    if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+        return Err(Error::format(
+            path,
+            format!(
+                "holds non-finite values (element {i} of shape {shape:?} is {})",
+                data[i]
+            ),
+        ));
+    }
     Ok(Array { shape, data })
 }
 
