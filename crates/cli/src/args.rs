@@ -1,34 +1,105 @@
-//! Argument syntax shared by the subcommands (the official scripts' `--seeds 0,1,4-6` etc.).
+//! Argument syntax shared by the subcommands (the official scripts' `--seeds 0,1,4-6` etc.)
+//! and the one layer that validates numeric flags before any work starts: every error names
+//! the flag and what it accepts.
 
 use anyhow::{bail, Context, Result};
 
+/// The most pixels one output picture (an image, a grid, a video frame) may hold: 2^28, a
+/// 16384 × 16384 image (768 MiB as RGB bytes, several times that while it is made).
+pub const MAX_PICTURE_PIXELS: usize = stylegan::io::image::MAX_IMAGE_PIXELS;
+
+/// The most bytes the frames of one video may take in memory before they are encoded (4 GiB).
+pub const MAX_VIDEO_BYTES: usize = 4 << 30;
+
+/// The most cells (seeds × strengths and the like) one picture grid is made of.
+pub const MAX_CELLS: usize = 10_000;
+
+/// The most images one forward pass may hold (`--batch`).
+pub const MAX_BATCH: usize = 1024;
+
+/// `v` must be a finite number.
+pub fn finite(flag: &str, v: f64) -> Result<f64> {
+    if !v.is_finite() {
+        bail!("{flag} must be a finite number, got {v}");
+    }
+    Ok(v)
+}
+
+/// `v` must be finite and within `lo..=hi`.
+pub fn within(flag: &str, v: f64, lo: f64, hi: f64) -> Result<f64> {
+    if !(v.is_finite() && v >= lo && v <= hi) {
+        bail!("{flag} must be between {lo} and {hi}, got {v}");
+    }
+    Ok(v)
+}
+
+/// `v` must be a count within `lo..=hi`.
+pub fn count(flag: &str, v: usize, lo: usize, hi: usize) -> Result<usize> {
+    if v < lo || v > hi {
+        bail!("{flag} must be between {lo} and {hi}, got {v}");
+    }
+    Ok(v)
+}
+
+/// A picture of `w × h` pixels made from what `flags` ask for must stay within
+/// [`MAX_PICTURE_PIXELS`].
+pub fn picture(flags: &str, w: usize, h: usize) -> Result<()> {
+    match w.checked_mul(h) {
+        Some(p) if p <= MAX_PICTURE_PIXELS => Ok(()),
+        _ => bail!(
+            "{flags}: the picture would be {w}x{h} pixels, more than the limit of {MAX_PICTURE_PIXELS} \
+             (16384x16384)"
+        ),
+    }
+}
+
+/// A `cols × rows` grid of `cell`-pixel square images must stay within the picture limits.
+pub fn grid_fits(flags: &str, cols: usize, rows: usize, cell: usize) -> Result<()> {
+    if cols.saturating_mul(rows) > MAX_CELLS {
+        bail!(
+            "{flags}: a {cols}x{rows} grid has more than {MAX_CELLS} cells (a limit of this \
+             program)"
+        );
+    }
+    picture(flags, cols.saturating_mul(cell), rows.saturating_mul(cell))
+}
+
 /// Parse `0,1,4-6` into seeds (inclusive ranges), each in `0..=2^32-1`.
 pub fn parse_seeds(s: &str) -> Result<Vec<u32>> {
+    parse_list(s, "seed")
+}
+
+/// `0,1,4-6` with `what` ("seed", "index") in the errors.
+fn parse_list(s: &str, what: &str) -> Result<Vec<u32>> {
     let mut out = Vec::new();
     for part in s.split(',') {
         let part = part.trim();
         if part.is_empty() {
-            bail!("malformed seed list '{s}': empty item");
+            bail!("malformed {what} list '{s}': empty item");
         }
         let seed = |t: &str| -> Result<u32> {
             let v: i128 = t
                 .trim()
                 .parse()
-                .with_context(|| format!("malformed seed '{t}' in '{s}'"))?;
-            u32::try_from(v).map_err(|_| anyhow::anyhow!("seed {v} is out of range 0..=4294967295"))
+                .with_context(|| format!("malformed {what} '{t}' in '{s}'"))?;
+            u32::try_from(v)
+                .map_err(|_| anyhow::anyhow!("{what} {v} is out of range 0..=4294967295"))
         };
         match part.split_once('-') {
             Some((a, b)) if !a.trim().is_empty() => {
                 let (a, b) = (seed(a)?, seed(b)?);
                 if a > b {
-                    bail!("malformed seed range '{part}': start is after end");
+                    bail!("malformed {what} range '{part}': start is after end");
                 }
                 if (b - a) as u64 >= 1_000_000 {
-                    bail!("seed range '{part}' holds more than a million seeds");
+                    bail!("{what} range '{part}' holds more than a million values");
                 }
                 out.extend(a..=b);
             }
             _ => out.push(seed(part)?),
+        }
+        if out.len() > 1_000_000 {
+            bail!("'{s}' lists more than a million {what}s");
         }
     }
     Ok(out)
@@ -91,6 +162,9 @@ pub fn parse_grid(s: &str) -> Result<(usize, usize)> {
     if c == 0 || r == 0 {
         bail!("grid '{s}' has zero columns or rows");
     }
+    if c.saturating_mul(r) > MAX_CELLS {
+        bail!("grid '{s}' has more than {MAX_CELLS} cells (a limit of this program)");
+    }
     Ok((c, r))
 }
 
@@ -123,11 +197,12 @@ mod tests {
     }
 }
 
-/// Parse an optional index list such as `--layers 0-3,6` (same syntax as seeds).
+/// Parse an optional index list such as `--layers 0-3,6` (the seeds' syntax); errors name
+/// `flag` and say "index", not "seed".
 pub fn parse_indices(s: Option<&str>, flag: &str) -> Result<Option<Vec<usize>>> {
     s.map(|l| {
-        parse_seeds(l)
-            .with_context(|| flag.to_string())
+        parse_list(l, "index")
+            .with_context(|| format!("{flag} {l}"))
             .map(|v| v.into_iter().map(|x| x as usize).collect())
     })
     .transpose()

@@ -4,7 +4,7 @@
 mod args;
 mod cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// The allocator of the command line (see Cargo.toml): the library leaves this choice to the
 /// program that uses it.
@@ -90,6 +90,20 @@ enum Command {
     Train(cmd::train::Args),
 }
 
+/// Every flag that takes a value accepts a negative number as that value (`--seeds -1`,
+/// `--noise-reg -1`), so that our own validation names the flag and the accepted range instead
+/// of clap answering "unexpected argument '-1'".
+fn negative_values_allowed(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        if a.get_action().takes_values() {
+            a.allow_negative_numbers(true)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(negative_values_allowed)
+}
+
 fn main() {
     keep_freed_pages();
     // Exit quietly when the reader of our output goes away (`stylegan inspect F | head`),
@@ -106,7 +120,10 @@ fn main() {
         }
         default_hook(info);
     }));
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&negative_values_allowed(Cli::command()).get_matches()) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Generate(a) => cmd::generate::run(a),
         Command::Info(a) => cmd::info::run(a),

@@ -115,19 +115,24 @@ fn peak_rss() -> String {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if a.iters == 0 {
-        bail!("--iters must be at least 1");
+    use crate::args::count;
+    count("--iters", a.iters, 1, 10_000)?;
+    count("--train-steps", a.train_steps, 1, 100_000)?;
+    for &b in &a.batches {
+        count("--batches", b, 1, 256)?;
     }
-    let device = super::device(&a.device)?;
+    for &r in &a.resolutions {
+        if !(r.is_power_of_two() && (4..=2048).contains(&r)) {
+            bail!("--resolutions must be powers of two from 4 to 2048, got {r}");
+        }
+    }
     for w in &a.what {
         if w != "generate" && w != "train" {
             bail!("--what: unknown '{w}' (expected generate, train)");
         }
     }
+    let device = super::device(&a.device)?;
     if a.what.iter().any(|w| w == "train") {
-        if a.train_steps == 0 {
-            bail!("--train-steps must be at least 1");
-        }
         bench_train(a.train_steps, &device)?;
         println!();
     }

@@ -67,10 +67,18 @@ enum Method {
     },
 }
 
+/// `--out`: a `.safetensors` path that can be written, checked before any work.
+fn check_out(out: &std::path::Path) -> Result<()> {
+    use anyhow::Context;
+    stylegan::io::check_output(out, stylegan::io::OutputKind::Safetensors).context("--out")?;
+    Ok(())
+}
+
 pub fn run(a: Args) -> Result<()> {
     match a.method {
         Method::Sefa { net, out, layers } => {
             let layers = crate::args::parse_indices(layers.as_deref(), "--layers")?;
+            check_out(&out)?;
             let g = net.generator()?;
             let dirs = sefa(&g, layers.as_deref())?;
             dirs.save(&out)?;
@@ -99,6 +107,7 @@ pub fn run(a: Args) -> Result<()> {
             if !(ratio > 0.0 && ratio <= 0.5) {
                 anyhow::bail!("--ratio must be in (0, 0.5], got {ratio}");
             }
+            check_out(&out)?;
             let s = stylegan::attributes::LabelledSamples::load(&samples)?;
             let dirs =
                 stylegan::edit::interfacegan::interfacegan(&s, &attribute, &condition, ratio)?;
@@ -120,8 +129,20 @@ pub fn run(a: Args) -> Result<()> {
             seed,
         } => {
             let space: stylegan::latent::Space = space.into();
+            crate::args::count("--samples", samples, 2, 100_000)?;
+            crate::args::count("--components", components, 1, 10_000)?;
+            check_out(&out)?;
             let g = net.generator()?;
-            let dirs = stylegan::edit::ganspace::ganspace(&g, space, samples, components, seed)?;
+            let pb = super::progress(samples, "sampling latents");
+            let dirs = stylegan::edit::ganspace::ganspace_with_progress(
+                &g,
+                space,
+                samples,
+                components,
+                seed,
+                &mut |done, _| pb.set_position(done as u64),
+            )?;
+            pb.finish_and_clear();
             dirs.save(&out)?;
             let top: Vec<String> = dirs
                 .values

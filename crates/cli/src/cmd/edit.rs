@@ -14,7 +14,7 @@ pub struct Args {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seeds (grid rows), e.g. `0-3`.
-    #[arg(long, required_unless_present = "latent")]
+    #[arg(long, required_unless_present = "latent", allow_hyphen_values = true)]
     seeds: Option<String>,
     /// A real image's projection (`stylegan project` → projected.safetensors) instead of
     /// seeds: one grid row, with the projection's noise maps. w / wplus projections take w
@@ -57,25 +57,24 @@ pub struct Args {
     outdir: PathBuf,
 }
 
-/// `a:b:n` → n evenly spaced values from a to b; or a comma list.
-pub fn parse_strengths(s: &str) -> Result<Vec<f64>> {
+/// `a:b:n` → n evenly spaced values from a to b; or a comma list (at most
+/// [`crate::args::MAX_CELLS`] values). Errors name `flag`.
+pub fn parse_strengths(s: &str, flag: &str) -> Result<Vec<f64>> {
     let parts: Vec<&str> = s.split(':').collect();
     let v: Vec<f64> = if parts.len() == 3 {
         let a: f64 = parts[0]
             .trim()
             .parse()
-            .with_context(|| format!("--strengths start '{}'", parts[0]))?;
+            .with_context(|| format!("{flag} start '{}'", parts[0]))?;
         let b: f64 = parts[1]
             .trim()
             .parse()
-            .with_context(|| format!("--strengths stop '{}'", parts[1]))?;
+            .with_context(|| format!("{flag} stop '{}'", parts[1]))?;
         let n: usize = parts[2]
             .trim()
             .parse()
-            .with_context(|| format!("--strengths count '{}'", parts[2]))?;
-        if n == 0 {
-            bail!("--strengths count must be at least 1");
-        }
+            .with_context(|| format!("{flag} count '{}'", parts[2]))?;
+        crate::args::count(&format!("{flag} count"), n, 1, crate::args::MAX_CELLS)?;
         (0..n)
             .map(|i| {
                 if n == 1 {
@@ -90,24 +89,30 @@ pub fn parse_strengths(s: &str) -> Result<Vec<f64>> {
             .map(|x| {
                 x.trim()
                     .parse::<f64>()
-                    .with_context(|| format!("--strengths value '{x}'"))
+                    .with_context(|| format!("{flag} value '{x}'"))
             })
             .collect::<Result<_>>()?
     } else {
-        bail!("--strengths must be START:STOP:COUNT or a comma list, got '{s}'");
+        bail!("{flag} must be START:STOP:COUNT or a comma list, got '{s}'");
     };
     if v.iter().any(|x| !x.is_finite()) {
-        bail!("--strengths must be finite numbers");
+        bail!("{flag} must be finite numbers, got '{s}'");
     }
+    crate::args::count(&format!("{flag} (number of values)"), v.len(), 1, crate::args::MAX_CELLS)?;
     Ok(v)
 }
 
 pub fn run(a: Args) -> Result<()> {
     let seeds: Vec<Option<u32>> = match &a.seeds {
-        Some(s) => crate::args::parse_seeds(s)?.into_iter().map(Some).collect(),
+        Some(s) => crate::args::parse_seeds(s)
+            .context("--seeds")?
+            .into_iter()
+            .map(Some)
+            .collect(),
         None => vec![None],
     };
-    let strengths = parse_strengths(&a.strengths)?;
+    let strengths = parse_strengths(&a.strengths, "--strengths")?;
+    crate::args::finite("--trunc", a.trunc)?;
     let noise: NoiseMode = a.noise_mode.into();
     let layers = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let g = Generator::load(&a.net.path()?, &a.net.device()?)?;
@@ -141,7 +146,13 @@ pub fn run(a: Args) -> Result<()> {
         edit.check_space(space)
             .with_context(|| format!("--space {}", space.name()))?;
     }
-    super::generate::prepare_outdir(&a.outdir)?;
+    crate::args::grid_fits(
+        "--seeds/--strengths",
+        strengths.len(),
+        seeds.len(),
+        g.config.img_resolution,
+    )?;
+    stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
     let pb = super::progress(seeds.len() * strengths.len(), "editing");
     let mut cells = Vec::new();
     for &seed in &seeds {

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use stylegan::data::Dataset;
-use stylegan::invert::stats::{STATS_SAMPLES, STATS_SEED};
+use stylegan::invert::stats::STATS_SAMPLES;
 use stylegan::invert::target::from_chw_u8;
-use stylegan::invert::{evaluate_inversion, latent_stats, EvalConfig, EvalTarget, Method};
+use stylegan::invert::{evaluate_inversion, EvalConfig, EvalTarget, Method};
 use stylegan::io::image::{grid, Image8};
 use stylegan::models::Generator;
 
@@ -62,13 +62,27 @@ pub fn run(a: Args) -> Result<()> {
         pti_steps: a.pti_steps,
         prior_weight: a.prior_weight,
     };
-    if a.steps == 0 || a.pti_steps == 0 {
-        bail!("--steps and --pti-steps must be at least 1");
+    use crate::args::{count, within};
+    count("--steps", a.steps, 1, 100_000)?;
+    count("--pti-steps", a.pti_steps, 1, 100_000)?;
+    count("--count", a.count, 0, 10_000)?;
+    count("--generated", a.generated, 0, 10_000)?;
+    count("--zoom", a.zoom, 1, 64)?;
+    within("--prior-weight", a.prior_weight, 0.0, 1e6)?;
+    if a.gen_seed.checked_add(a.generated as u32).is_none() {
+        bail!("--gen-seed {} + --generated {} passes the last seed", a.gen_seed, a.generated);
     }
+    stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
     let device = a.net.device()?;
     let network = a.net.path()?;
     let g = Generator::load(&network, &device)?;
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
+    // The pictures (up to 8 rows of target + methods, enlarged) must fit before the work.
+    crate::args::picture(
+        "--zoom",
+        (cfg.methods.len() + 1) * r * a.zoom,
+        8 * r * a.zoom,
+    )?;
 
     let mut targets: Vec<EvalTarget> = Vec::new();
     if let Some(path) = &a.targets {
@@ -104,10 +118,9 @@ pub fn run(a: Args) -> Result<()> {
     if targets.is_empty() {
         bail!("no targets: give --targets DATASET and/or --generated N");
     }
-    super::generate::prepare_outdir(&a.outdir)?;
     let lpips = super::project::lpips(&device)?;
     eprintln!("measuring the latent distribution ...");
-    let stats = latent_stats(&g, STATS_SAMPLES, STATS_SEED, None)?;
+    let stats = super::latent_stats(&g, STATS_SAMPLES, None)?;
     let pb = super::progress(targets.len() * cfg.steps_per_target(), "inverting");
     let eval = evaluate_inversion(&g, &lpips, &targets, &cfg, &stats, &mut |done| {
         pb.set_position(done as u64)
@@ -172,8 +185,8 @@ pub fn run(a: Args) -> Result<()> {
             .into_iter()
             .take(8)
             .flatten()
-            .map(|i| i.upscale(a.zoom.max(1)))
-            .collect();
+            .map(|i| i.upscale(a.zoom))
+            .collect::<stylegan::Result<_>>()?;
         grid(&shown, cols, shown.len() / cols)?
             .save_png(&a.outdir.join(format!("inversion-{grp}.png")))?;
     }

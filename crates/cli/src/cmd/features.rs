@@ -8,13 +8,19 @@ use stylegan::invert::with_noise_of;
 use stylegan::latent::Latent;
 use stylegan::models::{Generator, NoiseMode};
 
-/// Write one image `[1, C, H, W]` in [-1, 1] as PNG.
-fn save_png<T>(img: T, path: &std::path::Path) -> Result<()>
+/// Write one image `[1, C, H, W]` in [-1, 1] in the format of `path`'s extension.
+fn save_image<T>(img: T, path: &std::path::Path) -> Result<()>
 where
     T: Into<stylegan::features::ImageTensor>,
 {
     let img: stylegan::features::ImageTensor = img.into();
-    img.to_image8()?.save_png(path)?;
+    img.to_image8()?.save(path)?;
+    Ok(())
+}
+
+/// `--output`: an image path that can be written, checked before any work.
+fn check_image_output(path: &std::path::Path) -> Result<()> {
+    stylegan::io::check_output(path, stylegan::io::OutputKind::Image).context("--output")?;
     Ok(())
 }
 
@@ -34,7 +40,7 @@ pub struct ExpandArgs {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seed.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: u32,
     /// Block after which the features are extended (0 = 4×4 block; StyleGAN2, required there).
     #[arg(long)]
@@ -54,14 +60,24 @@ pub struct ExpandArgs {
     /// Noise mode: const, random or none.
     #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
     noise_mode: crate::args::NoiseArg,
-    /// Output PNG.
+    /// Output image (.png, .jpg or .webp).
     #[arg(long)]
     output: PathBuf,
 }
 
 pub fn run_expand(a: ExpandArgs) -> Result<()> {
     let noise: NoiseMode = a.noise_mode.into();
+    crate::args::finite("--trunc", a.trunc)?;
+    crate::args::within("--width-factor", a.width_factor, 1.0, 64.0)?;
+    crate::args::within("--height-factor", a.height_factor, 1.0, 64.0)?;
+    check_image_output(&a.output)?;
     let g = Generator::load(a.net.path()?, &a.net.device()?)?;
+    stylegan::features::extend::check_expanded_size(
+        g.config.img_resolution,
+        a.width_factor,
+        a.height_factor,
+    )
+    .context("--width-factor/--height-factor")?;
     let latent = Latent::from_seeds(&g, &[a.seed], None)?.truncate(&g, a.trunc, None)?;
     let img = if let Ok(s3) = g.synthesis.sg3("expand") {
         // StyleGAN3: the Fourier input plane goes on; no block or padding mode to choose.
@@ -92,7 +108,7 @@ pub fn run_expand(a: ExpandArgs) -> Result<()> {
             noise,
         )?
     };
-    save_png(img, &a.output)?;
+    save_image(img, &a.output)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
 }
@@ -102,14 +118,14 @@ pub struct BlendArgs {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seed of image A (α = 0).
-    #[arg(long, required_unless_present = "latent_a")]
+    #[arg(long, required_unless_present = "latent_a", allow_negative_numbers = true)]
     seed_a: Option<u32>,
     /// Image A as a projection (`stylegan project` → projected.safetensors) instead of a seed;
     /// its noise maps are used for both images.
     #[arg(long, conflicts_with = "seed_a")]
     latent_a: Option<PathBuf>,
     /// Seed of image B (α = 1).
-    #[arg(long, required_unless_present = "latent_b")]
+    #[arg(long, required_unless_present = "latent_b", allow_negative_numbers = true)]
     seed_b: Option<u32>,
     /// Image B as a projection instead of a seed.
     #[arg(long, conflicts_with = "seed_b")]
@@ -127,15 +143,17 @@ pub struct BlendArgs {
     /// Noise mode: const, random or none.
     #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
     noise_mode: crate::args::NoiseArg,
-    /// Output PNG.
+    /// Output image (.png, .jpg or .webp).
     #[arg(long)]
     output: PathBuf,
 }
 
 pub fn run_blend(a: BlendArgs) -> Result<()> {
     let noise: NoiseMode = a.noise_mode.into();
+    crate::args::finite("--trunc", a.trunc)?;
     let mask = parse_mask(&a.mask)?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
+    check_image_output(&a.output)?;
     let g = Generator::load(a.net.path()?, &a.net.device()?)?;
     let sa = super::pick_latent(&g, a.seed_a, a.latent_a.as_deref(), a.trunc, "image A")?;
     let sb = super::pick_latent(&g, a.seed_b, a.latent_b.as_deref(), a.trunc, "image B")?;
@@ -160,7 +178,7 @@ pub fn run_blend(a: BlendArgs) -> Result<()> {
             noise,
         )?
     };
-    save_png(img, &a.output)?;
+    save_image(img, &a.output)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
 }
@@ -170,7 +188,7 @@ pub struct PanoramaArgs {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seeds, left to right, e.g. `1,2,3,4`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     seeds: String,
     /// Block whose features are laid side by side (0 = 4×4; StyleGAN2, default 1). A
     /// StyleGAN3 panorama is made on the Fourier input and takes no block.
@@ -188,15 +206,23 @@ pub struct PanoramaArgs {
     /// Noise mode: const, random or none.
     #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
     noise_mode: crate::args::NoiseArg,
-    /// Output PNG.
+    /// Output image (.png, .jpg or .webp).
     #[arg(long)]
     output: PathBuf,
 }
 
 pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
-    let seeds = crate::args::parse_seeds(&a.seeds)?;
+    let seeds = crate::args::parse_seeds(&a.seeds).context("--seeds")?;
     let noise: NoiseMode = a.noise_mode.into();
+    crate::args::finite("--trunc", a.trunc)?;
+    crate::args::within("--overlap", a.overlap, 0.0, 0.95)?;
+    check_image_output(&a.output)?;
     let g = Generator::load(a.net.path()?, &a.net.device()?)?;
+    // The panorama is one image wide per seed, less the overlaps.
+    let r = g.config.img_resolution;
+    let long = r + ((seeds.len().max(1) - 1) as f64 * r as f64 * (1.0 - a.overlap)).ceil() as usize;
+    stylegan::features::extend::check_expanded_size(r, long as f64 / r as f64, 1.0)
+        .context("--seeds/--overlap: the panorama")?;
     let direction = if a.vertical {
         stylegan::features::Direction::Vertical
     } else {
@@ -218,7 +244,7 @@ pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
             })
             .collect::<Result<_>>()?;
         let img = stylegan::features::panorama_stylegan3(&g, &ws, a.overlap, direction)?;
-        save_png(img, &a.output)?;
+        save_image(img, &a.output)?;
         eprintln!("wrote {} ({} seeds)", a.output.display(), seeds.len());
         return Ok(());
     }
@@ -233,7 +259,7 @@ pub fn run_panorama(a: PanoramaArgs) -> Result<()> {
     let refs: Vec<&[_]> = styles.iter().map(Vec::as_slice).collect();
     let layer = a.layer.unwrap_or(1);
     let img = stylegan::features::panorama(&g, &refs, layer, a.overlap, direction, noise)?;
-    save_png(img, &a.output)?;
+    save_image(img, &a.output)?;
     eprintln!("wrote {} ({} seeds)", a.output.display(), seeds.len());
     Ok(())
 }
@@ -243,14 +269,14 @@ pub struct TransferArgs {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seed of the source image (kept outside the region).
-    #[arg(long, required_unless_present = "latent_src")]
+    #[arg(long, required_unless_present = "latent_src", allow_negative_numbers = true)]
     seed_src: Option<u32>,
     /// The source as a projection (`stylegan project`, w or wplus) instead of a seed; its noise
     /// maps are used.
     #[arg(long, conflicts_with = "seed_src")]
     latent_src: Option<PathBuf>,
     /// Seed of the reference image (its region is transferred).
-    #[arg(long, required_unless_present = "latent_ref")]
+    #[arg(long, required_unless_present = "latent_ref", allow_negative_numbers = true)]
     seed_ref: Option<u32>,
     /// The reference as a projection (w or wplus) instead of a seed.
     #[arg(long, conflicts_with = "seed_ref")]
@@ -273,13 +299,15 @@ pub struct TransferArgs {
     /// Noise mode: const, random or none.
     #[arg(long, value_enum, default_value_t = crate::args::NoiseArg::Const)]
     noise_mode: crate::args::NoiseArg,
-    /// Output PNG.
+    /// Output image (.png, .jpg or .webp).
     #[arg(long)]
     output: PathBuf,
 }
 
 pub fn run_transfer(a: TransferArgs) -> Result<()> {
     let noise: NoiseMode = a.noise_mode.into();
+    crate::args::finite("--trunc", a.trunc)?;
+    check_image_output(&a.output)?;
     let mask = match (&a.r#box, &a.mask) {
         (Some(b), None) => {
             let v: Vec<f64> = b
@@ -324,7 +352,7 @@ pub fn run_transfer(a: TransferArgs) -> Result<()> {
         layers.as_deref(),
         noise,
     )?;
-    save_png(img, &a.output)?;
+    save_image(img, &a.output)?;
     eprintln!("wrote {}", a.output.display());
     Ok(())
 }
@@ -334,7 +362,7 @@ pub struct SingleImageArgs {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seed of the image.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: u32,
     /// Block whose features are shifted (0 = 4×4).
     #[arg(long, default_value_t = 1)]
@@ -354,9 +382,9 @@ pub struct SingleImageArgs {
 }
 
 pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
-    if a.count == 0 {
-        anyhow::bail!("--count must be at least 1");
-    }
+    crate::args::count("--count", a.count, 1, 1000)?;
+    crate::args::finite("--trunc", a.trunc)?;
+    stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
     let g = Generator::load(a.net.path()?, &a.net.device()?)?;
     g.synthesis.sg2("single-image")?;
     let styles = Latent::from_seeds(&g, &[a.seed], None)?
@@ -367,7 +395,6 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
         anyhow::bail!("--layer {} is out of range 0..{}", a.layer, n_blocks - 1);
     }
     let r = 4usize << a.layer;
-    super::generate::prepare_outdir(&a.outdir)?;
     let mut cells = Vec::new();
     let orig = stylegan::features::ImageTensor(stylegan::features::single_image(
         &g,
@@ -409,7 +436,7 @@ pub struct TranslateArgs {
     #[arg(long)]
     child: PathBuf,
     /// Seeds.
-    #[arg(long, required_unless_present = "latent")]
+    #[arg(long, required_unless_present = "latent", allow_hyphen_values = true)]
     seeds: Option<String>,
     /// A real image's projection into the parent (`stylegan project --network PARENT`)
     /// instead of seeds; its noise maps are used in both networks.
@@ -434,21 +461,32 @@ pub struct TranslateArgs {
 
 pub fn run_translate(a: TranslateArgs) -> Result<()> {
     let seeds: Vec<Option<u32>> = match &a.seeds {
-        Some(s) => crate::args::parse_seeds(s)?.into_iter().map(Some).collect(),
+        Some(s) => crate::args::parse_seeds(s)
+            .context("--seeds")?
+            .into_iter()
+            .map(Some)
+            .collect(),
         None => vec![None],
     };
+    crate::args::finite("--trunc", a.trunc)?;
     let parent = Generator::load(&super::network(&a.parent)?, &stylegan::backend::cpu())?;
     let child = Generator::load(&a.child, &stylegan::backend::cpu())?;
     let layers: Option<Vec<usize>> = crate::args::parse_indices(a.layers.as_deref(), "--layers")?;
     let masks: Vec<(String, Mask)> = match a.mask.as_deref() {
         Some(spec @ ("horizontal" | "vertical")) => vec![(spec.into(), parse_mask(spec)?)],
         Some(path) => vec![("mask".into(), parse_mask(path)?)],
-        None => super::edit::parse_strengths(&a.alphas)?
+        None => super::edit::parse_strengths(&a.alphas, "--alphas")?
             .into_iter()
             .map(|v| (format!("{v:.2}"), Mask::Constant(v as f32)))
             .collect(),
     };
-    super::generate::prepare_outdir(&a.outdir)?;
+    crate::args::grid_fits(
+        "--seeds/--alphas",
+        masks.len(),
+        seeds.len(),
+        parent.config.img_resolution,
+    )?;
+    stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
     let mut cells = Vec::new();
     for &seed in &seeds {
         let src = super::pick_latent(&parent, seed, a.latent.as_deref(), a.trunc, "input")?;

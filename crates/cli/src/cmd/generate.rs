@@ -1,6 +1,6 @@
 //! `stylegan generate`: images from seeds, like the official `gen_images.py`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use stylegan::io::image::{grid, Image8};
@@ -13,7 +13,7 @@ pub struct Args {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seeds, e.g. `0,1,4-6`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     seeds: String,
     /// Truncation psi.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
@@ -47,15 +47,16 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let seeds = crate::args::parse_seeds(&a.seeds)?;
-    if !a.trunc.is_finite() {
-        bail!("--trunc must be a finite number, got {}", a.trunc);
-    }
-    if a.batch == 0 {
-        bail!("--batch must be at least 1");
-    }
+    let seeds = crate::args::parse_seeds(&a.seeds).context("--seeds")?;
+    crate::args::finite("--trunc", a.trunc)?;
+    crate::args::count("--batch", a.batch, 1, crate::args::MAX_BATCH)?;
     let noise: NoiseMode = a.noise_mode.into();
-    let grid_shape = a.grid.as_deref().map(crate::args::parse_grid).transpose()?;
+    let grid_shape = a
+        .grid
+        .as_deref()
+        .map(crate::args::parse_grid)
+        .transpose()
+        .context("--grid")?;
     if let Some((c, r)) = grid_shape {
         if c * r < seeds.len() {
             bail!(
@@ -76,9 +77,12 @@ pub fn run(a: Args) -> Result<()> {
             );
         }
     }
-    // Fail on a bad --class before any work.
+    // Fail on a bad --class, a grid too large or an unwritable --outdir before any work.
     g.label(a.class, 1).context("--class")?;
-    prepare_outdir(&a.outdir)?;
+    if let Some((c, r)) = grid_shape {
+        crate::args::grid_fits("--grid", c, r, g.config.img_resolution)?;
+    }
+    stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
 
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
     let pb = super::progress(seeds.len(), "generating");
@@ -96,6 +100,7 @@ pub fn run(a: Args) -> Result<()> {
         )?;
         let img = g.synthesis.forward(&ws, noise)?;
         let pixels = stylegan::backend::to_vec(&img)?;
+        stylegan::io::image::check_finite(&pixels, c * r * r)?;
         let ws_data: Vec<f32> = if a.save_latents {
             stylegan::backend::to_vec(&ws)?
         } else {
@@ -137,16 +142,5 @@ pub fn run(a: Args) -> Result<()> {
         grid(&images, cols, rows)?.save_png(&a.outdir.join("grid.png"))?;
     }
     eprintln!("wrote {} image(s) to {}", seeds.len(), a.outdir.display());
-    Ok(())
-}
-
-/// Create the output directory and check that it is writable before doing any work.
-pub fn prepare_outdir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let probe = dir.join(format!(".stylegan-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"")
-        .with_context(|| format!("output directory {} is not writable", dir.display()))?;
-    let _ = std::fs::remove_file(probe);
     Ok(())
 }

@@ -13,10 +13,10 @@ pub struct Args {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Row seeds: their ws are kept except for `--styles`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     rows: String,
     /// Column seeds: they give the layers in `--styles`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     cols: String,
     /// Layers taken from the column seed, e.g. `0-6`.
     #[arg(long, default_value = "0-6")]
@@ -39,16 +39,11 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let rows = crate::args::parse_seeds(&a.rows)?;
-    let cols = crate::args::parse_seeds(&a.cols)?;
-    let styles: Vec<usize> = crate::args::parse_seeds(&a.styles)
-        .context("--styles")?
-        .into_iter()
-        .map(|s| s as usize)
-        .collect();
-    if !a.trunc.is_finite() {
-        bail!("--trunc must be a finite number, got {}", a.trunc);
-    }
+    let rows = crate::args::parse_seeds(&a.rows).context("--rows")?;
+    let cols = crate::args::parse_seeds(&a.cols).context("--cols")?;
+    let styles: Vec<usize> =
+        crate::args::parse_indices(Some(&a.styles), "--styles")?.unwrap_or_default();
+    crate::args::finite("--trunc", a.trunc)?;
     let noise: NoiseMode = a.noise_mode.into();
     let g = Generator::load(&a.net.path()?, &a.net.device()?)?;
     if let Some(&bad) = styles.iter().find(|&&s| s >= g.num_ws()) {
@@ -59,7 +54,13 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     g.label(a.class, 1).context("--class")?;
-    super::generate::prepare_outdir(&a.outdir)?;
+    crate::args::grid_fits(
+        "--rows/--cols",
+        cols.len() + 1,
+        rows.len() + 1,
+        g.config.img_resolution,
+    )?;
+    stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
     let ws_of = |seed: u32| -> Result<_> {
         Ok(g.mapping_ws(
             g.z_tensor(&[z_from_seed(seed, g.config.z_dim)])?,
@@ -71,6 +72,7 @@ pub fn run(a: Args) -> Result<()> {
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
     let render = |ws: &_| -> Result<(Image8, Vec<f32>)> {
         let img = stylegan::backend::to_vec(&g.synthesis.forward(ws, noise)?)?;
+        stylegan::io::image::check_finite(&img, c * r * r)?;
         Ok((Image8::from_chw(&img, c, r, r), img))
     };
     let row_ws: Vec<_> = rows.iter().map(|&s| ws_of(s)).collect::<Result<_>>()?;

@@ -22,25 +22,59 @@ use std::path::PathBuf;
 use anyhow::{bail, Result};
 use stylegan::{Device, DeviceKind};
 
-/// The bundled demo model (a 32×32 facesjs face generator trained by this project; see README).
-pub const DEMO_MODEL: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../models/faces32.safetensors"
-);
+/// The bundled demo model's file name (a 32×32 facesjs face generator trained by this
+/// project; see README), looked for in [`models_dirs`].
+pub const DEMO_MODEL: &str = "faces32.safetensors";
+
+/// Where the bundled models are looked for, in order:
+/// 1. `$STYLEGAN_MODELS` (a folder), when set;
+/// 2. beside the executable: `models/`, `../share/stylegan-rs/models/` (an install prefix:
+///    `bin/stylegan` + `share/stylegan-rs/models/`), and `../../models/` (the checkout's
+///    `target/{debug,release}/stylegan`);
+/// 3. the `models/` folder of the checkout the program was built from (last: a moved or
+///    deleted checkout only loses this one).
+pub fn models_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("STYLEGAN_MODELS").filter(|d| !d.is_empty()) {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .and_then(|e| e.parent().map(|p| p.to_path_buf()))
+    {
+        dirs.push(exe_dir.join("models"));
+        dirs.push(exe_dir.join("../share/stylegan-rs/models"));
+        dirs.push(exe_dir.join("../../models"));
+    }
+    dirs.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")));
+    dirs
+}
+
+/// The bundled model `name` (e.g. `faces32.safetensors`): the first of [`models_dirs`] that
+/// holds it, or an error listing where it was looked for.
+pub fn bundled_model(name: &str) -> Result<PathBuf> {
+    let dirs = models_dirs();
+    if let Some(p) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) {
+        return Ok(p);
+    }
+    bail!(
+        "the bundled model {name} is not in any of {} (set STYLEGAN_MODELS to the folder that \
+         holds it, or pass --network FILE)",
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
 
 /// `--network`, or the bundled demo model when it is absent.
 pub fn network(given: &Option<PathBuf>) -> Result<PathBuf> {
-    if let Some(p) = given {
-        return Ok(p.clone());
+    match given {
+        Some(p) => Ok(p.clone()),
+        None => bundled_model(DEMO_MODEL)
+            .map_err(|e| anyhow::anyhow!("no --network given, and {e}")),
     }
-    let p = PathBuf::from(DEMO_MODEL);
-    if !p.is_file() {
-        bail!(
-            "no --network given and the bundled demo model is missing at {} (pass --network FILE)",
-            p.display()
-        );
-    }
-    Ok(p)
 }
 
 /// `--device cpu|gpu` → a burn device.
@@ -48,21 +82,139 @@ pub fn device(kind: &crate::args::DeviceArg) -> Result<Device> {
     Ok(stylegan::device(DeviceKind::from(*kind))?)
 }
 
-/// A progress bar for `n` items (hidden for small jobs).
-pub fn progress(n: usize, what: &str) -> indicatif::ProgressBar {
-    if n <= 4 {
-        return indicatif::ProgressBar::hidden();
+/// A progress report for `n` items: an indicatif bar on a terminal; where stderr is a file or
+/// a pipe (a logged or backgrounded run), a plain line every [`plain_interval`] and one when
+/// the work ends. Jobs of four items or fewer show nothing.
+pub fn progress(n: usize, what: &str) -> Progress {
+    use std::io::IsTerminal;
+    let plain = !std::io::stderr().is_terminal();
+    let bar = if n <= 4 || plain {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let pb = indicatif::ProgressBar::new(n as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb.set_message(what.to_string());
+        pb
+    };
+    Progress {
+        bar,
+        plain: (plain && n > 4).then(|| {
+            std::sync::Mutex::new(Plain {
+                what: what.to_string(),
+                msg: String::new(),
+                pos: 0,
+                len: n as u64,
+                start: std::time::Instant::now(),
+                last: std::time::Instant::now(),
+            })
+        }),
     }
-    let pb = indicatif::ProgressBar::new(n as u64);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})",
+}
+
+/// How often a plain progress line is printed: `STYLEGAN_PROGRESS_SECS` (default 10 s).
+pub fn plain_interval() -> std::time::Duration {
+    let secs = std::env::var("STYLEGAN_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(10.0);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// See [`progress`].
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+    plain: Option<std::sync::Mutex<Plain>>,
+}
+
+struct Plain {
+    what: String,
+    msg: String,
+    pos: u64,
+    len: u64,
+    start: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl Plain {
+    fn line(&self) -> String {
+        let secs = self.start.elapsed().as_secs_f64();
+        let pct = 100.0 * self.pos as f64 / self.len.max(1) as f64;
+        let rate = self.pos as f64 / secs.max(1e-9);
+        let eta = if self.pos > 0 {
+            format!(", eta {:.0} s", (self.len.saturating_sub(self.pos)) as f64 / rate)
+        } else {
+            String::new()
+        };
+        let msg = if self.msg.is_empty() || self.msg == self.what {
+            String::new()
+        } else {
+            format!(" ({})", self.msg)
+        };
+        format!(
+            "{}: {}/{} ({pct:.0}%) after {secs:.0} s{eta}{msg}",
+            self.what, self.pos, self.len
         )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
+    }
+}
+
+impl Progress {
+    fn update(&self, f: impl FnOnce(&mut Plain)) {
+        if let Some(p) = &self.plain {
+            let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut p);
+            if p.last.elapsed() >= plain_interval() {
+                p.last = std::time::Instant::now();
+                eprintln!("{}", p.line());
+            }
+        }
+    }
+
+    pub fn inc(&self, n: u64) {
+        self.bar.inc(n);
+        self.update(|p| p.pos += n);
+    }
+
+    pub fn set_position(&self, pos: u64) {
+        self.bar.set_position(pos);
+        self.update(|p| p.pos = pos);
+    }
+
+    pub fn set_message(&self, msg: String) {
+        if let Some(p) = &self.plain {
+            p.lock().unwrap_or_else(|e| e.into_inner()).msg = msg.clone();
+        }
+        self.bar.set_message(msg);
+    }
+
+    /// True when no bar is drawn (plain lines or nothing).
+    pub fn is_hidden(&self) -> bool {
+        self.bar.is_hidden()
+    }
+
+    /// A line printed above the bar (or plainly).
+    pub fn println(&self, line: impl AsRef<str>) {
+        if self.bar.is_hidden() {
+            eprintln!("{}", line.as_ref());
+        } else {
+            self.bar.println(line.as_ref());
+        }
+    }
+
+    /// The work is over: the bar goes; a plain report prints its last line.
+    pub fn finish_and_clear(&self) {
+        self.bar.finish_and_clear();
+        if let Some(p) = &self.plain {
+            let p = p.lock().unwrap_or_else(|e| e.into_inner());
+            eprintln!("{}", p.line());
+        }
+    }
 }
 
 /// The latent named by `--seed…` or `--latent…` (a `stylegan project` output) for `g`
@@ -82,4 +234,22 @@ pub fn pick_latent(
         }
         stylegan::invert::LatentSource::Seed(s) => format!("{what}: seed {s}"),
     })
+}
+
+/// The latent distribution of `g` ([`stylegan::invert::latent_stats`]) with a progress report.
+pub fn latent_stats(
+    g: &stylegan::models::Generator,
+    samples: usize,
+    class: Option<usize>,
+) -> Result<stylegan::invert::LatentStats> {
+    let pb = progress(samples, "measuring the latent distribution");
+    let stats = stylegan::invert::latent_stats_with_progress(
+        g,
+        samples,
+        stylegan::invert::stats::STATS_SEED,
+        class,
+        &mut |done, _| pb.set_position(done as u64),
+    )?;
+    pb.finish_and_clear();
+    Ok(stats)
 }

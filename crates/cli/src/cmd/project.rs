@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use stylegan::invert::stats::STATS_SEED;
 use stylegan::invert::{load_target, project, Prior, ProjectorConfig};
 use stylegan::io::image::{grid, Image8};
 use stylegan::latent::Space;
@@ -70,9 +69,7 @@ pub fn parse_prior(name: crate::args::PriorArg, weight: f64) -> Result<Prior> {
     match name {
         crate::args::PriorArg::None => Ok(Prior::None),
         crate::args::PriorArg::GaussianS => {
-            if !(weight.is_finite() && weight >= 0.0) {
-                bail!("--prior-weight must be a finite number >= 0, got {weight}");
-            }
+            crate::args::within("--prior-weight", weight, 0.0, 1e6)?;
             Ok(Prior::GaussianS { weight })
         }
     }
@@ -98,9 +95,10 @@ pub fn run(a: Args) -> Result<()> {
             space.name()
         );
     }
-    if a.steps == 0 {
-        bail!("--steps must be at least 1");
-    }
+    crate::args::count("--steps", a.steps, 1, 100_000)?;
+    crate::args::within("--noise-reg", a.noise_reg, 0.0, 1e12)?;
+    crate::args::within("--prior-weight", a.prior_weight, 0.0, 1e6)?;
+    stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
     let device = a.net.device()?;
     let network = a.net.path()?;
     let g = Generator::load(&network, &device)?;
@@ -109,7 +107,6 @@ pub fn run(a: Args) -> Result<()> {
     for n in &target.notes {
         eprintln!("note: {}: {n}", a.target.display());
     }
-    super::generate::prepare_outdir(&a.outdir)?;
     let lpips = lpips(&device)?;
     let cfg = ProjectorConfig {
         space,
@@ -126,7 +123,7 @@ pub fn run(a: Args) -> Result<()> {
         "measuring the latent distribution ({} samples) ...",
         cfg.stat_samples
     );
-    let stats = stylegan::invert::latent_stats(&g, cfg.stat_samples, STATS_SEED, a.class)?;
+    let stats = super::latent_stats(&g, cfg.stat_samples, a.class)?;
     let pb = super::progress(a.steps, &format!("projecting into {}", space.name()));
     let proj = project(&g, &lpips, &target.tensor, &cfg, Some(&stats), &mut |s| {
         pb.set_position(s.step as u64 + 1);

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use stylegan::invert::pti::PtiConfig;
-use stylegan::invert::stats::{STATS_SAMPLES, STATS_SEED};
+use stylegan::invert::stats::STATS_SAMPLES;
 use stylegan::invert::{load_target, pivotal_tuning, Projection};
 use stylegan::io::checkpoint::Checkpoint;
 use stylegan::io::image::grid;
+use stylegan::io::{check_output, OutputKind};
 use stylegan::models::{Generator, NoiseMode};
 
 #[derive(clap::Args)]
@@ -48,11 +49,14 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if a.steps == 0 {
-        bail!("--steps must be at least 1");
+    crate::args::count("--steps", a.steps, 1, 100_000)?;
+    if !(a.lr.is_finite() && a.lr > 0.0 && a.lr <= 1.0) {
+        bail!("--lr must be a number in (0, 1], got {}", a.lr);
     }
-    if !(a.lr.is_finite() && a.lr > 0.0) {
-        bail!("--lr must be a positive number, got {}", a.lr);
+    // Unwritable destinations are found now, not after the tuning.
+    check_output(&a.out, OutputKind::Safetensors).context("--out")?;
+    if let Some(p) = &a.compare {
+        check_output(p, OutputKind::Image).context("--compare")?;
     }
     let device = a.net.device()?;
     let network = a.net.path()?;
@@ -64,7 +68,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let pivot = Projection::load(&a.pivot, &g)?;
     let lpips = super::project::lpips(&device)?;
-    let stats = stylegan::invert::latent_stats(&g, STATS_SAMPLES, STATS_SEED, None)?;
+    let stats = super::latent_stats(&g, STATS_SAMPLES, None)?;
     let cfg = PtiConfig {
         steps: a.steps,
         lr: a.lr,
@@ -103,7 +107,7 @@ pub fn run(a: Args) -> Result<()> {
     if let Some(p) = &a.compare {
         let proj = super::project::image8(pivot.image(&g)?)?;
         let tuned_img = super::project::image8(after_img)?;
-        grid(&[target.image.clone(), proj, tuned_img], 3, 1)?.save_png(p)?;
+        grid(&[target.image.clone(), proj, tuned_img], 3, 1)?.save(p)?;
     }
     let last = history.last().expect("at least one step");
     eprintln!(

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use stylegan::io::image::{grid, Image8};
 use stylegan::io::video::write_video;
 use stylegan::latent::interp::{slerp, Kind, Looped};
@@ -16,7 +16,7 @@ pub struct Args {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seeds: keyframes, grid cell by cell (a multiple of the grid size).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     seeds: String,
     /// Grid COLSxROWS.
     #[arg(long, default_value = "1x1")]
@@ -47,8 +47,8 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let seeds = crate::args::parse_seeds(&a.seeds)?;
-    let (cols, rows) = crate::args::parse_grid(&a.grid)?;
+    let seeds = crate::args::parse_seeds(&a.seeds).context("--seeds")?;
+    let (cols, rows) = crate::args::parse_grid(&a.grid).context("--grid")?;
     let cells = cols * rows;
     if seeds.len() % cells != 0 {
         bail!(
@@ -56,9 +56,10 @@ pub fn run(a: Args) -> Result<()> {
             seeds.len()
         );
     }
-    if a.w_frames == 0 || a.fps == 0 {
-        bail!("--w-frames and --fps must be at least 1");
-    }
+    crate::args::count("--w-frames", a.w_frames, 1, 100_000)?;
+    crate::args::count("--fps", a.fps as usize, 1, 240)?;
+    crate::args::finite("--trunc", a.trunc)?;
+    stylegan::io::video::check_video_output(&a.output).context("--output")?;
     let kind: Kind = a.kind.into();
     let in_z = a.space == crate::args::InterpSpace::Z;
     let noise: NoiseMode = a.noise_mode.into();
@@ -68,6 +69,21 @@ pub fn run(a: Args) -> Result<()> {
         bail!("video: conditional networks are not supported yet");
     }
     let keys_per_cell = seeds.len() / cells;
+    // Every frame is kept until the video is encoded: bound them before the work.
+    let r = g.config.img_resolution;
+    crate::args::grid_fits("--grid", cols, rows, r)?;
+    let frame_bytes = (cols * r) * (rows * r) * g.config.img_channels;
+    let frames = keys_per_cell.saturating_mul(a.w_frames);
+    if frames.saturating_mul(frame_bytes) > crate::args::MAX_VIDEO_BYTES {
+        bail!(
+            "--seeds/--w-frames/--grid: {frames} frames of {}x{} pixels would take {} MiB before \
+             encoding, more than the limit of {} MiB",
+            cols * r,
+            rows * r,
+            frames.saturating_mul(frame_bytes) >> 20,
+            crate::args::MAX_VIDEO_BYTES >> 20
+        );
+    }
     let zdim = g.config.z_dim;
     // Keyframes per cell: z (for slerp) or w (for the spline).
     let mut curves: Vec<Box<dyn Fn(f64) -> Result<Latent>>> = Vec::new();

@@ -22,6 +22,18 @@ pub fn ganspace(
     k: usize,
     seed: u32,
 ) -> Result<Directions> {
+    ganspace_with_progress(g, space, samples, k, seed, &mut |_, _| {})
+}
+
+/// [`ganspace`], calling `progress(sampled, samples)` after each chunk of sampled latents.
+pub fn ganspace_with_progress(
+    g: &Generator,
+    space: Space,
+    samples: usize,
+    k: usize,
+    seed: u32,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Directions> {
     if !matches!(space, Space::W | Space::S) {
         return Err(Error::InvalidArgument("GANSpace works in w or s".into()));
     }
@@ -57,6 +69,7 @@ pub fn ganspace(
         let v = crate::backend::to_vec(&t)?;
         rows.extend(v.chunks(d).map(|r| r.iter().map(|&x| x as f64).collect()));
         done += n;
+        progress(done, samples);
     }
     let dim = rows[0].len();
     let k = k.min(dim).min(samples - 1);

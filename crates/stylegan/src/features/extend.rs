@@ -115,6 +115,26 @@ pub fn extend(x: Tensor<4>, h: usize, w: usize, mode: Extend) -> Result<Tensor<4
     Ok(pad_axis(x, 2, ph / 2, ph - ph / 2, mode))
 }
 
+/// The most pixels an expanded image may have: 2^24 (4096 × 4096). Every layer after the
+/// extended block holds features that much larger, so the bound is well below the one for
+/// plain pictures ([`crate::io::image::MAX_IMAGE_PIXELS`]).
+pub const MAX_EXPANDED_PIXELS: usize = 1 << 24;
+
+/// An image of `resolution` widened by `width_factor` and heightened by `height_factor` must
+/// stay within [`MAX_EXPANDED_PIXELS`] (StyleGAN2 and StyleGAN3 expansion alike).
+pub fn check_expanded_size(resolution: usize, width_factor: f64, height_factor: f64) -> Result<()> {
+    let side = |f: f64| (resolution as f64 * f).round();
+    let (w, h) = (side(width_factor), side(height_factor));
+    if !(width_factor >= 1.0 && height_factor >= 1.0 && w * h <= MAX_EXPANDED_PIXELS as f64) {
+        return Err(Error::InvalidArgument(format!(
+            "factors must be >= 1 and keep the expanded image within {MAX_EXPANDED_PIXELS} pixels \
+             (4096x4096); width {width_factor} x height {height_factor} of a {resolution}-pixel \
+             image asks for {w}x{h}"
+        )));
+    }
+    Ok(())
+}
+
 /// Run blocks `0..=layer`, extend the features (and the skip image) by the factors, continue
 /// to the image. Factor 1 in both directions is the plain forward pass.
 pub fn expand(
@@ -143,6 +163,7 @@ pub fn expand(
             "factors must be finite and >= 1, got width {width_factor}, height {height_factor}"
         )));
     }
+    check_expanded_size(g.config.img_resolution, width_factor, height_factor)?;
     let f = g.synthesis.run_blocks(styles, 0..layer + 1, None, noise)?;
     let [_, _, h0, w0] = f.x.dims();
     let (h, w) = (

@@ -21,5 +21,5 @@ pub use projection::{Projection, StepInfo};
 pub use projector::{project, Prior, ProjectorConfig};
 pub use pti::{pivotal_tuning, Locality, PtiConfig};
 pub use source::{with_noise_of, LatentSource, Sourced};
-pub use stats::{latent_stats, LatentStats};
+pub use stats::{latent_stats, latent_stats_with_progress, LatentStats};
 pub use target::{load_target, Target};

@@ -39,6 +39,17 @@ pub fn latent_stats(
     seed: u32,
     class: Option<usize>,
 ) -> Result<LatentStats> {
+    latent_stats_with_progress(g, samples, seed, class, &mut |_, _| {})
+}
+
+/// [`latent_stats`], calling `progress(sampled, samples)` after each batch.
+pub fn latent_stats_with_progress(
+    g: &Generator,
+    samples: usize,
+    seed: u32,
+    class: Option<usize>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<LatentStats> {
     if samples < 2 {
         return Err(Error::InvalidArgument(format!(
             "latent statistics need at least 2 samples, got {samples}"
@@ -69,6 +80,7 @@ pub fn latent_stats(
             w_sum[i % w_dim] += *v as f64;
         }
         ws_host.extend(w);
+        progress(start + n, samples);
         let Some(s) = s else { continue };
         let s = to_vec(&s_flatten(&s))?;
         let dim_s = s.len() / n;

@@ -1,43 +1,18 @@
-//! Files in and out: native checkpoints, images and grids, videos (GIF/MP4), `.npy` arrays. Every write is atomic.
+//! Files in and out: native checkpoints, images and grids, videos (GIF/MP4), `.npy` arrays.
+//! Every write goes through [`output::atomic_write`] (atomic, never replaces a link or device).
 //! Foreign checkpoint formats (pickles, TF, rosinality) are converted in `convert`, above `models`.
 
 pub mod checkpoint;
 pub mod image;
 pub mod npy;
+pub mod output;
 pub mod video;
 
-use std::io::Write;
+pub use output::{atomic_write, check_output, prepare_dir, remove_stale_temporaries, OutputKind};
+
 use std::path::Path;
 
 use crate::error::{Error, Result};
-
-/// Write `bytes` to `path` atomically: a temporary file beside it, fsync, then rename, so a
-/// killed process never leaves a half-written file under the final name.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
 
 /// Write float32 tensors `(name, shape, values)` and string metadata as one safetensors file,
 /// atomically (checkpoints, direction files, projections all go through here).
@@ -67,7 +42,8 @@ pub fn write_safetensors_f32(
 }
 
 /// One float32 tensor of a safetensors file `path`: its shape and values, or an error naming
-/// the file and the tensor.
+/// the file and the tensor. Every value must be finite (directions, projections, labelled
+/// samples and classifiers all read through here).
 pub fn read_f32(
     st: &safetensors::SafeTensors,
     name: &str,
@@ -79,11 +55,20 @@ pub fn read_f32(
     if t.dtype() != safetensors::tensor::Dtype::F32 {
         return Err(Error::format(path, format!("'{name}' is not float32")));
     }
-    Ok((
-        t.shape().to_vec(),
-        t.data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-    ))
+    let values: Vec<f32> = t
+        .data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::format(
+            path,
+            format!(
+                "'{name}' holds a non-finite value ({} at index {i}): the file is damaged or was \
+                 written from a diverged run",
+                values[i]
+            ),
+        ));
+    }
+    Ok((t.shape().to_vec(), values))
 }

@@ -24,10 +24,10 @@ pub fn write_video(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
             "all frames of a video must have the same size".into(),
         ));
     }
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let mut ext = super::output::extension(path);
+    if ext.is_empty() && super::output::is_stream(path) {
+        ext = "gif".into();
+    }
     match ext.as_str() {
         "gif" => {
             let mut bytes = Vec::new();
@@ -60,9 +60,32 @@ pub fn write_video(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
     }
 }
 
+/// Check a video output path before any work: its extension (`.gif`, `.mp4`), the path itself
+/// ([`super::check_output`]) and, for MP4, that `ffmpeg` runs.
+pub fn check_video_output(path: &Path) -> Result<()> {
+    super::check_output(path, super::OutputKind::Video)?;
+    if super::output::extension(path) == "mp4"
+        && !Command::new("ffmpeg")
+            .arg("-version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    {
+        return Err(Error::InvalidArgument(format!(
+            "{}: writing MP4 needs ffmpeg on the PATH (Debian: apt install ffmpeg); write a .gif \
+             instead",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 fn write_mp4(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
     let f0 = &frames[0];
-    let tmp = path.with_extension("tmp.mp4");
+    // ffmpeg writes into the system's temporary folder; the result then goes through the one
+    // writer (atomic, never replacing a link or device at `path`).
+    let tmp = std::env::temp_dir().join(format!("stylegan-video-{}.mp4", std::process::id()));
     let child = Command::new("ffmpeg")
         .args(["-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt"])
         .arg(if f0.channels == 1 { "gray" } else { "rgb24" })
@@ -76,7 +99,7 @@ fn write_mp4(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
         ])
         .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "16"])
         // x264 needs even sizes.
-        .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"])
+        .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-f", "mp4"])
         .arg(&tmp)
         .stdin(Stdio::piped())
         .spawn();
@@ -98,7 +121,10 @@ fn write_mp4(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
     }
     let status = child.wait().map_err(|e| Error::io(path, e))?;
     if !status.success() {
+        let _ = std::fs::remove_file(&tmp);
         return Err(Error::format(path, format!("ffmpeg failed ({status})")));
     }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    let bytes = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e));
+    let _ = std::fs::remove_file(&tmp);
+    super::atomic_write(path, &bytes?)
 }

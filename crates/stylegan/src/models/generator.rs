@@ -305,6 +305,14 @@ impl Generator {
     /// z rows (float64, as numpy draws them) → a float32 tensor (round to nearest even).
     pub fn z_tensor(&self, z: &[Vec<f64>]) -> Result<Tensor<2>> {
         let d = self.config.z_dim;
+        if z.is_empty() {
+            return Err(Error::InvalidArgument(
+                "a batch of zero latents: give at least one z".into(),
+            ));
+        }
+        if z.iter().flatten().any(|x| !x.is_finite()) {
+            return Err(Error::InvalidArgument("z holds NaN or infinity".into()));
+        }
         if let Some(bad) = z.iter().find(|r| r.len() != d) {
             return Err(Error::InvalidArgument(format!(
                 "z has {} dims, the network expects {d}",

@@ -1,0 +1,408 @@
+//! Where outputs go: the one writer every file of the library passes through, and the checks a
+//! program runs on an output path *before* its work starts.
+//!
+//! - A regular file (or a path that does not exist yet) is written atomically: a temporary file
+//!   `.NAME.tmpPID` beside the final target, fsync, rename. A killed process never leaves a
+//!   half-written file under the final name.
+//! - A symbolic link is followed: the file it points to is replaced (atomically, beside that
+//!   file), the link itself stays a link.
+//! - A character device or a FIFO (`/dev/stdout`, a named pipe) is written to directly: that is
+//!   what a user who names one means. It is never replaced by a regular file.
+//! - Anything else (a directory, a block device, a socket) is refused with an error naming it.
+//! - Missing parent folders are created.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// How many symbolic links are followed before giving up (Linux's own limit is 40).
+const MAX_LINKS: usize = 40;
+
+/// What an existing (or missing) output path is, after following symbolic links.
+enum Target {
+    /// A regular file or nothing yet: written atomically at this (resolved) path.
+    Replace(PathBuf),
+    /// A character device or FIFO: written to in place.
+    Stream(PathBuf),
+}
+
+/// Follow `path`'s symbolic links (relative targets against the link's folder) and classify
+/// the final target.
+fn resolve(path: &Path) -> Result<Target> {
+    let mut p = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let meta = match fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::Replace(p)),
+            Err(e) => return Err(Error::io(&p, e)),
+        };
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let to = fs::read_link(&p).map_err(|e| Error::io(&p, e))?;
+            p = match p.parent() {
+                Some(dir) if to.is_relative() => dir.join(to),
+                _ => to,
+            };
+            continue;
+        }
+        if ft.is_file() {
+            return Ok(Target::Replace(p));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if ft.is_char_device() || ft.is_fifo() {
+                return Ok(Target::Stream(p));
+            }
+        }
+        let what = if ft.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a block device or socket)"
+        };
+        return Err(Error::InvalidArgument(format!(
+            "{}: cannot write the output there: it is {what}",
+            describe(path, &p)
+        )));
+    }
+    Err(Error::InvalidArgument(format!(
+        "{}: more than {MAX_LINKS} symbolic links to follow",
+        path.display()
+    )))
+}
+
+/// `path`, or `path (→ target)` where a link was followed.
+fn describe(path: &Path, target: &Path) -> String {
+    if path == target {
+        path.display().to_string()
+    } else {
+        format!("{} (→ {})", path.display(), target.display())
+    }
+}
+
+/// The folder a file at `path` lives in (`.` for a bare name).
+fn folder(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// The temporary name `atomic_write` uses beside `path` (and the pattern stale-file cleanups
+/// look for): `.NAME.tmpPID`.
+pub fn temp_name(path: &Path, pid: u32) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidArgument(format!("{}: not a file path", path.display())))?;
+    Ok(folder(path).join(format!(".{}.tmp{pid}", name.to_string_lossy())))
+}
+
+/// Remove the temporary files (`.NAME.tmpPID`, and the `.stylegan-probePID` write tests) that
+/// processes which no longer run left in `dir` when they were killed mid-write. Files of live
+/// processes (and anything else) are kept. Returns how many were removed. Linux: a process is
+/// alive while `/proc/PID` exists; elsewhere nothing is removed.
+pub fn remove_stale_temporaries(dir: &Path) -> usize {
+    if !Path::new("/proc/self").exists() {
+        return 0;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_pid(&name) else { continue };
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if is_file
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists()
+            && fs::remove_file(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The process id in a temporary file's name (`.NAME.tmpPID` or `.stylegan-probePID`).
+fn temp_pid(name: &str) -> Option<u32> {
+    if !name.starts_with('.') {
+        return None;
+    }
+    let digits = if let Some(rest) = name.strip_prefix(".stylegan-probe") {
+        rest
+    } else {
+        &name[name.rfind(".tmp")? + 4..]
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Write `bytes` to `path` as described in the module doc: atomically for regular files
+/// (through symbolic links), in place for character devices and FIFOs, creating missing parent
+/// folders; anything else is refused.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    match resolve(path)? {
+        Target::Stream(p) => {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .open(&p)
+                .map_err(|e| Error::io(&p, e))?;
+            f.write_all(bytes)
+                .and_then(|_| f.flush())
+                .map_err(|e| Error::io(&p, e))
+        }
+        Target::Replace(p) => {
+            create_parent(&p)?;
+            let tmp = temp_name(&p, std::process::id())?;
+            // A leftover of an earlier process with our pid (or anything planted there) goes;
+            // `create_new` then never follows a link someone put at the temporary name.
+            let _ = fs::remove_file(&tmp);
+            let result = (|| {
+                let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+                f.write_all(bytes)?;
+                // Keep the permissions of the file being replaced.
+                if let Ok(old) = fs::metadata(&p) {
+                    f.set_permissions(old.permissions())?;
+                }
+                f.sync_all()?;
+                fs::rename(&tmp, &p)
+            })();
+            if let Err(e) = result {
+                let _ = fs::remove_file(&tmp);
+                return Err(Error::io(&p, e));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn create_parent(p: &Path) -> Result<()> {
+    let dir = folder(p);
+    if !dir.exists() {
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::io(dir, e))
+            .map_err(|e| Error::InvalidArgument(format!("cannot create the output folder: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The kinds of file an output path can be asked to hold, each with the extensions it takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputKind {
+    /// A still image: `.png`, `.jpg`/`.jpeg` or `.webp` (see [`crate::io::image::ImageFormat`]);
+    /// PNG to a device or FIFO (`/dev/stdout`).
+    Image,
+    /// An animation: `.gif`, or `.mp4` (needs `ffmpeg`); GIF to a device or FIFO.
+    Video,
+    /// A native checkpoint or latent file: `.safetensors`.
+    Safetensors,
+    /// A rosinality checkpoint: `.pt`.
+    Torch,
+    /// Text or JSON with any name.
+    Any,
+}
+
+impl OutputKind {
+    /// The extensions this kind accepts (lower case; empty: any).
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            Self::Image => &["png", "jpg", "jpeg", "webp"],
+            Self::Video => &["gif", "mp4"],
+            Self::Safetensors => &["safetensors"],
+            Self::Torch => &["pt", "pth"],
+            Self::Any => &[],
+        }
+    }
+}
+
+/// Whether `path` is (or links to) a character device or FIFO, written in place.
+pub fn is_stream(path: &Path) -> bool {
+    matches!(resolve(path), Ok(Target::Stream(_)))
+}
+
+/// The lower-case extension of `path` ("" when it has none).
+pub fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Check an output file path before any work: its extension suits `kind`, it is (or links to)
+/// a regular file, a character device or a FIFO, or nothing yet, and its folder exists (made
+/// here when missing) and takes new files. Errors name the path and what is wrong.
+pub fn check_output(path: &Path, kind: OutputKind) -> Result<()> {
+    // A device or FIFO takes whatever is written to it (the format's default, see the kinds);
+    // a directory and the like are refused here, naming what is there.
+    let target = match resolve(path)? {
+        Target::Stream(_) => return Ok(()),
+        Target::Replace(p) => p,
+    };
+    let exts = kind.extensions();
+    let ext = extension(path);
+    if !exts.is_empty() && !exts.contains(&ext.as_str()) {
+        let found = if ext.is_empty() {
+            "no extension".to_string()
+        } else {
+            format!("'.{ext}'")
+        };
+        return Err(Error::InvalidArgument(format!(
+            "{}: cannot write this kind of output with {found} (expected {})",
+            path.display(),
+            exts.iter()
+                .map(|e| format!(".{e}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    create_parent(&target)?;
+    probe(folder(&target))?;
+    remove_stale_temporaries(folder(&target));
+    Ok(())
+}
+
+/// Create `dir` (and its parents) when missing and check that new files can be made in it,
+/// before any work (an output folder).
+pub fn prepare_dir(dir: &Path) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::InvalidArgument(format!(
+            "{}: the output folder is a file",
+            dir.display()
+        )));
+    }
+    fs::create_dir_all(dir).map_err(|e| {
+        Error::InvalidArgument(format!("cannot create the output folder {}: {e}", dir.display()))
+    })?;
+    probe(dir)?;
+    remove_stale_temporaries(dir);
+    Ok(())
+}
+
+/// Can a new file be made in `dir`? (Creates and removes `.stylegan-probePID`.)
+fn probe(dir: &Path) -> Result<()> {
+    let p = dir.join(format!(".stylegan-probe{}", std::process::id()));
+    let _ = fs::remove_file(&p);
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&p)
+        .map_err(|e| {
+            Error::InvalidArgument(format!(
+                "the output folder {} does not take new files: {e}",
+                dir.display()
+            ))
+        })?;
+    let _ = fs::remove_file(&p);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("sg-output-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn writes_through_a_symlink_and_keeps_it() {
+        let d = tmpdir("link");
+        fs::write(d.join("real.png"), b"old").unwrap();
+        std::os::unix::fs::symlink("real.png", d.join("link.png")).unwrap();
+        atomic_write(&d.join("link.png"), b"new").unwrap();
+        assert!(fs::symlink_metadata(d.join("link.png"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(d.join("real.png")).unwrap(), b"new");
+        // A dangling link: the file is created where it points.
+        std::os::unix::fs::symlink("sub/new.png", d.join("dangling.png")).unwrap();
+        atomic_write(&d.join("dangling.png"), b"x").unwrap();
+        assert_eq!(fs::read(d.join("sub/new.png")).unwrap(), b"x");
+        assert!(fs::symlink_metadata(d.join("dangling.png"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn streams_to_devices_and_fifos_and_refuses_directories() {
+        // /dev/null stays a device.
+        atomic_write(Path::new("/dev/null"), b"abc").unwrap();
+        let meta = fs::symlink_metadata("/dev/null").unwrap();
+        use std::os::unix::fs::FileTypeExt;
+        assert!(meta.file_type().is_char_device());
+        // /dev/full: the write fails with an error, the device stays.
+        if Path::new("/dev/full").exists() {
+            let e = atomic_write(Path::new("/dev/full"), b"abc").unwrap_err();
+            assert!(e.to_string().contains("/dev/full"), "{e}");
+            assert!(fs::symlink_metadata("/dev/full")
+                .unwrap()
+                .file_type()
+                .is_char_device());
+        }
+        let d = tmpdir("dir");
+        let e = atomic_write(&d, b"x").unwrap_err().to_string();
+        assert!(e.contains("directory"), "{e}");
+        let e = check_output(&d.join("sub").join("x.png"), OutputKind::Image);
+        assert!(e.is_ok(), "{e:?}");
+        assert!(d.join("sub").is_dir(), "missing parent folder made");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn extensions_are_checked() {
+        let d = tmpdir("ext");
+        let e = check_output(&d.join("x.bmp"), OutputKind::Image)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'.bmp'") && e.contains(".png"), "{e}");
+        let e = check_output(&d.join("x"), OutputKind::Video)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no extension") && e.contains(".gif"), "{e}");
+        check_output(&d.join("X.JPG"), OutputKind::Image).unwrap();
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn stale_temporaries_of_dead_processes_go() {
+        let d = tmpdir("stale");
+        // pid 4194304 is above Linux's largest (pid_max ≤ 2^22): never alive.
+        let dead = d.join(".network-snapshot-000004.safetensors.tmp4194304");
+        let mine = temp_name(&d.join("x.png"), std::process::id()).unwrap();
+        let other = d.join(".hidden.tmpfile");
+        for f in [&dead, &mine, &other] {
+            fs::write(f, b"x").unwrap();
+        }
+        prepare_dir(&d).unwrap();
+        assert!(!dead.exists());
+        assert!(mine.exists() && other.exists());
+        assert_eq!(temp_pid(".a.png.tmp12"), Some(12));
+        assert_eq!(temp_pid(".stylegan-probe7"), Some(7));
+        assert_eq!(temp_pid("a.png.tmp12"), None);
+        assert_eq!(temp_pid(".a.tmpx"), None);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn keeps_permissions_and_leaves_no_temporary() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tmpdir("perm");
+        let f = d.join("a.json");
+        fs::write(&f, b"1").unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
+        atomic_write(&f, b"2").unwrap();
+        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
+        let names: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        let _ = fs::remove_dir_all(&d);
+    }
+}
