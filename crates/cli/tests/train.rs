@@ -103,19 +103,19 @@ fn train_writes_a_run_and_resumes_it() {
         "training_options.json",
         "reals.png",
         "fakes_init.png",
-        "fakes000000.png",
-        "network-snapshot-000000.safetensors",
+        "fakes000000.016.png",
+        "network-snapshot-000000.016.safetensors",
     ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
-    let fakes = image::open(dir.join("fakes000000.png")).unwrap();
+    let fakes = image::open(dir.join("fakes000000.016.png")).unwrap();
     assert_eq!((fakes.width(), fakes.height()), (16, 16));
     let lines = log_lines(&dir);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["kimg"].as_f64(), Some(0.016));
     assert!(lines[0]["loss_g"].as_f64().is_some() && lines[0]["r1_penalty"].as_f64().is_some());
     // The snapshot holds G, D, G_ema, both optimisers and the counters.
-    let snap = dir.join("network-snapshot-000000.safetensors");
+    let snap = dir.join("network-snapshot-000000.016.safetensors");
     let ck = Checkpoint::read(&snap).unwrap();
     for n in ["G", "D", "G_ema"] {
         assert!(ck.networks.contains_key(n), "{n}");
@@ -196,7 +196,8 @@ fn train_writes_a_run_and_resumes_it() {
     let err = ok(&run(&args));
     assert!(err.contains("fine-tuning from"), "{err}");
     let child =
-        Checkpoint::read(&only_run_dir(&out2).join("network-snapshot-000000.safetensors")).unwrap();
+        Checkpoint::read(&only_run_dir(&out2).join("network-snapshot-000000.008.safetensors"))
+            .unwrap();
     let (pg, cg) = (&pc.networks["G"], &child.networks["G"]);
     for (k, t) in &pg.tensors {
         if (k.starts_with("mapping.") && !k.ends_with("w_avg")) || k.contains(".affine.") {
@@ -312,7 +313,7 @@ fn train_stylegan3_and_refuse_a_recipe_of_another_family() {
     args.extend_from_slice(&tiny);
     ok(&run(&args));
     let dir = only_run_dir(&out);
-    let snap = dir.join("network-snapshot-000000.safetensors");
+    let snap = dir.join("network-snapshot-000000.008.safetensors");
     let ck = Checkpoint::read(&snap).unwrap();
     assert_eq!(
         ck.networks["G_ema"].class_name,
@@ -323,7 +324,7 @@ fn train_stylegan3_and_refuse_a_recipe_of_another_family() {
             .unwrap();
     assert_eq!(opts["G_kwargs"]["mapping_kwargs"]["num_layers"], 2);
     assert_eq!(opts["dlr"].as_f64(), Some(0.002));
-    assert!(image::open(dir.join("fakes000000.png")).is_ok());
+    assert!(image::open(dir.join("fakes000000.008.png")).is_ok());
     let mut args = vec![
         "train",
         "--data",

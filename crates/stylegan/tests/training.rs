@@ -471,3 +471,156 @@ fn start_run_resumes_fine_tunes_or_starts_new() {
     .to_string();
     assert!(e.contains("stylegan3-t") && e.contains("StyleGAN2"), "{e}");
 }
+
+/// Hostile options are refused by name before any work (no panic on `freeze_d` 65, no NaN or
+/// absurd learning rate, no batch beyond the maximum).
+#[test]
+fn options_out_of_range_are_refused() {
+    let dev = stylegan::backend::cpu();
+    let (g, d) = tiny_nets(0);
+    let cases: Vec<(TrainOptions, &str)> = vec![
+        (
+            TrainOptions {
+                freeze_d: 65,
+                ..opts()
+            },
+            "cannot freeze 65",
+        ),
+        (
+            TrainOptions {
+                freeze_d: 3,
+                ..opts()
+            },
+            "has 2",
+        ),
+        (
+            TrainOptions {
+                glr: f64::NAN,
+                ..opts()
+            },
+            "G learning rate",
+        ),
+        (
+            TrainOptions {
+                dlr: 1e30,
+                ..opts()
+            },
+            "D learning rate",
+        ),
+        (
+            TrainOptions {
+                r1_gamma: f64::INFINITY,
+                ..opts()
+            },
+            "gamma",
+        ),
+        (
+            TrainOptions {
+                aug: AugMode::Ada { target: f64::NAN },
+                ..opts()
+            },
+            "ADA target",
+        ),
+        (
+            TrainOptions {
+                ada_kimg: 0.0,
+                ..opts()
+            },
+            "ADA speed",
+        ),
+        (
+            TrainOptions {
+                batch: stylegan::train::MAX_BATCH + 1,
+                ..opts()
+            },
+            "batch size",
+        ),
+        (TrainOptions { batch: 0, ..opts() }, "batch size"),
+    ];
+    for (o, needle) in cases {
+        let e = Trainer::new(o.clone(), &g, &d, &dev)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains(needle)),
+            "{o:?}: {e:?}"
+        );
+    }
+    // Every D block frozen is allowed (8x8: b8 and b4).
+    Trainer::new(
+        TrainOptions {
+            freeze_d: 2,
+            ..opts()
+        },
+        &g,
+        &d,
+        &dev,
+    )
+    .unwrap();
+}
+
+/// A NaN weight makes the next loss NaN: the step fails with an error naming it, and a
+/// snapshot of non-finite weights is refused (the last good one on disk stays the last).
+#[test]
+fn divergence_stops_training_and_is_never_snapshotted() {
+    let dev = stylegan::backend::cpu();
+    let (g, d) = tiny_nets(0);
+    let data = tiny_data(false);
+    let mut t = Trainer::new(opts(), &g, &d, &dev).unwrap();
+    t.step(&data).unwrap();
+    let name = "synthesis.b8.conv1.weight";
+    let w = t.g.get(name).unwrap().clone();
+    let n = w.dims()[0];
+    let mut v = stylegan::backend::to_vec(&w).unwrap();
+    v[0] = f32::NAN;
+    t.g.set(
+        name,
+        burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(v, [n]), &dev),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("network-snapshot-000000.008.safetensors");
+    let e = t.save(&snap, &Default::default()).unwrap_err().to_string();
+    assert!(e.contains("NaN or infinite") && e.contains(name), "{e}");
+    assert!(!snap.exists());
+    let e = t.step(&data).unwrap_err().to_string();
+    assert!(e.contains("diverged") && e.contains("NaN"), "{e}");
+    assert_eq!(t.cur_nimg, 4, "the failed step is not counted");
+}
+
+/// Snapshot names are unique per image count, sort by it, and the log is trimmed to the
+/// snapshot a run resumes from.
+#[test]
+fn snapshot_names_and_log_trimming() {
+    use stylegan::train::{latest_snapshot, snapshot_nimg, snapshot_tag, trim_log};
+    for n in [0u64, 16, 999, 1000, 1016, 25_000_000] {
+        let name = format!("network-snapshot-{}.safetensors", snapshot_tag(n));
+        assert_eq!(snapshot_nimg(&name), Some(n), "{name}");
+    }
+    assert_eq!(snapshot_tag(16), "000000.016");
+    assert_eq!(snapshot_tag(4000), "000004");
+    assert_eq!(snapshot_nimg("network-snapshot-x.safetensors"), None);
+    let dir = tempfile::tempdir().unwrap();
+    for n in [8u64, 16, 1000, 1008] {
+        let p = dir
+            .path()
+            .join(format!("network-snapshot-{}.safetensors", snapshot_tag(n)));
+        std::fs::write(p, b"").unwrap();
+    }
+    let latest = latest_snapshot(dir.path()).unwrap();
+    assert!(
+        latest.ends_with("network-snapshot-000001.008.safetensors"),
+        "{latest:?}"
+    );
+    let log = dir.path().join("log.jsonl");
+    std::fs::write(
+        &log,
+        "{\"tick\":1,\"kimg\":0.008}\n{\"tick\":2,\"kimg\":0.016}\n{\"tick\":3,\"kimg\":0.024}\n{\"tick\":",
+    )
+    .unwrap();
+    assert_eq!(trim_log(dir.path(), 16).unwrap(), 2);
+    let kept = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        kept,
+        "{\"tick\":1,\"kimg\":0.008}\n{\"tick\":2,\"kimg\":0.016}\n"
+    );
+}

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use stylegan::attributes::{
-    save_classifier, train_classifier, AttributeClassifier, ClassifierOptions, LabelledSamples,
+    classifier_bytes_per_image, save_classifier, train_classifier, AttributeClassifier,
+    ClassifierOptions, LabelledSamples, MAX_BATCH, MAX_WIDTH,
 };
 use stylegan::data::Dataset;
 use stylegan::latent::Latent;
@@ -70,12 +71,32 @@ pub fn run(a: Args) -> Result<()> {
             width,
             seed,
         } => {
-            if steps == 0 || batch == 0 || width == 0 {
-                bail!("--steps, --batch and --width must be at least 1");
+            if steps == 0 {
+                bail!("--steps must be at least 1, got 0");
+            }
+            if batch == 0 || batch > MAX_BATCH {
+                bail!("--batch must be in 1..={MAX_BATCH}, got {batch}");
+            }
+            if width == 0 || width > MAX_WIDTH {
+                bail!("--width must be in 1..={MAX_WIDTH}, got {width}");
             }
             let ds = Dataset::open(&data).with_context(|| format!("reading {}", data.display()))?;
             if !ds.has_labels() {
                 bail!("{} has no labels to learn", data.display());
+            }
+            let per_image = classifier_bytes_per_image(ds.resolution(), ds.channels(), width);
+            if let Some(avail) = stylegan::train::available_memory() {
+                let need = per_image.saturating_mul(batch as u64);
+                if need > avail {
+                    bail!(
+                        "--batch {batch}: a classifier of width {width} on {r}x{r} images needs at \
+                         least {:.1} GiB for the activations, but {:.1} GiB of memory are \
+                         available; lower --batch (or --width)",
+                        need as f64 / (1u64 << 30) as f64,
+                        avail as f64 / (1u64 << 30) as f64,
+                        r = ds.resolution()
+                    );
+                }
             }
             let names: Vec<String> = match ds.label_names() {
                 Some(n) => n.to_vec(),

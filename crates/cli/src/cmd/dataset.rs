@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use stylegan::data::{self, BuildOptions, FacesOptions, Progress, Resolution, Transform};
+use stylegan::models::config::MAX_RESOLUTION;
 
 #[derive(clap::Args)]
 #[command(
@@ -67,7 +68,7 @@ const WARN_LIMIT: usize = 10;
 
 /// The library's progress reports as an indicatif bar.
 struct Bar {
-    bar: Mutex<Option<indicatif::ProgressBar>>,
+    bar: Mutex<Option<super::Progress>>,
     warnings: AtomicUsize,
 }
 
@@ -148,6 +149,12 @@ fn from_images(
         .map(|r| r.parse::<Resolution>())
         .transpose()
         .context("--resolution")?;
+    if let Some(r) = &resolution {
+        let big = r.width.max(r.height) as usize;
+        if big > MAX_RESOLUTION {
+            bail!("--resolution {r}: at most {MAX_RESOLUTION} (the largest network resolution)");
+        }
+    }
     let transform = match transform {
         Some(t) => t.parse::<Transform>()?,
         None => Transform::None,
@@ -198,7 +205,21 @@ fn from_images(
     Ok(())
 }
 
+/// The most faces one `dataset faces` run makes: every image's labels stay in memory until
+/// `dataset.json` is written.
+const MAX_FACES: usize = 10_000_000;
+
 fn faces(f: FacesArgs) -> Result<()> {
+    if f.count == 0 || f.count > MAX_FACES {
+        bail!("--count must be in 1..={MAX_FACES}, got {}", f.count);
+    }
+    let r = f.resolution as usize;
+    if r < 4 || !r.is_power_of_two() || r > MAX_RESOLUTION {
+        bail!(
+            "--resolution must be a power of two in 4..={MAX_RESOLUTION}, got {}",
+            f.resolution
+        );
+    }
     let mut opts = FacesOptions::new(f.count, f.resolution, f.seed);
     opts.palette = f.palette.parse()?;
     let bar = Bar::new();

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use stylegan::io::checkpoint::Checkpoint;
-use stylegan::models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConfig};
+use stylegan::models::{
+    Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, SynthesisConfig,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -20,6 +22,42 @@ pub struct Args {
     /// Seed of the random initialisation.
     #[arg(long, default_value_t = 0)]
     seed: u32,
+}
+
+/// Refuse a generator whose weights cannot fit in memory before any is drawn: a lower bound
+/// of its parameters (the mapping's `w_dim² · layers` and, per resolution, the two k×k
+/// convolutions of `channels(r)²`, or StyleGAN3's layers at `channel_max²`), as float32 held
+/// twice (the network and the file's copy), against the memory available.
+fn check_size(g: &GeneratorConfig, config: &std::path::Path) -> Result<()> {
+    let sq = |c: usize| (c as u64).saturating_mul(c as u64);
+    let mut params = sq(g.w_dim).saturating_mul(g.mapping.num_layers as u64);
+    match &g.synthesis {
+        SynthesisConfig::StyleGan2(s) => {
+            for r in g.block_resolutions() {
+                let k = (s.kernel_size * s.kernel_size) as u64;
+                params = params.saturating_add(sq(s.channels(r)).saturating_mul(2 * k));
+            }
+        }
+        SynthesisConfig::StyleGan3(s) => {
+            let c = s.channel_max.min(s.channel_base / 2);
+            let k = (s.conv_kernel * s.conv_kernel) as u64;
+            params = params.saturating_add(sq(c).saturating_mul(k));
+        }
+    }
+    let need = params.saturating_mul(4 * 2);
+    if let Some(avail) = stylegan::train::available_memory() {
+        if need > avail {
+            bail!(
+                "{}: this generator has at least {params} parameters ({:.1} GiB to build and \
+                 write), but {:.1} GiB of memory are available; lower channel_base, \
+                 channel_max or w_dim",
+                config.display(),
+                need as f64 / (1u64 << 30) as f64,
+                avail as f64 / (1u64 << 30) as f64
+            );
+        }
+    }
+    Ok(())
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -41,6 +79,7 @@ pub fn run(a: Args) -> Result<()> {
         })?,
     };
     let g_cfg = GeneratorConfig::from_init_kwargs(g_class, g_kwargs)?;
+    check_size(&g_cfg, &a.config)?;
     let g = Generator::random(&g_cfg, a.seed, &device)?;
     let g_entry = g.to_entry();
     let mut nets = vec![("G_ema", &g_entry), ("G", &g_entry)];

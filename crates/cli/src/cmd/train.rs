@@ -4,11 +4,12 @@ use std::path::{Path, PathBuf};
 
 use crate::args::AugArg;
 use anyhow::{bail, Context, Result};
-use serde_json::json;
+use serde_json::{json, Value};
 use stylegan::data::Dataset;
 use stylegan::train::{
-    start_run, AugMode, Begun, NetworkOptions, Observer, RunOptions, Start, Started, StepStats,
-    TrainConfig, TrainOptions, TrainingRun,
+    available_memory, data_fingerprint, inspect_start, start_run, training_bytes_per_image,
+    AugMode, Begun, NetworkOptions, Observer, RunOptions, SnapshotState, Start, StartInfo, Started,
+    StepStats, TrainConfig, TrainOptions, TrainingRun, MAX_BATCH, MAX_LEARNING_RATE,
 };
 
 #[derive(clap::Args)]
@@ -22,19 +23,23 @@ pub struct Args {
     /// Base configuration: stylegan2, stylegan3-t or stylegan3-r (official `train.py --cfg`).
     #[arg(long, value_enum, default_value_t = crate::args::CfgArg::Stylegan2)]
     cfg: crate::args::CfgArg,
-    /// Total batch size.
-    #[arg(long)]
-    batch: usize,
-    /// R1 regularisation weight.
-    #[arg(long)]
-    gamma: f64,
+    /// Total batch size (1 to 4096, and what memory allows). A resume takes the snapshot's.
+    #[arg(long, required_unless_present = "resume")]
+    batch: Option<usize>,
+    /// R1 regularisation weight (>= 0). A resume takes the snapshot's.
+    #[arg(
+        long,
+        required_unless_present = "resume",
+        allow_negative_numbers = true
+    )]
+    gamma: Option<f64>,
     /// Total training length in thousands of images (counted across resumes).
-    #[arg(long, default_value_t = 25000.0)]
+    #[arg(long, default_value_t = 25000.0, allow_negative_numbers = true)]
     kimg: f64,
     /// Thousands of images per tick (progress log line).
-    #[arg(long, default_value_t = 4.0)]
+    #[arg(long, default_value_t = 4.0, allow_negative_numbers = true)]
     tick: f64,
-    /// Snapshot every N ticks (and at the end).
+    /// Snapshot every N ticks (and at the end; 0: only at the end).
     #[arg(long, default_value_t = 50)]
     snap: usize,
     /// Also train on x-flipped images.
@@ -43,64 +48,331 @@ pub struct Args {
     /// Train a conditional model on the data set's labels.
     #[arg(long)]
     cond: bool,
-    /// Augmentation: ada, noaug or fixed (with --p).
-    #[arg(long, value_enum, default_value_t = crate::args::AugArg::Ada)]
-    aug: crate::args::AugArg,
-    /// Augmentation probability for --aug fixed.
-    #[arg(long, default_value_t = 0.2)]
-    p: f64,
-    /// ADA target value r_t.
-    #[arg(long, default_value_t = 0.6)]
-    target: f64,
-    /// ADA: thousands of images for p to go from 0 to 1 (official 500).
-    #[arg(long, default_value_t = 500.0)]
-    ada_kimg: f64,
+    /// Augmentation: ada (default), noaug or fixed (with --p).
+    #[arg(long, value_enum)]
+    aug: Option<crate::args::AugArg>,
+    /// Augmentation probability for --aug fixed, in [0, 1] (default 0.2).
+    #[arg(long, allow_negative_numbers = true)]
+    p: Option<f64>,
+    /// ADA target value r_t, in [0, 1] (default 0.6).
+    #[arg(long, allow_negative_numbers = true)]
+    target: Option<f64>,
+    /// ADA: thousands of images for p to go from 0 to 1 (> 0; official 500).
+    #[arg(long, allow_negative_numbers = true)]
+    ada_kimg: Option<f64>,
     /// Resume: a training snapshot (continues it exactly), a run directory (its latest
-    /// snapshot), or a network file with G and D to fine-tune from (a new run).
+    /// snapshot), or a network file with G and D to fine-tune from (a new run). A resume takes
+    /// the snapshot's options; giving one that differs is refused (see --force).
     #[arg(long)]
     resume: Option<PathBuf>,
-    /// Freeze the first N discriminator blocks (from the image side).
-    #[arg(long, default_value_t = 0)]
-    freeze_d: usize,
+    /// Resume even with options that differ from the snapshot's (recorded in
+    /// training_options.json); the network's shape, seed and data set still must match.
+    #[arg(long)]
+    force: bool,
+    /// Freeze the first N discriminator blocks (from the image side; at most log2(res) - 1).
+    #[arg(long)]
+    freeze_d: Option<usize>,
     /// Keep the parent's mapping network (aligned fine-tuning).
     #[arg(long)]
     freeze_mapping: bool,
     /// Keep the parent's style affines (aligned fine-tuning).
     #[arg(long)]
     freeze_affine: bool,
-    /// Capacity multiplier (channel_base).
-    #[arg(long, default_value_t = 32768)]
-    cbase: usize,
-    /// Max feature maps per layer.
-    #[arg(long, default_value_t = 512)]
-    cmax: usize,
-    /// Mapping network depth (default 8 for stylegan2, 2 for stylegan3).
+    /// Capacity multiplier (channel_base; default 32768, at most 2^24).
+    #[arg(long)]
+    cbase: Option<usize>,
+    /// Max feature maps per layer (default 512, at most 4096).
+    #[arg(long)]
+    cmax: Option<usize>,
+    /// Mapping network depth (default 8 for stylegan2, 2 for stylegan3; at most 64).
     #[arg(long)]
     map: Option<usize>,
-    /// z and w dimensionality.
-    #[arg(long, default_value_t = 512)]
-    latent_dim: usize,
-    /// Minibatch-std group size.
-    #[arg(long, default_value_t = 4)]
-    mbstd_group: usize,
-    /// G learning rate.
-    #[arg(long, default_value_t = 0.0025)]
-    glr: f64,
-    /// D learning rate (default 0.0025 for stylegan2, 0.002 for stylegan3 as `train.py`).
+    /// z and w dimensionality (default 512, at most 4096).
     #[arg(long)]
+    latent_dim: Option<usize>,
+    /// Minibatch-std group size (default 4, at most 4096).
+    #[arg(long)]
+    mbstd_group: Option<usize>,
+    /// G learning rate, in (0, 1] (default 0.0025).
+    #[arg(long, allow_negative_numbers = true)]
+    glr: Option<f64>,
+    /// D learning rate, in (0, 1] (default 0.0025 for stylegan2, 0.002 for stylegan3 as `train.py`).
+    #[arg(long, allow_negative_numbers = true)]
     dlr: Option<f64>,
-    /// Random seed.
-    #[arg(long, default_value_t = 0)]
-    seed: u32,
-    /// Fakes grid COLSxROWS.
+    /// Random seed (default 0; a resume keeps the snapshot's).
+    #[arg(long)]
+    seed: Option<u32>,
+    /// Fakes grid COLSxROWS (at most 1024 images and 64 megapixels).
     #[arg(long, default_value = "8x4")]
     grid: String,
-    /// Extra text for the run directory name.
+    /// Extra text for the run directory name (letters, digits, '-', '_', '.').
     #[arg(long)]
     desc: Option<String>,
     /// cpu or gpu.
     #[arg(long, value_enum, default_value_t = crate::args::DeviceArg::Cpu)]
     device: crate::args::DeviceArg,
+}
+
+/// Longest run: 10^9 kimg (10^12 images) keeps every image count exact in the log and names.
+const MAX_KIMG: f64 = 1e9;
+/// Largest fakes grid: the official grid is at most 32x32 images ...
+const MAX_GRID_IMAGES: usize = 1024;
+/// ... and the grid PNG at most 64 megapixels (192 MB of RGB in memory).
+const MAX_GRID_PIXELS: usize = 1 << 26;
+/// Network shape limits: channel_base, channel_max, mapping depth, latent size, mbstd group.
+const MAX_CBASE: usize = 1 << 24;
+const MAX_CMAX: usize = 4096;
+const MAX_MAP: usize = 64;
+const MAX_LATENT: usize = 4096;
+const MAX_MBSTD: usize = 4096;
+
+/// `v` must be finite and within `lo..=hi` (`lo` itself excluded when `lo_open`).
+fn check_float(flag: &str, v: f64, lo: f64, lo_open: bool, hi: f64) -> Result<()> {
+    let ok = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
+    if !ok {
+        let open = if lo_open { "(" } else { "[" };
+        let close = if hi.is_finite() {
+            format!("{hi}]")
+        } else {
+            "inf)".into()
+        };
+        bail!("{flag} must be a finite number in {open}{lo}, {close}, got {v}");
+    }
+    Ok(())
+}
+
+/// `v` must be within `1..=hi`.
+fn check_count(flag: &str, v: usize, hi: usize) -> Result<()> {
+    if v == 0 || v > hi {
+        bail!("{flag} must be in 1..={hi}, got {v}");
+    }
+    Ok(())
+}
+
+/// `--desc` becomes part of a directory name: letters, digits, '-', '_' and '.', not `.`/`..`.
+fn check_desc(d: &str) -> Result<()> {
+    let ok = !d.is_empty()
+        && d.len() <= 100
+        && d != "."
+        && d != ".."
+        && d.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !ok {
+        bail!(
+            "--desc must be 1 to 100 letters, digits, '-', '_' or '.' (no path separators, \
+             not '.' or '..'), got {d:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Every flag that needs no data set: finite and in range, before anything is read or made.
+fn check_flags(a: &Args) -> Result<()> {
+    if let Some(b) = a.batch {
+        check_count("--batch", b, MAX_BATCH)?;
+    }
+    if let Some(g) = a.gamma {
+        check_float("--gamma", g, 0.0, false, f64::INFINITY)?;
+    }
+    check_float("--kimg", a.kimg, 0.0, true, MAX_KIMG)?;
+    check_float("--tick", a.tick, 0.0, true, MAX_KIMG)?;
+    for (flag, v) in [("--p", a.p), ("--target", a.target)] {
+        if let Some(v) = v {
+            check_float(flag, v, 0.0, false, 1.0)?;
+        }
+    }
+    if let Some(k) = a.ada_kimg {
+        check_float("--ada-kimg", k, 0.0, true, MAX_KIMG)?;
+    }
+    for (flag, v) in [("--glr", a.glr), ("--dlr", a.dlr)] {
+        if let Some(v) = v {
+            check_float(flag, v, 0.0, true, MAX_LEARNING_RATE)?;
+        }
+    }
+    let shape = [
+        ("--cbase", a.cbase, MAX_CBASE),
+        ("--cmax", a.cmax, MAX_CMAX),
+        ("--map", a.map, MAX_MAP),
+        ("--latent-dim", a.latent_dim, MAX_LATENT),
+        ("--mbstd-group", a.mbstd_group, MAX_MBSTD),
+    ];
+    for (flag, v, hi) in shape {
+        if let Some(v) = v {
+            check_count(flag, v, hi)?;
+        }
+    }
+    if let Some(d) = &a.desc {
+        check_desc(d)?;
+    }
+    if a.force && a.resume.is_none() {
+        bail!("--force only applies to --resume");
+    }
+    Ok(())
+}
+
+/// The `--grid` size, within the limits for `res`² images.
+fn check_grid(grid: &str, res: usize) -> Result<(usize, usize)> {
+    let (cols, rows) = crate::args::parse_grid(grid).context("--grid")?;
+    let images = cols.saturating_mul(rows);
+    let pixels = images.saturating_mul(res * res);
+    if images > MAX_GRID_IMAGES || pixels > MAX_GRID_PIXELS {
+        bail!(
+            "--grid {grid}: {images} images of {res}x{res} ({:.1} megapixels); the fakes grid is \
+             limited to {MAX_GRID_IMAGES} images and {} megapixels",
+            pixels as f64 / 1e6,
+            MAX_GRID_PIXELS >> 20
+        );
+    }
+    Ok((cols, rows))
+}
+
+/// The flag that sets a training option (for errors about options that differ on resume).
+fn flag_of(field: &str) -> &'static str {
+    match field {
+        "batch" | "ema_kimg" | "blur_fade_kimg" => "--batch",
+        "r1_gamma" => "--gamma",
+        "glr" => "--glr",
+        "dlr" => "--dlr",
+        "mirror" => "--mirror",
+        "aug" => "--aug/--p/--target",
+        "ada_kimg" => "--ada-kimg",
+        "cond" => "--cond",
+        "freeze_d" => "--freeze-d",
+        "freeze_mapping" => "--freeze-mapping",
+        "freeze_affine" => "--freeze-affine",
+        "seed" => "--seed",
+        _ => "--cfg",
+    }
+}
+
+/// What the network being resumed or fine-tuned has, against the shape flags given.
+fn check_network_flags(a: &Args, info: &StartInfo) -> Result<()> {
+    let g = &info.g_kwargs;
+    let d = info.d_kwargs.as_ref();
+    let num = |v: Option<&Value>| v.and_then(Value::as_u64).map(|v| v as usize);
+    let has = [
+        (
+            "--cbase",
+            a.cbase,
+            d.and_then(|d| num(d.get("channel_base"))),
+            "channel_base",
+        ),
+        (
+            "--cmax",
+            a.cmax,
+            d.and_then(|d| num(d.get("channel_max"))),
+            "channel_max",
+        ),
+        (
+            "--map",
+            a.map,
+            num(g.pointer("/mapping_kwargs/num_layers")),
+            "mapping layers",
+        ),
+        ("--latent-dim", a.latent_dim, num(g.get("z_dim")), "z_dim"),
+        (
+            "--mbstd-group",
+            a.mbstd_group,
+            d.and_then(|d| num(d.pointer("/epilogue_kwargs/mbstd_group_size"))),
+            "mbstd_group_size",
+        ),
+    ];
+    for (flag, given, found, what) in has {
+        if let (Some(v), Some(f)) = (given, found) {
+            if v != f {
+                bail!(
+                    "{flag} {v} does not match {}, whose {what} is {f}: a network's shape cannot \
+                     change when it is resumed or fine-tuned (omit {flag})",
+                    info.file.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The training options: the snapshot's on resume (with the flags given over them), else the
+/// recipe of `--cfg` with the flags; and the options given that differ from the snapshot's.
+fn train_options(
+    a: &Args,
+    cfg: TrainConfig,
+    snap: Option<&SnapshotState>,
+) -> Result<(TrainOptions, Vec<(String, Value, Value)>)> {
+    let recorded = snap.and_then(|s| s.options.clone());
+    let batch = match (a.batch, &recorded, snap) {
+        (Some(b), _, _) => b,
+        (None, Some(r), _) => r.batch,
+        (None, None, Some(s)) => s.batch,
+        (None, None, None) => bail!("--batch is required unless resuming a training snapshot"),
+    };
+    let recipe = TrainOptions::for_cfg(cfg, batch);
+    let mut o = match &recorded {
+        Some(r) => r.clone(),
+        None => TrainOptions {
+            r1_gamma: a.gamma.context(
+                "--gamma is required: the network or snapshot does not record the run's options",
+            )?,
+            glr: 0.0025,
+            aug: AugMode::Ada { target: 0.6 },
+            ada_kimg: 500.0,
+            seed: snap.map(|s| s.seed).unwrap_or(0),
+            ..recipe.clone()
+        },
+    };
+    if o.batch != batch {
+        o.batch = batch;
+        o.ema_kimg = recipe.ema_kimg;
+        o.blur_fade_kimg = recipe.blur_fade_kimg;
+    }
+    if let Some(g) = a.gamma {
+        o.r1_gamma = g;
+    }
+    o.glr = a.glr.unwrap_or(o.glr);
+    o.dlr = a.dlr.unwrap_or(o.dlr);
+    o.ada_kimg = a.ada_kimg.unwrap_or(o.ada_kimg);
+    let (old_target, old_p) = match o.aug {
+        AugMode::Ada { target } => (target, 0.2),
+        AugMode::Fixed { p } => (0.6, p),
+        AugMode::NoAug => (0.6, 0.2),
+    };
+    let kind = match (a.aug, o.aug) {
+        (Some(k), _) => k,
+        (None, AugMode::Ada { .. }) => AugArg::Ada,
+        (None, AugMode::Fixed { .. }) => AugArg::Fixed,
+        (None, AugMode::NoAug) => AugArg::Noaug,
+    };
+    o.aug = match kind {
+        AugArg::Ada => AugMode::Ada {
+            target: a.target.unwrap_or(old_target),
+        },
+        AugArg::Noaug => AugMode::NoAug,
+        AugArg::Fixed => AugMode::Fixed {
+            p: a.p.unwrap_or(old_p),
+        },
+    };
+    o.mirror |= a.mirror;
+    o.cond |= a.cond;
+    o.freeze_mapping |= a.freeze_mapping;
+    o.freeze_affine |= a.freeze_affine;
+    o.freeze_d = a.freeze_d.unwrap_or(o.freeze_d);
+    o.seed = a.seed.unwrap_or(o.seed);
+    let mut diffs = match &recorded {
+        Some(r) => o.differences(r),
+        None => Vec::new(),
+    };
+    if let Some(s) = snap {
+        if recorded.is_none() && s.batch != o.batch {
+            diffs.push(("batch".into(), json!(s.batch), json!(o.batch)));
+        }
+        if s.seed != o.seed {
+            bail!(
+                "--seed {}: the snapshot was trained with seed {}; a resume keeps its seed (omit --seed)",
+                o.seed,
+                s.seed
+            );
+        }
+    }
+    Ok((o, diffs))
 }
 
 struct Bar {
@@ -161,28 +433,21 @@ impl Bar {
 pub fn run(a: Args) -> Result<()> {
     let cfg: TrainConfig = a.cfg.into();
     let cfg_name = crate::args::value_name(&a.cfg);
-    if a.batch == 0 {
-        bail!("--batch must be at least 1");
-    }
-    if !(a.gamma >= 0.0) || !(a.kimg > 0.0) || !(a.tick > 0.0) {
-        bail!("--gamma must be >= 0, --kimg and --tick > 0");
-    }
-    let aug = match a.aug {
-        AugArg::Ada => AugMode::Ada { target: a.target },
-        AugArg::Noaug => AugMode::NoAug,
-        AugArg::Fixed => {
-            if !(0.0..=1.0).contains(&a.p) {
-                bail!("--p must be in [0, 1], got {}", a.p);
-            }
-            AugMode::Fixed { p: a.p }
-        }
+    check_flags(&a)?;
+    let info = match &a.resume {
+        Some(r) => Some(inspect_start(r).with_context(|| format!("--resume {}", r.display()))?),
+        None => None,
     };
-    let (cols, rows) = crate::args::parse_grid(&a.grid)?;
+    if let Some(info) = &info {
+        check_network_flags(&a, info)?;
+    }
+    let snap = info.as_ref().and_then(|i| i.snapshot.as_ref());
     let device = crate::cmd::device(&a.device)?;
     eprintln!("loading {}", a.data.display());
     let data = Dataset::open(&a.data)
         .with_context(|| format!("reading the data set {}", a.data.display()))?;
-    if a.cond && !data.has_labels() {
+    let (opts, mut diffs) = train_options(&a, cfg, snap)?;
+    if opts.cond && !data.has_labels() {
         bail!(
             "--cond needs labels, but {} has none (dataset.json labels are null)",
             a.data.display()
@@ -200,22 +465,69 @@ pub fn run(a: Args) -> Result<()> {
             "none".into()
         }
     );
-
-    let recipe = TrainOptions::for_cfg(cfg, a.batch);
-    let opts = TrainOptions {
-        r1_gamma: a.gamma,
-        glr: a.glr,
-        dlr: a.dlr.unwrap_or(recipe.dlr),
-        mirror: a.mirror,
-        aug,
-        ada_kimg: a.ada_kimg,
-        cond: a.cond,
-        freeze_d: a.freeze_d,
-        freeze_mapping: a.freeze_mapping,
-        freeze_affine: a.freeze_affine,
-        seed: a.seed,
-        ..recipe
+    let res = data.resolution();
+    let blocks = res.trailing_zeros() as usize - 1;
+    if opts.freeze_d > blocks {
+        bail!(
+            "--freeze-d {}: a {res}x{res} discriminator has {blocks} blocks (b{res} down to b4); \
+             freeze at most {blocks}",
+            opts.freeze_d
+        );
+    }
+    let (cols, rows) = check_grid(&a.grid, res)?;
+    // The network's width: the resumed one's, else the flags'.
+    let d_num = |k: &str| {
+        info.as_ref()
+            .and_then(|i| i.d_kwargs.as_ref())
+            .and_then(|d| d.get(k))
+            .and_then(Value::as_u64)
+            .map(|v| v as usize)
     };
+    let cbase = a.cbase.or(d_num("channel_base")).unwrap_or(32768);
+    let cmax = a.cmax.or(d_num("channel_max")).unwrap_or(512);
+    if let Some(avail) = available_memory() {
+        let need = training_bytes_per_image(res, cbase, cmax).saturating_mul(opts.batch as u64);
+        if need > avail {
+            bail!(
+                "--batch {}: training {res}x{res} images (channel_base {cbase}, channel_max {cmax}) \
+                 needs at least {:.1} GiB for the activations, but {:.1} GiB of memory are \
+                 available; lower --batch",
+                opts.batch,
+                need as f64 / GIB,
+                avail as f64 / GIB
+            );
+        }
+    }
+    if let Some(fp) = snap.and_then(|s| s.data_fingerprint.as_ref()) {
+        let here = data_fingerprint(&data);
+        if &here != fp {
+            diffs.push(("data".into(), json!(fp), json!(here)));
+        }
+    }
+    if !diffs.is_empty() {
+        let flag = |f: &str| if f == "data" { "--data" } else { flag_of(f) };
+        let lines: Vec<String> = diffs
+            .iter()
+            .map(|(f, old, new)| {
+                format!("  {} ({f}): the snapshot has {old}, given {new}", flag(f))
+            })
+            .collect();
+        if !a.force {
+            bail!(
+                "--resume: these options differ from the snapshot's, so the run would not continue \
+                 exactly:\n{}\nrepeat the run's values (or omit them: a resume takes the \
+                 snapshot's), or pass --force to continue with the given ones (recorded in \
+                 training_options.json)",
+                lines.join("\n")
+            );
+        }
+        eprintln!(
+            "--force: continuing with options that differ from the snapshot's:\n{}",
+            lines.join("\n")
+        );
+    }
+    let batch = opts.batch;
+    let gamma = opts.r1_gamma;
     let run_opts = RunOptions {
         kimg: a.kimg,
         tick_kimg: a.tick,
@@ -228,10 +540,8 @@ pub fn run(a: Args) -> Result<()> {
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
     let desc = format!(
-        "{stem}-{}-gpus1-batch{}-gamma{}{}",
+        "{stem}-{}-gpus1-batch{batch}-gamma{gamma}{}",
         cfg_name,
-        a.batch,
-        a.gamma,
         a.desc.as_ref().map(|d| format!("-{d}")).unwrap_or_default()
     );
 
@@ -240,16 +550,16 @@ pub fn run(a: Args) -> Result<()> {
         None => {
             let mut net = NetworkOptions::for_cfg(
                 cfg,
-                data.resolution(),
+                res,
                 data.channels(),
-                if a.cond { data.label_dim() } else { 0 },
-                a.batch,
+                if opts.cond { data.label_dim() } else { 0 },
+                batch,
             );
-            net.channel_base = a.cbase;
-            net.channel_max = a.cmax;
+            net.channel_base = cbase;
+            net.channel_max = cmax;
             net.map_layers = a.map.unwrap_or(cfg.default_map());
-            net.latent_dim = a.latent_dim;
-            net.mbstd_group = a.mbstd_group;
+            net.latent_dim = a.latent_dim.unwrap_or(512);
+            net.mbstd_group = a.mbstd_group.unwrap_or(4);
             Some(net)
         }
     };
@@ -257,7 +567,7 @@ pub fn run(a: Args) -> Result<()> {
         (Some(r), _) => Start::From(r),
         (None, Some(net)) => Start::New {
             network: net,
-            seed: a.seed,
+            seed: opts.seed,
         },
         (None, None) => unreachable!("a network is built when there is nothing to resume"),
     };
@@ -265,40 +575,90 @@ pub fn run(a: Args) -> Result<()> {
         trainer,
         dir,
         begun,
-    } = start_run(start, cfg, opts, &data, &a.outdir, &desc, &device).with_context(|| match &a
-        .resume
-    {
-        Some(r) => format!("--resume {} with --cfg {cfg_name}", r.display()),
-        None => format!("--cfg {cfg_name}"),
-    })?;
-    match &begun {
-        Begun::Resumed { snapshot } => eprintln!(
-            "resuming {} at {:.3} kimg in {}",
-            snapshot.display(),
-            trainer.cur_nimg as f64 / 1000.0,
-            dir.display()
-        ),
+        notes,
+    } = start_run(start, cfg, opts.clone(), &data, &a.outdir, &desc, &device).with_context(
+        || match &a.resume {
+            Some(r) => format!("--resume {} with --cfg {cfg_name}", r.display()),
+            None => format!("--cfg {cfg_name}"),
+        },
+    )?;
+    for n in &notes {
+        eprintln!("{n}");
+    }
+    let in_place = match &begun {
+        Begun::Resumed { snapshot } => {
+            eprintln!(
+                "resuming {} at {:.3} kimg in {}",
+                snapshot.display(),
+                trainer.cur_nimg as f64 / 1000.0,
+                dir.display()
+            );
+            snapshot.parent().and_then(|p| p.canonicalize().ok()) == dir.canonicalize().ok()
+        }
         Begun::FineTuned { network } => {
             eprintln!(
                 "fine-tuning from {} in {}",
                 network.display(),
                 dir.display()
-            )
+            );
+            false
         }
-        Begun::New => eprintln!("new run in {}", dir.display()),
-    }
-    let options = json!({
-        "data": a.data.display().to_string(),
-        "cfg": cfg_name, "batch": a.batch, "gamma": a.gamma, "kimg": a.kimg, "tick": a.tick,
-        "snap": a.snap, "mirror": a.mirror, "cond": a.cond, "aug": crate::args::value_name(&a.aug), "p": a.p,
-        "target": a.target, "ada_kimg": a.ada_kimg, "freeze_d": a.freeze_d,
-        "freeze_mapping": a.freeze_mapping, "freeze_affine": a.freeze_affine,
-        "glr": trainer.opts.glr, "dlr": trainer.opts.dlr, "seed": a.seed,
-        "resume": a.resume.as_ref().map(|p| p.display().to_string()),
-        "G_kwargs": trainer.g.init_kwargs, "D_kwargs": trainer.d.init_kwargs,
-    });
+        Begun::New => {
+            eprintln!("new run in {}", dir.display());
+            false
+        }
+    };
+    let o = &trainer.opts;
+    let aug_name = match o.aug {
+        AugMode::Ada { .. } => "ada",
+        AugMode::Fixed { .. } => "fixed",
+        AugMode::NoAug => "noaug",
+    };
+    let (p, target) = match o.aug {
+        AugMode::Ada { target } => (None, Some(target)),
+        AugMode::Fixed { p } => (Some(p), None),
+        AugMode::NoAug => (None, None),
+    };
+    let forced: serde_json::Map<String, Value> = diffs
+        .iter()
+        .map(|(f, old, new)| (f.clone(), json!({"snapshot": old, "given": new})))
+        .collect();
+    let options_path = dir.join("training_options.json");
+    let earlier: Option<Value> = in_place
+        .then(|| std::fs::read_to_string(&options_path).ok())
+        .flatten()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .filter(Value::is_object);
+    let options = match earlier {
+        // Resuming in place: the run's options stay; the resume is appended to its record.
+        Some(mut earlier) => {
+            let entry = json!({
+                "snapshot": begun_path(&begun), "at_kimg": trainer.cur_nimg as f64 / 1000.0,
+                "kimg": a.kimg, "tick": a.tick, "snap": a.snap,
+                "forced": (!forced.is_empty()).then_some(&forced),
+            });
+            match earlier.get_mut("resumes").and_then(Value::as_array_mut) {
+                Some(list) => list.push(entry),
+                None => earlier["resumes"] = json!([entry]),
+            }
+            earlier
+        }
+        None => json!({
+            "data": a.data.display().to_string(),
+            "cfg": cfg_name, "batch": o.batch, "gamma": o.r1_gamma, "kimg": a.kimg, "tick": a.tick,
+            "snap": a.snap, "mirror": o.mirror, "cond": o.cond, "aug": aug_name, "p": p,
+            "target": target, "ada_kimg": o.ada_kimg, "freeze_d": o.freeze_d,
+            "freeze_mapping": o.freeze_mapping, "freeze_affine": o.freeze_affine,
+            "glr": o.glr, "dlr": o.dlr, "seed": o.seed,
+            "resume": a.resume.as_ref().map(|p| p.display().to_string()),
+            "resumed_from": begun_path(&begun),
+            "forced": (!forced.is_empty()).then_some(&forced),
+            "G_kwargs": trainer.g.init_kwargs, "D_kwargs": trainer.d.init_kwargs,
+            "options": o.record(),
+        }),
+    };
     stylegan::io::atomic_write(
-        &dir.join("training_options.json"),
+        &options_path,
         serde_json::to_string_pretty(&options)?.as_bytes(),
     )?;
     let mut run = TrainingRun::new(dir, trainer, run_opts)?;
@@ -311,12 +671,24 @@ pub fn run(a: Args) -> Result<()> {
         .progress_chars("=> "),
     );
     pb.set_position(run.trainer.cur_nimg);
-    run.run(&data, &Bar { pb: pb.clone() })?;
+    let result = run.run(&data, &Bar { pb: pb.clone() });
     pb.finish_and_clear();
+    result?;
     eprintln!(
         "done: {:.3} kimg in {}",
         run.trainer.cur_nimg as f64 / 1000.0,
         run.dir.display()
     );
     Ok(())
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The snapshot or network a run began from, as text (`None` for a new network).
+fn begun_path(b: &Begun) -> Option<String> {
+    match b {
+        Begun::Resumed { snapshot } => Some(snapshot.display().to_string()),
+        Begun::FineTuned { network } => Some(network.display().to_string()),
+        Begun::New => None,
+    }
 }

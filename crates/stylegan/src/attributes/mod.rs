@@ -153,6 +153,27 @@ impl AttributeClassifier {
     }
 }
 
+/// The largest classifier minibatch (the default is 32; larger batches are refused up front
+/// rather than left to run out of memory).
+pub const MAX_BATCH: usize = 4096;
+/// The most feature maps per classifier layer (the default is 32; parameters grow with its
+/// square).
+pub const MAX_WIDTH: usize = 1024;
+
+/// A lower bound of the memory one training image of a classifier needs: every stage's two
+/// convolution outputs (`width · r²` and `width · (r/2)²` floats) from the resolution down to 8,
+/// plus the input, each kept with its pre-activation and gradient (×4), as float32.
+pub fn classifier_bytes_per_image(resolution: usize, channels: usize, width: usize) -> u64 {
+    let mut floats = (channels as u64).saturating_mul((resolution * resolution) as u64);
+    let mut r = resolution as u64;
+    while r > 4 {
+        let stage = r * r + (r / 2) * (r / 2);
+        floats = floats.saturating_add((width as u64).saturating_mul(stage));
+        r /= 2;
+    }
+    floats.saturating_mul(4 * 4)
+}
+
 /// Options of [`train_classifier`].
 #[derive(Clone, Debug)]
 pub struct ClassifierOptions {
@@ -163,6 +184,50 @@ pub struct ClassifierOptions {
     /// Fraction of the data set held out for the reported accuracy.
     pub holdout: f64,
     pub seed: u32,
+}
+
+impl ClassifierOptions {
+    /// Every option in range: batch in `1..=MAX_BATCH`, width in `1..=MAX_WIDTH`, steps >= 1,
+    /// learning rate finite in (0, 1], hold-out fraction in (0, 0.5].
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: &str, want: String, v: String| {
+            Err(Error::InvalidArgument(format!(
+                "the classifier's {what} must be {want}, got {v}"
+            )))
+        };
+        if self.batch == 0 || self.batch > MAX_BATCH {
+            return bad(
+                "batch size",
+                format!("in 1..={MAX_BATCH}"),
+                self.batch.to_string(),
+            );
+        }
+        if self.width == 0 || self.width > MAX_WIDTH {
+            return bad(
+                "width",
+                format!("in 1..={MAX_WIDTH}"),
+                self.width.to_string(),
+            );
+        }
+        if self.steps == 0 {
+            return bad("step count", "at least 1".into(), "0".into());
+        }
+        if !(self.lr > 0.0 && self.lr <= 1.0) {
+            return bad(
+                "learning rate",
+                "a finite number in (0, 1]".into(),
+                self.lr.to_string(),
+            );
+        }
+        if !(self.holdout > 0.0 && self.holdout <= 0.5) {
+            return bad(
+                "hold-out fraction",
+                "in (0, 0.5]".into(),
+                self.holdout.to_string(),
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for ClassifierOptions {
@@ -216,6 +281,7 @@ pub fn train_classifier(
     opts: &ClassifierOptions,
     progress: &dyn Fn(usize, f64),
 ) -> Result<(NetworkEntry, Accuracy)> {
+    opts.check()?;
     let k = data.label_dim();
     if k == 0 {
         return Err(Error::InvalidArgument(

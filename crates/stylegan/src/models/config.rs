@@ -141,6 +141,22 @@ impl Family {
     }
 }
 
+/// The largest `img_resolution` a configuration may ask for. The official networks go up to
+/// 1024²; at 4096² a single 32-channel feature map takes 2 GB (32 · 4096² · 4 bytes), and
+/// beyond it a network cannot be built, let alone trained, in
+/// the memory of any machine this runs on: such configs are refused up front instead of
+/// ending in an out-of-memory kill.
+pub const MAX_RESOLUTION: usize = 4096;
+
+fn check_max_resolution(what: &str, r: usize) -> Result<()> {
+    if r > MAX_RESOLUTION {
+        return Err(Error::Config(format!(
+            "{what}img_resolution {r} is above the supported maximum {MAX_RESOLUTION}"
+        )));
+    }
+    Ok(())
+}
+
 /// A `Generator` configuration: what every family shares (dimensions, mapping) and the
 /// family's own synthesis keywords.
 #[derive(Clone, Debug, PartialEq)]
@@ -334,6 +350,7 @@ impl GeneratorConfig {
                 "a Generator needs z_dim > 0 or c_dim > 0".into(),
             ));
         }
+        check_max_resolution("", self.img_resolution)?;
         match &self.synthesis {
             SynthesisConfig::StyleGan2(s) => s.validate(self.img_resolution),
             SynthesisConfig::StyleGan3(s) => {
@@ -528,6 +545,7 @@ impl DiscriminatorConfig {
             )));
         }
         let r = cfg.img_resolution;
+        check_max_resolution("Discriminator ", r)?;
         if r < 8 || !r.is_power_of_two() {
             return Err(Error::Config(format!(
                 "Discriminator img_resolution {r} must be a power of two >= 8"
@@ -663,6 +681,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("power of two"), "{e}");
+        // Above the documented maximum: refused before anything is allocated.
+        let e = GeneratorConfig::from_init_kwargs(
+            G,
+            &json!({"z_dim":512,"c_dim":0,"w_dim":512,"img_resolution":65536,"img_channels":3,"channel_base":1<<30}),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("65536") && e.to_string().contains("4096"),
+            "{e}"
+        );
+        let e = DiscriminatorConfig::from_init_kwargs(
+            crate::models::discriminator::DISCRIMINATOR_CLASS,
+            &json!({"c_dim":0,"img_resolution":8192,"img_channels":3}),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("8192") && e.to_string().contains("maximum"),
+            "{e}"
+        );
         let e = GeneratorConfig::from_init_kwargs("foo.Generator", &json!({})).unwrap_err();
         assert!(e.to_string().contains("unknown class_name"), "{e}");
     }

@@ -19,6 +19,9 @@ pub mod trainer;
 
 pub use data::{InMemoryData, TrainingData};
 pub use presets::{NetworkOptions, TrainConfig};
-pub use run::{latest_snapshot, new_run_dir, Observer, RunOptions, TrainingRun};
-pub use start::{start_run, Begun, Start, Started};
-pub use trainer::{AugMode, StepStats, TrainOptions, Trainer};
+pub use run::{
+    available_memory, data_fingerprint, latest_snapshot, new_run_dir, snapshot_nimg, snapshot_tag,
+    training_bytes_per_image, trim_log, Observer, RunOptions, TrainingRun,
+};
+pub use start::{inspect_start, start_run, Begun, SnapshotState, Start, StartInfo, Started};
+pub use trainer::{AugMode, StepStats, TrainOptions, Trainer, MAX_BATCH, MAX_LEARNING_RATE};

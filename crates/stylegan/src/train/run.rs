@@ -1,7 +1,11 @@
 //! A training run on disk, as the official `training_loop.py` lays it out: a run directory
 //! `{outdir}/{NNNNN}-{desc}` with `training_options.json`, `reals.png`, `fakes_init.png`, and
-//! every `snap` ticks `network-snapshot-{kimg:06}.safetensors` + `fakes{kimg:06}.png`, plus a
+//! every `snap` ticks `network-snapshot-{tag}.safetensors` + `fakes{tag}.png`, plus a
 //! JSON-lines log of each tick (`log.jsonl`, the counterpart of `stats.jsonl`).
+//!
+//! The tag is the image count: `{kimg:06}` (official) when it is a whole number of kimg, else
+//! `{kimg:06}.{rest:03}` (e.g. `000000.016` after 16 images), so two snapshots of one run never
+//! share a name, and a snapshot is never overwritten (writing over one is refused).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -58,27 +62,149 @@ pub fn new_run_dir(outdir: &Path, desc: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// The latest `network-snapshot-*.safetensors` in `dir`.
+/// The tag of a snapshot after `nimg` images: `{kimg:06}`, or `{kimg:06}.{rest:03}` when
+/// `nimg` is not a whole number of kimg (unique per image count).
+pub fn snapshot_tag(nimg: u64) -> String {
+    match nimg % 1000 {
+        0 => format!("{:06}", nimg / 1000),
+        rest => format!("{:06}.{rest:03}", nimg / 1000),
+    }
+}
+
+/// The image count of a snapshot file name written with [`snapshot_tag`]
+/// (`network-snapshot-{tag}.safetensors`); `None` for other names.
+pub fn snapshot_nimg(file_name: &str) -> Option<u64> {
+    let tag = file_name
+        .strip_prefix("network-snapshot-")?
+        .strip_suffix(".safetensors")?;
+    let (kimg, rest) = match tag.split_once('.') {
+        Some((k, r)) if r.len() == 3 => (k, r.parse::<u64>().ok()?),
+        Some(_) => return None,
+        None => (tag, 0),
+    };
+    if kimg.is_empty() || !kimg.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    kimg.parse::<u64>()
+        .ok()?
+        .checked_mul(1000)?
+        .checked_add(rest)
+}
+
+/// The latest `network-snapshot-*.safetensors` in `dir` (by the image count in its name).
 pub fn latest_snapshot(dir: &Path) -> Result<PathBuf> {
-    let mut snaps: Vec<PathBuf> = std::fs::read_dir(dir)
+    std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            n.starts_with("network-snapshot-") && n.ends_with(".safetensors")
+        .filter_map(|e| {
+            let n = snapshot_nimg(&e.file_name().to_string_lossy())?;
+            Some((n, e.path()))
         })
-        .collect();
-    snaps.sort();
-    snaps.pop().ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "{}: no network-snapshot-*.safetensors to resume from",
-            dir.display()
-        ))
-    })
+        .max()
+        .map(|(_, p)| p)
+        .ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "{}: no network-snapshot-*.safetensors to resume from",
+                dir.display()
+            ))
+        })
+}
+
+/// Drop the lines of `dir/log.jsonl` past `nimg` images (ticks logged after the snapshot a run
+/// resumes from, and a line cut short by a kill), so the resumed run's ticks follow on in order.
+/// Returns how many lines were dropped.
+pub fn trim_log(dir: &Path, nimg: u64) -> Result<usize> {
+    let path = dir.join("log.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    let mut kept = String::new();
+    let mut dropped = 0;
+    for line in text.lines() {
+        let line_nimg = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|v| v.get("kimg").and_then(Value::as_f64))
+            .map(|k| (k * 1000.0).round() as u64);
+        match line_nimg {
+            Some(n) if n <= nimg => {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+            _ => dropped += 1,
+        }
+    }
+    if dropped > 0 {
+        crate::io::atomic_write(&path, kept.as_bytes())?;
+    }
+    Ok(dropped)
+}
+
+/// A fingerprint of a data set's contents (count, shape, every image byte and label):
+/// FNV-1a 64 as hex. Snapshots record it so a resume on other data is caught.
+pub fn data_fingerprint(data: &dyn TrainingData) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for v in [
+        data.len(),
+        data.resolution(),
+        data.channels(),
+        data.label_dim(),
+    ] {
+        eat(&(v as u64).to_le_bytes());
+    }
+    for i in 0..data.len() {
+        eat(data.image(i));
+        if data.label_dim() > 0 {
+            for l in data.label(i) {
+                eat(&l.to_le_bytes());
+            }
+        }
+    }
+    format!(
+        "{}x{}x{}x{}:{h:016x}",
+        data.len(),
+        data.channels(),
+        data.resolution(),
+        data.resolution()
+    )
+}
+
+/// Metadata key of the data fingerprint in a snapshot.
+pub const DATA_KEY: &str = "train.data_fingerprint";
+
+/// Memory the system can still give this process (Linux `MemAvailable` + `SwapFree`, bytes);
+/// `None` where it cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("MemAvailable:")? + field("SwapFree:").unwrap_or(0)) * 1024)
+}
+
+/// A lower bound of the memory one training image needs: the activations
+/// `Σ_r min(channel_base / r, channel_max) · r²` of the StyleGAN2 layout from 4² to the
+/// resolution, as float32, times 8 (each layer's input and output in G's and D's forward passes
+/// and their gradients, all held for the backward pass). Batches above
+/// `available_memory() / training_bytes_per_image(..)` cannot fit.
+pub fn training_bytes_per_image(resolution: usize, channel_base: usize, channel_max: usize) -> u64 {
+    let mut floats: u64 = 0;
+    let mut r = 4usize;
+    while r <= resolution.max(4) && r != 0 {
+        let c = (channel_base / r).min(channel_max).max(1) as u64;
+        floats = floats.saturating_add(c.saturating_mul((r * r) as u64));
+        r = r.saturating_mul(2);
+    }
+    floats.saturating_mul(4 * 8)
 }
 
 /// Images `[N, C, R, R]` in [-1, 1] → a `cols × rows` grid.
@@ -92,6 +218,7 @@ pub struct TrainingRun {
     pub trainer: Trainer,
     pub opts: RunOptions,
     grid_z: Vec<Vec<f64>>,
+    fingerprint: std::cell::OnceCell<String>,
 }
 
 impl TrainingRun {
@@ -113,6 +240,7 @@ impl TrainingRun {
             trainer,
             opts,
             grid_z,
+            fingerprint: std::cell::OnceCell::new(),
         })
     }
 
@@ -156,16 +284,26 @@ impl TrainingRun {
         grid(&imgs, cols, rows)
     }
 
-    fn kimg_tag(&self) -> String {
-        format!("{:06}", self.trainer.cur_nimg / 1000)
-    }
-
-    /// Snapshot + fakes grid now.
+    /// Snapshot + fakes grid now, named by the image count ([`snapshot_tag`]). An existing
+    /// snapshot of that name is never overwritten (an error).
     pub fn snapshot(&self, data: &dyn TrainingData, observer: &dyn Observer) -> Result<PathBuf> {
-        let tag = self.kimg_tag();
+        let tag = snapshot_tag(self.trainer.cur_nimg);
         let path = self.dir.join(format!("network-snapshot-{tag}.safetensors"));
+        if path.exists() {
+            return Err(Error::InvalidArgument(format!(
+                "{}: a snapshot of this run at {} images exists already; not overwriting it",
+                path.display(),
+                self.trainer.cur_nimg
+            )));
+        }
         let mut meta = std::collections::BTreeMap::new();
         meta.insert("train.data".into(), format!("{} images", data.len()));
+        meta.insert(
+            DATA_KEY.into(),
+            self.fingerprint
+                .get_or_init(|| data_fingerprint(data))
+                .clone(),
+        );
         self.trainer.save(&path, &meta)?;
         self.fakes(data)?
             .save_png(&self.dir.join(format!("fakes{tag}.png")))?;

@@ -24,7 +24,7 @@ use crate::optim::adam::{Adam, AdamConfig};
 use crate::optim::ParamSet;
 
 /// How augmentation is applied to every image D sees.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AugMode {
     /// No augmentation.
     NoAug,
@@ -34,8 +34,17 @@ pub enum AugMode {
     Fixed { p: f64 },
 }
 
+/// The largest minibatch a run accepts (the official configs use at most 64 over 8 GPUs; a
+/// larger batch is refused up front rather than left to run out of memory).
+pub const MAX_BATCH: usize = 4096;
+
+/// The largest learning rate a run accepts (the official recipe uses 0.002–0.0025; Adam moves
+/// every weight by about the learning rate per step, so 1 already wrecks a network).
+pub const MAX_LEARNING_RATE: f64 = 1.0;
+
 /// The official StyleGAN2 recipe's hyper-parameters (`train.py --cfg stylegan2`).
-#[derive(Clone, Debug, PartialEq)]
+/// Snapshots record them (see [`TrainOptions::record`]) so a resume can be checked against them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainOptions {
     pub batch: usize,
     pub r1_gamma: f64,
@@ -131,6 +140,138 @@ impl TrainOptions {
             },
         }
     }
+}
+
+impl TrainOptions {
+    /// Every value finite and in its range: batch in `1..=MAX_BATCH`, learning rates in
+    /// `(0, MAX_LEARNING_RATE]`, γ ≥ 0, ADA's target finite and p in [0, 1], its speed > 0, and the
+    /// rest of the recipe non-negative. Errors name the option and the value found.
+    pub fn check(&self) -> Result<()> {
+        let bad = |what: &str, want: &str, v: String| {
+            Err(Error::InvalidArgument(format!(
+                "{what} must be {want}, got {v}"
+            )))
+        };
+        if self.batch == 0 || self.batch > MAX_BATCH {
+            return bad(
+                "the batch size",
+                &format!("in 1..={MAX_BATCH}"),
+                self.batch.to_string(),
+            );
+        }
+        for (what, v) in [
+            ("the G learning rate", self.glr),
+            ("the D learning rate", self.dlr),
+        ] {
+            if !(v > 0.0 && v <= MAX_LEARNING_RATE) {
+                return bad(
+                    what,
+                    &format!("a finite number in (0, {MAX_LEARNING_RATE}]"),
+                    v.to_string(),
+                );
+            }
+        }
+        let non_negative = [
+            ("the R1 weight gamma", self.r1_gamma),
+            ("the style mixing probability", self.style_mixing_prob),
+            ("the path length weight", self.pl_weight),
+            ("the path length decay", self.pl_decay),
+            ("the G_ema half-life (kimg)", self.ema_kimg),
+            ("the G_ema ramp-up", self.ema_rampup.unwrap_or(0.0)),
+            ("the blur sigma", self.blur_init_sigma),
+            ("the blur fade (kimg)", self.blur_fade_kimg),
+        ];
+        for (what, v) in non_negative {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(what, "a finite number >= 0", v.to_string());
+            }
+        }
+        if !(self.reg_eps.is_finite() && self.reg_eps > 0.0) {
+            return bad(
+                "the regularisers' difference step",
+                "a finite number > 0",
+                self.reg_eps.to_string(),
+            );
+        }
+        match self.aug {
+            // Targets beyond r_t's range [-1, 1] are allowed: they move p one way only.
+            AugMode::Ada { target } if !target.is_finite() => {
+                return bad("the ADA target", "finite", target.to_string())
+            }
+            AugMode::Fixed { p } if !(0.0..=1.0).contains(&p) => {
+                return bad("the augmentation probability", "in [0, 1]", p.to_string())
+            }
+            _ => {}
+        }
+        if !(self.ada_kimg.is_finite() && self.ada_kimg > 0.0) {
+            return bad(
+                "the ADA speed (kimg for p to go from 0 to 1)",
+                "a finite number > 0",
+                self.ada_kimg.to_string(),
+            );
+        }
+        if self.ada_interval == 0 || self.pl_batch_shrink == 0 {
+            return bad(
+                "the ADA interval and path length batch shrink",
+                "at least 1",
+                "0".into(),
+            );
+        }
+        if self.g_reg_interval == Some(0) || self.d_reg_interval == Some(0) {
+            return bad("a lazy regularisation interval", "at least 1", "0".into());
+        }
+        Ok(())
+    }
+
+    /// The options as JSON (field names as keys), as snapshots record them.
+    pub fn record(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The options a snapshot recorded ([`Self::record`]); `None` for snapshots written before
+    /// options were recorded.
+    pub fn from_record(v: &Value) -> Option<Self> {
+        serde_json::from_value(v.clone()).ok()
+    }
+
+    /// The options that differ from `other`: `(field, other's value, this value)`.
+    pub fn differences(&self, other: &Self) -> Vec<(String, Value, Value)> {
+        let (a, b) = (self.record(), other.record());
+        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+            return Vec::new();
+        };
+        a.iter()
+            .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    b.get(k.as_str()).cloned().unwrap_or(Value::Null),
+                    v.clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// An error when a training quantity went NaN or infinite at `nimg` images: training stops
+/// there, before any optimiser step or snapshot with it.
+fn check_finite(what: &str, v: f64, nimg: u64) -> Result<()> {
+    if v.is_finite() {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument(format!(
+        "training diverged at {nimg} images: {what} is {v}; stopped without writing a snapshot of \
+         this state (the last snapshot on disk is the last good one; lower the learning rates or gamma)"
+    )))
+}
+
+/// `torch.nan_to_num(grad, nan=0, posinf=1e5, neginf=-1e5)`, as the official
+/// `training_loop.py` applies to every gradient before the optimiser step.
+fn nan_to_num(g: Tensor<1>) -> Tensor<1> {
+    let g = g.clone().mask_fill(g.is_nan(), 0.0);
+    let inf = g.clone().is_inf();
+    let clamped = g.clone().clamp(-1e5, 1e5);
+    g.mask_where(inf, clamped)
 }
 
 /// Losses and statistics of one minibatch (NaN where a phase did not run).
@@ -229,10 +370,14 @@ impl Trainer {
                 dn.config.c_dim
             )));
         }
-        if opts.batch == 0 {
-            return Err(Error::InvalidArgument(
-                "the batch size must be positive".into(),
-            ));
+        opts.check()?;
+        let n_blocks = dn.config.img_resolution.trailing_zeros() as usize - 1;
+        if opts.freeze_d > n_blocks {
+            return Err(Error::InvalidArgument(format!(
+                "cannot freeze {} discriminator blocks: a {r}x{r} discriminator has {n_blocks} (b{r} down to b4)",
+                opts.freeze_d,
+                r = dn.config.img_resolution
+            )));
         }
         let ada_p = match opts.aug {
             AugMode::Fixed { p } => p,
@@ -284,7 +429,7 @@ impl Trainer {
             .get("img_resolution")
             .and_then(Value::as_u64)
             .unwrap_or(0) as usize;
-        let frozen: Vec<String> = (0..self.opts.freeze_d)
+        let frozen: Vec<String> = (0..self.opts.freeze_d.min(usize::BITS as usize - 1))
             .map(|i| format!("b{}.", res >> i))
             .filter(|p| p != "b4." || res == 4)
             .collect();
@@ -382,7 +527,7 @@ impl Trainer {
     ) -> BTreeMap<String, Tensor<1>> {
         leaves
             .iter()
-            .filter_map(|(k, (_, t))| t.grad(grads).map(|g| (k.clone(), g)))
+            .filter_map(|(k, (_, t))| t.grad(grads).map(|g| (k.clone(), nan_to_num(g))))
             .collect()
     }
 
@@ -494,6 +639,7 @@ impl Trainer {
             let logits = d.forward(self.augment(img, &aug), c)?;
             let loss = softplus(logits.neg(), 1.0).mean();
             st.loss_g = scalar(loss.clone().without_autodiff())?;
+            check_finite("the generator loss", st.loss_g, self.cur_nimg)?;
             let grads = loss.backward();
             let gr = Self::collect(&g_leaves, &grads);
             self.g_opt.step(&mut self.g, gr)?;
@@ -565,6 +711,7 @@ impl Trainer {
                     .map(|l| (l - pl.pl_mean).powi(2))
                     .sum::<f64>()
                     / n as f64;
+                check_finite("the path length penalty", st.pl_penalty, self.cur_nimg)?;
                 let grads = pl.surrogate.sum().backward();
                 let gr = Self::collect(&g_leaves, &grads);
                 self.g_opt.step(&mut self.g, gr)?;
@@ -657,6 +804,16 @@ impl Trainer {
             let loss_real = softplus(real_logits.neg(), 1.0).mean();
             st.loss_d_gen = scalar(loss_gen.clone().without_autodiff())?;
             st.loss_d_real = scalar(loss_real.clone().without_autodiff())?;
+            check_finite(
+                "the discriminator loss on fakes",
+                st.loss_d_gen,
+                self.cur_nimg,
+            )?;
+            check_finite(
+                "the discriminator loss on reals",
+                st.loss_d_real,
+                self.cur_nimg,
+            )?;
             let grads = (loss_gen + loss_real).backward();
             let gr = Self::collect(&d_leaves, &grads);
             self.d_opt.step(&mut self.d, gr)?;
@@ -684,6 +841,7 @@ impl Trainer {
                 };
                 let r1 = regularizers::r1(&run, real, o.r1_gamma, interval as f64, o.reg_eps)?;
                 st.r1_penalty = r1.penalty.iter().sum::<f64>() / r1.penalty.len() as f64;
+                check_finite("the R1 penalty", st.r1_penalty, self.cur_nimg)?;
                 let grads = r1.surrogate.sum().backward();
                 let gr = Self::collect(&d_leaves, &grads);
                 self.d_opt.step(&mut self.d, gr)?;
@@ -755,6 +913,7 @@ impl Trainer {
             "ada_signs": [self.ada_signs.0, self.ada_signs.1],
             "seed": self.opts.seed,
             "batch": self.opts.batch,
+            "options": self.opts.record(),
         })
     }
 
@@ -767,6 +926,26 @@ impl Trainer {
         );
         let mut tensors: BTreeMap<String, RawTensor> = self.g_opt.state("G_opt")?;
         tensors.extend(self.d_opt.state("D_opt")?);
+        // A snapshot is only ever a good state: refuse one with NaN or infinite weights.
+        let nets = [
+            ("G", &g.tensors),
+            ("D", &d.tensors),
+            ("G_ema", &e.tensors),
+            ("optimiser state", &tensors),
+        ];
+        for (net, ts) in nets {
+            if let Some((name, _)) = ts
+                .iter()
+                .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "training diverged by {} images: {net} tensor '{name}' holds NaN or infinite \
+                     values; not writing {} (the last snapshot on disk is the last good one)",
+                    self.cur_nimg,
+                    path.display()
+                )));
+            }
+        }
         let mut meta = extra.clone();
         meta.insert(STATE_KEY.into(), self.state_json().to_string());
         Checkpoint::write_with_state(
