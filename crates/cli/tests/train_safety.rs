@@ -126,6 +126,10 @@ fn every_numeric_flag_is_checked_before_any_directory_is_made() {
         (vec!["--target", "1.5"], vec!["--target", "[0, 1]"]),
         (vec!["--aug", "fixed", "--p", "2"], vec!["--p", "[0, 1]"]),
         (vec!["--ada-kimg", "0"], vec!["--ada-kimg", "got 0"]),
+        (
+            vec!["--aug", "noaug", "--p", "0.5"],
+            vec!["--p", "--aug fixed"],
+        ),
         (vec!["--kimg", "inf"], vec!["--kimg", "inf"]),
         (vec!["--tick", "0"], vec!["--tick"]),
         (vec!["--cbase", "0"], vec!["--cbase"]),
@@ -204,6 +208,23 @@ fn other_sizes_are_bounded() {
             net.to_str().unwrap(),
         ]),
         &["65536", "maximum 4096"],
+    );
+    assert!(!net.exists());
+    // Within the resolution limit but far too wide to hold: refused before allocating.
+    std::fs::write(
+        &cfg,
+        r#"{"G": {"z_dim": 8, "w_dim": 8, "c_dim": 0, "img_resolution": 1024, "img_channels": 3, "channel_base": 1073741824, "channel_max": 1048576}}"#,
+    )
+    .unwrap();
+    fails(
+        &run(&[
+            "init",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            net.to_str().unwrap(),
+        ]),
+        &["parameters", "GiB", "channel_max"],
     );
     assert!(!net.exists());
     let zip = tmp.path().join("d.zip");

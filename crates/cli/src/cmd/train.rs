@@ -341,6 +341,12 @@ fn train_options(
         (None, AugMode::Fixed { .. }) => AugArg::Fixed,
         (None, AugMode::NoAug) => AugArg::Noaug,
     };
+    if a.target.is_some() && kind != AugArg::Ada {
+        bail!("--target only applies to --aug ada");
+    }
+    if a.p.is_some() && kind != AugArg::Fixed {
+        bail!("--p only applies to --aug fixed");
+    }
     o.aug = match kind {
         AugArg::Ada => AugMode::Ada {
             target: a.target.unwrap_or(old_target),
