@@ -292,13 +292,13 @@ fn bad_inputs_give_clear_errors() {
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     assert_fails(
         &gen(&truncated, &[]),
-        &["truncated.safetensors", "not a safetensors checkpoint"],
+        &["truncated.safetensors", "truncated safetensors file"],
     );
     let text = t.join("text.safetensors");
     std::fs::write(&text, "hello, I am not a network").unwrap();
     assert_fails(
         &gen(&text, &[]),
-        &["text.safetensors", "not a safetensors checkpoint"],
+        &["text.safetensors", "not a network file in a supported format"],
     );
 
     // Missing tensor, wrong shape, unknown class name.
@@ -386,7 +386,7 @@ fn bad_inputs_give_clear_errors() {
         "--outdir",
         text.join("sub").to_str().unwrap(),
     ]);
-    assert_fails(&o, &["cannot create output directory"]);
+    assert_fails(&o, &["--outdir", "cannot create the output folder"]);
 }
 
 #[test]
