@@ -230,6 +230,37 @@ proptest! {
     }
 }
 
+#[test]
+fn tf_kwargs_larger_than_the_stored_variables_are_refused() {
+    let _s = serial();
+    // tiny-tf.pkl with its `resolution` kwarg (16) changed to 4096 (the largest a config
+    // accepts) and `fmap_base` to 2^20: the generator template alone would take hundreds of MB
+    // of noise maps and weights that the 585 KB file does not hold.
+    let mut bad = std::fs::read(fixtures().join("tiny-tf.pkl")).unwrap();
+    // `key: K <byte>` → `key: J <i32>` (lengths are not framed: the reader skips FRAME).
+    let set_kwarg = |bytes: &mut Vec<u8>, key: &[u8], value: i32| {
+        let mut from = key.to_vec();
+        from.extend_from_slice(b"\x94K");
+        let at = bytes
+            .windows(from.len())
+            .position(|w| w == from.as_slice())
+            .expect("the fixture's kwarg");
+        let end = at + from.len();
+        let mut with = b"J".to_vec();
+        with.extend_from_slice(&value.to_le_bytes());
+        bytes.splice(end - 1..end + 1, with);
+    };
+    set_kwarg(&mut bad, b"resolution", 4096);
+    set_kwarg(&mut bad, b"fmap_base", 1 << 20);
+    let (kib, r) = open_bytes("huge-kwargs.pkl", &bad);
+    let e = r.unwrap_err();
+    assert!(
+        e.contains("huge-kwargs.pkl") && e.contains("last noise map") && e.contains("holds only"),
+        "{e}"
+    );
+    assert!(kib < 100 << 10, "peak {kib} KiB");
+}
+
 // ---- non-finite values -----------------------------------------------------------------
 
 /// Replace every occurrence of the 4 bytes `from` in `bytes` with `to`; how many.

@@ -8,7 +8,9 @@ use stylegan::models::{Discriminator, Generator};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input: a native checkpoint or an official PyTorch network pickle (format auto-detected).
+    /// Input (format auto-detected): a native checkpoint (.safetensors, or a PTI delta with its
+    /// base beside it), an official PyTorch network pickle (.pkl), an official TensorFlow
+    /// StyleGAN2 pickle (.pkl) or a rosinality checkpoint (.pt).
     input: PathBuf,
     /// Output `.safetensors` file.
     output: PathBuf,

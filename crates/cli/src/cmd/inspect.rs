@@ -7,19 +7,33 @@ use stylegan::io::checkpoint::Checkpoint;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A native checkpoint or an official PyTorch network pickle.
+    /// Any supported network file (format auto-detected): a native checkpoint (.safetensors,
+    /// also PTI deltas), an official PyTorch network pickle (.pkl), an official TensorFlow
+    /// StyleGAN2 pickle (.pkl) or a rosinality checkpoint (.pt).
     file: PathBuf,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let ckpt = Checkpoint::open(&a.file)?;
+    // A PTI delta is shown as it is stored (the changed tensors) and said to be a delta; its
+    // base is not needed for that.
+    let ckpt = Checkpoint::open_unresolved(&a.file)?;
+    if let Some(base) = ckpt.delta_base() {
+        let stored: usize = ckpt.networks.values().map(|e| e.tensors.len()).sum();
+        println!(
+            "{}: delta checkpoint (`stylegan pti` output) of the network '{base}': {stored} \
+             changed tensors stored, the others come from the base when it is loaded",
+            a.file.display()
+        );
+    }
     let format = match ckpt.extra_metadata.get("stylegan_rs.source") {
         Some(s) if s.starts_with("official PyTorch") => "official PyTorch network pickle",
         Some(s) if s.starts_with("official TensorFlow") => "official TensorFlow network pickle",
         Some(s) if s.starts_with("rosinality") => "rosinality checkpoint (torch.save zip)",
         _ => "native safetensors checkpoint",
     };
-    println!("{}: {format}", a.file.display());
+    if ckpt.delta_base().is_none() {
+        println!("{}: {format}", a.file.display());
+    }
     for (k, v) in &ckpt.extra_metadata {
         if k != "stylegan_rs.source" {
             println!("  {k}: {v}");

@@ -32,7 +32,8 @@ pub fn default_base_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os(MODELS_ENV)
         .map(|v| std::env::split_paths(&v).collect())
         .unwrap_or_default();
-    dirs.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")));
+    let bundled = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"));
+    dirs.push(bundled.canonicalize().unwrap_or_else(|_| bundled.to_path_buf()));
     dirs
 }
 

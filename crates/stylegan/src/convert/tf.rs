@@ -113,6 +113,35 @@ fn describe(net: &Value) -> (i64, String) {
     (version, func)
 }
 
+/// The template a config's kwargs describe is allocated (zeros) before the file's variables
+/// fill it, so the kwargs must not describe more than the file holds: every legitimate network
+/// stores its 4×4 3×3 convolution (`min(channel_base/4, channel_max)`² × 9 weights), and a
+/// generator its last noise map (`resolution`²) and its first mapping layer (`z_dim × w_dim`).
+/// Refuses kwargs that describe any of these larger than all the file's variables together.
+fn check_declared_sizes(
+    init: &Json,
+    vars: &HashMap<String, numpy::Array>,
+    generator: bool,
+) -> Result<()> {
+    let held: u128 = vars.values().map(|a| a.data.len() as u128).sum();
+    let n = |k: &str| init.get(k).and_then(Json::as_u64).unwrap_or(0) as u128;
+    let ch = (n("channel_base") / 4).min(n("channel_max"));
+    let mut parts = vec![("the 4x4 convolution", ch * ch * 9)];
+    if generator {
+        parts.push(("the last noise map", n("img_resolution") * n("img_resolution")));
+        parts.push(("the first mapping layer", n("z_dim") * n("w_dim")));
+    }
+    for (what, size) in parts {
+        if size > held {
+            return Err(Error::Config(format!(
+                "the TF kwargs describe {what} of {size} weights, but the file holds only \
+                 {held} numbers in all (damaged or crafted kwargs)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Convert `(G, D, Gs)` to checkpoint entries `G`, `D`, `G_ema`; the arrays decoded from the
 /// pickle are charged to `budget` (one per file).
 pub fn convert(nets: &[Value], budget: &Budget) -> Result<BTreeMap<String, NetworkEntry>> {
@@ -195,6 +224,7 @@ fn generator(net: &Value, device: &Device, budget: &Budget) -> Result<NetworkEnt
     if vars.keys().any(|k| k.contains("ToRGB_lod")) {
         return Err(Error::Config("TF generators with ToRGB_lod layers (configs a-d) are not supported (neither are they by legacy.py)".into()));
     }
+    check_declared_sizes(&init, &vars, true)?;
     let template = Generator::template(&cfg, device)?;
     let tensors = fill(template, &vars, g_source, "generator")?;
     Ok(NetworkEntry {
@@ -420,6 +450,7 @@ fn discriminator(net: &Value, device: &Device, budget: &Budget) -> Result<Networ
     let cfg = DiscriminatorConfig::from_init_kwargs(DISCRIMINATOR_CLASS, &init)?;
     let mut vars = HashMap::new();
     variables(net, "", &mut vars, 0, budget)?;
+    check_declared_sizes(&init, &vars, false)?;
     let template = Discriminator::template(&cfg, device)?;
     let tensors = fill(template, &vars, d_source, "discriminator")?;
     Ok(NetworkEntry {
