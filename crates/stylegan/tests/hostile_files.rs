@@ -207,6 +207,54 @@ fn many_views_of_one_torch_storage_share_one_budget() {
     assert!(kib < 200 << 10, "peak {kib} KiB");
 }
 
+#[test]
+fn rosinality_names_cannot_describe_a_bigger_network_than_the_file_holds() {
+    let _s = serial();
+    // 20 one-channel synthesis convs (a 4096x4096 generator, ~200 MB of noise maps in its
+    // template), all views of one 9-element storage.
+    let mut b = vec![0x80, 2, b'}'];
+    p_str(&mut b, "g_ema");
+    b.push(b'}');
+    let mut names: Vec<(String, Vec<i64>)> = vec![
+        ("style.1.weight".into(), vec![1, 1]),
+        ("conv1.conv.weight".into(), vec![1, 1, 1, 3, 3]),
+        ("to_rgb1.conv.weight".into(), vec![1, 3, 1, 1, 1]),
+    ];
+    for i in 0..20 {
+        names.push((format!("convs.{i}.conv.weight"), vec![1, 1, 1, 3, 3]));
+    }
+    for (name, shape) in &names {
+        p_str(&mut b, name);
+        p_global(&mut b, "torch._utils", "_rebuild_tensor_v2");
+        b.extend_from_slice(b"((");
+        p_str(&mut b, "storage");
+        p_global(&mut b, "torch", "FloatStorage");
+        p_str(&mut b, "0");
+        p_str(&mut b, "cpu");
+        p_int(&mut b, 9);
+        b.extend_from_slice(b"tQ");
+        p_int(&mut b, 0);
+        b.push(b'(');
+        shape.iter().for_each(|&d| p_int(&mut b, d));
+        b.extend_from_slice(b"t(");
+        let mut stride = vec![1i64; shape.len()];
+        for i in (0..shape.len() - 1).rev() {
+            stride[i] = stride[i + 1] * shape[i + 1];
+        }
+        stride.iter().for_each(|&d| p_int(&mut b, d));
+        b.extend_from_slice(b"t\x89tRs");
+    }
+    b.extend_from_slice(b"s.");
+    let z = torch_zip(&b, 36, CompressionMethod::Stored);
+    let (kib, r) = open_bytes("names.pt", &z);
+    let e = r.unwrap_err();
+    assert!(
+        e.contains("names.pt") && e.contains("4096x4096") && e.contains("holds only"),
+        "{e}"
+    );
+    assert!(kib < 100 << 10, "peak {kib} KiB");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
     /// Crafted torch zips (any view of any storage, member sizes that agree or not, stored or

@@ -237,6 +237,17 @@ fn generator(
         )));
     }
     let resolution = 4usize << (n_convs / 2);
+    // The template below is allocated before it is filled: the layers the names describe must
+    // not take more than the state dict holds (it stores the last noise map, resolution²).
+    let held: usize = sd.values().map(|t| t.data.len()).sum();
+    if resolution * resolution > held {
+        return Err(Error::Config(format!(
+            "{n_convs} synthesis convs make a {resolution}x{resolution} generator, whose noise \
+             maps alone take {} numbers, but the state dict holds only {held} (damaged or \
+             crafted)",
+            resolution * resolution
+        )));
+    }
     let img_channels = dim(sd, "to_rgb1.conv.weight", 1)?;
     let mut ch = vec![(4, dim(sd, "conv1.conv.weight", 1)?)];
     for k in 0..n_convs / 2 {
