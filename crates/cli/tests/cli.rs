@@ -298,7 +298,10 @@ fn bad_inputs_give_clear_errors() {
     std::fs::write(&text, "hello, I am not a network").unwrap();
     assert_fails(
         &gen(&text, &[]),
-        &["text.safetensors", "not a network file in a supported format"],
+        &[
+            "text.safetensors",
+            "not a network file in a supported format",
+        ],
     );
 
     // Missing tensor, wrong shape, unknown class name.

@@ -69,7 +69,11 @@ fn output_format_follows_the_extension() {
     let d = tempfile::tempdir().unwrap();
     let jpg = d.path().join("x.jpg");
     ok(&expand_to(&jpg));
-    assert_eq!(&std::fs::read(&jpg).unwrap()[..2], &[0xFF, 0xD8], "JPEG bytes");
+    assert_eq!(
+        &std::fs::read(&jpg).unwrap()[..2],
+        &[0xFF, 0xD8],
+        "JPEG bytes"
+    );
     let webp = d.path().join("x.webp");
     ok(&expand_to(&webp));
     assert_eq!(&std::fs::read(&webp).unwrap()[8..12], b"WEBP");
@@ -160,7 +164,15 @@ fn sizes_are_bounded_with_the_flag_named() {
     let gif = d.path().join("v.gif");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec!["bench", "--what", "generate", "--resolutions", "32", "--batches", "0"],
+            vec![
+                "bench",
+                "--what",
+                "generate",
+                "--resolutions",
+                "32",
+                "--batches",
+                "0",
+            ],
             "--batches",
         ),
         (

@@ -1,5 +1,7 @@
-//! Where outputs go: the one writer every file of the library passes through, and the checks a
-//! program runs on an output path *before* its work starts.
+//! Where outputs go: the one writer every file of the library passes through, the checks a
+//! program runs on an output path *before* its work starts, and the clean-up of what killed
+//! writers left behind. (Below `io` and `data` in the layers, so both write through it; `io`
+//! re-exports it.)
 //!
 //! - A regular file (or a path that does not exist yet) is written atomically: a temporary file
 //!   `.NAME.tmpPID` beside the final target, fsync, rename. A killed process never leaves a
@@ -98,47 +100,43 @@ pub fn temp_name(path: &Path, pid: u32) -> Result<PathBuf> {
     Ok(folder(path).join(format!(".{}.tmp{pid}", name.to_string_lossy())))
 }
 
-/// Remove the temporary files (`.NAME.tmpPID`, and the `.stylegan-probePID` write tests) that
-/// processes which no longer run left in `dir` when they were killed mid-write. Files of live
-/// processes (and anything else) are kept. Returns how many were removed. Linux: a process is
-/// alive while `/proc/PID` exists; elsewhere nothing is removed.
-pub fn remove_stale_temporaries(dir: &Path) -> usize {
-    if !Path::new("/proc/self").exists() {
-        return 0;
+/// The file a temporary `.NAME.tmpPID` belongs to and the writing process: `(NAME, PID)`.
+fn temporary_of(file_name: &str) -> Option<(&str, u32)> {
+    let rest = file_name.strip_prefix('.')?;
+    let at = rest.rfind(".tmp")?;
+    let pid = &rest[at + 4..];
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = temp_pid(&name) else { continue };
-        let is_file = e.file_type().is_ok_and(|t| t.is_file());
-        if is_file
-            && pid != std::process::id()
-            && !Path::new(&format!("/proc/{pid}")).exists()
-            && fs::remove_file(e.path()).is_ok()
-        {
-            removed += 1;
-        }
-    }
-    removed
+    Some((&rest[..at], pid.parse().ok()?))
 }
 
-/// The process id in a temporary file's name (`.NAME.tmpPID` or `.stylegan-probePID`).
-fn temp_pid(name: &str) -> Option<u32> {
-    if !name.starts_with('.') {
-        return None;
+/// Remove the temporary files `.NAME.tmpPID` in `dir` whose process is gone (no `/proc/PID`):
+/// what a killed write leaves behind. With `name`, only temporaries of that file. Files of
+/// live processes (a run writing right now) are kept; where `/proc` is absent nothing is
+/// removed, since no process can be told dead. Returns the removed paths.
+pub fn remove_stale_temporaries(dir: &Path, name: Option<&str>) -> Result<Vec<PathBuf>> {
+    let proc_fs = Path::new("/proc");
+    if !proc_fs.join("self").exists() {
+        return Ok(Vec::new());
     }
-    let digits = if let Some(rest) = name.strip_prefix(".stylegan-probe") {
-        rest
-    } else {
-        &name[name.rfind(".tmp")? + 4..]
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    let own = std::process::id();
+    let mut removed = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+        let file_name = entry.file_name().to_string_lossy().to_string();
+        let Some((of, pid)) = temporary_of(&file_name) else {
+            continue;
+        };
+        if pid == own || name.is_some_and(|n| n != of) || proc_fs.join(pid.to_string()).exists() {
+            continue;
+        }
+        let path = entry.path();
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            removed.push(path);
+        }
     }
-    digits.parse().ok()
+    Ok(removed)
 }
 
 /// Write `bytes` to `path` as described in the module doc: atomically for regular files
@@ -178,6 +176,41 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// For a writer that streams a large file (a data set ZIP): where to write the temporary —
+/// beside the file `path` names (after links), or in the system's temporary folder when
+/// `path` is a device or FIFO. Directories and the like are refused. Pair with
+/// [`finish_staged`].
+pub fn staged_temp(path: &Path) -> Result<PathBuf> {
+    match resolve(path)? {
+        Target::Replace(p) => {
+            create_parent(&p)?;
+            temp_name(&p, std::process::id())
+        }
+        Target::Stream(p) => temp_name(
+            &std::env::temp_dir().join(p.file_name().unwrap_or_default()),
+            std::process::id(),
+        ),
+    }
+}
+
+/// Put the finished temporary `tmp` from [`staged_temp`] in place at `path`: renamed over the
+/// file (links followed), or copied into a device or FIFO. The temporary is gone afterwards.
+pub fn finish_staged(tmp: &Path, path: &Path) -> Result<()> {
+    let result = match resolve(path) {
+        Ok(Target::Replace(p)) => fs::rename(tmp, &p).map_err(|e| Error::io(&p, e)),
+        Ok(Target::Stream(p)) => (|| {
+            let mut from = fs::File::open(tmp)?;
+            let mut to = OpenOptions::new().write(true).open(&p)?;
+            std::io::copy(&mut from, &mut to)?;
+            to.flush()
+        })()
+        .map_err(|e| Error::io(&p, e)),
+        Err(e) => Err(e),
+    };
+    let _ = fs::remove_file(tmp);
+    result
 }
 
 fn create_parent(p: &Path) -> Result<()> {
@@ -260,7 +293,7 @@ pub fn check_output(path: &Path, kind: OutputKind) -> Result<()> {
     }
     create_parent(&target)?;
     probe(folder(&target))?;
-    remove_stale_temporaries(folder(&target));
+    remove_stale_temporaries(folder(&target), None)?;
     Ok(())
 }
 
@@ -274,16 +307,19 @@ pub fn prepare_dir(dir: &Path) -> Result<()> {
         )));
     }
     fs::create_dir_all(dir).map_err(|e| {
-        Error::InvalidArgument(format!("cannot create the output folder {}: {e}", dir.display()))
+        Error::InvalidArgument(format!(
+            "cannot create the output folder {}: {e}",
+            dir.display()
+        ))
     })?;
     probe(dir)?;
-    remove_stale_temporaries(dir);
+    remove_stale_temporaries(dir, None)?;
     Ok(())
 }
 
-/// Can a new file be made in `dir`? (Creates and removes `.stylegan-probePID`.)
+/// Can a new file be made in `dir`? (Creates and removes `.stylegan-probe.tmpPID`.)
 fn probe(dir: &Path) -> Result<()> {
-    let p = dir.join(format!(".stylegan-probe{}", std::process::id()));
+    let p = temp_name(&dir.join("stylegan-probe"), std::process::id())?;
     let _ = fs::remove_file(&p);
     OpenOptions::new()
         .write(true)
@@ -373,22 +409,54 @@ mod tests {
     }
 
     #[test]
-    fn stale_temporaries_of_dead_processes_go() {
+    fn stale_temporaries_of_dead_processes_go_live_ones_stay() {
         let d = tmpdir("stale");
-        // pid 4194304 is above Linux's largest (pid_max ≤ 2^22): never alive.
-        let dead = d.join(".network-snapshot-000004.safetensors.tmp4194304");
-        let mine = temp_name(&d.join("x.png"), std::process::id()).unwrap();
-        let other = d.join(".hidden.tmpfile");
-        for f in [&dead, &mine, &other] {
-            fs::write(f, b"x").unwrap();
+        // No pid reaches 4e9 (Linux caps pid_max at 2^22); our own pid is alive.
+        let dead = d.join(".data.zip.tmp4000000000");
+        let other = d.join(".other.zip.tmp4000000000");
+        let live = temp_name(&d.join("data.zip"), std::process::id()).unwrap();
+        let plain = d.join("data.zip.tmp1");
+        let hidden = d.join(".hidden.tmpfile");
+        for p in [&dead, &other, &live, &plain, &hidden] {
+            fs::write(p, b"x").unwrap();
         }
+        assert_eq!(temporary_of(".a.b.tmp12"), Some(("a.b", 12)));
+        assert_eq!(temporary_of(".a.tmp"), None);
+        assert_eq!(temporary_of("a.png.tmp12"), None);
+        let removed = remove_stale_temporaries(&d, Some("data.zip")).unwrap();
+        assert_eq!(removed, vec![dead.clone()]);
+        assert!(other.exists() && live.exists() && plain.exists());
+        // Preparing an output folder removes every stale temporary in it.
         prepare_dir(&d).unwrap();
-        assert!(!dead.exists());
-        assert!(mine.exists() && other.exists());
-        assert_eq!(temp_pid(".a.png.tmp12"), Some(12));
-        assert_eq!(temp_pid(".stylegan-probe7"), Some(7));
-        assert_eq!(temp_pid("a.png.tmp12"), None);
-        assert_eq!(temp_pid(".a.tmpx"), None);
+        assert!(!other.exists());
+        assert!(live.exists() && plain.exists() && hidden.exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn staged_writes_follow_links_and_stream_into_devices() {
+        let d = tmpdir("staged");
+        fs::write(d.join("real.zip"), b"old").unwrap();
+        std::os::unix::fs::symlink("real.zip", d.join("link.zip")).unwrap();
+        let tmp = staged_temp(&d.join("link.zip")).unwrap();
+        assert_eq!(
+            tmp.parent().unwrap(),
+            d.as_path(),
+            "beside the link's target"
+        );
+        fs::write(&tmp, b"zip bytes").unwrap();
+        finish_staged(&tmp, &d.join("link.zip")).unwrap();
+        assert!(fs::symlink_metadata(d.join("link.zip"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(d.join("real.zip")).unwrap(), b"zip bytes");
+        assert!(!tmp.exists());
+        let tmp = staged_temp(Path::new("/dev/null")).unwrap();
+        fs::write(&tmp, b"x").unwrap();
+        finish_staged(&tmp, Path::new("/dev/null")).unwrap();
+        assert!(!tmp.exists());
+        assert!(staged_temp(&d).is_err(), "a directory is refused");
         let _ = fs::remove_dir_all(&d);
     }
 
@@ -400,8 +468,14 @@ mod tests {
         fs::write(&f, b"1").unwrap();
         fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
         atomic_write(&f, b"2").unwrap();
-        assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
-        let names: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(
+            fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let names: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "{names:?}");
         let _ = fs::remove_dir_all(&d);
     }

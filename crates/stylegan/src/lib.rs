@@ -19,6 +19,7 @@ pub mod backend;
 pub mod error;
 pub mod rng;
 pub mod weights;
+pub mod files;
 // Kernels, files, data sets.
 pub mod data;
 pub mod io;
@@ -58,7 +59,7 @@ mod tests {
     /// of its own or a higher one (except itself).
     const LAYERS: &[&[&str]] = &[
         &["error"],
-        &["backend", "rng", "weights"],
+        &["backend", "rng", "weights", "files"],
         &["ops", "io", "data"],
         &["nn"],
         &["models"],

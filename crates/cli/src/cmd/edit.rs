@@ -98,7 +98,12 @@ pub fn parse_strengths(s: &str, flag: &str) -> Result<Vec<f64>> {
     if v.iter().any(|x| !x.is_finite()) {
         bail!("{flag} must be finite numbers, got '{s}'");
     }
-    crate::args::count(&format!("{flag} (number of values)"), v.len(), 1, crate::args::MAX_CELLS)?;
+    crate::args::count(
+        &format!("{flag} (number of values)"),
+        v.len(),
+        1,
+        crate::args::MAX_CELLS,
+    )?;
     Ok(v)
 }
 

@@ -70,7 +70,11 @@ pub fn run(a: Args) -> Result<()> {
     count("--zoom", a.zoom, 1, 64)?;
     within("--prior-weight", a.prior_weight, 0.0, 1e6)?;
     if a.gen_seed.checked_add(a.generated as u32).is_none() {
-        bail!("--gen-seed {} + --generated {} passes the last seed", a.gen_seed, a.generated);
+        bail!(
+            "--gen-seed {} + --generated {} passes the last seed",
+            a.gen_seed,
+            a.generated
+        );
     }
     stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
     let device = a.net.device()?;

@@ -118,14 +118,22 @@ pub struct BlendArgs {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seed of image A (α = 0).
-    #[arg(long, required_unless_present = "latent_a", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        required_unless_present = "latent_a",
+        allow_negative_numbers = true
+    )]
     seed_a: Option<u32>,
     /// Image A as a projection (`stylegan project` → projected.safetensors) instead of a seed;
     /// its noise maps are used for both images.
     #[arg(long, conflicts_with = "seed_a")]
     latent_a: Option<PathBuf>,
     /// Seed of image B (α = 1).
-    #[arg(long, required_unless_present = "latent_b", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        required_unless_present = "latent_b",
+        allow_negative_numbers = true
+    )]
     seed_b: Option<u32>,
     /// Image B as a projection instead of a seed.
     #[arg(long, conflicts_with = "seed_b")]
@@ -269,14 +277,22 @@ pub struct TransferArgs {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// Seed of the source image (kept outside the region).
-    #[arg(long, required_unless_present = "latent_src", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        required_unless_present = "latent_src",
+        allow_negative_numbers = true
+    )]
     seed_src: Option<u32>,
     /// The source as a projection (`stylegan project`, w or wplus) instead of a seed; its noise
     /// maps are used.
     #[arg(long, conflicts_with = "seed_src")]
     latent_src: Option<PathBuf>,
     /// Seed of the reference image (its region is transferred).
-    #[arg(long, required_unless_present = "latent_ref", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        required_unless_present = "latent_ref",
+        allow_negative_numbers = true
+    )]
     seed_ref: Option<u32>,
     /// The reference as a projection (w or wplus) instead of a seed.
     #[arg(long, conflicts_with = "seed_ref")]

@@ -47,7 +47,10 @@ pub fn models_dirs() -> Vec<PathBuf> {
         dirs.push(exe_dir.join("../share/stylegan-rs/models"));
         dirs.push(exe_dir.join("../../models"));
     }
-    dirs.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")));
+    dirs.push(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models"
+    )));
     dirs
 }
 
@@ -72,8 +75,9 @@ pub fn bundled_model(name: &str) -> Result<PathBuf> {
 pub fn network(given: &Option<PathBuf>) -> Result<PathBuf> {
     match given {
         Some(p) => Ok(p.clone()),
-        None => bundled_model(DEMO_MODEL)
-            .map_err(|e| anyhow::anyhow!("no --network given, and {e}")),
+        None => {
+            bundled_model(DEMO_MODEL).map_err(|e| anyhow::anyhow!("no --network given, and {e}"))
+        }
     }
 }
 
@@ -148,7 +152,10 @@ impl Plain {
         let pct = 100.0 * self.pos as f64 / self.len.max(1) as f64;
         let rate = self.pos as f64 / secs.max(1e-9);
         let eta = if self.pos > 0 {
-            format!(", eta {:.0} s", (self.len.saturating_sub(self.pos)) as f64 / rate)
+            format!(
+                ", eta {:.0} s",
+                (self.len.saturating_sub(self.pos)) as f64 / rate
+            )
         } else {
             String::new()
         };

@@ -67,48 +67,7 @@ impl EncodedImage {
     }
 }
 
-/// The process id of a temporary file named `.NAME.tmpPID` (as [`DatasetWriter`] and
-/// `io::atomic_write` name them), and `NAME`.
-fn temporary_of(file_name: &str) -> Option<(&str, u32)> {
-    let rest = file_name.strip_prefix('.')?;
-    let at = rest.rfind(".tmp")?;
-    let pid = &rest[at + 4..];
-    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((&rest[..at], pid.parse().ok()?))
-}
-
-/// Remove the temporary files `.NAME.tmpPID` in `dir` whose process is gone (no `/proc/PID`):
-/// what a killed write leaves behind. With `name`, only temporaries of that file. Files of
-/// live processes (a run writing right now) are kept; where `/proc` is absent nothing is
-/// removed, since no process can be told dead. Returns the removed paths.
-pub fn remove_stale_temporaries(dir: &Path, name: Option<&str>) -> Result<Vec<PathBuf>> {
-    let proc_fs = Path::new("/proc");
-    if !proc_fs.join("self").exists() {
-        return Ok(Vec::new());
-    }
-    let own = std::process::id();
-    let mut removed = Vec::new();
-    for entry in std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .flatten()
-    {
-        let file_name = entry.file_name().to_string_lossy().to_string();
-        let Some((of, pid)) = temporary_of(&file_name) else {
-            continue;
-        };
-        if pid == own || name.is_some_and(|n| n != of) || proc_fs.join(pid.to_string()).exists() {
-            continue;
-        }
-        let path = entry.path();
-        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            removed.push(path);
-        }
-    }
-    Ok(removed)
-}
+use crate::files::remove_stale_temporaries;
 
 /// Writes `{idx/1000:05}/img{idx:08}.png` entries and `dataset.json` into a ZIP (stored, like
 /// the official tool). The ZIP is written to a temporary file beside `dest` and renamed over
@@ -142,17 +101,23 @@ impl DatasetWriter {
                 dest.display()
             )));
         }
-        let dir = dest
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let name = dest.file_name().unwrap_or_default().to_string_lossy();
+        // Beside the file `dest` names (links followed; a device gets a copy at the end).
+        let tmp = crate::files::staged_temp(dest)?;
+        let dir = tmp.parent().unwrap_or(Path::new("."));
+        let name = tmp.file_name().unwrap_or_default().to_string_lossy();
+        let name = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".tmp"))
+            .map_or(String::new(), |(n, _)| n.to_string());
         // A killed earlier build of this data set left its temporary behind: remove it (best
         // effort; a leftover that cannot be removed does not stop this build).
         let _ = remove_stale_temporaries(dir, Some(&name));
-        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?;
         Ok(DatasetWriter {
             dest: dest.to_path_buf(),
             tmp,
@@ -323,7 +288,7 @@ impl DatasetWriter {
                 .into_inner()
                 .map_err(|e| Error::io(&tmp, e.into_error()))?;
             file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))
+            crate::files::finish_staged(&tmp, &self.dest)
         })();
         if result.is_err() {
             let _ = std::fs::remove_file(&self.tmp);
@@ -337,32 +302,5 @@ impl Drop for DatasetWriter {
         if self.zip.take().is_some() {
             let _ = std::fs::remove_file(&self.tmp);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stale_temporaries_of_dead_processes_go_live_ones_stay() {
-        let dir = std::env::temp_dir().join(format!("stale-tmp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // No pid reaches 4e9 (Linux caps pid_max at 2^22); our own pid is alive.
-        let dead = dir.join(".data.zip.tmp4000000000");
-        let other = dir.join(".other.zip.tmp4000000000");
-        let live = dir.join(format!(".data.zip.tmp{}", std::process::id()));
-        let plain = dir.join("data.zip.tmp1");
-        for p in [&dead, &other, &live, &plain] {
-            std::fs::write(p, b"x").unwrap();
-        }
-        assert_eq!(temporary_of(".a.b.tmp12"), Some(("a.b", 12)));
-        assert_eq!(temporary_of(".a.tmp"), None);
-        let removed = remove_stale_temporaries(&dir, Some("data.zip")).unwrap();
-        assert_eq!(removed, vec![dead.clone()]);
-        assert!(other.exists() && live.exists() && plain.exists());
-        let removed = remove_stale_temporaries(&dir, None).unwrap();
-        assert_eq!(removed, vec![other.clone()]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

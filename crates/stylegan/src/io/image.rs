@@ -173,11 +173,11 @@ pub enum ImageFormat {
 impl ImageFormat {
     /// The format `path`'s extension names, or an error naming the extensions that work.
     pub fn from_path(path: &Path) -> Result<Self> {
-        match super::output::extension(path).as_str() {
+        match crate::files::extension(path).as_str() {
             "png" => Ok(Self::Png),
             "jpg" | "jpeg" => Ok(Self::Jpeg),
             "webp" => Ok(Self::WebP),
-            _ if super::output::is_stream(path) => Ok(Self::Png),
+            _ if crate::files::is_stream(path) => Ok(Self::Png),
             _ => Err(super::check_output(path, super::OutputKind::Image)
                 .err()
                 .unwrap_or_else(|| {
@@ -247,7 +247,10 @@ mod tests {
     }
 
     fn batch(v: &[f32], dev: &crate::Device) -> burn::tensor::Tensor<4> {
-        burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(v.to_vec(), [2, 3, 4, 4]), dev)
+        burn::tensor::Tensor::from_data(
+            burn::tensor::TensorData::new(v.to_vec(), [2, 3, 4, 4]),
+            dev,
+        )
     }
 
     #[test]
@@ -258,7 +261,11 @@ mod tests {
             channels: 3,
             pixels: vec![0; 8 * 8 * 3],
         };
-        assert!(img.upscale(100_000).unwrap_err().to_string().contains("limit"));
+        assert!(img
+            .upscale(100_000)
+            .unwrap_err()
+            .to_string()
+            .contains("limit"));
         assert_eq!(img.upscale(3).unwrap().width, 24);
         let e = grid(std::slice::from_ref(&img), 100_000, 100_000)
             .unwrap_err()

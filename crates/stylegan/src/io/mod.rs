@@ -1,14 +1,14 @@
 //! Files in and out: native checkpoints, images and grids, videos (GIF/MP4), `.npy` arrays.
-//! Every write goes through [`output::atomic_write`] (atomic, never replaces a link or device).
+//! Every write goes through [`crate::files::atomic_write`] (atomic, never replaces a link or
+//! device).
 //! Foreign checkpoint formats (pickles, TF, rosinality) are converted in `convert`, above `models`.
 
 pub mod checkpoint;
 pub mod image;
 pub mod npy;
-pub mod output;
 pub mod video;
 
-pub use output::{atomic_write, check_output, prepare_dir, remove_stale_temporaries, OutputKind};
+pub use crate::files::{atomic_write, check_output, prepare_dir, remove_stale_temporaries, OutputKind};
 
 use std::path::Path;
 

@@ -24,8 +24,8 @@ pub fn write_video(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
             "all frames of a video must have the same size".into(),
         ));
     }
-    let mut ext = super::output::extension(path);
-    if ext.is_empty() && super::output::is_stream(path) {
+    let mut ext = crate::files::extension(path);
+    if ext.is_empty() && crate::files::is_stream(path) {
         ext = "gif".into();
     }
     match ext.as_str() {
@@ -64,7 +64,7 @@ pub fn write_video(path: &Path, frames: &[Image8], fps: u32) -> Result<()> {
 /// ([`super::check_output`]) and, for MP4, that `ffmpeg` runs.
 pub fn check_video_output(path: &Path) -> Result<()> {
     super::check_output(path, super::OutputKind::Video)?;
-    if super::output::extension(path) == "mp4"
+    if crate::files::extension(path) == "mp4"
         && !Command::new("ffmpeg")
             .arg("-version")
             .stdout(Stdio::null())

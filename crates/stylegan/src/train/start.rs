@@ -18,7 +18,7 @@ use super::presets::{NetworkOptions, TrainConfig};
 use super::run::{latest_snapshot, new_run_dir, trim_log, DATA_KEY};
 use super::trainer::{TrainOptions, Trainer, STATE_KEY};
 use crate::backend::Device;
-use crate::data::writer::remove_stale_temporaries;
+use crate::files::remove_stale_temporaries;
 use crate::error::{Error, Result};
 use crate::io::checkpoint::Checkpoint;
 use crate::models::{Family, GeneratorConfig};
