@@ -48,7 +48,11 @@ impl Budget {
     /// real checkpoint materialises each stored element once (×1 for float32 storages, ×2 for
     /// float16, ×8 for numpy arrays decoded to f64 from f8 data), well inside the factor.
     pub fn for_input(len: usize) -> Self {
-        Self::new((len as u64).saturating_mul(BUDGET_FACTOR).saturating_add(BUDGET_FLOOR))
+        Self::new(
+            (len as u64)
+                .saturating_mul(BUDGET_FACTOR)
+                .saturating_add(BUDGET_FLOOR),
+        )
     }
 
     /// Take `bytes` from the budget, or fail naming `what` and the limit.

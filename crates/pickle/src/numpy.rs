@@ -145,7 +145,9 @@ pub fn array_within(v: &Value, budget: &Budget) -> Result<Array> {
         Value::Bytes(b) => b.clone(),
         Value::Str(s) => {
             // Python 2 pickles: the data as a latin-1 string, copied to bytes here.
-            budget.charge(s.len() as u64, || "numpy array data (a latin-1 string)".into())?;
+            budget.charge(s.len() as u64, || {
+                "numpy array data (a latin-1 string)".into()
+            })?;
             std::rc::Rc::new(s.chars().map(|c| c as u32 as u8).collect())
         }
         _ => {

@@ -229,9 +229,8 @@ pub fn load_legacy_file(b: &[u8]) -> Result<(Value, std::collections::HashMap<St
         if depth > MAX_DEPTH {
             return;
         }
-        let walk = |v: &Value, out: &mut std::collections::HashMap<String, DType>| {
-            walk(v, out, depth + 1)
-        };
+        let walk =
+            |v: &Value, out: &mut std::collections::HashMap<String, DType>| walk(v, out, depth + 1);
         match v {
             Value::PersId(p) => {
                 if let Ok((d, k, _)) = parse_storage_pid(&p.0) {
@@ -382,9 +381,7 @@ pub fn tensor_within(
             }
             check_view(&storage, offset, &shape, &stride)?;
             let numel: usize = shape.iter().product();
-            budget.charge(numel as u64 * 4, || {
-                format!("a tensor of shape {shape:?}")
-            })?;
+            budget.charge(numel as u64 * 4, || format!("a tensor of shape {shape:?}"))?;
             strided(&storage, offset, &shape, &stride)
         }
         _ => Err(Error::Structure(format!(

@@ -88,7 +88,9 @@ fn views_larger_than_their_storage_are_refused_before_allocating() {
         let (kib, r) = peak_kib(|| read_tensor(&pkl, 1));
         let e = r.unwrap_err().to_string();
         assert!(
-            e.contains(&format!("{shape:?}")) && e.contains("stride [0, 0]") && e.contains("only 1"),
+            e.contains(&format!("{shape:?}"))
+                && e.contains("stride [0, 0]")
+                && e.contains("only 1"),
             "{e}"
         );
         assert!(kib < 400 << 10, "peak {kib} KiB reading {shape:?}");
@@ -97,7 +99,9 @@ fn views_larger_than_their_storage_are_refused_before_allocating() {
     let t = read_tensor(&tensor_pickle(4, 0, &[2, 2], &[0, 1]), 4).unwrap();
     assert_eq!(t.data.len(), 4);
     // A view past the end of its storage is refused too.
-    let e = read_tensor(&tensor_pickle(4, 1, &[4], &[1]), 4).unwrap_err().to_string();
+    let e = read_tensor(&tensor_pickle(4, 1, &[4], &[1]), 4)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("exceeds its storage of 4 elements"), "{e}");
 }
 
@@ -166,7 +170,10 @@ fn a_shared_budget_bounds_many_views_of_one_storage() {
         assert!(read < 100, "the budget never ran out");
     };
     assert_eq!(read, 9);
-    assert!(err.contains("[1048576]") && err.contains("may only take"), "{err}");
+    assert!(
+        err.contains("[1048576]") && err.contains("may only take"),
+        "{err}"
+    );
 }
 
 proptest! {
@@ -244,6 +251,9 @@ fn legacy_storages_are_charged_to_the_budget() {
             ok += 1;
         })
     });
-    assert!(res.is_err(), "64 full copies of one stored megafloat fit the budget");
+    assert!(
+        res.is_err(),
+        "64 full copies of one stored megafloat fit the budget"
+    );
     assert!(ok >= 1 && ok < 64, "{ok}");
 }

@@ -124,7 +124,11 @@ fn torch_zip_views_larger_than_their_storage_are_refused() {
     // The 541-byte file: [2^18, 2^18] with strides 0 over one element (256 GB), and
     // [32768, 16384] (2 GiB).
     for shape in [[1i64 << 18, 1 << 18], [32768, 16384]] {
-        let z = torch_zip(&view_pickle(1, 0, &shape, &[0, 0]), 4, CompressionMethod::Stored);
+        let z = torch_zip(
+            &view_pickle(1, 0, &shape, &[0, 0]),
+            4,
+            CompressionMethod::Stored,
+        );
         assert!(z.len() < 1024, "{} bytes", z.len());
         let (kib, r) = open_bytes("bomb.pt", &z);
         let e = r.unwrap_err();
@@ -166,12 +170,22 @@ fn torch_zip_members_are_read_within_their_declared_size() {
     );
     let (kib, r) = open_bytes("big.pt", &z);
     let e = r.unwrap_err();
-    assert!(e.contains("declares 67108864 bytes") && e.contains("exactly 4"), "{e}");
+    assert!(
+        e.contains("declares 67108864 bytes") && e.contains("exactly 4"),
+        "{e}"
+    );
     assert!(kib < 100 << 10, "peak {kib} KiB");
     // A member shorter than its storage (stored): refused, not padded or read past.
-    let z = torch_zip(&view_pickle(16, 0, &[16], &[1]), 8, CompressionMethod::Stored);
+    let z = torch_zip(
+        &view_pickle(16, 0, &[16], &[1]),
+        8,
+        CompressionMethod::Stored,
+    );
     let e = open_bytes("short.pt", &z).1.unwrap_err();
-    assert!(e.contains("declares 8 bytes") && e.contains("exactly 64"), "{e}");
+    assert!(
+        e.contains("declares 8 bytes") && e.contains("exactly 64"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -334,9 +348,18 @@ fn non_finite_weights_are_refused_in_every_format() {
     // Native: a NaN weight, and an infinite w_avg.
     let native = fixtures().join("tiny-uncond.safetensors");
     let ck = Checkpoint::read(&native).unwrap();
-    for (tensor, bad) in [("mapping.fc0.weight", f32::NAN), ("mapping.w_avg", f32::INFINITY)] {
+    for (tensor, bad) in [
+        ("mapping.fc0.weight", f32::NAN),
+        ("mapping.w_avg", f32::INFINITY),
+    ] {
         let mut c = ck.clone();
-        c.networks.get_mut("G_ema").unwrap().tensors.get_mut(tensor).unwrap().data[3] = bad;
+        c.networks
+            .get_mut("G_ema")
+            .unwrap()
+            .tensors
+            .get_mut(tensor)
+            .unwrap()
+            .data[3] = bad;
         let nets: Vec<(&str, &_)> = c.networks.iter().map(|(k, v)| (k.as_str(), v)).collect();
         let out = tmp.path().join("nan.safetensors");
         Checkpoint::write(&out, &nets, &c.extra_metadata).unwrap();
@@ -353,7 +376,11 @@ fn non_finite_weights_are_refused_in_every_format() {
         assert!(e.contains("non-finite"), "{e}");
     }
     // Official pickles, TF pickles, rosinality files: one stored weight made NaN in place.
-    for file in ["tiny-proto4.pkl", "tiny-tf.pkl", "tiny-rosinality-convert.pt"] {
+    for file in [
+        "tiny-proto4.pkl",
+        "tiny-tf.pkl",
+        "tiny-rosinality-convert.pt",
+    ] {
         let path = fixtures().join(file);
         let good = Checkpoint::open(&path).unwrap();
         let mut bytes = std::fs::read(&path).unwrap();
@@ -364,7 +391,9 @@ fn non_finite_weights_are_refused_in_every_format() {
             .flat_map(|e| e.tensors.iter())
             .filter(|(k, _)| k.ends_with("weight"))
             .flat_map(|(_, t)| t.data.iter().take(4))
-            .find(|v| v.abs() > 1e-3 && replace_all(&mut bytes.clone(), v.to_le_bytes(), [0; 4]) > 0)
+            .find(|v| {
+                v.abs() > 1e-3 && replace_all(&mut bytes.clone(), v.to_le_bytes(), [0; 4]) > 0
+            })
             .copied()
             .unwrap_or_else(|| panic!("{file}: no weight found in the bytes"));
         if file.ends_with(".pt") {
@@ -377,7 +406,8 @@ fn non_finite_weights_are_refused_in_every_format() {
                 let mut data = Vec::new();
                 std::io::Read::read_to_end(&mut m, &mut data).unwrap();
                 replace_all(&mut data, hit.to_le_bytes(), f32::NAN.to_le_bytes());
-                let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+                let opts =
+                    SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
                 zout.start_file(name, opts).unwrap();
                 zout.write_all(&data).unwrap();
             }
@@ -436,7 +466,11 @@ fn delta_of(dir: &Path, base: &Path) -> PathBuf {
     let ck = Checkpoint::read(base).unwrap();
     let (_, e) = ck.generator().unwrap();
     let mut tuned = e.clone();
-    tuned.tensors.get_mut("synthesis.b4.conv1.bias").unwrap().data[0] += 1.0;
+    tuned
+        .tensors
+        .get_mut("synthesis.b4.conv1.bias")
+        .unwrap()
+        .data[0] += 1.0;
     let delta = dir.join("tuned.safetensors");
     Checkpoint::write_delta(&delta, "G_ema", &tuned, base, e).unwrap();
     delta
@@ -484,7 +518,10 @@ fn a_delta_cannot_read_files_it_names() {
     std::fs::copy(&secret, dir.join("shadow")).unwrap();
     set_delta_base(&delta, "/etc/shadow");
     let e = Checkpoint::open(&delta).unwrap_err().to_string();
-    assert!(e.contains("not the file it was made from") && !e.contains(&crc), "{e}");
+    assert!(
+        e.contains("not the file it was made from") && !e.contains(&crc),
+        "{e}"
+    );
     assert!(!e.contains("  "), "stray spaces: {e:?}");
 
     // A base elsewhere is found through the caller's folders (and $STYLEGAN_MODELS).
@@ -493,9 +530,15 @@ fn a_delta_cannot_read_files_it_names() {
     std::fs::rename(&base, far.join("base.safetensors")).unwrap();
     set_delta_base(&delta, "base.safetensors");
     let e = Checkpoint::open(&delta).unwrap_err().to_string();
-    assert!(e.contains("missing") && e.contains("'base.safetensors'"), "{e}");
+    assert!(
+        e.contains("missing") && e.contains("'base.safetensors'"),
+        "{e}"
+    );
     let ck = Checkpoint::open_with_base_dirs(&delta, &[far.clone()]).unwrap();
-    assert!(ck.delta_base().is_none(), "a resolved delta is a whole network");
+    assert!(
+        ck.delta_base().is_none(),
+        "a resolved delta is a whole network"
+    );
 }
 
 // ---- damaged files name what they are ---------------------------------------------------
@@ -514,14 +557,20 @@ fn damaged_files_are_named_for_what_they_are() {
     let pt = tmp.path().join("broken.pt");
     std::fs::write(&pt, b"garbage").unwrap();
     let e = Checkpoint::open(&pt).unwrap_err().to_string();
-    assert!(e.contains("torch.save") && !e.contains("safetensors"), "{e}");
+    assert!(
+        e.contains("torch.save") && !e.contains("safetensors"),
+        "{e}"
+    );
 
     let st = std::fs::read(fixtures().join("tiny-uncond.safetensors")).unwrap();
     let cut = tmp.path().join("cut.safetensors");
     for keep in [st.len() - 100, st.len() / 2, 40] {
         std::fs::write(&cut, &st[..keep]).unwrap();
         let e = Checkpoint::open(&cut).unwrap_err().to_string();
-        assert!(e.contains("cut.safetensors") && e.contains("truncated"), "{keep}: {e}");
+        assert!(
+            e.contains("cut.safetensors") && e.contains("truncated"),
+            "{keep}: {e}"
+        );
     }
 }
 
@@ -539,7 +588,8 @@ fn dataset_zip(path: &Path, n: usize, json: &[u8], method: CompressionMethod) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let opts = SimpleFileOptions::default().compression_method(method);
     for i in 0..n {
-        zip.start_file(format!("00000/img{i:08}.png"), opts).unwrap();
+        zip.start_file(format!("00000/img{i:08}.png"), opts)
+            .unwrap();
         zip.write_all(&png(4)).unwrap();
     }
     zip.start_file("dataset.json", opts).unwrap();
@@ -557,7 +607,15 @@ fn data_set_labels_are_bounded_and_checked() {
     let tmp = tempfile::tempdir().unwrap();
     let zip = tmp.path().join("ds.zip");
     let cases: &[(&str, &[&str])] = &[
-        ("1000000000", &["labels[0]", "00000/img00000000.png", "1000000000", "out of range"]),
+        (
+            "1000000000",
+            &[
+                "labels[0]",
+                "00000/img00000000.png",
+                "1000000000",
+                "out of range",
+            ],
+        ),
         ("-1", &["labels[0]", "negative"]),
         ("2.5", &["labels[0]", "not an integer"]),
         ("[0.5, \"x\"]", &["labels[0]", "element 1"]),
@@ -598,7 +656,9 @@ fn data_set_labels_are_bounded_and_checked() {
     dataset_zip(&zip, 2, &json, CompressionMethod::Deflated);
     drop(json);
     let (kib, r) = open_dataset(&zip);
-    let e = r.err().expect("a 200 MB dataset.json for 2 images was accepted");
+    let e = r
+        .err()
+        .expect("a 200 MB dataset.json for 2 images was accepted");
     assert!(e.contains("dataset.json"), "{e}");
     assert!(kib < 100 << 10, "peak {kib} KiB");
 }
@@ -618,7 +678,10 @@ fn data_set_images_with_huge_headers_are_refused() {
     std::fs::write(dir.join("a.png"), &p).unwrap();
     let (kib, r) = open_dataset(&dir);
     let e = r.err().expect("a 60000x60000 image was decoded");
-    assert!(e.contains("a.png") && e.contains("larger than accepted"), "{e}");
+    assert!(
+        e.contains("a.png") && e.contains("larger than accepted"),
+        "{e}"
+    );
     assert!(kib < 100 << 10, "peak {kib} KiB");
 }
 

@@ -33,7 +33,11 @@ pub fn default_base_dirs() -> Vec<PathBuf> {
         .map(|v| std::env::split_paths(&v).collect())
         .unwrap_or_default();
     let bundled = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"));
-    dirs.push(bundled.canonicalize().unwrap_or_else(|_| bundled.to_path_buf()));
+    dirs.push(
+        bundled
+            .canonicalize()
+            .unwrap_or_else(|_| bundled.to_path_buf()),
+    );
     dirs
 }
 
@@ -77,7 +81,9 @@ impl Checkpoint {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
-        let dirs: Vec<PathBuf> = std::iter::once(own_dir).chain(base_dirs.iter().cloned()).collect();
+        let dirs: Vec<PathBuf> = std::iter::once(own_dir)
+            .chain(base_dirs.iter().cloned())
+            .collect();
         let found = dirs
             .iter()
             .map(|d| d.join(&name))

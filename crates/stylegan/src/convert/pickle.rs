@@ -105,8 +105,7 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         if node.is_none() {
             continue;
         }
-        let entry =
-            network(&node, &budget).map_err(|e| bad(format!("network '{key}': {e}")))?;
+        let entry = network(&node, &budget).map_err(|e| bad(format!("network '{key}': {e}")))?;
         networks.insert(key.to_string(), entry);
     }
     // One code base wrote the whole pickle: if its generator is ADA's (nested

@@ -67,10 +67,9 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let budget = Budget::for_input(total as usize);
     let resolve = |pid: &Value| -> stylegan_pickle::Result<torch::Storage> {
         let (_, key, numel) = torch::parse_storage_pid(pid)?;
-        let s = storages
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| stylegan_pickle::Error::Structure(format!("storage {key} is missing")))?;
+        let s = storages.get(&key).cloned().ok_or_else(|| {
+            stylegan_pickle::Error::Structure(format!("storage {key} is missing"))
+        })?;
         // Two persistent ids may name one key with different sizes: only the first was read.
         if s.bytes.len() != numel.saturating_mul(s.dtype.size()) {
             return Err(stylegan_pickle::Error::Structure(format!(
@@ -102,12 +101,10 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         ));
     }
     let latent_avg = match top.get("latent_avg") {
-        Some(v) if !v.is_none() => {
-            Some(
+        Some(v) if !v.is_none() => Some(
             torch::tensor_within(&v, &resolve, &budget)
                 .map_err(|e| bad(format!("tensor 'latent_avg': {e}")))?,
-        )
-        }
+        ),
         _ => None,
     };
     let mut networks = BTreeMap::new();

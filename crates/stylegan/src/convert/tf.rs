@@ -128,7 +128,10 @@ fn check_declared_sizes(
     let ch = (n("channel_base") / 4).min(n("channel_max"));
     let mut parts = vec![("the 4x4 convolution", ch * ch * 9)];
     if generator {
-        parts.push(("the last noise map", n("img_resolution") * n("img_resolution")));
+        parts.push((
+            "the last noise map",
+            n("img_resolution") * n("img_resolution"),
+        ));
         parts.push(("the first mapping layer", n("z_dim") * n("w_dim")));
     }
     for (what, size) in parts {

@@ -105,9 +105,7 @@ pub fn check_label(v: &Value) -> std::result::Result<Label, String> {
                 .expect("a rejected vector has a bad element");
             format!("element {i} of the vector is {x}, not a finite number")
         }
-        (None, other) => format!(
-            "{other} is neither an integer class nor a list of numbers"
-        ),
+        (None, other) => format!("{other} is neither an integer class nor a list of numbers"),
     };
     Err(problem)
 }

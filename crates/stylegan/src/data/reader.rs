@@ -74,15 +74,7 @@ fn read_zip(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
     names.sort();
     // Every member through the one bounded reader (declared size, inflation ratio, cap).
     let meta = meta_index
-        .map(|i| {
-            read_member(
-                &mut archive,
-                path,
-                i,
-                None,
-                json_limit(names.len()),
-            )
-        })
+        .map(|i| read_member(&mut archive, path, i, None, json_limit(names.len())))
         .transpose()?;
     progress.start("reading", names.len());
     let mut images = Vec::with_capacity(names.len());
@@ -136,7 +128,10 @@ pub(crate) fn read_member<R: std::io::Read + std::io::Seek>(
     let entry = zip
         .by_index(index)
         .map_err(|e| Error::format(file, format!("zip member {index}: {e}")))?;
-    let name = entry.name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    let name = entry
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into());
     let header = stylegan_pickle::member::MemberHeader {
         name: &name,
         size: entry.size(),

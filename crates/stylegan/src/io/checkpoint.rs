@@ -368,9 +368,7 @@ fn safetensors_problem(bytes: &[u8], err: &str) -> String {
                 _ => format!("damaged safetensors file ({err})"),
             }
         }
-        None => format!(
-            "not a safetensors checkpoint: the file has only {len} bytes (truncated?)"
-        ),
+        None => format!("not a safetensors checkpoint: the file has only {len} bytes (truncated?)"),
         Some(_) => format!(
             "not a network file in a supported format (safetensors, official .pkl, \
              rosinality .pt) ({err})"
