@@ -534,7 +534,7 @@ fn a_delta_cannot_read_files_it_names() {
         e.contains("missing") && e.contains("'base.safetensors'"),
         "{e}"
     );
-    let ck = Checkpoint::open_with_base_dirs(&delta, &[far.clone()]).unwrap();
+    let ck = Checkpoint::open_with_base_dirs(&delta, std::slice::from_ref(&far)).unwrap();
     assert!(
         ck.delta_base().is_none(),
         "a resolved delta is a whole network"
