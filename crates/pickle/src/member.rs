@@ -8,7 +8,7 @@
 //!   writes stored members, ratio 1; ordinary data is far below 32:1); for a stored member,
 //!   its compressed size,
 //!
-//! and, when the caller knows the exact size (a storage's numel × itemsize), the member must
+//! and a member's compressed size must fit in the archive; when the caller knows the exact size (a storage's numel × itemsize), the member must
 //! declare and hold exactly that. So the memory an archive can make a reader allocate stays
 //! O(its size). It takes the member's header fields and data as plain values (the zip crate
 //! stays with the caller).
@@ -31,6 +31,9 @@ pub struct MemberHeader<'a> {
     pub compressed_size: u64,
     /// Stored (not compressed).
     pub stored: bool,
+    /// Size of the whole archive: the member's compressed data must fit in it (the header's
+    /// compressed size is itself only a claim).
+    pub archive_size: u64,
 }
 
 /// Read one member's `data` with the bounds of the module documentation. `expected`: the exact
@@ -46,8 +49,15 @@ pub fn read_member(
         size: declared,
         compressed_size: compressed,
         stored,
+        archive_size,
     } = header;
     let bad = |msg: String| Error::Structure(format!("member '{name}' {msg}"));
+    if compressed > archive_size {
+        return Err(bad(format!(
+            "declares {compressed} compressed bytes, more than the whole archive \
+             ({archive_size} bytes)"
+        )));
+    }
     let ratio_bound = if stored {
         compressed
     } else {
@@ -76,7 +86,8 @@ pub fn read_member(
             )
         }));
     }
-    let mut buf = Vec::with_capacity(declared as usize);
+    // Grown as data arrives (at most 64 MiB reserved up front from the declared size).
+    let mut buf = Vec::with_capacity(declared.min(64 << 20) as usize);
     data.take(bound.saturating_add(1))
         .read_to_end(&mut buf)
         .map_err(|e| bad(format!("cannot be read: {e}")))?;

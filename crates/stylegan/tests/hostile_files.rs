@@ -188,6 +188,48 @@ fn torch_zip_members_are_read_within_their_declared_size() {
     );
 }
 
+/// Make every header of member `name` in zip `z` claim `compressed` / `size` bytes.
+fn patch_sizes(z: &mut [u8], name: &str, compressed: u32, size: u32) -> usize {
+    let mut patched = 0;
+    for i in 0..z.len().saturating_sub(46) {
+        let (sig, at) = match &z[i..i + 4] {
+            [0x50, 0x4b, 0x03, 0x04] => (30, 18), // local header: name at 30, sizes at 18
+            [0x50, 0x4b, 0x01, 0x02] => (46, 20), // central directory: name at 46, sizes at 20
+            _ => continue,
+        };
+        if z.get(i + sig..i + sig + name.len()) == Some(name.as_bytes()) {
+            z[i + at..i + at + 4].copy_from_slice(&compressed.to_le_bytes());
+            z[i + at + 4..i + at + 8].copy_from_slice(&size.to_le_bytes());
+            patched += 1;
+        }
+    }
+    patched
+}
+
+#[test]
+fn torch_zip_headers_cannot_claim_more_than_the_archive() {
+    let _s = serial();
+    // 64 MiB of zeros deflated to ~64 KB, whose headers claim 4 GB compressed: the inflation
+    // bound computed from that claim would let the whole member through.
+    let numel = (64i64 << 20) / 4;
+    let mut z = torch_zip(
+        &view_pickle(numel, 0, &[numel], &[1]),
+        64 << 20,
+        CompressionMethod::Deflated,
+    );
+    assert_eq!(
+        patch_sizes(&mut z, "archive/data/0", 0xffff_fff0, 64 << 20),
+        2
+    );
+    let (kib, r) = open_bytes("claims.pt", &z);
+    let e = r.unwrap_err();
+    assert!(
+        e.contains("claims.pt") && e.contains("archive/data/0"),
+        "{e}"
+    );
+    assert!(kib < 32 << 10, "peak {kib} KiB: {e}");
+}
+
 #[test]
 fn many_views_of_one_torch_storage_share_one_budget() {
     let _s = serial();

@@ -33,7 +33,14 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         .find(|n| n.ends_with("/data.pkl") || n == "data.pkl")
         .ok_or_else(|| bad("zip has no data.pkl: not a torch.save file".into()))?;
     let stem = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
-    let pkl = read_member_by_name(&mut zip, path, &pkl_name, None, u64::MAX)?;
+    let pkl = read_member_by_name(
+        &mut zip,
+        path,
+        bytes.len() as u64,
+        &pkl_name,
+        None,
+        u64::MAX,
+    )?;
     let mut total = pkl.len() as u64;
     let (top, _) = unpickle(&pkl).map_err(|e| bad(format!("data.pkl: {e}")))?;
     // Storages are separate zip entries; read each once, exactly its declared size.
@@ -51,6 +58,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         let data = read_member_by_name(
             &mut zip,
             path,
+            bytes.len() as u64,
             &format!("{stem}data/{key}"),
             Some(nbytes),
             u64::MAX,

@@ -50,6 +50,7 @@ struct RawFiles {
 
 fn read_zip(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| Error::format(path, format!("not a readable zip archive: {e}")))?;
     let mut names: Vec<(String, usize)> = Vec::new();
@@ -74,12 +75,12 @@ fn read_zip(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
     names.sort();
     // Every member through the one bounded reader (declared size, inflation ratio, cap).
     let meta = meta_index
-        .map(|i| read_member(&mut archive, path, i, None, json_limit(names.len())))
+        .map(|i| read_member(&mut archive, path, size, i, None, json_limit(names.len())))
         .transpose()?;
     progress.start("reading", names.len());
     let mut images = Vec::with_capacity(names.len());
     for (name, i) in names {
-        let bytes = read_member(&mut archive, path, i, None, MAX_IMAGE_FILE_BYTES)?;
+        let bytes = read_member(&mut archive, path, size, i, None, MAX_IMAGE_FILE_BYTES)?;
         images.push((name, bytes));
         progress.advance(1);
     }
@@ -121,6 +122,7 @@ fn read_folder(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
 pub(crate) fn read_member<R: std::io::Read + std::io::Seek>(
     zip: &mut zip::ZipArchive<R>,
     file: &Path,
+    archive_size: u64,
     index: usize,
     expected: Option<u64>,
     max: u64,
@@ -137,6 +139,7 @@ pub(crate) fn read_member<R: std::io::Read + std::io::Seek>(
         size: entry.size(),
         compressed_size: entry.compressed_size(),
         stored: entry.compression() == zip::CompressionMethod::Stored,
+        archive_size,
     };
     stylegan_pickle::member::read_member(header, entry, expected, max)
         .map_err(|e| Error::format(file, format!("zip {e}")))
@@ -146,6 +149,7 @@ pub(crate) fn read_member<R: std::io::Read + std::io::Seek>(
 pub(crate) fn read_member_by_name<R: std::io::Read + std::io::Seek>(
     zip: &mut zip::ZipArchive<R>,
     file: &Path,
+    archive_size: u64,
     name: &str,
     expected: Option<u64>,
     max: u64,
@@ -153,7 +157,7 @@ pub(crate) fn read_member_by_name<R: std::io::Read + std::io::Seek>(
     let index = zip
         .index_for_name(name)
         .ok_or_else(|| Error::format(file, format!("zip has no member '{name}'")))?;
-    read_member(zip, file, index, expected, max)
+    read_member(zip, file, archive_size, index, expected, max)
 }
 
 /// The most `dataset.json` bytes accepted beside `images` images.
