@@ -54,7 +54,8 @@ enum Command {
     Mix(cmd::mix::Args),
     /// Compute latent edit directions (SeFa, GANSpace, InterFaceGAN).
     Directions(cmd::directions::Args),
-    /// Convert a network file (official PyTorch pickle, native) to a native checkpoint.
+    /// Convert a network file (official PyTorch or TensorFlow pickle, rosinality .pt, native) to a
+    /// native checkpoint or a rosinality .pt.
     Convert(cmd::convert::Args),
     /// Show the format, networks, config and tensors of a network file.
     Inspect(cmd::inspect::Args),

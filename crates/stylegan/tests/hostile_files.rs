@@ -767,3 +767,26 @@ proptest! {
         prop_assert!(kib < 100 << 10, "peak {} KiB", kib);
     }
 }
+
+/// Labels given in code (the facesjs builder, a library user) pass the same bounds as those
+/// read from `dataset.json`.
+#[test]
+fn labels_added_in_code_are_bounded_too() {
+    use stylegan::data::labels::Label;
+    use stylegan::data::writer::DatasetWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let img = image::DynamicImage::new_rgb8(8, 8);
+    let mut w = DatasetWriter::create(&dir.path().join("d.zip")).unwrap();
+    let e = w
+        .add_image(&img, Some(Label::Class(MAX_CLASSES as u32)))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("out of range"), "{e}");
+    let e = w
+        .add_image(&img, Some(Label::Vector(vec![0.5, f32::NAN])))
+        .unwrap_err()
+        .to_string();
+    assert!(!e.is_empty());
+    w.add_image(&img, Some(Label::Class(3))).unwrap();
+    assert_eq!(w.finish().unwrap(), 1);
+}

@@ -26,32 +26,10 @@ use stylegan::{Device, DeviceKind};
 /// project; see README), looked for in [`models_dirs`].
 pub const DEMO_MODEL: &str = "faces32.safetensors";
 
-/// Where the bundled models are looked for, in order:
-/// 1. `$STYLEGAN_MODELS` (a folder), when set;
-/// 2. beside the executable: `models/`, `../share/stylegan-rs/models/` (an install prefix:
-///    `bin/stylegan` + `share/stylegan-rs/models/`), and `../../models/` (the checkout's
-///    `target/{debug,release}/stylegan`);
-/// 3. the `models/` folder of the checkout the program was built from (last: a moved or
-///    deleted checkout only loses this one).
+/// Where the bundled models are looked for ([`stylegan::convert::default_base_dirs`]:
+/// `$STYLEGAN_MODELS`, beside the executable, then the build checkout's `models/`).
 pub fn models_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(d) = std::env::var_os("STYLEGAN_MODELS").filter(|d| !d.is_empty()) {
-        dirs.push(PathBuf::from(d));
-    }
-    if let Some(exe_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.canonicalize().ok())
-        .and_then(|e| e.parent().map(|p| p.to_path_buf()))
-    {
-        dirs.push(exe_dir.join("models"));
-        dirs.push(exe_dir.join("../share/stylegan-rs/models"));
-        dirs.push(exe_dir.join("../../models"));
-    }
-    dirs.push(PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../models"
-    )));
-    dirs
+    stylegan::convert::default_base_dirs()
 }
 
 /// The bundled model `name` (e.g. `faces32.safetensors`): the first of [`models_dirs`] that

@@ -25,19 +25,36 @@ pub(crate) use pickle::{read_any, read_any_bytes};
 /// network of a delta checkpoint may be found; see [`default_base_dirs`].
 pub const MODELS_ENV: &str = "STYLEGAN_MODELS";
 
-/// The folders, after the delta's own, where [`Checkpoint::open`] looks for a delta's base:
-/// those in `$STYLEGAN_MODELS`, then the bundled `models/` folder of this build's checkout
-/// (so deltas of the bundled demo model keep working wherever they are written).
+/// Where the bundled models (the demo networks) are looked for, in order — also the folders,
+/// after the delta's own, where [`Checkpoint::open`] looks for a delta's base:
+/// 1. the folders in `$STYLEGAN_MODELS` (a path list), when set;
+/// 2. beside the running program: `models/`, `../share/stylegan-rs/models/` (an install
+///    prefix: `bin/stylegan` + `share/stylegan-rs/models/`) and `../../models/` (a checkout's
+///    `target/{debug,release}/stylegan`);
+/// 3. the `models/` folder of the checkout this library was built from (last: a moved or
+///    deleted checkout loses only this one).
 pub fn default_base_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os(MODELS_ENV)
+        .filter(|v| !v.is_empty())
         .map(|v| std::env::split_paths(&v).collect())
         .unwrap_or_default();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        for rel in ["models", "../share/stylegan-rs/models", "../../models"] {
+            let d = exe_dir.join(rel);
+            dirs.push(d.canonicalize().unwrap_or(d));
+        }
+    }
     let bundled = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"));
     dirs.push(
         bundled
             .canonicalize()
             .unwrap_or_else(|_| bundled.to_path_buf()),
     );
+    dirs.dedup();
     dirs
 }
 

@@ -18,7 +18,7 @@
 //! official format with source-relative names (`{"labels": [["sub/a.png", 3], ...]}`).
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -26,7 +26,8 @@ use image::imageops::FilterType;
 use image::{DynamicImage, RgbImage};
 use rayon::prelude::*;
 
-use super::labels::{parse_dataset_json, LabelFile};
+use super::labels::{parse_dataset_json, LabelFile, MAX_DATASET_JSON_BYTES};
+use super::reader::{read_member, MAX_IMAGE_FILE_BYTES};
 use super::writer::{DatasetWriter, EncodedImage};
 use super::Progress;
 use crate::error::{Error, Result};
@@ -168,19 +169,32 @@ impl SourceFiles {
     fn read(&mut self, i: usize) -> std::result::Result<Vec<u8>, String> {
         match self {
             SourceFiles::Folder(f) => {
-                std::fs::read(&f[i].1).map_err(|e| format!("cannot read the file: {e}"))
+                let path = &f[i].1;
+                let len = std::fs::metadata(path)
+                    .map_err(|e| format!("cannot read the file: {e}"))?
+                    .len();
+                if len > MAX_IMAGE_FILE_BYTES {
+                    return Err(format!(
+                        "the file is {len} bytes, more than the {MAX_IMAGE_FILE_BYTES} an image may be"
+                    ));
+                }
+                std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))
             }
             SourceFiles::Zip {
-                archive, entries, ..
+                path,
+                archive,
+                entries,
             } => {
-                let mut entry = archive
-                    .by_index(entries[i].1)
-                    .map_err(|e| format!("cannot read the zip entry: {e}"))?;
-                let mut buf = Vec::with_capacity(entry.size().min(1 << 28) as usize);
-                entry
-                    .read_to_end(&mut buf)
-                    .map_err(|e| format!("cannot read the zip entry: {e}"))?;
-                Ok(buf)
+                let size = std::fs::metadata(&**path).map_or(u64::MAX, |m| m.len());
+                read_member(
+                    archive,
+                    path,
+                    size,
+                    entries[i].1,
+                    None,
+                    MAX_IMAGE_FILE_BYTES,
+                )
+                .map_err(|e| format!("cannot read the zip entry: {e}"))
             }
         }
     }
@@ -261,13 +275,8 @@ fn open_source(source: &Path) -> Result<(SourceFiles, SourceMeta)> {
             .replace('\\', "/");
         drop(entry);
         if name == "dataset.json" {
-            let mut entry = archive
-                .by_index(i)
-                .map_err(|e| Error::format(source, format!("dataset.json: {e}")))?;
-            let mut bytes = Vec::new();
-            entry
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::format(source, format!("dataset.json: {e}")))?;
+            let size = std::fs::metadata(source).map_or(u64::MAX, |m| m.len());
+            let bytes = read_member(&mut archive, source, size, i, None, MAX_DATASET_JSON_BYTES)?;
             meta = Some((source.join("dataset.json"), bytes));
         } else {
             entries.push((name, i));

@@ -9,7 +9,7 @@ use zip::write::SimpleFileOptions;
 use zip::ZipWriter;
 
 use super::archive_name;
-use super::labels::{check_consistent, dataset_json, Label};
+use super::labels::{check_consistent, check_label, dataset_json, Label};
 use crate::error::{Error, Result};
 
 /// Encode an 8-bit RGB or grey image as PNG (fast deflate; the official tool stores PNGs
@@ -206,6 +206,11 @@ impl DatasetWriter {
                 )))
             }
             Some(_) => {}
+        }
+        // Labels made in code pass the same check as those read from `dataset.json`.
+        if let Some(l) = &label {
+            check_label(&l.to_json())
+                .map_err(|e| Error::InvalidArgument(format!("{name}: {e}")))?;
         }
         match (self.labelled, label.is_some()) {
             (None, has) => self.labelled = Some(has),
