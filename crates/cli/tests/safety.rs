@@ -131,6 +131,19 @@ fn unwritable_destinations_fail_before_the_work() {
     );
     fails(
         &run(&[
+            "classifier",
+            "label",
+            "--network",
+            &tiny(),
+            "--classifier",
+            "missing.safetensors",
+            "--out",
+            s(&under_file),
+        ]),
+        &["--out"],
+    );
+    fails(
+        &run(&[
             "video",
             "--network",
             &tiny(),

@@ -8,56 +8,17 @@ use std::path::{Path, PathBuf};
 
 use stylegan::io::checkpoint::Checkpoint;
 
-/// Eight 8×8 PNGs → a data set ZIP via `stylegan dataset`.
+/// Eight 8×8 PNGs → `data.zip`.
 fn dataset(dir: &Path) -> PathBuf {
-    let src = dir.join("src");
-    std::fs::create_dir_all(&src).unwrap();
-    for k in 0..8u32 {
-        let img = image::RgbImage::from_fn(8, 8, |x, y| {
-            let on = (x + k) % 4 < 2 && (y + k / 2) % 4 < 3;
-            if on {
-                image::Rgb([200, 60 + 20 * k as u8, 40])
-            } else {
-                image::Rgb([20, 20, 90])
-            }
-        });
-        img.save(src.join(format!("{k}.png"))).unwrap();
-    }
-    let zip = dir.join("data.zip");
-    ok(&run(&[
-        "dataset",
-        "--source",
-        src.to_str().unwrap(),
-        "--dest",
-        zip.to_str().unwrap(),
-        "--resolution",
-        "8",
-    ]));
-    zip
+    common::tiny_dataset(dir, "data", 0)
 }
 
-const TINY: &[&str] = &[
-    "--batch",
-    "4",
-    "--gamma",
-    "1",
-    "--tick",
-    "0.008",
-    "--snap",
-    "1",
-    "--cbase",
-    "64",
-    "--cmax",
-    "16",
-    "--map",
-    "2",
-    "--latent-dim",
-    "8",
-    "--mbstd-group",
-    "2",
-    "--grid",
-    "2x2",
-];
+/// `--batch 4 --gamma 1` and the tiny network and schedule.
+fn tiny() -> Vec<&'static str> {
+    let mut v = vec!["--batch", "4", "--gamma", "1"];
+    v.extend_from_slice(common::TINY_TRAIN);
+    v
+}
 
 fn only_run_dir(outdir: &Path) -> PathBuf {
     let dirs: Vec<PathBuf> = std::fs::read_dir(outdir)
@@ -91,7 +52,7 @@ fn train_writes_a_run_and_resumes_it() {
         "--kimg",
         "0.016",
     ];
-    args.extend_from_slice(TINY);
+    args.extend(tiny());
     ok(&run(&args));
     let dir = only_run_dir(&out);
     assert!(dir
@@ -143,7 +104,7 @@ fn train_writes_a_run_and_resumes_it() {
         "--resume",
         dir.to_str().unwrap(),
     ];
-    args.extend_from_slice(TINY);
+    args.extend(tiny());
     let err = ok(&run(&args));
     assert!(
         err.contains("resuming") && err.contains("0.016 kimg"),
@@ -192,7 +153,7 @@ fn train_writes_a_run_and_resumes_it() {
         "--freeze-mapping",
         "--freeze-affine",
     ];
-    args.extend_from_slice(TINY);
+    args.extend(tiny());
     let err = ok(&run(&args));
     assert!(err.contains("fine-tuning from"), "{err}");
     let child =
@@ -222,7 +183,7 @@ fn train_rejects_bad_input_clearly() {
         "--outdir",
         out.to_str().unwrap(),
     ];
-    args.extend_from_slice(TINY);
+    args.extend(tiny());
     fails(&run(&args), &["nope.zip"]);
 
     let data = dataset(tmp.path());
@@ -234,7 +195,7 @@ fn train_rejects_bad_input_clearly() {
         out.to_str().unwrap(),
         "--cond",
     ];
-    args.extend_from_slice(TINY);
+    args.extend(tiny());
     fails(&run(&args), &["--cond", "labels"]);
 
     let mut args = vec![
@@ -246,7 +207,7 @@ fn train_rejects_bad_input_clearly() {
         "--aug",
         "sometimes",
     ];
-    args.extend_from_slice(TINY);
+    args.extend(tiny());
     fails(&run(&args), &["--aug", "sometimes"]);
 
     // A network of another resolution cannot fine-tune on this data.
@@ -275,7 +236,7 @@ fn train_rejects_bad_input_clearly() {
         "--kimg",
         "0.004",
     ];
-    args.extend_from_slice(TINY);
+    args.extend(tiny());
     fails(&run(&args), &["16x16", "8x8"]);
 }
 
@@ -286,17 +247,14 @@ fn train_stylegan3_and_refuse_a_recipe_of_another_family() {
     let tmp = tempfile::tempdir().unwrap();
     let data = dataset(tmp.path());
     let out = tmp.path().join("runs");
-    // TINY without its --map (StyleGAN3's default is 2) and --cmax (8 here).
-    let mut tiny: Vec<&str> = Vec::new();
-    let mut i = 0;
-    while i < TINY.len() {
-        if TINY[i] == "--map" || TINY[i] == "--cmax" {
-            i += 2;
-            continue;
-        }
-        tiny.push(TINY[i]);
-        i += 1;
-    }
+    // The tiny flags without --map (StyleGAN3's default is 2) and --cmax (8 here).
+    let all = tiny();
+    let tiny: Vec<&str> = all
+        .chunks(2)
+        .filter(|p| p[0] != "--map" && p[0] != "--cmax")
+        .flatten()
+        .copied()
+        .collect();
     let mut args = vec![
         "train",
         "--cfg",

@@ -10,52 +10,7 @@ use std::path::{Path, PathBuf};
 
 use stylegan::io::checkpoint::Checkpoint;
 
-/// Eight 8×8 PNGs → a data set ZIP via `stylegan dataset` (`shift` varies the pictures).
-fn dataset(dir: &Path, name: &str, shift: u32) -> PathBuf {
-    let src = dir.join(format!("src-{name}"));
-    std::fs::create_dir_all(&src).unwrap();
-    for k in 0..8u32 {
-        let img = image::RgbImage::from_fn(8, 8, |x, y| {
-            if (x + k + shift) % 4 < 2 && (y + k / 2) % 4 < 3 {
-                image::Rgb([200, 60 + 20 * k as u8, 40])
-            } else {
-                image::Rgb([20, 20, 90])
-            }
-        });
-        img.save(src.join(format!("{k}.png"))).unwrap();
-    }
-    let zip = dir.join(format!("{name}.zip"));
-    ok(&run(&[
-        "dataset",
-        "--source",
-        src.to_str().unwrap(),
-        "--dest",
-        zip.to_str().unwrap(),
-        "--resolution",
-        "8",
-    ]));
-    zip
-}
-
-/// The tiny network and schedule of `tests/train.rs` (without --batch and --gamma).
-const TINY: &[&str] = &[
-    "--tick",
-    "0.008",
-    "--snap",
-    "1",
-    "--cbase",
-    "64",
-    "--cmax",
-    "16",
-    "--map",
-    "2",
-    "--latent-dim",
-    "8",
-    "--mbstd-group",
-    "2",
-    "--grid",
-    "2x2",
-];
+use common::{tiny_dataset as dataset, TINY_TRAIN as TINY};
 
 fn train(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![

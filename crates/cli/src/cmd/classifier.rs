@@ -10,6 +10,7 @@ use stylegan::attributes::{
     ClassifierOptions, LabelledSamples, MAX_BATCH, MAX_WIDTH,
 };
 use stylegan::data::Dataset;
+use stylegan::io::{check_output, OutputKind};
 use stylegan::latent::Latent;
 use stylegan::models::NoiseMode;
 
@@ -71,9 +72,8 @@ pub fn run(a: Args) -> Result<()> {
             width,
             seed,
         } => {
-            if steps == 0 {
-                bail!("--steps must be at least 1, got 0");
-            }
+            crate::args::count("--steps", steps, 1, 1_000_000)?;
+            check_output(&out, OutputKind::Safetensors).context("--out")?;
             if batch == 0 || batch > MAX_BATCH {
                 bail!("--batch must be in 1..={MAX_BATCH}, got {batch}");
             }
@@ -129,7 +129,9 @@ pub fn run(a: Args) -> Result<()> {
             trunc,
             out,
         } => {
-            let seeds = crate::args::parse_seeds(&seeds)?;
+            let seeds = crate::args::parse_seeds(&seeds).context("--seeds")?;
+            crate::args::finite("--trunc", trunc)?;
+            check_output(&out, OutputKind::Safetensors).context("--out")?;
             let g = net.generator()?;
             let c = AttributeClassifier::load(&classifier, g.device())?;
             if c.resolution != g.config.img_resolution || c.channels != g.config.img_channels {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use stylegan::io::checkpoint::Checkpoint;
 use stylegan::models::{Discriminator, Generator};
 
@@ -24,17 +24,22 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    use stylegan::io::{check_output, OutputKind};
     match a.to.as_str() {
         "native" => {}
-        "rosinality" => return to_rosinality(&a),
+        "rosinality" => {
+            check_output(&a.output, OutputKind::Torch).context("OUTPUT of --to rosinality")?;
+            return to_rosinality(&a);
+        }
         other => bail!("unknown --to format '{other}' (expected native or rosinality)"),
     }
-    if a.output.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+    if stylegan::files::extension(&a.output) != "safetensors" {
         bail!(
             "{}: native output must be a .safetensors file (use --to rosinality for .pt)",
             a.output.display()
         );
     }
+    check_output(&a.output, OutputKind::Safetensors).context("OUTPUT")?;
     let ckpt = Checkpoint::open(&a.input)?;
     let file = a.input.display().to_string();
     let device = stylegan::backend::cpu();

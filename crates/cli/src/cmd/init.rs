@@ -61,6 +61,7 @@ fn check_size(g: &GeneratorConfig, config: &std::path::Path) -> Result<()> {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    stylegan::io::check_output(&a.out, stylegan::io::OutputKind::Safetensors).context("--out")?;
     let text = std::fs::read_to_string(&a.config)
         .with_context(|| format!("cannot read {}", a.config.display()))?;
     let cfg: serde_json::Value = serde_json::from_str(&text)
@@ -91,10 +92,6 @@ pub fn run(a: Args) -> Result<()> {
         )?;
         d_entry = Discriminator::random(&d_cfg, a.seed.wrapping_add(1), &device)?.to_entry();
         nets.push(("D", &d_entry));
-    }
-    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create directory {}", parent.display()))?;
     }
     let mut meta = BTreeMap::new();
     meta.insert(

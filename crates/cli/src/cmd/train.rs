@@ -387,7 +387,9 @@ struct Bar {
 
 impl Observer for Bar {
     fn step(&self, cur: u64, total: u64, st: &StepStats) {
-        self.pb.set_length(total);
+        // The last minibatch may pass the --kimg total (as in the official loop): the bar
+        // grows with it instead of showing more images than its length.
+        self.pb.set_length(total.max(cur));
         self.pb.set_position(cur);
         let f = |v: f64| {
             if v.is_finite() {

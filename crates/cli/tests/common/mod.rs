@@ -79,3 +79,51 @@ pub fn max_abs(a: &stylegan::io::npy::Array, b: &stylegan::io::npy::Array) -> f6
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f64::max)
 }
+
+/// Eight 8×8 PNGs → a data set ZIP `DIR/NAME.zip` via `stylegan dataset` (`shift` varies the
+/// pictures): the training tests' data.
+pub fn tiny_dataset(dir: &std::path::Path, name: &str, shift: u32) -> PathBuf {
+    let src = dir.join(format!("src-{name}"));
+    std::fs::create_dir_all(&src).unwrap();
+    for k in 0..8u32 {
+        let img = image::RgbImage::from_fn(8, 8, |x, y| {
+            if (x + k + shift) % 4 < 2 && (y + k / 2) % 4 < 3 {
+                image::Rgb([200, 60 + 20 * k as u8, 40])
+            } else {
+                image::Rgb([20, 20, 90])
+            }
+        });
+        img.save(src.join(format!("{k}.png"))).unwrap();
+    }
+    let zip = dir.join(format!("{name}.zip"));
+    ok(&run(&[
+        "dataset",
+        "--source",
+        src.to_str().unwrap(),
+        "--dest",
+        zip.to_str().unwrap(),
+        "--resolution",
+        "8",
+    ]));
+    zip
+}
+
+/// The training tests' tiny network and schedule (without --batch and --gamma).
+pub const TINY_TRAIN: &[&str] = &[
+    "--tick",
+    "0.008",
+    "--snap",
+    "1",
+    "--cbase",
+    "64",
+    "--cmax",
+    "16",
+    "--map",
+    "2",
+    "--latent-dim",
+    "8",
+    "--mbstd-group",
+    "2",
+    "--grid",
+    "2x2",
+];
