@@ -522,3 +522,69 @@ fn non_finite_direction_files_are_refused() {
     ]);
     fails(&o, &["nan.safetensors", "'directions'", "non-finite"]);
 }
+
+#[test]
+fn inputs_that_never_end_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (vec!["info", "--network", "/dev/zero"], "/dev/zero"),
+        (
+            vec![
+                "edit",
+                "--network",
+                &tiny(),
+                "--seeds",
+                "0",
+                "--direction",
+                "/dev/zero",
+                "--outdir",
+                s(d.path()),
+            ],
+            "not a regular file",
+        ),
+        (
+            vec![
+                "project",
+                "--network",
+                &tiny(),
+                "--target",
+                "/dev/zero",
+                "--outdir",
+                s(d.path()),
+            ],
+            "not a regular file",
+        ),
+        (
+            vec![
+                "init",
+                "--config",
+                "/dev/zero",
+                "--out",
+                s(&d.path().join("n.safetensors")),
+            ],
+            "--config",
+        ),
+    ] {
+        fails(&run(&args), &[needle]);
+    }
+}
+
+#[test]
+fn pictures_can_go_to_standard_output() {
+    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args([
+            "expand",
+            "--network",
+            &tiny(),
+            "--seed",
+            "1",
+            "--layer",
+            "1",
+            "--output",
+            "/dev/stdout",
+        ])
+        .output()
+        .unwrap();
+    ok(&o);
+    assert_eq!(&o.stdout[1..4], b"PNG", "PNG bytes on stdout");
+}

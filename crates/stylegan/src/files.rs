@@ -19,6 +19,46 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// Check that `path` names a regular file (after links) that can be read whole: a device, a
+/// FIFO or a directory given as an input (`/dev/zero`, `/dev/stdin`) is refused instead of
+/// being read without end.
+pub fn check_input(path: &Path) -> Result<()> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let what = if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file (a device, FIFO or socket)"
+    };
+    Err(Error::InvalidArgument(format!(
+        "{}: cannot read this input: it is {what}",
+        path.display()
+    )))
+}
+
+/// Read an input file whole, after [`check_input`]: the one reader of network, latent,
+/// direction and array files.
+pub fn read_input(path: &Path) -> Result<Vec<u8>> {
+    check_input(path)?;
+    fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// [`read_input`] of a file that may hold at most `max` bytes (a `dataset.json`, a config):
+/// a larger one is refused before it is read.
+pub fn read_input_at_most(path: &Path, max: u64) -> Result<Vec<u8>> {
+    check_input(path)?;
+    let len = fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    if len > max {
+        return Err(Error::InvalidArgument(format!(
+            "{}: {len} bytes, more than the {max} this file may hold",
+            path.display()
+        )));
+    }
+    fs::read(path).map_err(|e| Error::io(path, e))
+}
+
 /// How many symbolic links are followed before giving up (Linux's own limit is 40).
 const MAX_LINKS: usize = 40;
 
@@ -30,58 +70,66 @@ enum Target {
     Stream(PathBuf),
 }
 
-/// Follow `path`'s symbolic links (relative targets against the link's folder) and classify
-/// the final target.
+/// Follow `path`'s symbolic links and classify the final target. An existing target is asked
+/// of the system (which also follows `/proc`'s links, as `/dev/stdout` → a pipe); a missing one
+/// is found by following the links by hand (relative targets against the link's folder), so
+/// that a dangling link gets its file created where it points.
 fn resolve(path: &Path) -> Result<Target> {
+    match fs::metadata(path) {
+        Ok(meta) => {
+            let ft = meta.file_type();
+            if ft.is_file() {
+                let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+                return Ok(Target::Replace(if is_link {
+                    fs::canonicalize(path).map_err(|e| Error::io(path, e))?
+                } else {
+                    path.to_path_buf()
+                }));
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::FileTypeExt;
+                if ft.is_char_device() || ft.is_fifo() {
+                    return Ok(Target::Stream(path.to_path_buf()));
+                }
+            }
+            let what = if ft.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file (a block device or socket)"
+            };
+            Err(Error::InvalidArgument(format!(
+                "{}: cannot write the output there: it is {what}",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing_target(path),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Where a file at `path`, which does not exist yet, is created: `path` itself, or the end of
+/// the chain of (dangling) links that starts there.
+fn missing_target(path: &Path) -> Result<Target> {
     let mut p = path.to_path_buf();
     for _ in 0..MAX_LINKS {
-        let meta = match fs::symlink_metadata(&p) {
-            Ok(m) => m,
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = fs::read_link(&p).map_err(|e| Error::io(&p, e))?;
+                p = match p.parent() {
+                    Some(dir) if to.is_relative() => dir.join(to),
+                    _ => to,
+                };
+            }
+            Ok(_) => return resolve(&p),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::Replace(p)),
             Err(e) => return Err(Error::io(&p, e)),
-        };
-        let ft = meta.file_type();
-        if ft.is_symlink() {
-            let to = fs::read_link(&p).map_err(|e| Error::io(&p, e))?;
-            p = match p.parent() {
-                Some(dir) if to.is_relative() => dir.join(to),
-                _ => to,
-            };
-            continue;
         }
-        if ft.is_file() {
-            return Ok(Target::Replace(p));
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileTypeExt;
-            if ft.is_char_device() || ft.is_fifo() {
-                return Ok(Target::Stream(p));
-            }
-        }
-        let what = if ft.is_dir() {
-            "a directory"
-        } else {
-            "not a regular file (a block device or socket)"
-        };
-        return Err(Error::InvalidArgument(format!(
-            "{}: cannot write the output there: it is {what}",
-            describe(path, &p)
-        )));
     }
     Err(Error::InvalidArgument(format!(
         "{}: more than {MAX_LINKS} symbolic links to follow",
         path.display()
     )))
-}
-
-/// `path`, or `path (→ target)` where a link was followed.
-fn describe(path: &Path, target: &Path) -> String {
-    if path == target {
-        path.display().to_string()
-    } else {
-        format!("{} (→ {})", path.display(), target.display())
-    }
 }
 
 /// The folder a file at `path` lives in (`.` for a bare name).
@@ -385,6 +433,20 @@ mod tests {
                 .is_char_device());
         }
         let d = tmpdir("dir");
+        // A FIFO: written to in place, read by the other end, still a FIFO afterwards.
+        let fifo = d.join("pipe");
+        if std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            let f2 = fifo.clone();
+            let reader = std::thread::spawn(move || fs::read(f2).unwrap());
+            atomic_write(&fifo, b"through the pipe").unwrap();
+            assert_eq!(reader.join().unwrap(), b"through the pipe");
+            assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+            check_output(&fifo, OutputKind::Image).unwrap();
+        }
         let e = atomic_write(&d, b"x").unwrap_err().to_string();
         assert!(e.contains("directory"), "{e}");
         let e = check_output(&d.join("sub").join("x.png"), OutputKind::Image);
@@ -457,6 +519,23 @@ mod tests {
         finish_staged(&tmp, Path::new("/dev/null")).unwrap();
         assert!(!tmp.exists());
         assert!(staged_temp(&d).is_err(), "a directory is refused");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn inputs_must_be_regular_files() {
+        let d = tmpdir("input");
+        fs::write(d.join("a.bin"), b"abc").unwrap();
+        std::os::unix::fs::symlink("a.bin", d.join("link.bin")).unwrap();
+        assert_eq!(read_input(&d.join("link.bin")).unwrap(), b"abc");
+        let e = read_input(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+        let e = read_input(&d).unwrap_err().to_string();
+        assert!(e.contains("directory"), "{e}");
+        assert!(read_input(&d.join("missing")).is_err());
         let _ = fs::remove_dir_all(&d);
     }
 

@@ -62,8 +62,10 @@ fn check_size(g: &GeneratorConfig, config: &std::path::Path) -> Result<()> {
 
 pub fn run(a: Args) -> Result<()> {
     stylegan::io::check_output(&a.out, stylegan::io::OutputKind::Safetensors).context("--out")?;
-    let text = std::fs::read_to_string(&a.config)
-        .with_context(|| format!("cannot read {}", a.config.display()))?;
+    // A config is a few hundred bytes of JSON; 1 MiB is generous.
+    let bytes = stylegan::files::read_input_at_most(&a.config, 1 << 20).context("--config")?;
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("{} is not UTF-8 text", a.config.display()))?;
     let cfg: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not valid JSON", a.config.display()))?;
     let g_kwargs = cfg

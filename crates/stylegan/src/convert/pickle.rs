@@ -15,7 +15,7 @@ use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
 /// Read any supported network file into a checkpoint (native files directly, official pickles
 /// by conversion). Used by [`Checkpoint::open`].
 pub(crate) fn read_any(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read_input(path)?;
     read_any_bytes(path, &bytes)
 }
 

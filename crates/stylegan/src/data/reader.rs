@@ -49,6 +49,7 @@ struct RawFiles {
 }
 
 fn read_zip(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
+    crate::files::check_input(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
@@ -171,6 +172,7 @@ fn json_limit(images: usize) -> u64 {
 /// A file of a data set folder, refused when larger than `max`.
 fn read_file_capped(p: &Path, max: u64) -> Result<Vec<u8>> {
     use std::io::Read;
+    crate::files::check_input(p)?;
     let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
     let mut buf = Vec::new();
     f.take(max + 1)

@@ -170,6 +170,7 @@ impl SourceFiles {
         match self {
             SourceFiles::Folder(f) => {
                 let path = &f[i].1;
+                crate::files::check_input(path).map_err(|e| e.to_string())?;
                 let len = std::fs::metadata(path)
                     .map_err(|e| format!("cannot read the file: {e}"))?
                     .len();
@@ -239,7 +240,7 @@ fn open_source(source: &Path) -> Result<(SourceFiles, SourceMeta)> {
         for (parts, path) in files {
             let name = parts.join("/");
             if name == "dataset.json" {
-                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                let bytes = crate::files::read_input_at_most(&path, MAX_DATASET_JSON_BYTES)?;
                 meta = Some((path, bytes));
             } else {
                 out.push((name, path));
@@ -253,6 +254,7 @@ fn open_source(source: &Path) -> Result<(SourceFiles, SourceMeta)> {
             source.display()
         )));
     }
+    crate::files::check_input(source)?;
     let file = File::open(source).map_err(|e| Error::io(source, e))?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
         Error::format(
@@ -486,7 +488,7 @@ pub fn build_from_images(
     let (mut files, source_meta) = open_source(source)?;
     let label_file: Option<(PathBuf, LabelFile)> = match (&opts.labels, source_meta) {
         (Some(path), _) => {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let bytes = crate::files::read_input_at_most(path, MAX_DATASET_JSON_BYTES)?;
             Some((path.clone(), parse_dataset_json(&bytes, path)?))
         }
         (None, Some((path, bytes))) => {

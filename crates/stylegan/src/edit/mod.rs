@@ -58,7 +58,7 @@ impl Directions {
 
     /// Read a directions file.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::files::read_input(path)?;
         let bad = |m: String| Error::format(path, m);
         let (_, meta) = SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a directions file: {e}")))?;

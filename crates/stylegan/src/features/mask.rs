@@ -44,6 +44,7 @@ pub enum Mask {
 impl Mask {
     /// A mask image read as α = grey value / 255 (black = all A, white = all B).
     pub fn from_image_file(path: &std::path::Path) -> Result<Self> {
+        crate::files::check_input(path)?;
         let img = image::open(path)
             .map_err(|e| Error::format(path, e.to_string()))?
             .to_luma8();

@@ -109,7 +109,7 @@ impl Projection {
 
     /// Read a projection file for use with `g` (shapes are checked against it).
     pub fn load(path: &Path, g: &Generator) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::files::read_input(path)?;
         let bad = |m: String| Error::format(path, m);
         let (_, meta) = SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a projection file: {e}")))?;

@@ -31,6 +31,7 @@ pub fn load_target(
     channels: usize,
     device: &Device,
 ) -> Result<Target> {
+    crate::files::check_input(path)?;
     let img = image::ImageReader::open(path)
         .map_err(|e| Error::io(path, e))?
         .with_guessed_format()

@@ -36,7 +36,7 @@ pub const DELTA_CRC: &str = "delta.base_crc32";
 pub const DELTA_PREFIX: &str = "delta.prefix";
 
 pub(crate) fn file_crc32(path: &Path) -> Result<u32> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read_input(path)?;
     Ok(crc32fast::hash(&bytes))
 }
 
@@ -82,7 +82,7 @@ impl Checkpoint {
 
     /// Read a native checkpoint.
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = crate::files::read_input(path)?;
         Self::from_bytes(path, &bytes)
     }
 

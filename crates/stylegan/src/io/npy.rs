@@ -17,7 +17,7 @@ pub struct Array {
 /// present (checked before decoding), and every value must be finite: latents read from files
 /// feed generation directly.
 pub fn read(path: &Path) -> Result<Array> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read_input(path)?;
     let npy = npyz::NpyFile::new(&bytes[..])
         .map_err(|e| Error::format(path, format!("not a .npy file: {e}")))?;
     let shape: Vec<usize> = npy
