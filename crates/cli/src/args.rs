@@ -138,11 +138,13 @@ impl TransformArgs {
     /// Apply to `g`: StyleGAN3 networks always get the transform (identity by default, as
     /// `gen_images.py` sets it); other families are refused only when a flag was given.
     pub fn apply(&self, g: &mut stylegan::models::Generator) -> Result<()> {
-        let translate = self.translate.as_deref().map(parse_vec2).transpose()?;
-        let rotate = self.rotate.unwrap_or(0.0);
-        if !rotate.is_finite() {
-            bail!("--rotate must be a finite number of degrees");
-        }
+        let translate = self
+            .translate
+            .as_deref()
+            .map(parse_vec2)
+            .transpose()
+            .context("--translate")?;
+        let rotate = finite("--rotate", self.rotate.unwrap_or(0.0))?;
         let given = translate.is_some() || self.rotate.is_some();
         if given || g.family() == stylegan::models::Family::StyleGan3 {
             g.set_image_transform(translate.unwrap_or((0.0, 0.0)), rotate)
