@@ -588,3 +588,52 @@ fn pictures_can_go_to_standard_output() {
     ok(&o);
     assert_eq!(&o.stdout[1..4], b"PNG", "PNG bytes on stdout");
 }
+
+#[test]
+fn inspect_says_a_delta_is_a_delta() {
+    use stylegan::io::checkpoint::Checkpoint;
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base.safetensors");
+    std::fs::copy(tiny(), &base).unwrap();
+    let ck = Checkpoint::read(&base).unwrap();
+    let (_, e) = ck.generator().unwrap();
+    let mut tuned = e.clone();
+    tuned
+        .tensors
+        .get_mut("synthesis.b4.conv1.bias")
+        .unwrap()
+        .data[0] += 1.0;
+    let delta = d.path().join("tuned.safetensors");
+    Checkpoint::write_delta(&delta, "G_ema", &tuned, &base, e).unwrap();
+    let o = run(&["inspect", s(&delta)]);
+    ok(&o);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("delta checkpoint") && out.contains("'base.safetensors'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn ganspace_reports_progress_without_a_terminal() {
+    let d = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_stylegan"))
+        .args([
+            "directions",
+            "ganspace",
+            "--network",
+            &tiny(),
+            "--samples",
+            "600",
+            "--components",
+            "2",
+            "--out",
+            s(&d.path().join("g.safetensors")),
+        ])
+        .env("STYLEGAN_PROGRESS_SECS", "0")
+        .output()
+        .unwrap();
+    let err = ok(&o);
+    assert!(err.contains("sampling latents: 256/600"), "{err}");
+    assert!(err.contains("sampling latents: 600/600 (100%)"), "{err}");
+}

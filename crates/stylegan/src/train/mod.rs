@@ -6,11 +6,13 @@
 //! - [`augment`]: ADA augmentations.
 //! - [`data`]: what the trainer reads from a data set; minibatches.
 //! - [`presets`]: network configs for new runs (`train.py --cfg stylegan2`).
+//! - [`options`]: the options of a run, their bounds, and the record a snapshot keeps.
 //! - [`run`]: the run directory, ticks, logs, snapshots and fakes grids.
 //! - [`trainer`]: the phases, EMA, ADA p, snapshots and resume.
 
 pub mod augment;
 pub mod data;
+pub mod options;
 pub mod presets;
 pub mod regularizers;
 pub mod run;
@@ -18,10 +20,11 @@ pub mod start;
 pub mod trainer;
 
 pub use data::{InMemoryData, TrainingData};
+pub use options::{AugMode, TrainOptions, MAX_BATCH, MAX_LEARNING_RATE};
 pub use presets::{NetworkOptions, TrainConfig};
 pub use run::{
     available_memory, data_fingerprint, latest_snapshot, new_run_dir, snapshot_nimg, snapshot_tag,
     training_bytes_per_image, trim_log, Observer, RunOptions, TrainingRun,
 };
 pub use start::{inspect_start, start_run, Begun, SnapshotState, Start, StartInfo, Started};
-pub use trainer::{AugMode, StepStats, TrainOptions, Trainer, MAX_BATCH, MAX_LEARNING_RATE};
+pub use trainer::{StepStats, Trainer};

@@ -14,12 +14,13 @@
 use std::path::{Path, PathBuf};
 
 use super::data::TrainingData;
+use super::options::TrainOptions;
 use super::presets::{NetworkOptions, TrainConfig};
 use super::run::{latest_snapshot, new_run_dir, trim_log, DATA_KEY};
-use super::trainer::{TrainOptions, Trainer, STATE_KEY};
+use super::trainer::{Trainer, STATE_KEY};
 use crate::backend::Device;
-use crate::files::remove_stale_temporaries;
 use crate::error::{Error, Result};
+use crate::files::remove_stale_temporaries;
 use crate::io::checkpoint::Checkpoint;
 use crate::models::{Family, GeneratorConfig};
 
