@@ -166,6 +166,20 @@ fn unwritable_destinations_fail_before_the_work() {
         ]),
         &["--outdir", "is a file"],
     );
+    fails(
+        &run(&[
+            "train",
+            "--data",
+            "missing.zip",
+            "--outdir",
+            s(&file),
+            "--batch",
+            "4",
+            "--gamma",
+            "1",
+        ]),
+        &["--outdir", "not a folder"],
+    );
 }
 
 #[test]

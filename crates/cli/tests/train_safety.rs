@@ -87,6 +87,11 @@ fn every_numeric_flag_is_checked_before_any_directory_is_made() {
         ),
         (vec!["--kimg", "inf"], vec!["--kimg", "inf"]),
         (vec!["--tick", "0"], vec!["--tick"]),
+        (vec!["--snap", "0"], vec!["--snap"]),
+        (
+            vec!["--mbstd-group", "3"],
+            vec!["--batch 4", "minibatch-std group size 3"],
+        ),
         (vec!["--cbase", "0"], vec!["--cbase"]),
         (vec!["--latent-dim", "100000"], vec!["--latent-dim", "4096"]),
         (vec!["--desc", "../../x"], vec!["--desc", "path separators"]),

@@ -170,6 +170,17 @@ fn check_desc(d: &str) -> Result<()> {
 fn check_flags(a: &Args) -> Result<()> {
     if let Some(b) = a.batch {
         check_count("--batch", b, MAX_BATCH)?;
+        // D's minibatch-stddev layer splits the batch into groups of min(group, batch).
+        let g = a.mbstd_group.unwrap_or(4).min(b);
+        if g > 0 && b % g != 0 {
+            bail!(
+                "--batch {b} is not divisible by the minibatch-std group size {g} (--mbstd-group)"
+            );
+        }
+    }
+    check_count("--snap", a.snap, 1_000_000)?;
+    if a.outdir.exists() && !a.outdir.is_dir() {
+        bail!("--outdir {}: not a folder", a.outdir.display());
     }
     if let Some(g) = a.gamma {
         check_float("--gamma", g, 0.0, false, f64::INFINITY)?;
