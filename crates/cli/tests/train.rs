@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fails, ok, run};
+use common::{fails, ok, only_run_dir, run};
 use std::path::{Path, PathBuf};
 
 use stylegan::io::checkpoint::Checkpoint;
@@ -18,16 +18,6 @@ fn tiny() -> Vec<&'static str> {
     let mut v = vec!["--batch", "4", "--gamma", "1"];
     v.extend_from_slice(common::TINY_TRAIN);
     v
-}
-
-fn only_run_dir(outdir: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(outdir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
 }
 
 fn log_lines(dir: &Path) -> Vec<serde_json::Value> {

@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{fails, ok, run};
-use std::path::{Path, PathBuf};
+use common::{fails, ok, only_run_dir, run};
+use std::path::Path;
 
 use stylegan::io::checkpoint::Checkpoint;
 
@@ -28,16 +28,6 @@ fn train(data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
         }
     }
     run(&args)
-}
-
-fn only_run_dir(outdir: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(outdir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
 }
 
 fn log_kimg(dir: &Path) -> Vec<f64> {

@@ -127,3 +127,14 @@ pub const TINY_TRAIN: &[&str] = &[
     "--grid",
     "2x2",
 ];
+
+/// The one run directory `stylegan train` made in `outdir`.
+pub fn only_run_dir(outdir: &std::path::Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(outdir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
