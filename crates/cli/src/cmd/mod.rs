@@ -129,7 +129,7 @@ impl Plain {
         let secs = self.start.elapsed().as_secs_f64();
         let pct = 100.0 * self.pos as f64 / self.len.max(1) as f64;
         let rate = self.pos as f64 / secs.max(1e-9);
-        let eta = if self.pos > 0 {
+        let eta = if self.pos > 0 && self.pos < self.len {
             format!(
                 ", eta {:.0} s",
                 (self.len.saturating_sub(self.pos)) as f64 / rate
