@@ -27,8 +27,21 @@ pub fn finite(flag: &str, v: f64) -> Result<f64> {
 
 /// `v` must be finite and within `lo..=hi`.
 pub fn within(flag: &str, v: f64, lo: f64, hi: f64) -> Result<f64> {
-    if !(v.is_finite() && v >= lo && v <= hi) {
-        bail!("{flag} must be between {lo} and {hi}, got {v}");
+    range(flag, v, lo, false, hi)
+}
+
+/// `v` must be finite and within `lo..=hi`, `lo` itself excluded when `lo_open` (a rate
+/// that must be positive); `hi` may be infinite (no upper bound).
+pub fn range(flag: &str, v: f64, lo: f64, lo_open: bool, hi: f64) -> Result<f64> {
+    let ok = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
+    if !ok {
+        let open = if lo_open { "(" } else { "[" };
+        let close = if hi.is_finite() {
+            format!("{hi}]")
+        } else {
+            "inf)".into()
+        };
+        bail!("{flag} must be a finite number in {open}{lo}, {close}, got {v}");
     }
     Ok(v)
 }
@@ -36,7 +49,7 @@ pub fn within(flag: &str, v: f64, lo: f64, hi: f64) -> Result<f64> {
 /// `v` must be a count within `lo..=hi`.
 pub fn count(flag: &str, v: usize, lo: usize, hi: usize) -> Result<usize> {
     if v < lo || v > hi {
-        bail!("{flag} must be between {lo} and {hi}, got {v}");
+        bail!("{flag} must be in {lo}..={hi}, got {v}");
     }
     Ok(v)
 }

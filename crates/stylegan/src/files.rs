@@ -23,9 +23,14 @@ use crate::error::{Error, Result};
 /// FIFO or a directory given as an input (`/dev/zero`, `/dev/stdin`) is refused instead of
 /// being read without end.
 pub fn check_input(path: &Path) -> Result<()> {
+    input_metadata(path).map(|_| ())
+}
+
+/// [`check_input`], returning the file's metadata.
+fn input_metadata(path: &Path) -> Result<fs::Metadata> {
     let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_file() {
-        return Ok(());
+        return Ok(meta);
     }
     let what = if meta.is_dir() {
         "a directory"
@@ -45,18 +50,28 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).map_err(|e| Error::io(path, e))
 }
 
-/// [`read_input`] of a file that may hold at most `max` bytes (a `dataset.json`, a config):
-/// a larger one is refused before it is read.
+/// [`read_input`] of a file that may hold at most `max` bytes (a `dataset.json`, a config, an
+/// image of a data set): a larger one is refused before it is read, and reading stops at
+/// `max + 1` bytes should the file grow meanwhile.
 pub fn read_input_at_most(path: &Path, max: u64) -> Result<Vec<u8>> {
-    check_input(path)?;
-    let len = fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
-    if len > max {
-        return Err(Error::InvalidArgument(format!(
-            "{}: {len} bytes, more than the {max} this file may hold",
-            path.display()
-        )));
+    use std::io::Read;
+    let too_large = || {
+        Error::format(
+            path,
+            format!("is larger than the {max} bytes accepted for this file"),
+        )
+    };
+    if input_metadata(path)?.len() > max {
+        return Err(too_large());
     }
-    fs::read(path).map_err(|e| Error::io(path, e))
+    let mut buf = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut buf))
+        .map_err(|e| Error::io(path, e))?;
+    if buf.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(buf)
 }
 
 /// How many symbolic links are followed before giving up (Linux's own limit is 40).
@@ -264,9 +279,12 @@ pub fn finish_staged(tmp: &Path, path: &Path) -> Result<()> {
 fn create_parent(p: &Path) -> Result<()> {
     let dir = folder(p);
     if !dir.exists() {
-        fs::create_dir_all(dir)
-            .map_err(|e| Error::io(dir, e))
-            .map_err(|e| Error::InvalidArgument(format!("cannot create the output folder: {e}")))?;
+        fs::create_dir_all(dir).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "cannot create the output folder {}: {e}",
+                dir.display()
+            ))
+        })?;
     }
     Ok(())
 }
@@ -312,6 +330,28 @@ pub fn extension(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// `path`'s extension must be one that `kind` takes; the error names the ones it does.
+pub fn check_extension(path: &Path, kind: OutputKind) -> Result<()> {
+    let exts = kind.extensions();
+    let ext = extension(path);
+    if exts.is_empty() || exts.contains(&ext.as_str()) {
+        return Ok(());
+    }
+    let found = if ext.is_empty() {
+        "no extension".to_string()
+    } else {
+        format!("'.{ext}'")
+    };
+    Err(Error::InvalidArgument(format!(
+        "{}: cannot write this kind of output with {found} (expected {})",
+        path.display(),
+        exts.iter()
+            .map(|e| format!(".{e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
 /// Check an output file path before any work: its extension suits `kind`, it is (or links to)
 /// a regular file, a character device or a FIFO, or nothing yet, and its folder exists (made
 /// here when missing) and takes new files. Errors name the path and what is wrong.
@@ -322,23 +362,7 @@ pub fn check_output(path: &Path, kind: OutputKind) -> Result<()> {
         Target::Stream(_) => return Ok(()),
         Target::Replace(p) => p,
     };
-    let exts = kind.extensions();
-    let ext = extension(path);
-    if !exts.is_empty() && !exts.contains(&ext.as_str()) {
-        let found = if ext.is_empty() {
-            "no extension".to_string()
-        } else {
-            format!("'.{ext}'")
-        };
-        return Err(Error::InvalidArgument(format!(
-            "{}: cannot write this kind of output with {found} (expected {})",
-            path.display(),
-            exts.iter()
-                .map(|e| format!(".{e}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    check_extension(path, kind)?;
     create_parent(&target)?;
     probe(folder(&target))?;
     remove_stale_temporaries(folder(&target), None)?;

@@ -17,9 +17,9 @@
 // The bottom: errors, the compute backend, numpy's RNG, plain weight types.
 pub mod backend;
 pub mod error;
+pub mod files;
 pub mod rng;
 pub mod weights;
-pub mod files;
 // Kernels, files, data sets.
 pub mod data;
 pub mod io;

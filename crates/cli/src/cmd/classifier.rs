@@ -74,12 +74,8 @@ pub fn run(a: Args) -> Result<()> {
         } => {
             crate::args::count("--steps", steps, 1, 1_000_000)?;
             check_output(&out, OutputKind::Safetensors).context("--out")?;
-            if batch == 0 || batch > MAX_BATCH {
-                bail!("--batch must be in 1..={MAX_BATCH}, got {batch}");
-            }
-            if width == 0 || width > MAX_WIDTH {
-                bail!("--width must be in 1..={MAX_WIDTH}, got {width}");
-            }
+            crate::args::count("--batch", batch, 1, MAX_BATCH)?;
+            crate::args::count("--width", width, 1, MAX_WIDTH)?;
             let ds = Dataset::open(&data).with_context(|| format!("reading {}", data.display()))?;
             if !ds.has_labels() {
                 bail!("{} has no labels to learn", data.display());

@@ -210,9 +210,7 @@ fn from_images(
 const MAX_FACES: usize = 10_000_000;
 
 fn faces(f: FacesArgs) -> Result<()> {
-    if f.count == 0 || f.count > MAX_FACES {
-        bail!("--count must be in 1..={MAX_FACES}, got {}", f.count);
-    }
+    crate::args::count("--count", f.count, 1, MAX_FACES)?;
     let r = f.resolution as usize;
     if r < 4 || !r.is_power_of_two() || r > MAX_RESOLUTION {
         bail!(

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use stylegan::invert::pti::PtiConfig;
 use stylegan::invert::stats::STATS_SAMPLES;
 use stylegan::invert::{load_target, pivotal_tuning, Projection};
@@ -50,9 +50,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     crate::args::count("--steps", a.steps, 1, 100_000)?;
-    if !(a.lr.is_finite() && a.lr > 0.0 && a.lr <= 1.0) {
-        bail!("--lr must be a number in (0, 1], got {}", a.lr);
-    }
+    crate::args::range("--lr", a.lr, 0.0, true, 1.0)?;
     // Unwritable destinations are found now, not after the tuning.
     check_output(&a.out, OutputKind::Safetensors).context("--out")?;
     if let Some(p) = &a.compare {

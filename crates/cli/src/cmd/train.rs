@@ -126,29 +126,6 @@ const MAX_MAP: usize = 64;
 const MAX_LATENT: usize = 4096;
 const MAX_MBSTD: usize = 4096;
 
-/// `v` must be finite and within `lo..=hi` (`lo` itself excluded when `lo_open`).
-fn check_float(flag: &str, v: f64, lo: f64, lo_open: bool, hi: f64) -> Result<()> {
-    let ok = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
-    if !ok {
-        let open = if lo_open { "(" } else { "[" };
-        let close = if hi.is_finite() {
-            format!("{hi}]")
-        } else {
-            "inf)".into()
-        };
-        bail!("{flag} must be a finite number in {open}{lo}, {close}, got {v}");
-    }
-    Ok(())
-}
-
-/// `v` must be within `1..=hi`.
-fn check_count(flag: &str, v: usize, hi: usize) -> Result<()> {
-    if v == 0 || v > hi {
-        bail!("{flag} must be in 1..={hi}, got {v}");
-    }
-    Ok(())
-}
-
 /// `--desc` becomes part of a directory name: letters, digits, '-', '_' and '.', not `.`/`..`.
 fn check_desc(d: &str) -> Result<()> {
     let ok = !d.is_empty()
@@ -169,7 +146,7 @@ fn check_desc(d: &str) -> Result<()> {
 /// Every flag that needs no data set: finite and in range, before anything is read or made.
 fn check_flags(a: &Args) -> Result<()> {
     if let Some(b) = a.batch {
-        check_count("--batch", b, MAX_BATCH)?;
+        crate::args::count("--batch", b, 1, MAX_BATCH)?;
         // D's minibatch-stddev layer splits the batch into groups of min(group, batch).
         let g = a.mbstd_group.unwrap_or(4).min(b);
         if g > 0 && b % g != 0 {
@@ -178,26 +155,26 @@ fn check_flags(a: &Args) -> Result<()> {
             );
         }
     }
-    check_count("--snap", a.snap, 1_000_000)?;
+    crate::args::count("--snap", a.snap, 1, 1_000_000)?;
     if a.outdir.exists() && !a.outdir.is_dir() {
         bail!("--outdir {}: not a folder", a.outdir.display());
     }
     if let Some(g) = a.gamma {
-        check_float("--gamma", g, 0.0, false, f64::INFINITY)?;
+        crate::args::range("--gamma", g, 0.0, false, f64::INFINITY)?;
     }
-    check_float("--kimg", a.kimg, 0.0, true, MAX_KIMG)?;
-    check_float("--tick", a.tick, 0.0, true, MAX_KIMG)?;
+    crate::args::range("--kimg", a.kimg, 0.0, true, MAX_KIMG)?;
+    crate::args::range("--tick", a.tick, 0.0, true, MAX_KIMG)?;
     for (flag, v) in [("--p", a.p), ("--target", a.target)] {
         if let Some(v) = v {
-            check_float(flag, v, 0.0, false, 1.0)?;
+            crate::args::range(flag, v, 0.0, false, 1.0)?;
         }
     }
     if let Some(k) = a.ada_kimg {
-        check_float("--ada-kimg", k, 0.0, true, MAX_KIMG)?;
+        crate::args::range("--ada-kimg", k, 0.0, true, MAX_KIMG)?;
     }
     for (flag, v) in [("--glr", a.glr), ("--dlr", a.dlr)] {
         if let Some(v) = v {
-            check_float(flag, v, 0.0, true, MAX_LEARNING_RATE)?;
+            crate::args::range(flag, v, 0.0, true, MAX_LEARNING_RATE)?;
         }
     }
     let shape = [
@@ -209,7 +186,7 @@ fn check_flags(a: &Args) -> Result<()> {
     ];
     for (flag, v, hi) in shape {
         if let Some(v) = v {
-            check_count(flag, v, hi)?;
+            crate::args::count(flag, v, 1, hi)?;
         }
     }
     if let Some(d) = &a.desc {

@@ -102,14 +102,17 @@ fn read_folder(path: &Path, progress: &dyn Progress) -> Result<RawFiles> {
         .collect();
     let meta_path = path.join("dataset.json");
     let meta = if meta_path.is_file() {
-        Some(read_file_capped(&meta_path, json_limit(names.len()))?)
+        Some(crate::files::read_input_at_most(
+            &meta_path,
+            json_limit(names.len()),
+        )?)
     } else {
         None
     };
     progress.start("reading", names.len());
     let mut images = Vec::with_capacity(names.len());
     for (name, p) in names {
-        let bytes = read_file_capped(&p, MAX_IMAGE_FILE_BYTES)?;
+        let bytes = crate::files::read_input_at_most(&p, MAX_IMAGE_FILE_BYTES)?;
         images.push((name, bytes));
         progress.advance(1);
     }
@@ -167,24 +170,6 @@ fn json_limit(images: usize) -> u64 {
         .saturating_mul(DATASET_JSON_BYTES_PER_IMAGE)
         .saturating_add(1 << 20)
         .min(MAX_DATASET_JSON_BYTES)
-}
-
-/// A file of a data set folder, refused when larger than `max`.
-fn read_file_capped(p: &Path, max: u64) -> Result<Vec<u8>> {
-    use std::io::Read;
-    crate::files::check_input(p)?;
-    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-    let mut buf = Vec::new();
-    f.take(max + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::io(p, e))?;
-    if buf.len() as u64 > max {
-        return Err(Error::format(
-            p,
-            format!("is larger than the {max} bytes accepted for this file in a data set"),
-        ));
-    }
-    Ok(buf)
 }
 
 /// A decoded image: width, height, channels, CHW bytes; or a message about it.

@@ -145,6 +145,8 @@ enum SourceFiles {
     Folder(Vec<(String, PathBuf)>),
     Zip {
         path: PathBuf,
+        /// The archive's size in bytes.
+        size: u64,
         archive: Box<zip::ZipArchive<BufReader<File>>>,
         entries: Vec<(String, usize)>,
     },
@@ -169,34 +171,23 @@ impl SourceFiles {
     fn read(&mut self, i: usize) -> std::result::Result<Vec<u8>, String> {
         match self {
             SourceFiles::Folder(f) => {
-                let path = &f[i].1;
-                crate::files::check_input(path).map_err(|e| e.to_string())?;
-                let len = std::fs::metadata(path)
-                    .map_err(|e| format!("cannot read the file: {e}"))?
-                    .len();
-                if len > MAX_IMAGE_FILE_BYTES {
-                    return Err(format!(
-                        "the file is {len} bytes, more than the {MAX_IMAGE_FILE_BYTES} an image may be"
-                    ));
-                }
-                std::fs::read(path).map_err(|e| format!("cannot read the file: {e}"))
+                crate::files::read_input_at_most(&f[i].1, MAX_IMAGE_FILE_BYTES)
+                    .map_err(|e| e.to_string())
             }
             SourceFiles::Zip {
                 path,
+                size,
                 archive,
                 entries,
-            } => {
-                let size = std::fs::metadata(&**path).map_or(u64::MAX, |m| m.len());
-                read_member(
-                    archive,
-                    path,
-                    size,
-                    entries[i].1,
-                    None,
-                    MAX_IMAGE_FILE_BYTES,
-                )
-                .map_err(|e| format!("cannot read the zip entry: {e}"))
-            }
+            } => read_member(
+                archive,
+                path,
+                *size,
+                entries[i].1,
+                None,
+                MAX_IMAGE_FILE_BYTES,
+            )
+            .map_err(|e| format!("cannot read the zip entry: {e}")),
         }
     }
 }
@@ -256,6 +247,8 @@ fn open_source(source: &Path) -> Result<(SourceFiles, SourceMeta)> {
     }
     crate::files::check_input(source)?;
     let file = File::open(source).map_err(|e| Error::io(source, e))?;
+    // The archive's size bounds what its members may claim (`read_member`).
+    let size = file.metadata().map_err(|e| Error::io(source, e))?.len();
     let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
         Error::format(
             source,
@@ -277,7 +270,6 @@ fn open_source(source: &Path) -> Result<(SourceFiles, SourceMeta)> {
             .replace('\\', "/");
         drop(entry);
         if name == "dataset.json" {
-            let size = std::fs::metadata(source).map_or(u64::MAX, |m| m.len());
             let bytes = read_member(&mut archive, source, size, i, None, MAX_DATASET_JSON_BYTES)?;
             meta = Some((source.join("dataset.json"), bytes));
         } else {
@@ -288,6 +280,7 @@ fn open_source(source: &Path) -> Result<(SourceFiles, SourceMeta)> {
     Ok((
         SourceFiles::Zip {
             path: source.to_path_buf(),
+            size,
             archive: Box::new(archive),
             entries,
         },

@@ -172,18 +172,18 @@ pub enum ImageFormat {
 
 impl ImageFormat {
     /// The format `path`'s extension names, or an error naming the extensions that work.
+    /// A device or FIFO (`/dev/stdout`) with another name gets PNG.
     pub fn from_path(path: &Path) -> Result<Self> {
-        match crate::files::extension(path).as_str() {
-            "png" => Ok(Self::Png),
-            "jpg" | "jpeg" => Ok(Self::Jpeg),
-            "webp" => Ok(Self::WebP),
-            _ if crate::files::is_stream(path) => Ok(Self::Png),
-            _ => Err(super::check_output(path, super::OutputKind::Image)
-                .err()
-                .unwrap_or_else(|| {
-                    Error::InvalidArgument(format!("{}: not an image name", path.display()))
-                })),
+        if let Err(e) = crate::files::check_extension(path, super::OutputKind::Image) {
+            if !crate::files::is_stream(path) {
+                return Err(e);
+            }
         }
+        Ok(match crate::files::extension(path).as_str() {
+            "jpg" | "jpeg" => Self::Jpeg,
+            "webp" => Self::WebP,
+            _ => Self::Png,
+        })
     }
 }
 

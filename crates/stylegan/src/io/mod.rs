@@ -8,7 +8,9 @@ pub mod image;
 pub mod npy;
 pub mod video;
 
-pub use crate::files::{atomic_write, check_output, prepare_dir, remove_stale_temporaries, OutputKind};
+pub use crate::files::{
+    atomic_write, check_output, prepare_dir, remove_stale_temporaries, OutputKind,
+};
 
 use std::path::Path;
 
@@ -60,15 +62,6 @@ pub fn read_f32(
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(Error::format(
-            path,
-            format!(
-                "'{name}' holds a non-finite value ({} at index {i}): the file is damaged or was \
-                 written from a diverged run",
-                values[i]
-            ),
-        ));
-    }
+    crate::weights::check_finite(path, name, &values)?;
     Ok((t.shape().to_vec(), values))
 }
