@@ -23,19 +23,15 @@ use anyhow::{bail, Result};
 use stylegan::{Device, DeviceKind};
 
 /// The bundled demo model's file name (a 32×32 facesjs face generator trained by this
-/// project; see README), looked for in [`models_dirs`].
+/// project; see README), looked for in [`stylegan::convert::default_base_dirs`]
+/// (`$STYLEGAN_MODELS`, beside the executable, then the build checkout's `models/`).
 pub const DEMO_MODEL: &str = "faces32.safetensors";
 
-/// Where the bundled models are looked for ([`stylegan::convert::default_base_dirs`]:
-/// `$STYLEGAN_MODELS`, beside the executable, then the build checkout's `models/`).
-pub fn models_dirs() -> Vec<PathBuf> {
-    stylegan::convert::default_base_dirs()
-}
-
-/// The bundled model `name` (e.g. `faces32.safetensors`): the first of [`models_dirs`] that
-/// holds it, or an error listing where it was looked for.
+/// The bundled model `name` (e.g. `faces32.safetensors`): the first of
+/// [`stylegan::convert::default_base_dirs`] that holds it, or an error listing where it was
+/// looked for.
 pub fn bundled_model(name: &str) -> Result<PathBuf> {
-    let dirs = models_dirs();
+    let dirs = stylegan::convert::default_base_dirs();
     if let Some(p) = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file()) {
         return Ok(p);
     }
