@@ -408,3 +408,40 @@ mod tests {
         }
     }
 }
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore]
+    fn timing() {
+        for &(m, n, k, par) in &[(64usize, 64usize, 4096usize, false), (64, 5184, 64, false), (64, 5184, 64, true), (5184, 64, 64, false), (512, 512, 512, false)] {
+            let a = vec![0.5f32; m * k];
+            let b = vec![0.5f32; k * n];
+            let mut c = vec![0.0f32; m * n];
+            let t = std::time::Instant::now();
+            for _ in 0..20 {
+                unsafe {
+                    gemm::gemm(m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, k as isize, b.as_ptr(), 1, n as isize, 0.0, 1.0, false, false, false, if par { gemm::Parallelism::Rayon(2) } else { gemm::Parallelism::None });
+                }
+            }
+            let f = t.elapsed().as_secs_f64() / 20.0;
+            eprintln!("gemm {m}x{n}x{k} par={par}: {:.0} GF/s", 2.0 * (m * n * k) as f64 / f / 1e9);
+        }
+        for &(n, i, o, h, k, p) in &[(16, 64, 64, 16, 3, 1), (16, 32, 32, 32, 3, 1), (16, 64, 64, 8, 3, 1), (16, 64, 64, 4, 3, 1)] {
+            let x = vec![0.5f32; n * i * h * h];
+            let w = vec![0.1f32; o * i * k * k];
+            let flops = 2.0 * (n * o * i * h * h * k * k) as f64;
+            let t = std::time::Instant::now();
+            let mut y = (Vec::new(), [0; 4]);
+            for _ in 0..10 { y = super::conv2d(&x, [n, i, h, h], &w, [o, i, k, k], p); }
+            let f = t.elapsed().as_secs_f64() / 10.0;
+            let t = std::time::Instant::now();
+            for _ in 0..10 { std::hint::black_box(super::conv2d_weight_grad(&x, [n, i, h, h], &y.0, y.1, k, p)); }
+            let g = t.elapsed().as_secs_f64() / 10.0;
+            let t = std::time::Instant::now();
+            for _ in 0..10 { std::hint::black_box(crate::ops::direct_conv::conv2d(&x, [n, i, h, h], &w, o, k, p, false)); }
+            let dc = t.elapsed().as_secs_f64() / 10.0;
+            eprintln!("direct {:.2} ms {:.0} GF/s", dc * 1e3, flops / dc / 1e9);
+            eprintln!("{n}x{i}->{o} @{h}: fwd {:.2} ms {:.0} GF/s; wgrad {:.2} ms {:.0} GF/s", f * 1e3, flops / f / 1e9, g * 1e3, flops / g / 1e9);
+        }
+    }
+}
