@@ -131,10 +131,28 @@ fn threads() -> usize {
     rayon::current_num_threads().max(1)
 }
 
-fn parallelism() -> gemm::Parallelism {
-    match threads() {
-        1 => gemm::Parallelism::None,
-        t => gemm::Parallelism::Rayon(t),
+/// Columns per block for `rows` matrix rows: a `[rows, block]` f32 tile of about 128 KiB (in
+/// L2), a multiple of 16.
+fn block_len(rows: usize) -> usize {
+    ((32 * 1024 / rows.max(1)).max(64) / 16) * 16
+}
+
+/// `0..len` in blocks of `block`.
+fn blocks(len: usize, block: usize) -> Vec<(usize, usize)> {
+    (0..len.div_ceil(block))
+        .map(|b| (b * block, ((b + 1) * block).min(len)))
+        .collect()
+}
+
+/// A raw pointer that threads writing disjoint parts of one buffer may share.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: only used for writes to disjoint column blocks (`conv2d`).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
     }
 }
 
@@ -156,34 +174,41 @@ pub fn conv2d(
     let xb = to_padded_rows(x, i, &g);
     let (len, row, kk) = (g.len(), g.row(), k * k);
     let mut yb = vec![0.0f32; o * len];
-    for t in 0..kk {
-        // SAFETY: Y is [o, len] (row stride len); the weight slice (o, i) ↦ wt[o·i·kk + i·kk + t]
-        // is inside wt; the input view (i, q) ↦ xb[i·row + shift + q] has q < len and
-        // shift + len ≤ row.
-        unsafe {
-            gemm::gemm(
-                o,
-                len,
-                i,
-                yb.as_mut_ptr(),
-                1,
-                len as isize,
-                t > 0,
-                wt.as_ptr().add(t),
-                kk as isize,
-                (i * kk) as isize,
-                xb.as_ptr().add(g.shift(t)),
-                1,
-                row as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism(),
-            );
-        }
-    }
+    // Blocks of output columns, one thread each; within a block the taps accumulate into an
+    // [O, block] tile that stays in cache.
+    let dst = SendPtr(yb.as_mut_ptr());
+    blocks(len, block_len(o))
+        .into_par_iter()
+        .for_each(|(q0, q1)| {
+            for t in 0..kk {
+                // SAFETY: the tile (o, q) ↦ yb[o·len + q0 + q], q < q1 − q0 ≤ len − q0, belongs to
+                // this block alone; the weight slice (o, i) ↦ wt[o·i·kk + i·kk + t] is inside wt;
+                // the input view (i, q) ↦ xb[i·row + shift + q0 + q] has shift + q1 ≤ row.
+                unsafe {
+                    gemm::gemm(
+                        o,
+                        q1 - q0,
+                        i,
+                        dst.get().add(q0),
+                        1,
+                        len as isize,
+                        t > 0,
+                        wt.as_ptr().add(t),
+                        kk as isize,
+                        (i * kk) as isize,
+                        xb.as_ptr().add(g.shift(t) + q0),
+                        1,
+                        row as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        });
     (
         from_rows(&yb, len, o, &g, (g.ho, g.wo), 0),
         [n, o, g.ho, g.wo],
@@ -210,39 +235,43 @@ pub fn conv2d_weight_grad(
     let dyb = to_output_rows(dy, o, &g);
     let (len, row, kk) = (g.len(), g.row(), k * k);
     // The inner dimension (every pixel of the batch) split between the threads; each part
-    // gives all taps, `[kk, O, I]`, and the parts are summed.
+    // gives all taps, `[kk, O, I]`, block by block (the block's columns of dY and X stay in
+    // cache across the taps), and the parts are summed.
     let parts = threads().min(len.div_ceil(1024)).max(1);
     let chunk = len.div_ceil(parts);
     let partial: Vec<Vec<f32>> = (0..parts)
         .into_par_iter()
         .map(|p| {
-            let (q0, q1) = (p * chunk, ((p + 1) * chunk).min(len));
+            let (c0, c1) = (p * chunk, ((p + 1) * chunk).min(len));
             let mut acc = vec![0.0f32; kk * o * i];
-            for t in 0..kk {
-                // SAFETY: dst [o, i] inside acc; lhs (o, q) ↦ dyb[o·len + q0 + q], q < q1 − q0;
-                // rhs (q, i) ↦ xb[i·row + shift + q0 + q], shift + q1 ≤ row.
-                unsafe {
-                    gemm::gemm(
-                        o,
-                        i,
-                        q1 - q0,
-                        acc.as_mut_ptr().add(t * o * i),
-                        1,
-                        i as isize,
-                        false,
-                        dyb.as_ptr().add(q0),
-                        1,
-                        len as isize,
-                        xb.as_ptr().add(g.shift(t) + q0),
-                        row as isize,
-                        1,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
+            for (b, (q0, q1)) in blocks(c1 - c0, block_len(o.max(i))).into_iter().enumerate() {
+                let (q0, q1) = (c0 + q0, c0 + q1);
+                for t in 0..kk {
+                    // SAFETY: dst [o, i] inside acc; lhs (o, q) ↦ dyb[o·len + q0 + q],
+                    // q < q1 − q0; rhs (q, i) ↦ xb[i·row + shift + q0 + q], shift + q1 ≤ row.
+                    unsafe {
+                        gemm::gemm(
+                            o,
+                            i,
+                            q1 - q0,
+                            acc.as_mut_ptr().add(t * o * i),
+                            1,
+                            i as isize,
+                            b > 0,
+                            dyb.as_ptr().add(q0),
+                            1,
+                            len as isize,
+                            xb.as_ptr().add(g.shift(t) + q0),
+                            row as isize,
+                            1,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
                 }
             }
             acc
@@ -405,43 +434,6 @@ mod tests {
                     (n, i, o, h, w, k, p)
                 );
             }
-        }
-    }
-}
-#[cfg(test)]
-mod timing {
-    #[test]
-    #[ignore]
-    fn timing() {
-        for &(m, n, k, par) in &[(64usize, 64usize, 4096usize, false), (64, 5184, 64, false), (64, 5184, 64, true), (5184, 64, 64, false), (512, 512, 512, false)] {
-            let a = vec![0.5f32; m * k];
-            let b = vec![0.5f32; k * n];
-            let mut c = vec![0.0f32; m * n];
-            let t = std::time::Instant::now();
-            for _ in 0..20 {
-                unsafe {
-                    gemm::gemm(m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), 1, k as isize, b.as_ptr(), 1, n as isize, 0.0, 1.0, false, false, false, if par { gemm::Parallelism::Rayon(2) } else { gemm::Parallelism::None });
-                }
-            }
-            let f = t.elapsed().as_secs_f64() / 20.0;
-            eprintln!("gemm {m}x{n}x{k} par={par}: {:.0} GF/s", 2.0 * (m * n * k) as f64 / f / 1e9);
-        }
-        for &(n, i, o, h, k, p) in &[(16, 64, 64, 16, 3, 1), (16, 32, 32, 32, 3, 1), (16, 64, 64, 8, 3, 1), (16, 64, 64, 4, 3, 1)] {
-            let x = vec![0.5f32; n * i * h * h];
-            let w = vec![0.1f32; o * i * k * k];
-            let flops = 2.0 * (n * o * i * h * h * k * k) as f64;
-            let t = std::time::Instant::now();
-            let mut y = (Vec::new(), [0; 4]);
-            for _ in 0..10 { y = super::conv2d(&x, [n, i, h, h], &w, [o, i, k, k], p); }
-            let f = t.elapsed().as_secs_f64() / 10.0;
-            let t = std::time::Instant::now();
-            for _ in 0..10 { std::hint::black_box(super::conv2d_weight_grad(&x, [n, i, h, h], &y.0, y.1, k, p)); }
-            let g = t.elapsed().as_secs_f64() / 10.0;
-            let t = std::time::Instant::now();
-            for _ in 0..10 { std::hint::black_box(crate::ops::direct_conv::conv2d(&x, [n, i, h, h], &w, o, k, p, false)); }
-            let dc = t.elapsed().as_secs_f64() / 10.0;
-            eprintln!("direct {:.2} ms {:.0} GF/s", dc * 1e3, flops / dc / 1e9);
-            eprintln!("{n}x{i}->{o} @{h}: fwd {:.2} ms {:.0} GF/s; wgrad {:.2} ms {:.0} GF/s", f * 1e3, flops / f / 1e9, g * 1e3, flops / g / 1e9);
         }
     }
 }
