@@ -83,6 +83,12 @@ pub fn bias_act<const D: usize>(
     gain: f64,
     clamp: Option<f64>,
 ) -> Tensor<D> {
+    if x.is_autodiff() || bias.is_some_and(|b| b.is_autodiff()) {
+        // Training: one operation each way on the CPU (linear and leaky ReLU).
+        if let Some(y) = super::train_ops::bias_act(&x, bias, act, gain, clamp) {
+            return y;
+        }
+    }
     let mut x = match bias {
         Some(b) => {
             let c = b.dims()[0];

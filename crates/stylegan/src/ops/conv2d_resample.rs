@@ -8,7 +8,7 @@ use burn::tensor::{
 };
 
 use super::direct_conv;
-use super::train_conv;
+use super::train_ops;
 use super::upfirdn2d::{upfirdn2d, Filter};
 
 /// How the weight applies to the batch.
@@ -28,9 +28,9 @@ fn plain(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize, ws: Weights)
     if stride == 1 && kh == kw && kh > 1 && direct_conv::applies(&x, &w) {
         return direct_conv::conv2d_tensor(x, w, padding, false);
     }
-    if stride == 1 && (x.is_autodiff() || w.is_autodiff()) && train_conv::applies(&x, &w, padding) {
+    if stride == 1 && (x.is_autodiff() || w.is_autodiff()) && train_ops::applies(&x, &w, padding) {
         // Training: forward and both gradients through the tap-GEMM kernels.
-        return train_conv::conv2d(x, w, padding);
+        return train_ops::conv2d(x, w, padding);
     }
     conv2d(
         x,

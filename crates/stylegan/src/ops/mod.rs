@@ -37,7 +37,7 @@ pub mod filtered_lrelu;
 pub mod modulated_conv;
 pub(crate) mod polyphase;
 pub(crate) mod tap_gemm;
-pub mod train_conv;
+pub mod train_ops;
 pub mod upfirdn2d;
 
 pub use bias_act::{bias_act, Activation};

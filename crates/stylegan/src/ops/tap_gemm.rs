@@ -11,7 +11,7 @@
 //! * forward: `Y[:, q] = Σₜ Wₜ · X[:, q + dₜ]` (positions outside the valid `Ho × Wo` window of
 //!   each plane are computed and dropped);
 //! * input gradient: the convolution of `dY` with the flipped, transposed kernel and padding
-//!   `k − 1 − pad` (`train_conv` calls [`conv2d`] for it);
+//!   `k − 1 − pad` (`train_ops` calls [`conv2d`] for it);
 //! * weight gradient: `dWₜ = dY · X[:, · + dₜ]ᵀ`, a GEMM whose inner dimension is the batch's
 //!   pixels, split between the threads.
 //!
@@ -345,7 +345,7 @@ mod tests {
             .fold(0.0, f64::max)
     }
 
-    /// The input gradient as `train_conv`'s backward computes it: [`conv2d`] of `g` with the
+    /// The input gradient as `train_ops`'s backward computes it: [`conv2d`] of `g` with the
     /// flipped, transposed kernel and padding `k − 1 − p`.
     fn input_grad(
         g: &[f32],

@@ -1,0 +1,483 @@
+//! Operations of training with their own backward passes, on the CPU:
+//!
+//! * the stride-1 convolution (`conv2d_resample`'s plain case under autodiff): forward, input
+//!   gradient and weight gradient run through [`super::tap_gemm`] instead of burn-flex's im2col
+//!   convolution and its transposed-convolution backward;
+//! * `bias_act` with a linear or leaky-ReLU activation: bias, activation, gain and clamp in one
+//!   pass, and one pass back for the input and bias gradients (from the output alone: its sign
+//!   and whether it reached the clamp), instead of five element-wise operations and their masks.
+//!
+//! burn 0.22 adds operations through a backend extension: [`TrainOps`] is implemented for the
+//! CPU backend (`Flex`, the kernels) and for `Autodiff<B>` (records the op; its backward calls
+//! the inner backend's kernels: the input gradient of the convolution is the convolution of the
+//! output gradient with the flipped, transposed kernel, the weight gradient a correlation).
+//! Other backends (the GPU) keep burn's own operations, which [`conv2d`] and [`bias_act`] call
+//! for them.
+
+use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Flex, TensorMetadata};
+use burn::tensor::{module, ops::ConvOptions, DType, Device, Shape, Tensor, TensorData};
+use burn_autodiff::{
+    checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
+    grads::Gradients,
+    ops::{Backward, Ops, OpsKind},
+    Autodiff, NodeId,
+};
+
+use rayon::prelude::*;
+
+use super::bias_act::Activation;
+use super::tap_gemm;
+
+/// The training convolution as a backend operation.
+#[backend_extension(Flex, Autodiff)]
+pub trait TrainOps: Backend {
+    /// `conv2d(x, weight)` with stride 1 and zero padding `pad` on every side.
+    fn tap_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, pad: usize)
+        -> FloatTensor<Self>;
+
+    /// The weight gradient of [`TrainOps::tap_conv2d`] for output gradient `grad`, kernel
+    /// size `k`. Used inside backward passes; not itself differentiable.
+    fn tap_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        pad: usize,
+        k: usize,
+    ) -> FloatTensor<Self>;
+
+    /// `x [N, C, H, W] + b [C]` → leaky ReLU (slope 0.2) when `lrelu` → `× gain` → clamp to
+    /// `±clamp` (`f32::INFINITY`: none).
+    fn fused_bias_act(
+        x: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        lrelu: bool,
+        gain: f32,
+        clamp: f32,
+    ) -> FloatTensor<Self>;
+
+    /// The input and bias gradients of [`TrainOps::fused_bias_act`] from its output `y` and the
+    /// output gradient `grad`. Used inside backward passes; not itself differentiable.
+    fn fused_bias_act_grad(
+        y: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        lrelu: bool,
+        gain: f32,
+        clamp: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
+}
+
+fn dims4(t: &FloatTensor<Flex>) -> [usize; 4] {
+    let s = t.shape();
+    [s[0], s[1], s[2], s[3]]
+}
+
+/// The f32 values of a Flex tensor in row-major order (copied only when it is not contiguous
+/// f32 already).
+fn values(t: FloatTensor<Flex>) -> Vec<f32> {
+    let d = t.into_data();
+    let d = if d.dtype() == DType::F32 {
+        d
+    } else {
+        d.convert::<f32>()
+    };
+    d.try_into_vec::<f32>()
+        .expect("train_conv: f32 data after conversion")
+}
+
+fn flex(v: Vec<f32>, shape: [usize; 4]) -> FloatTensor<Flex> {
+    burn_flex::FlexTensor::from_data(TensorData::new(v, Shape::from(shape.to_vec())))
+}
+
+impl TrainOps for Flex {
+    fn tap_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        let (xs, ws) = (dims4(&x), dims4(&weight));
+        let (y, shape) = tap_gemm::conv2d(&values(x), xs, &values(weight), ws, pad);
+        flex(y, shape)
+    }
+
+    fn tap_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        pad: usize,
+        k: usize,
+    ) -> FloatTensor<Self> {
+        let (xs, gs) = (dims4(&x), dims4(&grad));
+        let dw = tap_gemm::conv2d_weight_grad(&values(x), xs, &values(grad), gs, k, pad);
+        flex(dw, [gs[1], xs[1], k, k])
+    }
+
+    fn fused_bias_act(
+        x: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        lrelu: bool,
+        gain: f32,
+        clamp: f32,
+    ) -> FloatTensor<Self> {
+        let shape = dims4(&x);
+        let (mut v, b) = (values(x), values(b));
+        let [_, c, h, w] = shape;
+        v.par_chunks_mut(h * w).enumerate().for_each(|(nc, plane)| {
+            let bias = b[nc % c];
+            for e in plane {
+                let t = *e + bias;
+                let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
+                *e = (t * gain).clamp(-clamp, clamp);
+            }
+        });
+        flex(v, shape)
+    }
+
+    fn fused_bias_act_grad(
+        y: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        lrelu: bool,
+        gain: f32,
+        clamp: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let shape = dims4(&y);
+        let [n, c, h, w] = shape;
+        let (y, mut g) = (values(y), values(grad));
+        // d/dt of clamp(gain·lrelu(t)): gain (× 0.2 where the output is not positive), 0 where
+        // the clamp holds it (|y| = clamp; the same up to ties as the official reference ops).
+        let sums: Vec<f32> = g
+            .par_chunks_mut(h * w)
+            .zip(y.par_chunks(h * w))
+            .map(|(gp, yp)| {
+                let mut sum = 0.0f32;
+                for (gv, &yv) in gp.iter_mut().zip(yp) {
+                    let slope = if lrelu && yv <= 0.0 { 0.2 * gain } else { gain };
+                    let d = if yv.abs() < clamp { *gv * slope } else { 0.0 };
+                    *gv = d;
+                    sum += d;
+                }
+                sum
+            })
+            .collect();
+        let db = (0..c)
+            .map(|ci| (0..n).map(|s| sums[s * c + ci]).sum::<f32>())
+            .collect();
+        (
+            flex(g, shape),
+            burn_flex::FlexTensor::from_data(TensorData::new(db, Shape::from(vec![c]))),
+        )
+    }
+}
+
+impl<B: Backend + TrainOps, C: CheckpointStrategy> TrainOps for Autodiff<B, C> {
+    fn tap_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        pad: usize,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct TapConv;
+
+        impl<B: Backend + TrainOps> Backward<B, 2> for TapConv {
+            type State = (NodeId, NodeId, usize);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_w] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_state, w_state, pad) = ops.state;
+                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+                let w = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(w_state);
+                let k = w.shape()[2];
+                if let Some(node) = node_x {
+                    // dX = conv(dY, flip(W)ᵀ) with padding k − 1 − pad: a stride-1 convolution
+                    // of the same kind, through the same kernels.
+                    let wt = B::float_flip(B::float_swap_dims(w.clone(), 0, 1), &[2, 3]);
+                    let dx = B::tap_conv2d(grad.clone(), wt, k - 1 - pad);
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_w {
+                    grads.register::<B>(node.id, B::tap_conv2d_weight_grad(x, grad, pad, k));
+                }
+            }
+        }
+
+        match TapConv
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let w_state = prep.checkpoint(&weight);
+                prep.finish(
+                    (x_state, w_state, pad),
+                    B::tap_conv2d(x.into_primitive(), weight.into_primitive(), pad),
+                )
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tap_conv2d(
+                x.into_primitive(),
+                weight.into_primitive(),
+                pad,
+            )),
+        }
+    }
+
+    fn tap_conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        pad: usize,
+        k: usize,
+    ) -> FloatTensor<Self> {
+        FloatTensor::<Self>::new(B::tap_conv2d_weight_grad(
+            x.into_primitive(),
+            grad.into_primitive(),
+            pad,
+            k,
+        ))
+    }
+
+    fn fused_bias_act(
+        x: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        lrelu: bool,
+        gain: f32,
+        clamp: f32,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct BiasAct;
+
+        impl<B: Backend + TrainOps> Backward<B, 2> for BiasAct {
+            type State = (FloatTensor<B>, bool, f32, f32);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                _checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_b] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (y, lrelu, gain, clamp) = ops.state;
+                let (dx, db) = B::fused_bias_act_grad(y, grad, lrelu, gain, clamp);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_b {
+                    grads.register::<B>(node.id, db);
+                }
+            }
+        }
+
+        let prep = BiasAct
+            .prepare::<C>([x.node(), b.node()])
+            .compute_bound()
+            .stateful();
+        let y = B::fused_bias_act(x.into_primitive(), b.into_primitive(), lrelu, gain, clamp);
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish((y.clone(), lrelu, gain, clamp), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+
+    fn fused_bias_act_grad(
+        y: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        lrelu: bool,
+        gain: f32,
+        clamp: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (dx, db) = B::fused_bias_act_grad(
+            y.into_primitive(),
+            grad.into_primitive(),
+            lrelu,
+            gain,
+            clamp,
+        );
+        (FloatTensor::<Self>::new(dx), FloatTensor::<Self>::new(db))
+    }
+}
+
+/// Whether [`conv2d`] runs the tap-GEMM kernels for these tensors: on the CPU backend, with or
+/// without autodiff, for a square kernel and padding below its size (the input gradient is then
+/// a convolution of the same kind).
+pub fn applies(x: &Tensor<4>, w: &Tensor<4>, pad: usize) -> bool {
+    let [_, _, kh, kw] = w.dims();
+    x.device().inner() == Device::flex()
+        && kh == kw
+        && pad < kh
+        && x.dtype() == DType::F32
+        && w.dtype() == DType::F32
+}
+
+/// `conv2d(x, w, stride 1, padding pad)`, differentiable; the tap-GEMM kernels where
+/// [`applies`], burn's `conv2d` elsewhere.
+pub fn conv2d(x: Tensor<4>, w: Tensor<4>, pad: usize) -> Tensor<4> {
+    if !applies(&x, &w, pad) {
+        return module::conv2d(x, w, None, ConvOptions::new([1, 1], [pad, pad], [1, 1], 1));
+    }
+    let y = <burn::backend::Dispatch as TrainOps>::tap_conv2d(
+        x.into_dispatch(),
+        w.into_dispatch(),
+        pad,
+    );
+    Tensor::from_dispatch(y)
+}
+
+/// `bias_act` for a linear or leaky-ReLU activation in training: one operation with its own
+/// backward on the CPU backend (`None` elsewhere, and for other activations, so that the
+/// caller composes burn's operations). `x` is `[N, C, …]` with the bias on axis 1.
+pub fn bias_act<const D: usize>(
+    x: &Tensor<D>,
+    bias: Option<&Tensor<1>>,
+    act: Activation,
+    gain: f64,
+    clamp: Option<f64>,
+) -> Option<Tensor<D>> {
+    let dims = x.dims();
+    let lrelu = match act {
+        Activation::Lrelu => true,
+        Activation::Linear => false,
+        _ => return None,
+    };
+    if D < 2
+        || x.device().inner() != Device::flex()
+        || x.dtype() != DType::F32
+        || bias.is_some_and(|b| b.dims() != [dims[1]] || b.dtype() != DType::F32)
+    {
+        return None;
+    }
+    let rest: usize = dims[2..].iter().product();
+    let x4 = x.clone().reshape([dims[0], dims[1], rest, 1]);
+    let b = match bias {
+        Some(b) => b.clone(),
+        None => Tensor::zeros([dims[1]], &x.device().inner()),
+    };
+    let clamp = clamp.map_or(f32::INFINITY, |c| c as f32);
+    let y = <burn::backend::Dispatch as TrainOps>::fused_bias_act(
+        x4.into_dispatch(),
+        b.into_dispatch(),
+        lrelu,
+        gain as f32,
+        clamp,
+    );
+    Some(Tensor::<4>::from_dispatch(y).reshape(dims))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn max_abs<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        (a - b).abs().max().into_scalar()
+    }
+
+    /// Under autodiff, the op's output and the gradients of x and w match burn's own conv2d
+    /// (x and w both tracked, and each alone), for 3×3 with padding 1 and 0 and for 1×1.
+    #[test]
+    fn gradients_match_burns_conv2d() {
+        let dev = Device::flex().autodiff();
+        for &(n, i, o, h, w, k, pad) in &[
+            (2, 3, 4, 6, 5, 3, 1),
+            (3, 2, 5, 5, 7, 3, 0),
+            (2, 4, 3, 4, 4, 1, 0),
+        ] {
+            let x0 = Tensor::<4>::random([n, i, h, w], Distribution::Normal(0.0, 1.0), &dev);
+            let w0 = Tensor::<4>::random([o, i, k, k], Distribution::Normal(0.0, 1.0), &dev);
+            let (ho, wo) = (h + 2 * pad + 1 - k, w + 2 * pad + 1 - k);
+            let g = Tensor::<4>::random([n, o, ho, wo], Distribution::Normal(0.0, 1.0), &dev);
+            for (track_x, track_w) in [(true, true), (true, false), (false, true)] {
+                let leaf = |t: &Tensor<4>, on: bool| {
+                    if on {
+                        t.clone().require_grad()
+                    } else {
+                        t.clone()
+                    }
+                };
+                let (xa, wa) = (leaf(&x0, track_x), leaf(&w0, track_w));
+                let (xb, wb) = (leaf(&x0, track_x), leaf(&w0, track_w));
+                assert!(applies(&xa, &wa, pad));
+                let ya = conv2d(xa.clone(), wa.clone(), pad);
+                let yb = module::conv2d(
+                    xb.clone(),
+                    wb.clone(),
+                    None,
+                    ConvOptions::new([1, 1], [pad, pad], [1, 1], 1),
+                );
+                assert_eq!(ya.dims(), [n, o, ho, wo]);
+                let d = max_abs(ya.clone().inner(), yb.clone().inner());
+                assert!(d < 1e-4, "forward {:?}: {d}", (n, i, o, h, w, k, pad));
+                let ga = (ya * g.clone()).sum().backward();
+                let gb = (yb * g.clone()).sum().backward();
+                if track_x {
+                    let d = max_abs(xa.grad(&ga).unwrap(), xb.grad(&gb).unwrap());
+                    assert!(d < 1e-4, "dx {:?}: {d}", (n, i, o, h, w, k, pad));
+                }
+                if track_w {
+                    let d = max_abs(wa.grad(&ga).unwrap(), wb.grad(&gb).unwrap());
+                    assert!(d < 1e-3, "dw {:?}: {d}", (n, i, o, h, w, k, pad));
+                }
+            }
+        }
+    }
+
+    /// The fused `bias_act` under autodiff gives the values and the input and bias gradients of
+    /// the composed operations, for leaky ReLU and linear, with and without clamp (values
+    /// beyond it included), gain 1 and √2, 4-D and 2-D inputs.
+    #[test]
+    fn fused_bias_act_matches_the_composed_operations() {
+        let dev = Device::flex().autodiff();
+        let composed =
+            |x: Tensor<4>, b: Tensor<1>, act: Activation, gain: f64, clamp: Option<f64>| {
+                let c = b.dims()[0];
+                let mut y = act.apply(x + b.reshape([1, c, 1, 1]));
+                if gain != 1.0 {
+                    y = y.mul_scalar(gain as f32);
+                }
+                match clamp {
+                    Some(c) => y.clamp(-c as f32, c as f32),
+                    None => y,
+                }
+            };
+        for (act, gain, clamp) in [
+            (Activation::Lrelu, std::f64::consts::SQRT_2, Some(1.5)),
+            (Activation::Lrelu, std::f64::consts::SQRT_2, None),
+            (Activation::Linear, 1.0, Some(0.7)),
+            (Activation::Linear, 1.0, None),
+        ] {
+            let x0 = Tensor::<4>::random([3, 5, 4, 6], Distribution::Normal(0.0, 1.5), &dev);
+            let b0 = Tensor::<1>::random([5], Distribution::Normal(0.0, 1.0), &dev);
+            let g = Tensor::<4>::random([3, 5, 4, 6], Distribution::Normal(0.0, 1.0), &dev);
+            let (xa, ba) = (x0.clone().require_grad(), b0.clone().require_grad());
+            let (xb, bb) = (x0.clone().require_grad(), b0.clone().require_grad());
+            let ya = bias_act(&xa, Some(&ba), act, gain, clamp).expect("applies on the CPU");
+            let yb = composed(xb.clone(), bb.clone(), act, gain, clamp);
+            let d = max_abs(ya.clone().inner(), yb.clone().inner());
+            assert!(d < 1e-6, "{act:?} {clamp:?}: values differ by {d}");
+            let ga = (ya * g.clone()).sum().backward();
+            let gb = (yb * g.clone()).sum().backward();
+            let dx = max_abs(xa.grad(&ga).unwrap(), xb.grad(&gb).unwrap());
+            let db = max_abs(ba.grad(&ga).unwrap(), bb.grad(&gb).unwrap());
+            assert!(
+                dx < 1e-5 && db < 1e-4,
+                "{act:?} {clamp:?}: dx {dx}, db {db}"
+            );
+        }
+        // 2-D (fully connected layers), no bias.
+        let x0 = Tensor::<2>::random([4, 7], Distribution::Normal(0.0, 1.0), &dev).require_grad();
+        let y = bias_act(&x0, None, Activation::Lrelu, 2.0, None).unwrap();
+        assert_eq!(y.dims(), [4, 7]);
+        let want = burn::tensor::activation::leaky_relu(x0.clone().inner(), 0.2).mul_scalar(2.0);
+        assert!(max_abs(y.clone().inner(), want) < 1e-6);
+        let gr = y.sum().backward();
+        let dx: Vec<f32> = crate::backend::to_vec(&x0.grad(&gr).unwrap()).unwrap();
+        let xv = crate::backend::to_vec(&x0.clone().inner()).unwrap();
+        for (d, x) in dx.iter().zip(xv) {
+            assert_eq!(*d, if x > 0.0 { 2.0 } else { 0.4 });
+        }
+        // Other activations are left to the composed operations.
+        assert!(bias_act(&x0, None, Activation::Tanh, 1.0, None).is_none());
+    }
+}
