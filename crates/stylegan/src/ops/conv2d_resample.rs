@@ -28,9 +28,13 @@ fn plain(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize, ws: Weights)
     if stride == 1 && kh == kw && kh > 1 && direct_conv::applies(&x, &w) {
         return direct_conv::conv2d_tensor(x, w, padding, false);
     }
-    if stride == 1 && (x.is_autodiff() || w.is_autodiff()) && train_ops::applies(&x, &w, padding) {
+    if (x.is_autodiff() || w.is_autodiff()) && train_ops::applies(&x, &w, padding) {
         // Training: forward and both gradients through the tap-GEMM kernels.
-        return train_ops::conv2d(x, w, padding);
+        match (stride, kh, padding) {
+            (1, _, _) => return train_ops::conv2d(x, w, padding),
+            (2, 3, 0) => return train_ops::conv2d_s2(x, w),
+            _ => {}
+        }
     }
     conv2d(
         x,
@@ -148,8 +152,19 @@ fn resample(
         if ws == Weights::PerSample && !direct {
             return one_by_one(x, w, f, up, padding);
         }
+        let trained = (x.is_autodiff() || w.is_autodiff())
+            && ws == Weights::Shared
+            && up == 2
+            && kh == 3
+            && kw == 3
+            && pxt == 0
+            && pyt == 0
+            && train_ops::applies(&x, &w, 0);
         let y = if direct {
             direct_conv::conv_transpose2d_s2_tensor(x, w, ws == Weights::PerSample)
+        } else if trained {
+            // Training: forward and both gradients through the tap-GEMM kernels.
+            train_ops::conv_transpose2d_s2(x, w)
         } else {
             conv_transpose2d(
                 x,

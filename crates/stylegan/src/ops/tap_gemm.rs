@@ -1,12 +1,13 @@
-//! Stride-1 k×k convolutions as an implicit GEMM over shifted kernel taps, for training: the
-//! forward pass, the input gradient and the weight gradient all run through the `gemm` crate's
-//! micro-kernels (AVX-512 / AVX2+FMA / NEON, chosen by the crate at run time), with no im2col
-//! buffer and no col2im scatter.
+//! Convolutions of training as implicit GEMMs over shifted kernel taps: the forward pass, the
+//! input gradient and the weight gradient all run through the `gemm` crate's micro-kernels
+//! (AVX-512 / AVX2+FMA / NEON, chosen by the crate at run time), with no im2col buffer and no
+//! col2im scatter.
 //!
-//! The input is laid out channel-major with its zero padding, `[C, N·Hp·Wp + tail]`: one row per
-//! channel, the padded planes of the samples one after another. Output position `q = n·Hp·Wp +
-//! y·Wp + x` then reads input tap `(ky, kx)` at `q + ky·Wp + kx` for every `q` — a fixed shift —
-//! so each tap is one GEMM of the `[O, I]` weight slice with a shifted view of the input rows:
+//! **Stride 1.** The input is laid out channel-major with its zero padding, `[C, N·Hp·Wp +
+//! tail]`: one row per channel, the padded planes of the samples one after another. Output
+//! position `q = n·Hp·Wp + y·Wp + x` then reads input tap `(ky, kx)` at `q + ky·Wp + kx` for
+//! every `q` — a fixed shift — so each tap is one GEMM of the `[O, I]` weight slice with a
+//! shifted view of the input rows:
 //!
 //! * forward: `Y[:, q] = Σₜ Wₜ · X[:, q + dₜ]` (positions outside the valid `Ho × Wo` window of
 //!   each plane are computed and dropped);
@@ -15,116 +16,324 @@
 //! * weight gradient: `dWₜ = dY · X[:, · + dₜ]ᵀ`, a GEMM whose inner dimension is the batch's
 //!   pixels, split between the threads.
 //!
+//! **Stride 2** (3×3, no padding: the downsampling convolution of `conv2d_resample`, and as its
+//! adjoint the transposed upsampling convolution). The input is split into its four phases
+//! `X_{py,px}[a, b] = X[2a + py, 2b + px]`, each laid out as above on `⌈H/2⌉ × ⌈W/2⌉` planes;
+//! tap `(ky, kx)` reads phase `(ky mod 2, kx mod 2)` shifted by `(⌊ky/2⌋, ⌊kx/2⌋)`. The same
+//! GEMMs give the forward pass and the weight gradient, and scattered back into the phases
+//! (`dX[:, q + dₜ] += Wₜᵀ · dY[:, q]`) the input gradient — 9 multiply-adds per output, none on
+//! inserted zeros.
+//!
 //! Hand-written because neither burn-flex (im2col + GEMM forward, GEMM + col2im input gradient,
 //! 37 % + 24 % of a training step in the last profile) nor the gemm crate has this layout; the
 //! arithmetic is the gemm crate's.
 
 use rayon::prelude::*;
 
-/// The padded channel-major layout of one convolution.
+/// The output side of a layout: `n` planes of `plane` positions, `pw` wide; the valid window
+/// of each is `oh × ow` at its origin.
 #[derive(Clone, Copy, Debug)]
-struct Geometry {
+struct Planes {
     n: usize,
-    h: usize,
-    w: usize,
-    k: usize,
-    pad: usize,
-    /// Padded plane width and height.
-    wp: usize,
-    hp: usize,
-    /// Output height and width.
-    ho: usize,
-    wo: usize,
+    plane: usize,
+    pw: usize,
+    oh: usize,
+    ow: usize,
 }
 
-impl Geometry {
-    fn new(n: usize, h: usize, w: usize, k: usize, pad: usize) -> Self {
+impl Planes {
+    fn len(&self) -> usize {
+        self.n * self.plane
+    }
+}
+
+/// Where one convolution's taps read. The input buffer holds `blocks · C` rows of `row`
+/// elements (block `b`, channel `c` at `(b·C + c)·row`, sample `s` at `s·plane` within the
+/// row); tap `t` reads the `[C, len]` view at `offsets[t]` (row stride `row`).
+struct Taps {
+    out: Planes,
+    blocks: usize,
+    row: usize,
+    offsets: Vec<usize>,
+    /// Where input pixel `(y, x)` goes: `(block, position within the plane)`.
+    place: fn(&Taps, usize, usize) -> (usize, usize),
+    /// The stride-1 padding (unused for stride 2).
+    pad: usize,
+}
+
+impl Taps {
+    /// The stride-1 layout of a `k×k` convolution of `c` channels with padding `pad`.
+    fn stride1(n: usize, h: usize, w: usize, k: usize, pad: usize) -> Self {
         let (hp, wp) = (h + 2 * pad, w + 2 * pad);
         assert!(
             hp >= k && wp >= k,
             "tap_gemm: {h}x{w} plane with padding {pad} is smaller than the {k}x{k} kernel"
         );
-        Self {
+        let out = Planes {
             n,
-            h,
-            w,
-            k,
+            plane: hp * wp,
+            pw: wp,
+            oh: hp + 1 - k,
+            ow: wp + 1 - k,
+        };
+        Self {
+            out,
+            blocks: 1,
+            row: out.len() + (k - 1) * wp + k - 1,
+            offsets: (0..k * k).map(|t| (t / k) * wp + t % k).collect(),
+            place: |t, y, x| (0, (y + t.pad) * t.out.pw + x + t.pad),
             pad,
-            wp,
-            hp,
-            ho: hp + 1 - k,
-            wo: wp + 1 - k,
         }
     }
-    /// Elements of one padded plane.
-    fn plane(&self) -> usize {
-        self.hp * self.wp
-    }
-    /// Output positions computed per channel (every position of every padded plane).
-    fn len(&self) -> usize {
-        self.n * self.plane()
-    }
-    /// Row length of the padded input: the shifted reads of the last plane stay inside.
-    fn row(&self) -> usize {
-        self.len() + (self.k - 1) * self.wp + self.k - 1
-    }
-    /// Shift of tap `t` (row-major over the kernel).
-    fn shift(&self, t: usize) -> usize {
-        (t / self.k) * self.wp + t % self.k
-    }
-}
 
-/// `x [N, C, H, W]` → `[C, row]` with the zero padding of `g`.
-fn to_padded_rows(x: &[f32], c: usize, g: &Geometry) -> Vec<f32> {
-    let row = g.row();
-    let mut out = vec![0.0f32; c * row];
-    out.par_chunks_mut(row).enumerate().for_each(|(ci, dst)| {
-        for s in 0..g.n {
-            let src = &x[(s * c + ci) * g.h * g.w..][..g.h * g.w];
-            let base = s * g.plane() + g.pad * g.wp + g.pad;
-            for y in 0..g.h {
-                dst[base + y * g.wp..][..g.w].copy_from_slice(&src[y * g.w..][..g.w]);
-            }
+    /// The stride-2 layout of a 3×3 convolution of `c` channels without padding: four phase
+    /// blocks of `⌈h/2⌉ × ⌈w/2⌉` planes.
+    fn stride2(n: usize, c: usize, h: usize, w: usize) -> Self {
+        assert!(
+            h >= 3 && w >= 3,
+            "tap_gemm: {h}x{w} plane is smaller than the 3x3 kernel"
+        );
+        let (h2, w2) = (h.div_ceil(2), w.div_ceil(2));
+        let out = Planes {
+            n,
+            plane: h2 * w2,
+            pw: w2,
+            oh: (h - 1) / 2,
+            ow: (w - 1) / 2,
+        };
+        let row = out.len() + w2 + 1;
+        let offsets = (0..9)
+            .map(|t| {
+                let (ky, kx) = (t / 3, t % 3);
+                ((ky % 2) * 2 + kx % 2) * c * row + (ky / 2) * w2 + kx / 2
+            })
+            .collect();
+        Self {
+            out,
+            blocks: 4,
+            row,
+            offsets,
+            place: |t, y, x| ((y % 2) * 2 + x % 2, (y / 2) * t.out.pw + x / 2),
+            pad: 0,
         }
-    });
-    out
-}
+    }
 
-/// `dy [N, O, Ho, Wo]` → `[O, len]`, zero outside each plane's valid window.
-fn to_output_rows(dy: &[f32], o: usize, g: &Geometry) -> Vec<f32> {
-    let len = g.len();
-    let mut out = vec![0.0f32; o * len];
-    out.par_chunks_mut(len).enumerate().for_each(|(oi, dst)| {
-        for s in 0..g.n {
-            let src = &dy[(s * o + oi) * g.ho * g.wo..][..g.ho * g.wo];
-            for y in 0..g.ho {
-                dst[s * g.plane() + y * g.wp..][..g.wo].copy_from_slice(&src[y * g.wo..][..g.wo]);
-            }
-        }
-    });
-    out
-}
-
-/// `rows [C, stride]` → `[N, C, rh, rw]`, taking each plane's window at `(off, off)`.
-fn from_rows(
-    rows: &[f32],
-    stride: usize,
-    c: usize,
-    g: &Geometry,
-    (rh, rw): (usize, usize),
-    off: usize,
-) -> Vec<f32> {
-    let mut out = vec![0.0f32; g.n * c * rh * rw];
-    out.par_chunks_mut(rh * rw)
-        .enumerate()
-        .for_each(|(nc, dst)| {
-            let (s, ci) = (nc / c, nc % c);
-            let src = &rows[ci * stride + s * g.plane() + off * g.wp + off..];
-            for y in 0..rh {
-                dst[y * rw..][..rw].copy_from_slice(&src[y * g.wp..][..rw]);
+    /// `x [N, C, H, W]` → the input rows (zeros where no pixel goes).
+    fn scatter_in(&self, x: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
+        let (row, plane) = (self.row, self.out.plane);
+        let mut out = vec![0.0f32; self.blocks * c * row];
+        let dst = SendPtr(out.as_mut_ptr());
+        (0..n * c).into_par_iter().for_each(|sc| {
+            let (s, ci) = (sc / c, sc % c);
+            let src = &x[sc * h * w..][..h * w];
+            for y in 0..h {
+                for xx in 0..w {
+                    let (b, pos) = (self.place)(self, y, xx);
+                    // SAFETY: each (block, channel, sample, position) is written by this
+                    // (s, ci) task only, and lies inside `out` (b < blocks, pos < plane).
+                    unsafe {
+                        *dst.get().add((b * c + ci) * row + s * plane + pos) = src[y * w + xx]
+                    };
+                }
             }
         });
-    out
+        out
+    }
+
+    /// The inverse of [`Taps::scatter_in`]: input rows → `[N, C, H, W]`.
+    fn gather_in(&self, rows: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
+        let (row, plane) = (self.row, self.out.plane);
+        let mut out = vec![0.0f32; n * c * h * w];
+        out.par_chunks_mut(h * w).enumerate().for_each(|(sc, dst)| {
+            let (s, ci) = (sc / c, sc % c);
+            for y in 0..h {
+                for xx in 0..w {
+                    let (b, pos) = (self.place)(self, y, xx);
+                    dst[y * w + xx] = rows[(b * c + ci) * row + s * plane + pos];
+                }
+            }
+        });
+        out
+    }
+
+    /// `dy [N, O, oh, ow]` → `[O, len]`, zero outside each plane's valid window.
+    fn to_output_rows(&self, dy: &[f32], o: usize) -> Vec<f32> {
+        let p = self.out;
+        let len = p.len();
+        let mut out = vec![0.0f32; o * len];
+        out.par_chunks_mut(len).enumerate().for_each(|(oi, dst)| {
+            for s in 0..p.n {
+                let src = &dy[(s * o + oi) * p.oh * p.ow..][..p.oh * p.ow];
+                for y in 0..p.oh {
+                    dst[s * p.plane + y * p.pw..][..p.ow].copy_from_slice(&src[y * p.ow..][..p.ow]);
+                }
+            }
+        });
+        out
+    }
+
+    /// `[O, len]` → `[N, O, oh, ow]`, each plane's valid window.
+    fn from_output_rows(&self, rows: &[f32], o: usize) -> Vec<f32> {
+        let p = self.out;
+        let mut out = vec![0.0f32; p.n * o * p.oh * p.ow];
+        out.par_chunks_mut(p.oh * p.ow)
+            .enumerate()
+            .for_each(|(so, dst)| {
+                let (s, oi) = (so / o, so % o);
+                let src = &rows[oi * p.len() + s * p.plane..];
+                for y in 0..p.oh {
+                    dst[y * p.ow..][..p.ow].copy_from_slice(&src[y * p.pw..][..p.ow]);
+                }
+            });
+        out
+    }
+
+    /// `Y [O, len] = Σₜ Wₜ · X[:, offsetₜ + ·]` for `wt [O, C, kk]`.
+    fn forward(&self, wt: &[f32], [o, c, kk]: [usize; 3], xb: &[f32]) -> Vec<f32> {
+        let (len, row) = (self.out.len(), self.row);
+        let mut yb = vec![0.0f32; o * len];
+        // Blocks of output columns, one thread each; within a block the taps accumulate into
+        // an [O, block] tile that stays in cache.
+        let dst = SendPtr(yb.as_mut_ptr());
+        blocks(len, block_len(o))
+            .into_par_iter()
+            .for_each(|(q0, q1)| {
+                for (t, &off) in self.offsets.iter().enumerate() {
+                    assert!(off + (c - 1) * row + q1 <= xb.len());
+                    // SAFETY: the tile (o, q) ↦ yb[o·len + q0 + q], q < q1 − q0, belongs to
+                    // this block alone; the weight slice (o, c) ↦ wt[o·C·kk + c·kk + t] is
+                    // inside wt; the input view (c, q) ↦ xb[off + c·row + q0 + q] is inside
+                    // xb (checked above).
+                    unsafe {
+                        gemm::gemm(
+                            o,
+                            q1 - q0,
+                            c,
+                            dst.get().add(q0),
+                            1,
+                            len as isize,
+                            t > 0,
+                            wt.as_ptr().add(t),
+                            kk as isize,
+                            (c * kk) as isize,
+                            xb.as_ptr().add(off + q0),
+                            1,
+                            row as isize,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                }
+            });
+        yb
+    }
+
+    /// `dX[:, offsetₜ + ·] += Wₜᵀ · dY`, the adjoint of [`Taps::forward`], into zeroed input
+    /// rows; the input channels are split between the threads.
+    fn input_grad(&self, wt: &[f32], [o, c, kk]: [usize; 3], dyb: &[f32]) -> Vec<f32> {
+        let (len, row) = (self.out.len(), self.row);
+        let mut dxb = vec![0.0f32; self.blocks * c * row];
+        let total = dxb.len();
+        let dst = SendPtr(dxb.as_mut_ptr());
+        let per = c.div_ceil(threads()).max(1);
+        (0..c.div_ceil(per)).into_par_iter().for_each(|part| {
+            let (c0, c1) = (part * per, ((part + 1) * per).min(c));
+            for (q0, q1) in blocks(len, block_len(o)) {
+                for (t, &off) in self.offsets.iter().enumerate() {
+                    assert!(off + (c - 1) * row + q1 <= total);
+                    // SAFETY: the rows of channels c0..c1 (c ↦ dxb[off + c·row + q0 + q]) are
+                    // written by this part alone: a tap's view of channel c stays within that
+                    // channel's row (off mod row + len ≤ row); inside the buffer (checked
+                    // above). The transposed weight slice (c, o) ↦ wt[o·C·kk + c·kk + t]; dY is
+                    // [o, len].
+                    unsafe {
+                        gemm::gemm(
+                            c1 - c0,
+                            q1 - q0,
+                            o,
+                            dst.get().add(off + c0 * row + q0),
+                            1,
+                            row as isize,
+                            true,
+                            wt.as_ptr().add(c0 * kk + t),
+                            (c * kk) as isize,
+                            kk as isize,
+                            dyb.as_ptr().add(q0),
+                            1,
+                            len as isize,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                }
+            }
+        });
+        dxb
+    }
+
+    /// `dWₜ = dY · X[:, offsetₜ + ·]ᵀ` → `[O, C, kk]`.
+    fn weight_grad(&self, [o, c, kk]: [usize; 3], xb: &[f32], dyb: &[f32]) -> Vec<f32> {
+        let (len, row) = (self.out.len(), self.row);
+        // The inner dimension (every pixel of the batch) split between the threads; each part
+        // gives all taps, `[kk, O, C]`, block by block (the block's columns of dY and X stay in
+        // cache across the taps), and the parts are summed.
+        let parts = threads().min(len.div_ceil(1024)).max(1);
+        let chunk = len.div_ceil(parts);
+        let partial: Vec<Vec<f32>> = (0..parts)
+            .into_par_iter()
+            .map(|p| {
+                let (c0, c1) = (p * chunk, ((p + 1) * chunk).min(len));
+                let mut acc = vec![0.0f32; kk * o * c];
+                for (b, (q0, q1)) in blocks(c1 - c0, block_len(o.max(c))).into_iter().enumerate() {
+                    let (q0, q1) = (c0 + q0, c0 + q1);
+                    for (t, &off) in self.offsets.iter().enumerate() {
+                        assert!(off + (c - 1) * row + q1 <= xb.len());
+                        // SAFETY: dst [o, c] inside acc; lhs (o, q) ↦ dyb[o·len + q0 + q],
+                        // q < q1 − q0; rhs (q, c) ↦ xb[off + c·row + q0 + q] inside xb
+                        // (checked above).
+                        unsafe {
+                            gemm::gemm(
+                                o,
+                                c,
+                                q1 - q0,
+                                acc.as_mut_ptr().add(t * o * c),
+                                1,
+                                c as isize,
+                                b > 0,
+                                dyb.as_ptr().add(q0),
+                                1,
+                                len as isize,
+                                xb.as_ptr().add(off + q0),
+                                row as isize,
+                                1,
+                                1.0,
+                                1.0,
+                                false,
+                                false,
+                                false,
+                                gemm::Parallelism::None,
+                            );
+                        }
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut dw = vec![0.0f32; o * c * kk];
+        for (oc, v) in dw.iter_mut().enumerate() {
+            let (t, oc) = (oc % kk, oc / kk);
+            *v = partial.iter().map(|a| a[t * o * c + oc]).sum::<f32>();
+        }
+        dw
+    }
 }
 
 fn threads() -> usize {
@@ -147,7 +356,7 @@ fn blocks(len: usize, block: usize) -> Vec<(usize, usize)> {
 /// A raw pointer that threads writing disjoint parts of one buffer may share.
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
-// SAFETY: only used for writes to disjoint column blocks (`conv2d`).
+// SAFETY: only used for writes to disjoint parts of one buffer (see each use).
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 impl SendPtr {
@@ -156,133 +365,116 @@ impl SendPtr {
     }
 }
 
+fn check_weight(what: &str, x: [usize; 4], wt: &[f32], w: [usize; 4]) {
+    let [o, wi, k, k2] = w;
+    assert!(
+        wi == x[1] && k == k2,
+        "tap_gemm::{what}: weight [{o}, {wi}, {k}, {k2}] for {} input channels",
+        x[1]
+    );
+    assert_eq!(wt.len(), o * wi * k * k, "tap_gemm::{what}: weight length");
+}
+
 /// `conv2d(x, w, stride 1, padding pad)`: `x [N, I, H, W]`, `w [O, I, k, k]` → `[N, O, Ho, Wo]`.
 pub fn conv2d(
     x: &[f32],
-    [n, i, h, w]: [usize; 4],
+    xs: [usize; 4],
     wt: &[f32],
-    [o, wi, k, k2]: [usize; 4],
+    ws: [usize; 4],
     pad: usize,
 ) -> (Vec<f32>, [usize; 4]) {
-    assert!(
-        wi == i && k == k2,
-        "tap_gemm::conv2d: weight [{o}, {wi}, {k}, {k2}] for {i} input channels"
-    );
+    check_weight("conv2d", xs, wt, ws);
+    let ([n, i, h, w], [o, _, k, _]) = (xs, ws);
     assert_eq!(x.len(), n * i * h * w, "tap_gemm::conv2d: input length");
-    assert_eq!(wt.len(), o * i * k * k, "tap_gemm::conv2d: weight length");
-    let g = Geometry::new(n, h, w, k, pad);
-    let xb = to_padded_rows(x, i, &g);
-    let (len, row, kk) = (g.len(), g.row(), k * k);
-    let mut yb = vec![0.0f32; o * len];
-    // Blocks of output columns, one thread each; within a block the taps accumulate into an
-    // [O, block] tile that stays in cache.
-    let dst = SendPtr(yb.as_mut_ptr());
-    blocks(len, block_len(o))
-        .into_par_iter()
-        .for_each(|(q0, q1)| {
-            for t in 0..kk {
-                // SAFETY: the tile (o, q) ↦ yb[o·len + q0 + q], q < q1 − q0 ≤ len − q0, belongs to
-                // this block alone; the weight slice (o, i) ↦ wt[o·i·kk + i·kk + t] is inside wt;
-                // the input view (i, q) ↦ xb[i·row + shift + q0 + q] has shift + q1 ≤ row.
-                unsafe {
-                    gemm::gemm(
-                        o,
-                        q1 - q0,
-                        i,
-                        dst.get().add(q0),
-                        1,
-                        len as isize,
-                        t > 0,
-                        wt.as_ptr().add(t),
-                        kk as isize,
-                        (i * kk) as isize,
-                        xb.as_ptr().add(g.shift(t) + q0),
-                        1,
-                        row as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-            }
-        });
-    (
-        from_rows(&yb, len, o, &g, (g.ho, g.wo), 0),
-        [n, o, g.ho, g.wo],
-    )
+    let taps = Taps::stride1(n, h, w, k, pad);
+    let yb = taps.forward(wt, [o, i, k * k], &taps.scatter_in(x, xs));
+    let p = taps.out;
+    (taps.from_output_rows(&yb, o), [n, o, p.oh, p.ow])
 }
 
 /// The gradient of [`conv2d`] with respect to its weight: `[O, I, k, k]`.
 pub fn conv2d_weight_grad(
     x: &[f32],
-    [n, i, h, w]: [usize; 4],
+    xs: [usize; 4],
     dy: &[f32],
     [_, o, ho, wo]: [usize; 4],
     k: usize,
     pad: usize,
 ) -> Vec<f32> {
-    let g = Geometry::new(n, h, w, k, pad);
+    let [n, i, h, w] = xs;
+    let taps = Taps::stride1(n, h, w, k, pad);
+    let p = taps.out;
     assert!(
-        (ho, wo) == (g.ho, g.wo),
+        (ho, wo) == (p.oh, p.ow),
         "tap_gemm::conv2d_weight_grad: gradient {ho}x{wo}, expected {}x{}",
-        g.ho,
-        g.wo
+        p.oh,
+        p.ow
     );
-    let xb = to_padded_rows(x, i, &g);
-    let dyb = to_output_rows(dy, o, &g);
-    let (len, row, kk) = (g.len(), g.row(), k * k);
-    // The inner dimension (every pixel of the batch) split between the threads; each part
-    // gives all taps, `[kk, O, I]`, block by block (the block's columns of dY and X stay in
-    // cache across the taps), and the parts are summed.
-    let parts = threads().min(len.div_ceil(1024)).max(1);
-    let chunk = len.div_ceil(parts);
-    let partial: Vec<Vec<f32>> = (0..parts)
-        .into_par_iter()
-        .map(|p| {
-            let (c0, c1) = (p * chunk, ((p + 1) * chunk).min(len));
-            let mut acc = vec![0.0f32; kk * o * i];
-            for (b, (q0, q1)) in blocks(c1 - c0, block_len(o.max(i))).into_iter().enumerate() {
-                let (q0, q1) = (c0 + q0, c0 + q1);
-                for t in 0..kk {
-                    // SAFETY: dst [o, i] inside acc; lhs (o, q) ↦ dyb[o·len + q0 + q],
-                    // q < q1 − q0; rhs (q, i) ↦ xb[i·row + shift + q0 + q], shift + q1 ≤ row.
-                    unsafe {
-                        gemm::gemm(
-                            o,
-                            i,
-                            q1 - q0,
-                            acc.as_mut_ptr().add(t * o * i),
-                            1,
-                            i as isize,
-                            b > 0,
-                            dyb.as_ptr().add(q0),
-                            1,
-                            len as isize,
-                            xb.as_ptr().add(g.shift(t) + q0),
-                            row as isize,
-                            1,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
-                }
-            }
-            acc
-        })
-        .collect();
-    let mut dw = vec![0.0f32; o * i * kk];
-    for (oi, v) in dw.iter_mut().enumerate() {
-        let (t, oi) = (oi % kk, oi / kk);
-        *v = partial.iter().map(|a| a[t * o * i + oi]).sum();
-    }
-    dw
+    let dyb = taps.to_output_rows(dy, o);
+    taps.weight_grad([o, i, k * k], &taps.scatter_in(x, xs), &dyb)
+}
+
+/// `conv2d(x, w, stride 2, no padding)` for `w [O, I, 3, 3]` → `[N, O, ⌊(H−1)/2⌋, ⌊(W−1)/2⌋]`.
+pub fn conv2d_s2(x: &[f32], xs: [usize; 4], wt: &[f32], ws: [usize; 4]) -> (Vec<f32>, [usize; 4]) {
+    check_weight("conv2d_s2", xs, wt, ws);
+    let ([n, i, h, w], [o, _, k, _]) = (xs, ws);
+    assert!(k == 3, "tap_gemm::conv2d_s2 takes 3x3 kernels, not {k}x{k}");
+    assert_eq!(x.len(), n * i * h * w, "tap_gemm::conv2d_s2: input length");
+    let taps = Taps::stride2(n, i, h, w);
+    let yb = taps.forward(wt, [o, i, 9], &taps.scatter_in(x, xs));
+    let p = taps.out;
+    (taps.from_output_rows(&yb, o), [n, o, p.oh, p.ow])
+}
+
+/// The gradient of [`conv2d_s2`] with respect to its input, for an `[h, w]` input: also the
+/// stride-2 transposed convolution of `dy` with `w` (`[N, O, a, b]` → `[N, I, 2a + 1, 2b + 1]`
+/// for odd sizes).
+pub fn conv2d_s2_input_grad(
+    dy: &[f32],
+    [n, o, ho, wo]: [usize; 4],
+    wt: &[f32],
+    [wo_, i, k, _]: [usize; 4],
+    [h, w]: [usize; 2],
+) -> Vec<f32> {
+    assert!(
+        wo_ == o && k == 3,
+        "tap_gemm::conv2d_s2_input_grad: weight [{wo_}, {i}, {k}, {k}] for {o} gradient channels"
+    );
+    assert_eq!(
+        dy.len(),
+        n * o * ho * wo,
+        "tap_gemm::conv2d_s2_input_grad: gradient length"
+    );
+    let taps = Taps::stride2(n, i, h, w);
+    let p = taps.out;
+    assert!(
+        (ho, wo) == (p.oh, p.ow),
+        "tap_gemm::conv2d_s2_input_grad: gradient {ho}x{wo}, expected {}x{} for a {h}x{w} input",
+        p.oh,
+        p.ow
+    );
+    let dxb = taps.input_grad(wt, [o, i, 9], &taps.to_output_rows(dy, o));
+    taps.gather_in(&dxb, [n, i, h, w])
+}
+
+/// The gradient of [`conv2d_s2`] with respect to its weight: `[O, I, 3, 3]`.
+pub fn conv2d_s2_weight_grad(
+    x: &[f32],
+    xs: [usize; 4],
+    dy: &[f32],
+    [_, o, ho, wo]: [usize; 4],
+) -> Vec<f32> {
+    let [n, i, h, w] = xs;
+    let taps = Taps::stride2(n, i, h, w);
+    let p = taps.out;
+    assert!(
+        (ho, wo) == (p.oh, p.ow),
+        "tap_gemm::conv2d_s2_weight_grad: gradient {ho}x{wo}, expected {}x{}",
+        p.oh,
+        p.ow
+    );
+    let dyb = taps.to_output_rows(dy, o);
+    taps.weight_grad([o, i, 9], &taps.scatter_in(x, xs), &dyb)
 }
 
 #[cfg(test)]
@@ -432,6 +624,96 @@ mod tests {
                     (dw[probe] as f64 - want).abs() < 1e-4,
                     "dw[{probe}] {:?}",
                     (n, i, o, h, w, k, p)
+                );
+            }
+        }
+    }
+
+    /// `y[n,o,a,b] = Σ w[o,i,ky,kx] · x[n,i,2a+ky,2b+kx]`, in f64.
+    fn reference_s2(x: &[f32], [n, i, h, w]: [usize; 4], wt: &[f32], o: usize) -> Vec<f64> {
+        let (ho, wo) = ((h - 1) / 2, (w - 1) / 2);
+        let mut y = vec![0.0f64; n * o * ho * wo];
+        for s in 0..n {
+            for oc in 0..o {
+                for a in 0..ho {
+                    for b in 0..wo {
+                        let mut acc = 0.0f64;
+                        for ic in 0..i {
+                            for ky in 0..3 {
+                                for kx in 0..3 {
+                                    acc += wt[((oc * i + ic) * 3 + ky) * 3 + kx] as f64
+                                        * x[((s * i + ic) * h + 2 * a + ky) * w + 2 * b + kx]
+                                            as f64;
+                                }
+                            }
+                        }
+                        y[((s * o + oc) * ho + a) * wo + b] = acc;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    /// The stride-2 forward pass against the definition, its input and weight gradients against
+    /// the adjoint identities and one-hot probes, on odd and even sizes (the phases then
+    /// differ in size) and the smallest plane.
+    #[test]
+    fn stride2_forward_and_gradients_match_the_definition() {
+        for &(n, i, o, h, w) in &[
+            (2, 3, 4, 9, 7),
+            (1, 2, 5, 8, 8),
+            (3, 4, 2, 5, 6),
+            (1, 1, 1, 3, 3),
+        ] {
+            let x = lcg(4, n * i * h * w);
+            let wt = lcg(5, o * i * 9);
+            let (y, shape) = conv2d_s2(&x, [n, i, h, w], &wt, [o, i, 3, 3]);
+            let want = reference_s2(&x, [n, i, h, w], &wt, o);
+            assert_eq!(shape, [n, o, (h - 1) / 2, (w - 1) / 2]);
+            let d = max_diff(&y, &want);
+            assert!(
+                d < 1e-4,
+                "stride-2 forward {:?}: max diff {d}",
+                (n, i, o, h, w)
+            );
+            let g = lcg(6, y.len());
+            let dx = conv2d_s2_input_grad(&g, shape, &wt, [o, i, 3, 3], [h, w]);
+            let dw = conv2d_s2_weight_grad(&x, [n, i, h, w], &g, shape);
+            assert_eq!((dx.len(), dw.len()), (x.len(), wt.len()));
+            let yg: f64 = want.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
+            let xdx: f64 = x.iter().zip(&dx).map(|(&a, &b)| a as f64 * b as f64).sum();
+            let wdw: f64 = wt.iter().zip(&dw).map(|(&a, &b)| a as f64 * b as f64).sum();
+            assert!(
+                (yg - xdx).abs() < 1e-3 * (1.0 + yg.abs()),
+                "stride-2 input grad {:?}",
+                (n, i, o, h, w)
+            );
+            assert!(
+                (yg - wdw).abs() < 1e-3 * (1.0 + yg.abs()),
+                "stride-2 weight grad {:?}",
+                (n, i, o, h, w)
+            );
+            for probe in [0, 1, w, x.len() / 2, x.len() - 1] {
+                let mut e = vec![0.0f32; x.len()];
+                e[probe] = 1.0;
+                let ye = reference_s2(&e, [n, i, h, w], &wt, o);
+                let want: f64 = ye.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
+                assert!(
+                    (dx[probe] as f64 - want).abs() < 1e-4,
+                    "stride-2 dx[{probe}] {:?}",
+                    (n, i, o, h, w)
+                );
+            }
+            for probe in [0, wt.len() / 2, wt.len() - 1] {
+                let mut e = vec![0.0f32; wt.len()];
+                e[probe] = 1.0;
+                let ye = reference_s2(&x, [n, i, h, w], &e, o);
+                let want: f64 = ye.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
+                assert!(
+                    (dw[probe] as f64 - want).abs() < 1e-4,
+                    "stride-2 dw[{probe}] {:?}",
+                    (n, i, o, h, w)
                 );
             }
         }

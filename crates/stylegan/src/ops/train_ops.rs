@@ -14,8 +14,14 @@
 //! Other backends (the GPU) keep burn's own operations, which [`conv2d`] and [`bias_act`] call
 //! for them.
 
-use burn::backend::{backend_extension, tensor::FloatTensor, Backend, Flex, TensorMetadata};
-use burn::tensor::{module, ops::ConvOptions, DType, Device, Shape, Tensor, TensorData};
+use burn::backend::{
+    backend_extension, ops::FloatTensorOps, tensor::FloatTensor, Backend, Flex, TensorMetadata,
+};
+use burn::tensor::{
+    module,
+    ops::{ConvOptions, ConvTransposeOptions},
+    DType, Device, Shape, Tensor, TensorData,
+};
 use burn_autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
@@ -42,6 +48,32 @@ pub trait TrainOps: Backend {
         grad: FloatTensor<Self>,
         pad: usize,
         k: usize,
+    ) -> FloatTensor<Self>;
+
+    /// `conv2d(x, weight)` with stride 2, no padding, a 3×3 kernel.
+    fn tap_conv2d_s2(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self>;
+
+    /// The stride-2 transposed convolution of `conv2d_resample`'s upsampling path: `weight`
+    /// `[O, I, 3, 3]` as given there (not flipped), output `2H + 1 × 2W + 1`.
+    fn tap_conv_transpose2d_s2(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// The input gradient of [`TrainOps::tap_conv2d_s2`] for an `h × w` input. Used inside
+    /// backward passes; not itself differentiable.
+    fn tap_conv2d_s2_input_grad(
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        h: usize,
+        w: usize,
+    ) -> FloatTensor<Self>;
+
+    /// The weight gradient of [`TrainOps::tap_conv2d_s2`]. Used inside backward passes; not
+    /// itself differentiable.
+    fn tap_conv2d_s2_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
 
     /// `x [N, C, H, W] + b [C]` → leaky ReLU (slope 0.2) when `lrelu` → `× gain` → clamp to
@@ -107,6 +139,50 @@ impl TrainOps for Flex {
         let (xs, gs) = (dims4(&x), dims4(&grad));
         let dw = tap_gemm::conv2d_weight_grad(&values(x), xs, &values(grad), gs, k, pad);
         flex(dw, [gs[1], xs[1], k, k])
+    }
+
+    fn tap_conv2d_s2(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (xs, ws) = (dims4(&x), dims4(&weight));
+        let (y, shape) = tap_gemm::conv2d_s2(&values(x), xs, &values(weight), ws);
+        flex(y, shape)
+    }
+
+    fn tap_conv_transpose2d_s2(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        // The adjoint of the stride-2 convolution whose weight is `weightᵀ` [I, O, 3, 3].
+        let [n, _, h, w] = dims4(&x);
+        let v = Self::float_swap_dims(weight, 0, 1);
+        let vs = dims4(&v);
+        let y = tap_gemm::conv2d_s2_input_grad(
+            &values(x),
+            [n, vs[0], h, w],
+            &values(v),
+            vs,
+            [2 * h + 1, 2 * w + 1],
+        );
+        flex(y, [n, vs[1], 2 * h + 1, 2 * w + 1])
+    }
+
+    fn tap_conv2d_s2_input_grad(
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        h: usize,
+        w: usize,
+    ) -> FloatTensor<Self> {
+        let (gs, ws) = (dims4(&grad), dims4(&weight));
+        let dx = tap_gemm::conv2d_s2_input_grad(&values(grad), gs, &values(weight), ws, [h, w]);
+        flex(dx, [gs[0], ws[1], h, w])
+    }
+
+    fn tap_conv2d_s2_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (xs, gs) = (dims4(&x), dims4(&grad));
+        let dw = tap_gemm::conv2d_s2_weight_grad(&values(x), xs, &values(grad), gs);
+        flex(dw, [gs[1], xs[1], 3, 3])
     }
 
     fn fused_bias_act(
@@ -238,6 +314,135 @@ impl<B: Backend + TrainOps, C: CheckpointStrategy> TrainOps for Autodiff<B, C> {
         ))
     }
 
+    fn tap_conv2d_s2(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct ConvS2;
+
+        impl<B: Backend + TrainOps> Backward<B, 2> for ConvS2 {
+            type State = (NodeId, NodeId);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_w] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_state, w_state) = ops.state;
+                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+                let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
+                if let Some(node) = node_x {
+                    let (h, wd) = (x.shape()[2], x.shape()[3]);
+                    let dx = B::tap_conv2d_s2_input_grad(grad.clone(), w, h, wd);
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_w {
+                    grads.register::<B>(node.id, B::tap_conv2d_s2_weight_grad(x, grad));
+                }
+            }
+        }
+
+        match ConvS2
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let w_state = prep.checkpoint(&weight);
+                prep.finish(
+                    (x_state, w_state),
+                    B::tap_conv2d_s2(x.into_primitive(), weight.into_primitive()),
+                )
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tap_conv2d_s2(
+                x.into_primitive(),
+                weight.into_primitive(),
+            )),
+        }
+    }
+
+    fn tap_conv_transpose2d_s2(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct ConvTransposeS2;
+
+        impl<B: Backend + TrainOps> Backward<B, 2> for ConvTransposeS2 {
+            type State = (NodeId, NodeId);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_w] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_state, w_state) = ops.state;
+                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+                let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
+                // y is the input gradient of the stride-2 convolution with weight wᵀ, so its
+                // input gradient is that convolution of dY, and dW the transposed weight
+                // gradient of that convolution with dY as its input and x as its output
+                // gradient.
+                if let Some(node) = node_x {
+                    let dx = B::tap_conv2d_s2(grad.clone(), B::float_swap_dims(w, 0, 1));
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_w {
+                    let dv = B::tap_conv2d_s2_weight_grad(grad, x);
+                    grads.register::<B>(node.id, B::float_swap_dims(dv, 0, 1));
+                }
+            }
+        }
+
+        match ConvTransposeS2
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let w_state = prep.checkpoint(&weight);
+                prep.finish(
+                    (x_state, w_state),
+                    B::tap_conv_transpose2d_s2(x.into_primitive(), weight.into_primitive()),
+                )
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::tap_conv_transpose2d_s2(
+                x.into_primitive(),
+                weight.into_primitive(),
+            )),
+        }
+    }
+
+    fn tap_conv2d_s2_input_grad(
+        grad: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        h: usize,
+        w: usize,
+    ) -> FloatTensor<Self> {
+        FloatTensor::<Self>::new(B::tap_conv2d_s2_input_grad(
+            grad.into_primitive(),
+            weight.into_primitive(),
+            h,
+            w,
+        ))
+    }
+
+    fn tap_conv2d_s2_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        FloatTensor::<Self>::new(B::tap_conv2d_s2_weight_grad(
+            x.into_primitive(),
+            grad.into_primitive(),
+        ))
+    }
+
     fn fused_bias_act(
         x: FloatTensor<Self>,
         b: FloatTensor<Self>,
@@ -321,6 +526,38 @@ pub fn conv2d(x: Tensor<4>, w: Tensor<4>, pad: usize) -> Tensor<4> {
         x.into_dispatch(),
         w.into_dispatch(),
         pad,
+    );
+    Tensor::from_dispatch(y)
+}
+
+/// `conv2d(x, w, stride 2, no padding)` for a 3×3 `w [O, I, 3, 3]` (the downsampling
+/// convolution of `conv2d_resample`, after its filter), differentiable; the tap-GEMM kernels
+/// on the CPU (four input phases, see `tap_gemm`), burn's `conv2d` elsewhere.
+pub fn conv2d_s2(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
+    let [_, _, h, wd] = x.dims();
+    if !applies(&x, &w, 0) || w.dims()[2] != 3 || h < 3 || wd < 3 {
+        return module::conv2d(x, w, None, ConvOptions::new([2, 2], [0, 0], [1, 1], 1));
+    }
+    let y =
+        <burn::backend::Dispatch as TrainOps>::tap_conv2d_s2(x.into_dispatch(), w.into_dispatch());
+    Tensor::from_dispatch(y)
+}
+
+/// The stride-2 transposed convolution of `conv2d_resample`'s upsampling path (`w [O, I, 3, 3]`
+/// as it is given there, not flipped; output `2H + 1`), differentiable; the tap-GEMM kernels
+/// on the CPU (the adjoint of the stride-2 convolution), burn's `conv_transpose2d` elsewhere.
+pub fn conv_transpose2d_s2(x: Tensor<4>, w: Tensor<4>) -> Tensor<4> {
+    if !applies(&x, &w, 0) || w.dims()[2] != 3 {
+        return module::conv_transpose2d(
+            x,
+            w.swap_dims(0, 1),
+            None,
+            ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
+        );
+    }
+    let y = <burn::backend::Dispatch as TrainOps>::tap_conv_transpose2d_s2(
+        x.into_dispatch(),
+        w.into_dispatch(),
     );
     Tensor::from_dispatch(y)
 }
@@ -479,5 +716,60 @@ mod tests {
         }
         // Other activations are left to the composed operations.
         assert!(bias_act(&x0, None, Activation::Tanh, 1.0, None).is_none());
+    }
+
+    /// The stride-2 convolution and transposed convolution give what burn's give, values and
+    /// gradients, on odd and even sizes.
+    #[test]
+    fn strided_forms_match_burns_convolutions() {
+        let dev = Device::flex().autodiff();
+        for &(n, i, o, h, w) in &[(2, 3, 4, 9, 7), (1, 2, 3, 8, 8), (3, 4, 2, 5, 6)] {
+            let x0 = Tensor::<4>::random([n, i, h, w], Distribution::Normal(0.0, 1.0), &dev);
+            let w0 = Tensor::<4>::random([o, i, 3, 3], Distribution::Normal(0.0, 1.0), &dev);
+            let (xa, wa) = (x0.clone().require_grad(), w0.clone().require_grad());
+            let (xb, wb) = (x0.clone().require_grad(), w0.clone().require_grad());
+            let ya = conv2d_s2(xa.clone(), wa.clone());
+            let yb = module::conv2d(
+                xb.clone(),
+                wb.clone(),
+                None,
+                ConvOptions::new([2, 2], [0, 0], [1, 1], 1),
+            );
+            assert_eq!(ya.dims(), yb.dims());
+            assert!(max_abs(ya.clone().inner(), yb.clone().inner()) < 1e-4);
+            let g = Tensor::<4>::random(ya.dims(), Distribution::Normal(0.0, 1.0), &dev);
+            let (ga, gb) = ((ya * g.clone()).sum().backward(), (yb * g).sum().backward());
+            assert!(
+                max_abs(xa.grad(&ga).unwrap(), xb.grad(&gb).unwrap()) < 1e-4,
+                "conv s2 dx {h}x{w}"
+            );
+            assert!(
+                max_abs(wa.grad(&ga).unwrap(), wb.grad(&gb).unwrap()) < 1e-3,
+                "conv s2 dw {h}x{w}"
+            );
+
+            let (xa, wa) = (x0.clone().require_grad(), w0.clone().require_grad());
+            let (xb, wb) = (x0.clone().require_grad(), w0.clone().require_grad());
+            let ya = conv_transpose2d_s2(xa.clone(), wa.clone());
+            let yb = module::conv_transpose2d(
+                xb.clone(),
+                wb.clone().swap_dims(0, 1),
+                None,
+                ConvTransposeOptions::new([2, 2], [0, 0], [0, 0], [1, 1], 1),
+            );
+            assert_eq!(ya.dims(), [n, o, 2 * h + 1, 2 * w + 1]);
+            assert_eq!(ya.dims(), yb.dims());
+            assert!(max_abs(ya.clone().inner(), yb.clone().inner()) < 1e-4);
+            let g = Tensor::<4>::random(ya.dims(), Distribution::Normal(0.0, 1.0), &dev);
+            let (ga, gb) = ((ya * g.clone()).sum().backward(), (yb * g).sum().backward());
+            assert!(
+                max_abs(xa.grad(&ga).unwrap(), xb.grad(&gb).unwrap()) < 1e-4,
+                "transposed dx {h}x{w}"
+            );
+            assert!(
+                max_abs(wa.grad(&ga).unwrap(), wb.grad(&gb).unwrap()) < 1e-3,
+                "transposed dw {h}x{w}"
+            );
+        }
     }
 }
