@@ -55,9 +55,8 @@ struct Taps {
     blocks: usize,
     row: usize,
     offsets: Vec<usize>,
-    /// Where input pixel `(y, x)` goes: `(block, position within the plane)`.
-    place: fn(&Taps, usize, usize) -> (usize, usize),
-    /// The stride-1 padding (unused for stride 2).
+    /// The stride (1 or 2) and, for stride 1, the padding: where the input pixels go.
+    stride: usize,
     pad: usize,
 }
 
@@ -81,7 +80,7 @@ impl Taps {
             blocks: 1,
             row: out.len() + (k - 1) * wp + k - 1,
             offsets: (0..k * k).map(|t| (t / k) * wp + t % k).collect(),
-            place: |t, y, x| (0, (y + t.pad) * t.out.pw + x + t.pad),
+            stride: 1,
             pad,
         }
     }
@@ -113,27 +112,42 @@ impl Taps {
             blocks: 4,
             row,
             offsets,
-            place: |t, y, x| ((y % 2) * 2 + x % 2, (y / 2) * t.out.pw + x / 2),
+            stride: 2,
             pad: 0,
+        }
+    }
+
+    /// Where input row `y` (`w` pixels) goes: runs `(block, position in the plane, first x,
+    /// count)` of every `stride`-th pixel (stride 1: one run; stride 2: one per column phase).
+    fn runs(&self, y: usize, w: usize) -> [(usize, usize, usize, usize); 2] {
+        let pw = self.out.pw;
+        if self.stride == 1 {
+            let pos = (y + self.pad) * pw + self.pad;
+            [(0, pos, 0, w), (0, 0, 0, 0)]
+        } else {
+            let (block, pos) = ((y % 2) * 2, (y / 2) * pw);
+            [(block, pos, 0, w.div_ceil(2)), (block + 1, pos, 1, w / 2)]
         }
     }
 
     /// `x [N, C, H, W]` → the input rows (zeros where no pixel goes).
     fn scatter_in(&self, x: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
-        let (row, plane) = (self.row, self.out.plane);
+        let (row, plane, step) = (self.row, self.out.plane, self.stride);
         let mut out = vec![0.0f32; self.blocks * c * row];
         let dst = SendPtr(out.as_mut_ptr());
         (0..n * c).into_par_iter().for_each(|sc| {
             let (s, ci) = (sc / c, sc % c);
             let src = &x[sc * h * w..][..h * w];
             for y in 0..h {
-                for xx in 0..w {
-                    let (b, pos) = (self.place)(self, y, xx);
-                    // SAFETY: each (block, channel, sample, position) is written by this
-                    // (s, ci) task only, and lies inside `out` (b < blocks, pos < plane).
-                    unsafe {
-                        *dst.get().add((b * c + ci) * row + s * plane + pos) = src[y * w + xx]
-                    };
+                for (b, pos, x0, count) in self.runs(y, w) {
+                    let start = (b * c + ci) * row + s * plane + pos;
+                    assert!(start + count <= self.blocks * c * row);
+                    // SAFETY: the run's positions of this (block, channel, sample) are written
+                    // by this (s, ci) task only, and lie inside `out` (checked above).
+                    let d = unsafe { std::slice::from_raw_parts_mut(dst.get().add(start), count) };
+                    for (j, v) in d.iter_mut().enumerate() {
+                        *v = src[y * w + x0 + j * step];
+                    }
                 }
             }
         });
@@ -142,14 +156,16 @@ impl Taps {
 
     /// The inverse of [`Taps::scatter_in`]: input rows → `[N, C, H, W]`.
     fn gather_in(&self, rows: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
-        let (row, plane) = (self.row, self.out.plane);
+        let (row, plane, step) = (self.row, self.out.plane, self.stride);
         let mut out = vec![0.0f32; n * c * h * w];
         out.par_chunks_mut(h * w).enumerate().for_each(|(sc, dst)| {
             let (s, ci) = (sc / c, sc % c);
             for y in 0..h {
-                for xx in 0..w {
-                    let (b, pos) = (self.place)(self, y, xx);
-                    dst[y * w + xx] = rows[(b * c + ci) * row + s * plane + pos];
+                for (b, pos, x0, count) in self.runs(y, w) {
+                    let src = &rows[(b * c + ci) * row + s * plane + pos..][..count];
+                    for (j, &v) in src.iter().enumerate() {
+                        dst[y * w + x0 + j * step] = v;
+                    }
                 }
             }
         });
