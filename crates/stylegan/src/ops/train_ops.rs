@@ -29,6 +29,8 @@ use burn_autodiff::{
     Autodiff, NodeId,
 };
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use super::bias_act::Activation;
@@ -104,6 +106,18 @@ fn dims4(t: &FloatTensor<Flex>) -> [usize; 4] {
 
 /// The f32 values of a Flex tensor in row-major order (copied only when it is not contiguous
 /// f32 already).
+/// The f32 values of a Flex tensor in row-major order, borrowed when it is contiguous f32
+/// (the usual case: autodiff keeps the tensors it checkpoints shared, and taking them by value
+/// would copy them).
+fn view(t: &FloatTensor<Flex>) -> Cow<'_, [f32]> {
+    if t.dtype() == DType::F32 {
+        if let Some(s) = t.as_slice::<f32>() {
+            return Cow::Borrowed(s);
+        }
+    }
+    Cow::Owned(values(t.clone()))
+}
+
 fn values(t: FloatTensor<Flex>) -> Vec<f32> {
     let d = t.into_data();
     let d = if d.dtype() == DType::F32 {
@@ -126,7 +140,7 @@ impl TrainOps for Flex {
         pad: usize,
     ) -> FloatTensor<Self> {
         let (xs, ws) = (dims4(&x), dims4(&weight));
-        let (y, shape) = tap_gemm::conv2d(&values(x), xs, &values(weight), ws, pad);
+        let (y, shape) = tap_gemm::conv2d(&view(&x), xs, &view(&weight), ws, pad);
         flex(y, shape)
     }
 
@@ -137,13 +151,13 @@ impl TrainOps for Flex {
         k: usize,
     ) -> FloatTensor<Self> {
         let (xs, gs) = (dims4(&x), dims4(&grad));
-        let dw = tap_gemm::conv2d_weight_grad(&values(x), xs, &values(grad), gs, k, pad);
+        let dw = tap_gemm::conv2d_weight_grad(&view(&x), xs, &view(&grad), gs, k, pad);
         flex(dw, [gs[1], xs[1], k, k])
     }
 
     fn tap_conv2d_s2(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
         let (xs, ws) = (dims4(&x), dims4(&weight));
-        let (y, shape) = tap_gemm::conv2d_s2(&values(x), xs, &values(weight), ws);
+        let (y, shape) = tap_gemm::conv2d_s2(&view(&x), xs, &view(&weight), ws);
         flex(y, shape)
     }
 
@@ -156,9 +170,9 @@ impl TrainOps for Flex {
         let v = Self::float_swap_dims(weight, 0, 1);
         let vs = dims4(&v);
         let y = tap_gemm::conv2d_s2_input_grad(
-            &values(x),
+            &view(&x),
             [n, vs[0], h, w],
-            &values(v),
+            &view(&v),
             vs,
             [2 * h + 1, 2 * w + 1],
         );
@@ -172,7 +186,7 @@ impl TrainOps for Flex {
         w: usize,
     ) -> FloatTensor<Self> {
         let (gs, ws) = (dims4(&grad), dims4(&weight));
-        let dx = tap_gemm::conv2d_s2_input_grad(&values(grad), gs, &values(weight), ws, [h, w]);
+        let dx = tap_gemm::conv2d_s2_input_grad(&view(&grad), gs, &view(&weight), ws, [h, w]);
         flex(dx, [gs[0], ws[1], h, w])
     }
 
@@ -181,7 +195,7 @@ impl TrainOps for Flex {
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let (xs, gs) = (dims4(&x), dims4(&grad));
-        let dw = tap_gemm::conv2d_s2_weight_grad(&values(x), xs, &values(grad), gs);
+        let dw = tap_gemm::conv2d_s2_weight_grad(&view(&x), xs, &view(&grad), gs);
         flex(dw, [gs[1], xs[1], 3, 3])
     }
 
@@ -193,16 +207,20 @@ impl TrainOps for Flex {
         clamp: f32,
     ) -> FloatTensor<Self> {
         let shape = dims4(&x);
-        let (mut v, b) = (values(x), values(b));
+        let (xv, b) = (view(&x), view(&b));
         let [_, c, h, w] = shape;
-        v.par_chunks_mut(h * w).enumerate().for_each(|(nc, plane)| {
-            let bias = b[nc % c];
-            for e in plane {
-                let t = *e + bias;
-                let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
-                *e = (t * gain).clamp(-clamp, clamp);
-            }
-        });
+        let mut v = vec![0.0f32; xv.len()];
+        v.par_chunks_mut(h * w)
+            .zip(xv.par_chunks(h * w))
+            .enumerate()
+            .for_each(|(nc, (plane, src))| {
+                let bias = b[nc % c];
+                for (e, &x) in plane.iter_mut().zip(src) {
+                    let t = x + bias;
+                    let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
+                    *e = (t * gain).clamp(-clamp, clamp);
+                }
+            });
         flex(v, shape)
     }
 
@@ -215,7 +233,7 @@ impl TrainOps for Flex {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let shape = dims4(&y);
         let [n, c, h, w] = shape;
-        let (y, mut g) = (values(y), values(grad));
+        let (y, mut g) = (view(&y), values(grad));
         // d/dt of clamp(gain·lrelu(t)): gain (× 0.2 where the output is not positive), 0 where
         // the clamp holds it (|y| = clamp; the same up to ties as the official reference ops).
         let sums: Vec<f32> = g
