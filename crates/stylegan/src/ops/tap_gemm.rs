@@ -173,7 +173,7 @@ impl Taps {
     }
 
     /// `dy [N, O, oh, ow]` → `[O, len]`, zero outside each plane's valid window.
-    fn to_output_rows(&self, dy: &[f32], o: usize) -> Vec<f32> {
+    fn scatter_out(&self, dy: &[f32], o: usize) -> Vec<f32> {
         let p = self.out;
         let len = p.len();
         let mut out = vec![0.0f32; o * len];
@@ -189,7 +189,7 @@ impl Taps {
     }
 
     /// `[O, len]` → `[N, O, oh, ow]`, each plane's valid window.
-    fn from_output_rows(&self, rows: &[f32], o: usize) -> Vec<f32> {
+    fn gather_out(&self, rows: &[f32], o: usize) -> Vec<f32> {
         let p = self.out;
         let mut out = vec![0.0f32; p.n * o * p.oh * p.ow];
         out.par_chunks_mut(p.oh * p.ow)
@@ -405,7 +405,7 @@ pub fn conv2d(
     let taps = Taps::stride1(n, h, w, k, pad);
     let yb = taps.forward(wt, [o, i, k * k], &taps.scatter_in(x, xs));
     let p = taps.out;
-    (taps.from_output_rows(&yb, o), [n, o, p.oh, p.ow])
+    (taps.gather_out(&yb, o), [n, o, p.oh, p.ow])
 }
 
 /// The gradient of [`conv2d`] with respect to its weight: `[O, I, k, k]`.
@@ -426,7 +426,7 @@ pub fn conv2d_weight_grad(
         p.oh,
         p.ow
     );
-    let dyb = taps.to_output_rows(dy, o);
+    let dyb = taps.scatter_out(dy, o);
     taps.weight_grad([o, i, k * k], &taps.scatter_in(x, xs), &dyb)
 }
 
@@ -439,7 +439,7 @@ pub fn conv2d_s2(x: &[f32], xs: [usize; 4], wt: &[f32], ws: [usize; 4]) -> (Vec<
     let taps = Taps::stride2(n, i, h, w);
     let yb = taps.forward(wt, [o, i, 9], &taps.scatter_in(x, xs));
     let p = taps.out;
-    (taps.from_output_rows(&yb, o), [n, o, p.oh, p.ow])
+    (taps.gather_out(&yb, o), [n, o, p.oh, p.ow])
 }
 
 /// The gradient of [`conv2d_s2`] with respect to its input, for an `[h, w]` input: also the
@@ -469,7 +469,7 @@ pub fn conv2d_s2_input_grad(
         p.oh,
         p.ow
     );
-    let dxb = taps.input_grad(wt, [o, i, 9], &taps.to_output_rows(dy, o));
+    let dxb = taps.input_grad(wt, [o, i, 9], &taps.scatter_out(dy, o));
     taps.gather_in(&dxb, [n, i, h, w])
 }
 
@@ -489,7 +489,7 @@ pub fn conv2d_s2_weight_grad(
         p.oh,
         p.ow
     );
-    let dyb = taps.to_output_rows(dy, o);
+    let dyb = taps.scatter_out(dy, o);
     taps.weight_grad([o, i, 9], &taps.scatter_in(x, xs), &dyb)
 }
 
