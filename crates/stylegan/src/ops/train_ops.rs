@@ -260,62 +260,125 @@ impl TrainOps for Flex {
     }
 }
 
+/// The three convolutions of training, as one recorded autodiff operation.
+#[derive(Clone, Copy, Debug)]
+enum Conv {
+    /// Stride 1, zero padding `pad`.
+    Stride1 { pad: usize },
+    /// Stride 2, 3×3, no padding.
+    Stride2,
+    /// The stride-2 transposed convolution of `conv2d_resample` (3×3, weight not flipped).
+    Transposed2,
+}
+
+impl Conv {
+    fn forward<B: TrainOps>(self, x: FloatTensor<B>, w: FloatTensor<B>) -> FloatTensor<B> {
+        match self {
+            Conv::Stride1 { pad } => B::tap_conv2d(x, w, pad),
+            Conv::Stride2 => B::tap_conv2d_s2(x, w),
+            Conv::Transposed2 => B::tap_conv_transpose2d_s2(x, w),
+        }
+    }
+
+    /// The gradient with respect to the input.
+    fn input_grad<B: TrainOps>(
+        self,
+        x: &FloatTensor<B>,
+        w: FloatTensor<B>,
+        grad: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        match self {
+            // The convolution of dY with flip(W)ᵀ and padding k − 1 − pad: a stride-1
+            // convolution of the same kind, through the same kernels.
+            Conv::Stride1 { pad } => {
+                let k = w.shape()[2];
+                let wt = B::float_flip(B::float_swap_dims(w, 0, 1), &[2, 3]);
+                B::tap_conv2d(grad, wt, k - 1 - pad)
+            }
+            Conv::Stride2 => B::tap_conv2d_s2_input_grad(grad, w, x.shape()[2], x.shape()[3]),
+            // y is the input gradient of the stride-2 convolution with weight wᵀ, so its own
+            // input gradient is that convolution of dY.
+            Conv::Transposed2 => B::tap_conv2d_s2(grad, B::float_swap_dims(w, 0, 1)),
+        }
+    }
+
+    /// The gradient with respect to the weight.
+    fn weight_grad<B: TrainOps>(
+        self,
+        x: FloatTensor<B>,
+        w: &FloatTensor<B>,
+        grad: FloatTensor<B>,
+    ) -> FloatTensor<B> {
+        match self {
+            Conv::Stride1 { pad } => B::tap_conv2d_weight_grad(x, grad, pad, w.shape()[2]),
+            Conv::Stride2 => B::tap_conv2d_s2_weight_grad(x, grad),
+            // The transposed weight gradient of that stride-2 convolution, with dY as its
+            // input and x as its output gradient.
+            Conv::Transposed2 => B::float_swap_dims(B::tap_conv2d_s2_weight_grad(grad, x), 0, 1),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ConvOp;
+
+impl<B: Backend + TrainOps> Backward<B, 2> for ConvOp {
+    type State = (NodeId, NodeId, Conv);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_w] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, w_state, conv) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
+        if let Some(node) = node_x {
+            let dx = conv.input_grad::<B>(&x, w.clone(), grad.clone());
+            grads.register::<B>(node.id, dx);
+        }
+        if let Some(node) = node_w {
+            grads.register::<B>(node.id, conv.weight_grad::<B>(x, &w, grad));
+        }
+    }
+}
+
+/// Runs `conv` on the inner backend and records it (inputs checkpointed) where either input is
+/// tracked.
+fn record<B: Backend + TrainOps, C: CheckpointStrategy>(
+    conv: Conv,
+    x: FloatTensor<Autodiff<B, C>>,
+    w: FloatTensor<Autodiff<B, C>>,
+) -> FloatTensor<Autodiff<B, C>> {
+    match ConvOp
+        .prepare::<C>([x.node(), w.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let w_state = prep.checkpoint(&w);
+            prep.finish(
+                (x_state, w_state, conv),
+                conv.forward::<B>(x.into_primitive(), w.into_primitive()),
+            )
+        }
+        OpsKind::UnTracked(prep) => {
+            prep.finish(conv.forward::<B>(x.into_primitive(), w.into_primitive()))
+        }
+    }
+}
+
 impl<B: Backend + TrainOps, C: CheckpointStrategy> TrainOps for Autodiff<B, C> {
     fn tap_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         pad: usize,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct TapConv;
-
-        impl<B: Backend + TrainOps> Backward<B, 2> for TapConv {
-            type State = (NodeId, NodeId, usize);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_w] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_state, w_state, pad) = ops.state;
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-                let w = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(w_state);
-                let k = w.shape()[2];
-                if let Some(node) = node_x {
-                    // dX = conv(dY, flip(W)ᵀ) with padding k − 1 − pad: a stride-1 convolution
-                    // of the same kind, through the same kernels.
-                    let wt = B::float_flip(B::float_swap_dims(w.clone(), 0, 1), &[2, 3]);
-                    let dx = B::tap_conv2d(grad.clone(), wt, k - 1 - pad);
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_w {
-                    grads.register::<B>(node.id, B::tap_conv2d_weight_grad(x, grad, pad, k));
-                }
-            }
-        }
-
-        match TapConv
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let w_state = prep.checkpoint(&weight);
-                prep.finish(
-                    (x_state, w_state, pad),
-                    B::tap_conv2d(x.into_primitive(), weight.into_primitive(), pad),
-                )
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::tap_conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-                pad,
-            )),
-        }
+        record::<B, C>(Conv::Stride1 { pad }, x, weight)
     }
 
     fn tap_conv2d_weight_grad(
@@ -333,108 +396,14 @@ impl<B: Backend + TrainOps, C: CheckpointStrategy> TrainOps for Autodiff<B, C> {
     }
 
     fn tap_conv2d_s2(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct ConvS2;
-
-        impl<B: Backend + TrainOps> Backward<B, 2> for ConvS2 {
-            type State = (NodeId, NodeId);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_w] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_state, w_state) = ops.state;
-                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
-                let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
-                if let Some(node) = node_x {
-                    let (h, wd) = (x.shape()[2], x.shape()[3]);
-                    let dx = B::tap_conv2d_s2_input_grad(grad.clone(), w, h, wd);
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_w {
-                    grads.register::<B>(node.id, B::tap_conv2d_s2_weight_grad(x, grad));
-                }
-            }
-        }
-
-        match ConvS2
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let w_state = prep.checkpoint(&weight);
-                prep.finish(
-                    (x_state, w_state),
-                    B::tap_conv2d_s2(x.into_primitive(), weight.into_primitive()),
-                )
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::tap_conv2d_s2(
-                x.into_primitive(),
-                weight.into_primitive(),
-            )),
-        }
+        record::<B, C>(Conv::Stride2, x, weight)
     }
 
     fn tap_conv_transpose2d_s2(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct ConvTransposeS2;
-
-        impl<B: Backend + TrainOps> Backward<B, 2> for ConvTransposeS2 {
-            type State = (NodeId, NodeId);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_w] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_state, w_state) = ops.state;
-                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
-                let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
-                // y is the input gradient of the stride-2 convolution with weight wᵀ, so its
-                // input gradient is that convolution of dY, and dW the transposed weight
-                // gradient of that convolution with dY as its input and x as its output
-                // gradient.
-                if let Some(node) = node_x {
-                    let dx = B::tap_conv2d_s2(grad.clone(), B::float_swap_dims(w, 0, 1));
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_w {
-                    let dv = B::tap_conv2d_s2_weight_grad(grad, x);
-                    grads.register::<B>(node.id, B::float_swap_dims(dv, 0, 1));
-                }
-            }
-        }
-
-        match ConvTransposeS2
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let w_state = prep.checkpoint(&weight);
-                prep.finish(
-                    (x_state, w_state),
-                    B::tap_conv_transpose2d_s2(x.into_primitive(), weight.into_primitive()),
-                )
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::tap_conv_transpose2d_s2(
-                x.into_primitive(),
-                weight.into_primitive(),
-            )),
-        }
+        record::<B, C>(Conv::Transposed2, x, weight)
     }
 
     fn tap_conv2d_s2_input_grad(
