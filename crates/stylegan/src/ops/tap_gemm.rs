@@ -496,61 +496,68 @@ pub fn conv2d_s2_weight_grad(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::direct_conv::tests::{reference_conv, values};
 
-    fn lcg(seed: u64, len: usize) -> Vec<f32> {
-        let mut s = seed;
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter().zip(b).map(|(&a, &b)| a as f64 * b as f64).sum()
     }
 
-    /// The definition: `y[n,o,y,x] = Σ_{i,ky,kx} w[o,i,ky,kx] · x[n,i,y+ky−p,x+kx−p]`, in f64.
-    fn reference(
+    /// Checks a convolution `y = conv(x, wt)` and its gradients `dx`, `dw` for the output
+    /// gradient `g` against `reference` (the definition): the forward pass element-wise; the
+    /// gradients by the adjoint identities ⟨conv(x, w), g⟩ = ⟨x, dX(g)⟩ = ⟨w, dW(x, g)⟩ and,
+    /// entry by entry, by the definition applied to one-hot inputs.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        what: &str,
+        reference: &dyn Fn(&[f32], &[f32]) -> Vec<f32>,
         x: &[f32],
-        [n, i, h, w]: [usize; 4],
         wt: &[f32],
-        o: usize,
-        k: usize,
-        p: usize,
-    ) -> Vec<f64> {
-        let (ho, wo) = (h + 2 * p + 1 - k, w + 2 * p + 1 - k);
-        let mut y = vec![0.0f64; n * o * ho * wo];
-        for s in 0..n {
-            for oc in 0..o {
-                for yy in 0..ho {
-                    for xx in 0..wo {
-                        let mut acc = 0.0f64;
-                        for ic in 0..i {
-                            for ky in 0..k {
-                                for kx in 0..k {
-                                    let (sy, sx) = (yy + ky, xx + kx);
-                                    if sy < p || sx < p || sy - p >= h || sx - p >= w {
-                                        continue;
-                                    }
-                                    acc += wt[((oc * i + ic) * k + ky) * k + kx] as f64
-                                        * x[((s * i + ic) * h + sy - p) * w + sx - p] as f64;
-                                }
-                            }
-                        }
-                        y[((s * o + oc) * ho + yy) * wo + xx] = acc;
-                    }
-                }
-            }
+        y: &[f32],
+        g: &[f32],
+        dx: &[f32],
+        dw: &[f32],
+    ) {
+        let want = reference(x, wt);
+        assert_eq!(y.len(), want.len(), "{what}: output size");
+        let d = y
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(d < 1e-4, "{what}: forward max diff {d}");
+        assert_eq!(
+            (dx.len(), dw.len()),
+            (x.len(), wt.len()),
+            "{what}: gradient sizes"
+        );
+        let yg = dot(&want, g);
+        for (name, got) in [("input", dot(x, dx)), ("weight", dot(wt, dw))] {
+            assert!(
+                (yg - got).abs() < 1e-3 * (1.0 + yg.abs()),
+                "{what}: {name} gradient {got} vs {yg}"
+            );
         }
-        y
-    }
-
-    fn max_diff(a: &[f32], b: &[f64]) -> f64 {
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(b)
-            .map(|(&a, &b)| (a as f64 - b).abs())
-            .fold(0.0, f64::max)
+        let probes = |len: usize| [0, 1.min(len - 1), len / 2, len - 1];
+        for probe in probes(x.len()) {
+            let mut e = vec![0.0f32; x.len()];
+            e[probe] = 1.0;
+            let want = dot(&reference(&e, wt), g);
+            assert!(
+                (dx[probe] as f64 - want).abs() < 1e-4,
+                "{what}: dx[{probe}] {} vs {want}",
+                dx[probe]
+            );
+        }
+        for probe in probes(wt.len()) {
+            let mut e = vec![0.0f32; wt.len()];
+            e[probe] = 1.0;
+            let want = dot(&reference(x, &e), g);
+            assert!(
+                (dw[probe] as f64 - want).abs() < 1e-4,
+                "{what}: dw[{probe}] {} vs {want}",
+                dw[probe]
+            );
+        }
     }
 
     /// The input gradient as `train_ops`'s backward computes it: [`conv2d`] of `g` with the
@@ -574,10 +581,8 @@ mod tests {
         conv2d(g, shape, &flipped, [i, o, k, k], k - 1 - p).0
     }
 
-    /// Forward against the definition; the input and weight gradients against the adjoint
-    /// identities ⟨conv(x, w), g⟩ = ⟨x, dX(g)⟩ = ⟨w, dW(x, g)⟩ and, entry by entry, against the
-    /// definition applied to one-hot inputs; on awkward shapes: 1×1 and 3×3 kernels, padding 0,
-    /// 1 and 2 (= k − 1), odd sizes, a 1×1 plane, one sample.
+    /// Stride 1 on awkward shapes: 1×1 and 3×3 kernels, padding 0, 1 and 2 (= k − 1), odd
+    /// sizes, a 1×1 plane, one sample.
     #[test]
     fn forward_and_gradients_match_the_definition() {
         for &(n, i, o, h, w, k, p) in &[
@@ -588,67 +593,30 @@ mod tests {
             (2, 6, 7, 5, 3, 1, 0),
             (1, 2, 3, 1, 1, 3, 1),
         ] {
-            let x = lcg(1, n * i * h * w);
-            let wt = lcg(2, o * i * k * k);
+            let (x, wt) = (values(n * i * h * w, 1), values(o * i * k * k, 2));
             let (y, shape) = conv2d(&x, [n, i, h, w], &wt, [o, i, k, k], p);
-            let want = reference(&x, [n, i, h, w], &wt, o, k, p);
             assert_eq!(shape, [n, o, h + 2 * p + 1 - k, w + 2 * p + 1 - k]);
-            let d = max_diff(&y, &want);
-            assert!(
-                d < 1e-4,
-                "forward {:?}: max diff {d}",
-                (n, i, o, h, w, k, p)
-            );
-
-            let g = lcg(3, y.len());
+            let g = values(y.len(), 3);
             let dx = input_grad(&g, shape, &wt, [o, i, k, k], p);
             let dw = conv2d_weight_grad(&x, [n, i, h, w], &g, shape, k, p);
-            assert_eq!((dx.len(), dw.len()), (x.len(), wt.len()));
-            // ⟨conv(x, w), g⟩ computed three ways.
-            let yg: f64 = want.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
-            let xdx: f64 = x.iter().zip(&dx).map(|(&a, &b)| a as f64 * b as f64).sum();
-            let wdw: f64 = wt.iter().zip(&dw).map(|(&a, &b)| a as f64 * b as f64).sum();
-            assert!(
-                (yg - xdx).abs() < 1e-3 * (1.0 + yg.abs()),
-                "input grad {:?}: {yg} vs {xdx}",
-                (n, i, o, h, w, k, p)
+            let reference = |x: &[f32], wt: &[f32]| reference_conv(x, [n, i, h, w], wt, o, k, p);
+            check(
+                &format!("stride 1 {:?}", (n, i, o, h, w, k, p)),
+                &reference,
+                &x,
+                &wt,
+                &y,
+                &g,
+                &dx,
+                &dw,
             );
-            assert!(
-                (yg - wdw).abs() < 1e-3 * (1.0 + yg.abs()),
-                "weight grad {:?}: {yg} vs {wdw}",
-                (n, i, o, h, w, k, p)
-            );
-            // And element by element: each dx entry is ∂⟨y, g⟩/∂x, the reference applied to a
-            // one-hot input.
-            for probe in [0, x.len() / 2, x.len() - 1] {
-                let mut e = vec![0.0f32; x.len()];
-                e[probe] = 1.0;
-                let ye = reference(&e, [n, i, h, w], &wt, o, k, p);
-                let want: f64 = ye.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
-                assert!(
-                    (dx[probe] as f64 - want).abs() < 1e-4,
-                    "dx[{probe}] {:?}",
-                    (n, i, o, h, w, k, p)
-                );
-            }
-            for probe in [0, wt.len() / 2, wt.len() - 1] {
-                let mut e = vec![0.0f32; wt.len()];
-                e[probe] = 1.0;
-                let ye = reference(&x, [n, i, h, w], &e, o, k, p);
-                let want: f64 = ye.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
-                assert!(
-                    (dw[probe] as f64 - want).abs() < 1e-4,
-                    "dw[{probe}] {:?}",
-                    (n, i, o, h, w, k, p)
-                );
-            }
         }
     }
 
-    /// `y[n,o,a,b] = Σ w[o,i,ky,kx] · x[n,i,2a+ky,2b+kx]`, in f64.
-    fn reference_s2(x: &[f32], [n, i, h, w]: [usize; 4], wt: &[f32], o: usize) -> Vec<f64> {
+    /// `y[n,o,a,b] = Σ w[o,i,ky,kx] · x[n,i,2a+ky,2b+kx]` (accumulated in f64).
+    fn reference_s2(x: &[f32], [n, i, h, w]: [usize; 4], wt: &[f32], o: usize) -> Vec<f32> {
         let (ho, wo) = ((h - 1) / 2, (w - 1) / 2);
-        let mut y = vec![0.0f64; n * o * ho * wo];
+        let mut y = vec![0.0f32; n * o * ho * wo];
         for s in 0..n {
             for oc in 0..o {
                 for a in 0..ho {
@@ -663,7 +631,7 @@ mod tests {
                                 }
                             }
                         }
-                        y[((s * o + oc) * ho + a) * wo + b] = acc;
+                        y[((s * o + oc) * ho + a) * wo + b] = acc as f32;
                     }
                 }
             }
@@ -671,9 +639,7 @@ mod tests {
         y
     }
 
-    /// The stride-2 forward pass against the definition, its input and weight gradients against
-    /// the adjoint identities and one-hot probes, on odd and even sizes (the phases then
-    /// differ in size) and the smallest plane.
+    /// Stride 2 on odd and even sizes (the phases then differ in size) and the smallest plane.
     #[test]
     fn stride2_forward_and_gradients_match_the_definition() {
         for &(n, i, o, h, w) in &[
@@ -682,56 +648,23 @@ mod tests {
             (3, 4, 2, 5, 6),
             (1, 1, 1, 3, 3),
         ] {
-            let x = lcg(4, n * i * h * w);
-            let wt = lcg(5, o * i * 9);
+            let (x, wt) = (values(n * i * h * w, 4), values(o * i * 9, 5));
             let (y, shape) = conv2d_s2(&x, [n, i, h, w], &wt, [o, i, 3, 3]);
-            let want = reference_s2(&x, [n, i, h, w], &wt, o);
             assert_eq!(shape, [n, o, (h - 1) / 2, (w - 1) / 2]);
-            let d = max_diff(&y, &want);
-            assert!(
-                d < 1e-4,
-                "stride-2 forward {:?}: max diff {d}",
-                (n, i, o, h, w)
-            );
-            let g = lcg(6, y.len());
+            let g = values(y.len(), 6);
             let dx = conv2d_s2_input_grad(&g, shape, &wt, [o, i, 3, 3], [h, w]);
             let dw = conv2d_s2_weight_grad(&x, [n, i, h, w], &g, shape);
-            assert_eq!((dx.len(), dw.len()), (x.len(), wt.len()));
-            let yg: f64 = want.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
-            let xdx: f64 = x.iter().zip(&dx).map(|(&a, &b)| a as f64 * b as f64).sum();
-            let wdw: f64 = wt.iter().zip(&dw).map(|(&a, &b)| a as f64 * b as f64).sum();
-            assert!(
-                (yg - xdx).abs() < 1e-3 * (1.0 + yg.abs()),
-                "stride-2 input grad {:?}",
-                (n, i, o, h, w)
+            let reference = |x: &[f32], wt: &[f32]| reference_s2(x, [n, i, h, w], wt, o);
+            check(
+                &format!("stride 2 {:?}", (n, i, o, h, w)),
+                &reference,
+                &x,
+                &wt,
+                &y,
+                &g,
+                &dx,
+                &dw,
             );
-            assert!(
-                (yg - wdw).abs() < 1e-3 * (1.0 + yg.abs()),
-                "stride-2 weight grad {:?}",
-                (n, i, o, h, w)
-            );
-            for probe in [0, 1, w, x.len() / 2, x.len() - 1] {
-                let mut e = vec![0.0f32; x.len()];
-                e[probe] = 1.0;
-                let ye = reference_s2(&e, [n, i, h, w], &wt, o);
-                let want: f64 = ye.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
-                assert!(
-                    (dx[probe] as f64 - want).abs() < 1e-4,
-                    "stride-2 dx[{probe}] {:?}",
-                    (n, i, o, h, w)
-                );
-            }
-            for probe in [0, wt.len() / 2, wt.len() - 1] {
-                let mut e = vec![0.0f32; wt.len()];
-                e[probe] = 1.0;
-                let ye = reference_s2(&x, [n, i, h, w], &e, o);
-                let want: f64 = ye.iter().zip(&g).map(|(a, &b)| a * b as f64).sum();
-                assert!(
-                    (dw[probe] as f64 - want).abs() < 1e-4,
-                    "stride-2 dw[{probe}] {:?}",
-                    (n, i, o, h, w)
-                );
-            }
         }
     }
 }

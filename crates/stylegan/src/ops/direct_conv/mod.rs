@@ -164,21 +164,21 @@ pub fn fir2d_tensor(x: Tensor<4>, k: &[f32], kshape: [usize; 2], pad: [usize; 4]
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::conv::{conv2d_direct, conv2d_with};
     use super::transpose::conv_transpose2d_s2_with;
     use super::winograd;
     use super::*;
 
     /// Deterministic values in [-1, 1).
-    fn values(n: usize, seed: usize) -> Vec<f32> {
+    pub(crate) fn values(n: usize, seed: usize) -> Vec<f32> {
         (0..n)
             .map(|i| (((i + seed) * 2654435761) % 2000) as f32 / 1000.0 - 1.0)
             .collect()
     }
 
     /// The definition, in f64.
-    fn reference_conv(
+    pub(crate) fn reference_conv(
         x: &[f32],
         [n, ci, h, w]: [usize; 4],
         wt: &[f32],
