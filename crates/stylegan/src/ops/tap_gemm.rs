@@ -498,6 +498,9 @@ mod tests {
     use super::*;
     use crate::ops::direct_conv::tests::{reference_conv, values};
 
+    /// A convolution by the definition: `(x, w) ↦ y`.
+    type Reference<'a> = &'a dyn Fn(&[f32], &[f32]) -> Vec<f32>;
+
     fn dot(a: &[f32], b: &[f32]) -> f64 {
         a.iter().zip(b).map(|(&a, &b)| a as f64 * b as f64).sum()
     }
@@ -509,7 +512,7 @@ mod tests {
     #[allow(clippy::too_many_arguments)]
     fn check(
         what: &str,
-        reference: &dyn Fn(&[f32], &[f32]) -> Vec<f32>,
+        reference: Reference,
         x: &[f32],
         wt: &[f32],
         y: &[f32],
