@@ -34,6 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# The reference upfirdn2d (FORMATS.md §2.3), shared with the generator benchmark beside this file.
+from torch_generator import upfirdn2d
+
 SQRT2 = math.sqrt(2.0)
 
 
@@ -41,22 +44,6 @@ def setup_filter():
     f = torch.tensor([1.0, 3.0, 3.0, 1.0])
     f = f[:, None] * f[None, :]
     return f / f.sum()
-
-
-def upfirdn2d(x, f, up=1, down=1, pad=(0, 0, 0, 0), gain=1.0):
-    """Reference upfirdn2d: zero-insert, pad, true convolution with the 2-D filter, keep every
-    down-th sample (FORMATS.md §2.3)."""
-    n, c, h, w = x.shape
-    if up > 1:
-        x = x.reshape(n, c, h, 1, w, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(n, c, h * up, w * up)
-    px0, px1, py0, py1 = pad
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    k = (f * gain).flip([0, 1])[None, None].repeat(c, 1, 1, 1)
-    x = F.conv2d(x, k, groups=c)
-    return x[:, :, ::down, ::down]
 
 
 def upsample2d(x, f):
