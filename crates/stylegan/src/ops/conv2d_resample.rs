@@ -28,8 +28,9 @@ fn plain(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize, ws: Weights)
     if stride == 1 && kh == kw && kh > 1 && direct_conv::applies(&x, &w) {
         return direct_conv::conv2d_tensor(x, w, padding, false);
     }
-    if (x.is_autodiff() || w.is_autodiff()) && train_ops::applies(&x, &w, padding) {
-        // Training: forward and both gradients through the tap-GEMM kernels.
+    if x.is_autodiff() || w.is_autodiff() {
+        // Training: forward and both gradients through the tap-GEMM kernels (which fall back to
+        // burn's convolution themselves where they do not apply).
         match (stride, kh, padding) {
             (1, _, _) => return train_ops::conv2d(x, w, padding),
             (2, 3, 0) => return train_ops::conv2d_s2(x, w),
@@ -152,14 +153,13 @@ fn resample(
         if ws == Weights::PerSample && !direct {
             return one_by_one(x, w, f, up, padding);
         }
+        // (Per-sample weights have returned above unless `direct`.)
         let trained = (x.is_autodiff() || w.is_autodiff())
-            && ws == Weights::Shared
             && up == 2
             && kh == 3
             && kw == 3
             && pxt == 0
-            && pyt == 0
-            && train_ops::applies(&x, &w, 0);
+            && pyt == 0;
         let y = if direct {
             direct_conv::conv_transpose2d_s2_tensor(x, w, ws == Weights::PerSample)
         } else if trained {

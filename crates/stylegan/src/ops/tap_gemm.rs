@@ -47,15 +47,15 @@ impl Planes {
     }
 }
 
-/// Where one convolution's taps read. The input buffer holds `blocks · C` rows of `row`
+/// Where one convolution's taps read. The input buffer holds `stride² · C` rows of `row`
 /// elements (block `b`, channel `c` at `(b·C + c)·row`, sample `s` at `s·plane` within the
 /// row); tap `t` reads the `[C, len]` view at `offsets[t]` (row stride `row`).
 struct Taps {
     out: Planes,
-    blocks: usize,
     row: usize,
     offsets: Vec<usize>,
-    /// The stride (1 or 2) and, for stride 1, the padding: where the input pixels go.
+    /// The stride (1 or 2; the input has `stride²` phase blocks) and, for stride 1, the
+    /// padding: where the input pixels go.
     stride: usize,
     pad: usize,
 }
@@ -77,7 +77,6 @@ impl Taps {
         };
         Self {
             out,
-            blocks: 1,
             row: out.len() + (k - 1) * wp + k - 1,
             offsets: (0..k * k).map(|t| (t / k) * wp + t % k).collect(),
             stride: 1,
@@ -109,12 +108,16 @@ impl Taps {
             .collect();
         Self {
             out,
-            blocks: 4,
             row,
             offsets,
             stride: 2,
             pad: 0,
         }
+    }
+
+    /// Length of the input rows of `c` channels: `stride²` phase blocks of `c` rows.
+    fn input_len(&self, c: usize) -> usize {
+        self.stride * self.stride * c * self.row
     }
 
     /// Where input row `y` (`w` pixels) goes: runs `(block, position in the plane, first x,
@@ -133,7 +136,8 @@ impl Taps {
     /// `x [N, C, H, W]` → the input rows (zeros where no pixel goes).
     fn scatter_in(&self, x: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
         let (row, plane, step) = (self.row, self.out.plane, self.stride);
-        let mut out = vec![0.0f32; self.blocks * c * row];
+        let total = self.input_len(c);
+        let mut out = vec![0.0f32; total];
         let dst = SendPtr(out.as_mut_ptr());
         (0..n * c).into_par_iter().for_each(|sc| {
             let (s, ci) = (sc / c, sc % c);
@@ -141,7 +145,7 @@ impl Taps {
             for y in 0..h {
                 for (b, pos, x0, count) in self.runs(y, w) {
                     let start = (b * c + ci) * row + s * plane + pos;
-                    assert!(start + count <= self.blocks * c * row);
+                    assert!(start + count <= total);
                     // SAFETY: the run's positions of this (block, channel, sample) are written
                     // by this (s, ci) task only, and lie inside `out` (checked above).
                     let d = unsafe { std::slice::from_raw_parts_mut(dst.get().add(start), count) };
@@ -252,7 +256,7 @@ impl Taps {
     /// rows; the input channels are split between the threads.
     fn input_grad(&self, wt: &[f32], [o, c, kk]: [usize; 3], dyb: &[f32]) -> Vec<f32> {
         let (len, row) = (self.out.len(), self.row);
-        let mut dxb = vec![0.0f32; self.blocks * c * row];
+        let mut dxb = vec![0.0f32; self.input_len(c)];
         let total = dxb.len();
         let dst = SendPtr(dxb.as_mut_ptr());
         let per = c.div_ceil(threads()).max(1);

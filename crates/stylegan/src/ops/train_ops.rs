@@ -1,17 +1,17 @@
 //! Operations of training with their own backward passes, on the CPU:
 //!
-//! * the stride-1 convolution (`conv2d_resample`'s plain case under autodiff): forward, input
+//! * the convolutions of `conv2d_resample` under autodiff — stride 1, the stride-2
+//!   downsampling convolution and the stride-2 transposed upsampling convolution: forward, input
 //!   gradient and weight gradient run through [`super::tap_gemm`] instead of burn-flex's im2col
-//!   convolution and its transposed-convolution backward;
+//!   convolutions and their transposed-convolution backward;
 //! * `bias_act` with a linear or leaky-ReLU activation: bias, activation, gain and clamp in one
 //!   pass, and one pass back for the input and bias gradients (from the output alone: its sign
 //!   and whether it reached the clamp), instead of five element-wise operations and their masks.
 //!
 //! burn 0.22 adds operations through a backend extension: [`TrainOps`] is implemented for the
 //! CPU backend (`Flex`, the kernels) and for `Autodiff<B>` (records the op; its backward calls
-//! the inner backend's kernels: the input gradient of the convolution is the convolution of the
-//! output gradient with the flipped, transposed kernel, the weight gradient a correlation).
-//! Other backends (the GPU) keep burn's own operations, which [`conv2d`] and [`bias_act`] call
+//! the inner backend's kernels, see [`Conv`]). Other backends (the GPU) keep burn's own
+//! operations, which [`conv2d`], [`conv2d_s2`], [`conv_transpose2d_s2`] and [`bias_act`] call
 //! for them.
 
 use burn::backend::{
@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use super::bias_act::Activation;
 use super::tap_gemm;
 
-/// The training convolution as a backend operation.
+/// The operations of training as backend operations.
 #[backend_extension(Flex, Autodiff)]
 pub trait TrainOps: Backend {
     /// `conv2d(x, weight)` with stride 1 and zero padding `pad` on every side.
@@ -104,8 +104,6 @@ fn dims4(t: &FloatTensor<Flex>) -> [usize; 4] {
     [s[0], s[1], s[2], s[3]]
 }
 
-/// The f32 values of a Flex tensor in row-major order (copied only when it is not contiguous
-/// f32 already).
 /// The f32 values of a Flex tensor in row-major order, borrowed when it is contiguous f32
 /// (the usual case: autodiff keeps the tensors it checkpoints shared, and taking them by value
 /// would copy them).
@@ -118,6 +116,8 @@ fn view(t: &FloatTensor<Flex>) -> Cow<'_, [f32]> {
     Cow::Owned(values(t.clone()))
 }
 
+/// The f32 values of a Flex tensor in row-major order, taken (copied only when it is shared,
+/// not contiguous or not f32).
 fn values(t: FloatTensor<Flex>) -> Vec<f32> {
     let d = t.into_data();
     let d = if d.dtype() == DType::F32 {
@@ -126,7 +126,7 @@ fn values(t: FloatTensor<Flex>) -> Vec<f32> {
         d.convert::<f32>()
     };
     d.try_into_vec::<f32>()
-        .expect("train_conv: f32 data after conversion")
+        .expect("train_ops: f32 data after conversion")
 }
 
 fn flex(v: Vec<f32>, shape: [usize; 4]) -> FloatTensor<Flex> {
@@ -491,10 +491,10 @@ impl<B: Backend + TrainOps, C: CheckpointStrategy> TrainOps for Autodiff<B, C> {
     }
 }
 
-/// Whether [`conv2d`] runs the tap-GEMM kernels for these tensors: on the CPU backend, with or
-/// without autodiff, for a square kernel and padding below its size (the input gradient is then
-/// a convolution of the same kind).
-pub fn applies(x: &Tensor<4>, w: &Tensor<4>, pad: usize) -> bool {
+/// Whether the convolutions here run the tap-GEMM kernels for these tensors: on the CPU
+/// backend, with or without autodiff, for a square kernel and padding below its size (the
+/// stride-1 input gradient is then a convolution of the same kind).
+fn applies(x: &Tensor<4>, w: &Tensor<4>, pad: usize) -> bool {
     let [_, _, kh, kw] = w.dims();
     x.device().inner() == Device::flex()
         && kh == kw
