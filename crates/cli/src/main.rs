@@ -105,6 +105,22 @@ fn negative_values_allowed(cmd: clap::Command) -> clap::Command {
     .mut_subcommands(negative_values_allowed)
 }
 
+/// Runs `f` on one of rayon's worker threads (the caller waits). The library's kernels split
+/// their work with `rayon::join`/parallel iterators: from a worker thread the other half is
+/// queued locally and the caller works on its own half, where from the main thread every such
+/// call is handed to the pool through its global queue and the caller sleeps until it is done
+/// (two thread wake-ups per call, which training makes thousands of per step).
+fn on_worker<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    // The main thread's stack size rather than std's 2 MiB for spawned threads. Fails only if
+    // the pool already exists, which it cannot before this first use.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(8 << 20)
+        .build_global();
+    let mut out = None;
+    rayon::scope(|_| out = Some(f()));
+    out.expect("rayon::scope ran the closure")
+}
+
 fn main() {
     keep_freed_pages();
     // Exit quietly when the reader of our output goes away (`stylegan inspect F | head`),
@@ -125,7 +141,7 @@ fn main() {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    let result = match cli.command {
+    let result = on_worker(move || match cli.command {
         Command::Generate(a) => cmd::generate::run(a),
         Command::Info(a) => cmd::info::run(a),
         Command::Init(a) => cmd::init::run(a),
@@ -149,7 +165,7 @@ fn main() {
         Command::Classifier(a) => cmd::classifier::run(a),
         Command::Edit(a) => cmd::edit::run(a),
         Command::Video(a) => cmd::video::run(a),
-    };
+    });
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
