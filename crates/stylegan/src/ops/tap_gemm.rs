@@ -149,8 +149,12 @@ impl Taps {
                     // SAFETY: the run's positions of this (block, channel, sample) are written
                     // by this (s, ci) task only, and lie inside `out` (checked above).
                     let d = unsafe { std::slice::from_raw_parts_mut(dst.get().add(start), count) };
-                    for (j, v) in d.iter_mut().enumerate() {
-                        *v = src[y * w + x0 + j * step];
+                    if step == 1 {
+                        d.copy_from_slice(&src[y * w + x0..][..count]);
+                    } else {
+                        for (j, v) in d.iter_mut().enumerate() {
+                            *v = src[y * w + x0 + j * step];
+                        }
                     }
                 }
             }
@@ -161,19 +165,21 @@ impl Taps {
     /// The inverse of [`Taps::scatter_in`]: input rows → `[N, C, H, W]`.
     fn gather_in(&self, rows: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
         let (row, plane, step) = (self.row, self.out.plane, self.stride);
-        let mut out = vec![0.0f32; n * c * h * w];
-        out.par_chunks_mut(h * w).enumerate().for_each(|(sc, dst)| {
-            let (s, ci) = (sc / c, sc % c);
-            for y in 0..h {
-                for (b, pos, x0, count) in self.runs(y, w) {
-                    let src = &rows[(b * c + ci) * row + s * plane + pos..][..count];
-                    for (j, &v) in src.iter().enumerate() {
-                        dst[y * w + x0 + j * step] = v;
+        // SAFETY: the runs of each row cover its w pixels (stride 1: one run of w; stride 2:
+        // the even and the odd columns).
+        unsafe {
+            filled(n * c * h * w, h * w, |sc, dst| {
+                let (s, ci) = (sc / c, sc % c);
+                for y in 0..h {
+                    for (b, pos, x0, count) in self.runs(y, w) {
+                        let src = &rows[(b * c + ci) * row + s * plane + pos..][..count];
+                        for (j, &v) in src.iter().enumerate() {
+                            dst[y * w + x0 + j * step].write(v);
+                        }
                     }
                 }
-            }
-        });
-        out
+            })
+        }
     }
 
     /// `dy [N, O, oh, ow]` → `[O, len]`, zero outside each plane's valid window.
@@ -195,26 +201,29 @@ impl Taps {
     /// `[O, len]` → `[N, O, oh, ow]`, each plane's valid window.
     fn gather_out(&self, rows: &[f32], o: usize) -> Vec<f32> {
         let p = self.out;
-        let mut out = vec![0.0f32; p.n * o * p.oh * p.ow];
-        out.par_chunks_mut(p.oh * p.ow)
-            .enumerate()
-            .for_each(|(so, dst)| {
+        // SAFETY: the oh rows of ow values cover the chunk.
+        unsafe {
+            filled(p.n * o * p.oh * p.ow, p.oh * p.ow, |so, dst| {
                 let (s, oi) = (so / o, so % o);
                 let src = &rows[oi * p.len() + s * p.plane..];
                 for y in 0..p.oh {
-                    dst[y * p.ow..][..p.ow].copy_from_slice(&src[y * p.pw..][..p.ow]);
+                    let src = &src[y * p.pw..][..p.ow];
+                    for (d, &v) in dst[y * p.ow..][..p.ow].iter_mut().zip(src) {
+                        d.write(v);
+                    }
                 }
-            });
-        out
+            })
+        }
     }
 
     /// `Y [O, len] = Σₜ Wₜ · X[:, offsetₜ + ·]` for `wt [O, C, kk]`.
     fn forward(&self, wt: &[f32], [o, c, kk]: [usize; 3], xb: &[f32]) -> Vec<f32> {
         let (len, row) = (self.out.len(), self.row);
-        let mut yb = vec![0.0f32; o * len];
+        // Not zeroed: the first tap's GEMM writes every element without reading it.
+        let mut yb = Vec::<f32>::with_capacity(o * len);
         // Blocks of output columns, one thread each; within a block the taps accumulate into
         // an [O, block] tile that stays in cache.
-        let dst = SendPtr(yb.as_mut_ptr());
+        let dst = SendPtr(yb.spare_capacity_mut().as_mut_ptr().cast());
         blocks(len, block_len(o))
             .into_par_iter()
             .for_each(|(q0, q1)| {
@@ -249,6 +258,9 @@ impl Taps {
                     }
                 }
             });
+        // SAFETY: every (o, q) of the o·len elements was written by its block's first GEMM
+        // (`read_dst` false for t = 0; the blocks cover 0..len).
+        unsafe { yb.set_len(o * len) };
         yb
     }
 
@@ -354,6 +366,26 @@ impl Taps {
         }
         dw
     }
+}
+
+/// A vector of `len` values written by `fill(i, chunk)` for each `chunk`-long chunk `i`, in
+/// parallel, without zeroing it first.
+///
+/// # Safety
+/// `fill` must write every element of the chunk it is given (or panic).
+unsafe fn filled(
+    len: usize,
+    chunk: usize,
+    fill: impl Fn(usize, &mut [std::mem::MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let mut out = Vec::<f32>::with_capacity(len);
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each(|(i, c)| fill(i, c));
+    // SAFETY: `fill` wrote every element of every chunk, and the chunks cover 0..len.
+    unsafe { out.set_len(len) };
+    out
 }
 
 fn threads() -> usize {

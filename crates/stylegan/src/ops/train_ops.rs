@@ -207,20 +207,17 @@ impl TrainOps for Flex {
         clamp: f32,
     ) -> FloatTensor<Self> {
         let shape = dims4(&x);
-        let (xv, b) = (view(&x), view(&b));
         let [_, c, h, w] = shape;
-        let mut v = vec![0.0f32; xv.len()];
-        v.par_chunks_mut(h * w)
-            .zip(xv.par_chunks(h * w))
-            .enumerate()
-            .for_each(|(nc, (plane, src))| {
-                let bias = b[nc % c];
-                for (e, &x) in plane.iter_mut().zip(src) {
-                    let t = x + bias;
-                    let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
-                    *e = (t * gain).clamp(-clamp, clamp);
-                }
-            });
+        // In place: the input is usually a fresh sum (conv + noise) that nothing else holds.
+        let (mut v, b) = (values(x), view(&b));
+        v.par_chunks_mut(h * w).enumerate().for_each(|(nc, plane)| {
+            let bias = b[nc % c];
+            for e in plane.iter_mut() {
+                let t = *e + bias;
+                let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
+                *e = (t * gain).clamp(-clamp, clamp);
+            }
+        });
         flex(v, shape)
     }
 
@@ -240,14 +237,30 @@ impl TrainOps for Flex {
             .par_chunks_mut(h * w)
             .zip(y.par_chunks(h * w))
             .map(|(gp, yp)| {
-                let mut sum = 0.0f32;
-                for (gv, &yv) in gp.iter_mut().zip(yp) {
+                // Sixteen running sums, so that the loop vectorises (one sum would be a chain
+                // of dependent additions).
+                let mut sums = [0.0f32; 16];
+                let mut gc = gp.chunks_exact_mut(16);
+                let mut yc = yp.chunks_exact(16);
+                let grad = |gv: f32, yv: f32| {
                     let slope = if lrelu && yv <= 0.0 { 0.2 * gain } else { gain };
-                    let d = if yv.abs() < clamp { *gv * slope } else { 0.0 };
-                    *gv = d;
-                    sum += d;
+                    if yv.abs() < clamp {
+                        gv * slope
+                    } else {
+                        0.0
+                    }
+                };
+                for (g16, y16) in (&mut gc).zip(&mut yc) {
+                    for ((gv, &yv), s) in g16.iter_mut().zip(y16).zip(sums.iter_mut()) {
+                        *gv = grad(*gv, yv);
+                        *s += *gv;
+                    }
                 }
-                sum
+                for (gv, &yv) in gc.into_remainder().iter_mut().zip(yc.remainder()) {
+                    *gv = grad(*gv, yv);
+                    sums[0] += *gv;
+                }
+                sums.iter().sum::<f32>()
             })
             .collect();
         let db = (0..c)
