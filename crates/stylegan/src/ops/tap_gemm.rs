@@ -224,7 +224,7 @@ impl Taps {
         // Blocks of output columns, one thread each; within a block the taps accumulate into
         // an [O, block] tile that stays in cache.
         let dst = SendPtr(yb.spare_capacity_mut().as_mut_ptr().cast());
-        blocks(len, block_len(o))
+        balanced_blocks(len, block_len(o), threads())
             .into_par_iter()
             .for_each(|(q0, q1)| {
                 for (t, &off) in self.offsets.iter().enumerate() {
@@ -317,7 +317,7 @@ impl Taps {
         // The inner dimension (every pixel of the batch) split between the threads; each part
         // gives all taps, `[kk, O, C]`, block by block (the block's columns of dY and X stay in
         // cache across the taps), and the parts are summed.
-        let parts = threads().min(len.div_ceil(1024)).max(1);
+        let parts = threads().min(len.div_ceil(128)).max(1);
         let chunk = len.div_ceil(parts);
         let partial: Vec<Vec<f32>> = (0..parts)
             .into_par_iter()
@@ -396,6 +396,16 @@ fn threads() -> usize {
 /// L2), a multiple of 16.
 fn block_len(rows: usize) -> usize {
     ((32 * 1024 / rows.max(1)).max(64) / 16) * 16
+}
+
+/// `0..len` in blocks of at most `block` (a multiple of 16), as many as a multiple of
+/// `threads` and of about equal length (multiples of 16), so that no thread waits on another
+/// for a short last block.
+fn balanced_blocks(len: usize, block: usize, threads: usize) -> Vec<(usize, usize)> {
+    let t = threads.max(1);
+    let count = len.div_ceil(block.max(1)).div_ceil(t) * t;
+    let each = (len.div_ceil(count.max(1)).div_ceil(16) * 16).max(16);
+    blocks(len, each)
 }
 
 /// `0..len` in blocks of `block`.
@@ -533,6 +543,34 @@ pub fn conv2d_s2_weight_grad(
 mod tests {
     use super::*;
     use crate::ops::direct_conv::tests::{reference_conv, values};
+
+    #[test]
+    fn balanced_blocks_cover_the_range_in_even_shares() {
+        for (len, block, threads) in [
+            (576, 512, 2),
+            (18496, 512, 2),
+            (1600, 512, 2),
+            (5184, 512, 3),
+            (7, 512, 2),
+            (100, 16, 1),
+        ] {
+            let b = balanced_blocks(len, block, threads);
+            assert_eq!(b.first().map(|r| r.0), Some(0), "{len}: starts at 0");
+            assert_eq!(b.last().map(|r| r.1), Some(len), "{len}: ends at len");
+            assert!(b.windows(2).all(|w| w[0].1 == w[1].0), "{len}: contiguous");
+            assert!(b.iter().all(|r| r.1 > r.0 && r.1 - r.0 <= block), "{len}: {b:?}");
+            if len >= 16 * threads {
+                // Every thread gets a share within one block of the others'.
+                let mut share = vec![0; threads];
+                for (i, r) in b.iter().enumerate() {
+                    share[i % threads] += r.1 - r.0;
+                }
+                let (lo, hi) = (share.iter().min().unwrap(), share.iter().max().unwrap());
+                assert!(hi - lo <= b[0].1 - b[0].0, "{len}: shares {share:?}");
+                assert_eq!(b.len() % threads, 0, "{len}: {} blocks", b.len());
+            }
+        }
+    }
 
     /// A convolution by the definition: `(x, w) ↦ y`.
     type Reference<'a> = &'a dyn Fn(&[f32], &[f32]) -> Vec<f32>;
