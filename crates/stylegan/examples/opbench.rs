@@ -104,4 +104,11 @@ fn main() {
     time("leaky_relu @256", || {
         burn::tensor::activation::leaky_relu(z.clone(), 0.2)
     });
+    // A large product, where the gemm crate's AVX-512 kernels (the `avx512` feature) would pay
+    // off if anywhere (4.3 GFLOP).
+    let a = Tensor::<2>::random([2048, 1024], Distribution::Normal(0.0, 1.0), &d);
+    let b = Tensor::<2>::random([1024, 1024], Distribution::Normal(0.0, 1.0), &d);
+    time("matmul 2048x1024 * 1024x1024", || {
+        a.clone().matmul(b.clone()).reshape([1, 1, 2048, 1024])
+    });
 }

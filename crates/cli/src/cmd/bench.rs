@@ -65,6 +65,11 @@ fn bench_train(steps: usize, device: &stylegan::Device) -> Result<()> {
         labels: None,
     };
     println!(
+        "Training GEMMs (gemm crate): {} (AVX-512 only in a build with the `gemm-avx512` \
+         feature)\n",
+        stylegan::ops::gemm_isa().name()
+    );
+    println!(
         "| training (32x32, cbase 1024, cmax 64, batch 16) | sec/kimg | relative | peak RSS (MiB) |"
     );
     println!("|---|---|---|---|");

@@ -43,6 +43,7 @@ pub mod upfirdn2d;
 pub use bias_act::{bias_act, Activation};
 pub use conv2d_resample::conv2d_resample;
 pub use modulated_conv::{modulated_conv2d, modulated_conv2d_bias_act, ConvTail};
+pub use tap_gemm::gemm_isa;
 pub use upfirdn2d::{downsample2d, upfirdn2d, upsample2d, Filter};
 
 use burn::tensor::Tensor;

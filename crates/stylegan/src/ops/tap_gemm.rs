@@ -30,6 +30,8 @@
 
 use rayon::prelude::*;
 
+use super::direct_conv::Isa;
+
 /// The output side of a layout: `n` planes of `plane` positions, `pw` wide; the valid window
 /// of each is `oh × ow` at its origin.
 #[derive(Clone, Copy, Debug)]
@@ -368,6 +370,21 @@ impl Taps {
     }
 }
 
+/// The widest instruction set the gemm crate's kernels use here (they are chosen by the crate
+/// at run time; `STYLEGAN_CPU_ISA` cannot cap them): AVX-512 only in a build with the
+/// `gemm-avx512` feature (off by default), so a default build runs the same GEMMs on every
+/// x86-64 CPU with AVX2+FMA.
+pub fn gemm_isa() -> Isa {
+    let available = Isa::available();
+    if cfg!(feature = "gemm-avx512") && available.contains(&Isa::Avx512) {
+        Isa::Avx512
+    } else if available.contains(&Isa::Avx2) {
+        Isa::Avx2
+    } else {
+        Isa::Portable
+    }
+}
+
 /// A vector of `len` values written by `fill(i, chunk)` for each `chunk`-long chunk `i`, in
 /// parallel, without zeroing it first.
 ///
@@ -558,7 +575,10 @@ mod tests {
             assert_eq!(b.first().map(|r| r.0), Some(0), "{len}: starts at 0");
             assert_eq!(b.last().map(|r| r.1), Some(len), "{len}: ends at len");
             assert!(b.windows(2).all(|w| w[0].1 == w[1].0), "{len}: contiguous");
-            assert!(b.iter().all(|r| r.1 > r.0 && r.1 - r.0 <= block), "{len}: {b:?}");
+            assert!(
+                b.iter().all(|r| r.1 > r.0 && r.1 - r.0 <= block),
+                "{len}: {b:?}"
+            );
             if len >= 16 * threads {
                 // Every thread gets a share within one block of the others'.
                 let mut share = vec![0; threads];
