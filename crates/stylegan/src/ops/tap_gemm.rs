@@ -221,6 +221,9 @@ impl Taps {
     /// `Y [O, len] = Σₜ Wₜ · X[:, offsetₜ + ·]` for `wt [O, C, kk]`.
     fn forward(&self, wt: &[f32], [o, c, kk]: [usize; 3], xb: &[f32]) -> Vec<f32> {
         let (len, row) = (self.out.len(), self.row);
+        if c == 0 || self.offsets.is_empty() {
+            return vec![0.0; o * len];
+        }
         // Not zeroed: the first tap's GEMM writes every element without reading it.
         let mut yb = Vec::<f32>::with_capacity(o * len);
         // Blocks of output columns, one thread each; within a block the taps accumulate into
