@@ -1,25 +1,19 @@
 #!/usr/bin/env bash
 # Times stylegan-rs against PyTorch (CPU, 2 threads) on the same config-f and StyleGAN3-T
 # networks, interleaved, and checks that both make the same image. With AVX2=1 both run capped
-# to AVX2 (ours: STYLEGAN_CPU_ISA=avx2; PyTorch: ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2). Needs a Python with torch, numpy and safetensors:
+# to AVX2 (see common.sh). Needs a Python with torch, numpy and safetensors:
 #   python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.15.0 numpy safetensors
 #   PYTHON=/tmp/torchenv/bin/python tools/torch_bench/compare.sh [ROUNDS]
 # Prints one table row per run; take the median of the rounds. RESOLUTIONS="256" and
 # BATCHES="1" shorten it (defaults "256 1024" and "1 8").
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-py="${PYTHON:-python3}"
+. "$here/common.sh"
 rounds="${1:-3}"
 work="${WORK:-/tmp/stylegan-torch-bench}"
 resolutions="${RESOLUTIONS:-256 1024}"
 batches="${BATCHES:-1 8}"
 mkdir -p "$work"
-cargo build -q --manifest-path "$root/Cargo.toml" -p stylegan-cli
-sg="$root/target/debug/stylegan"
-if [ "${AVX2:-0}" = 1 ]; then
-  export STYLEGAN_CPU_ISA=avx2 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
-fi
 for r in $resolutions; do
   [ -f "$work/f$r.safetensors" ] || "$sg" init --config "$here/config-f-$r.json" --out "$work/f$r.safetensors"
   [ -f "$work/sg3t$r.safetensors" ] || "$sg" init --config "$here/config-sg3t-$r.json" --out "$work/sg3t$r.safetensors"
