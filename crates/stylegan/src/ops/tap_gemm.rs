@@ -576,7 +576,7 @@ pub fn conv2d_s2_weight_grad(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::direct_conv::tests::{reference_conv, values};
+    use crate::ops::direct_conv::tests::{reference_conv, reference_conv_strided, values};
 
     #[test]
     fn balanced_blocks_cover_the_range_in_even_shares() {
@@ -727,32 +727,6 @@ mod tests {
         }
     }
 
-    /// `y[n,o,a,b] = Σ w[o,i,ky,kx] · x[n,i,2a+ky,2b+kx]` (accumulated in f64).
-    fn reference_s2(x: &[f32], [n, i, h, w]: [usize; 4], wt: &[f32], o: usize) -> Vec<f32> {
-        let (ho, wo) = ((h - 1) / 2, (w - 1) / 2);
-        let mut y = vec![0.0f32; n * o * ho * wo];
-        for s in 0..n {
-            for oc in 0..o {
-                for a in 0..ho {
-                    for b in 0..wo {
-                        let mut acc = 0.0f64;
-                        for ic in 0..i {
-                            for ky in 0..3 {
-                                for kx in 0..3 {
-                                    acc += wt[((oc * i + ic) * 3 + ky) * 3 + kx] as f64
-                                        * x[((s * i + ic) * h + 2 * a + ky) * w + 2 * b + kx]
-                                            as f64;
-                                }
-                            }
-                        }
-                        y[((s * o + oc) * ho + a) * wo + b] = acc as f32;
-                    }
-                }
-            }
-        }
-        y
-    }
-
     /// Stride 2 on odd and even sizes (the phases then differ in size) and the smallest plane.
     #[test]
     fn stride2_forward_and_gradients_match_the_definition() {
@@ -768,7 +742,8 @@ mod tests {
             let g = values(y.len(), 6);
             let dx = conv2d_s2_input_grad(&g, shape, &wt, [o, i, 3, 3], [h, w]);
             let dw = conv2d_s2_weight_grad(&x, [n, i, h, w], &g, shape);
-            let reference = |x: &[f32], wt: &[f32]| reference_s2(x, [n, i, h, w], wt, o);
+            let reference =
+                |x: &[f32], wt: &[f32]| reference_conv_strided(x, [n, i, h, w], wt, o, 3, 0, 2);
             check(
                 &format!("stride 2 {:?}", (n, i, o, h, w)),
                 &reference,

@@ -180,13 +180,29 @@ pub(crate) mod tests {
     /// The definition, in f64.
     pub(crate) fn reference_conv(
         x: &[f32],
-        [n, ci, h, w]: [usize; 4],
+        shape: [usize; 4],
         wt: &[f32],
         outs: usize,
         k: usize,
         pad: usize,
     ) -> Vec<f32> {
-        let (oh, ow) = (h + 2 * pad - k + 1, w + 2 * pad - k + 1);
+        reference_conv_strided(x, shape, wt, outs, k, pad, 1)
+    }
+
+    /// The definition with a stride, in f64.
+    pub(crate) fn reference_conv_strided(
+        x: &[f32],
+        [n, ci, h, w]: [usize; 4],
+        wt: &[f32],
+        outs: usize,
+        k: usize,
+        pad: usize,
+        stride: usize,
+    ) -> Vec<f32> {
+        let (oh, ow) = (
+            (h + 2 * pad - k) / stride + 1,
+            (w + 2 * pad - k) / stride + 1,
+        );
         let mut y = vec![0f32; n * outs * oh * ow];
         for s in 0..n {
             for o in 0..outs {
@@ -197,8 +213,8 @@ pub(crate) mod tests {
                             for ky in 0..k {
                                 for kx in 0..k {
                                     let (iy, ix) = (
-                                        (yy + ky) as isize - pad as isize,
-                                        (xx + kx) as isize - pad as isize,
+                                        (yy * stride + ky) as isize - pad as isize,
+                                        (xx * stride + kx) as isize - pad as isize,
                                     );
                                     if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w
                                     {
