@@ -241,26 +241,12 @@ impl Taps {
                     // inside wp; the input view (c, q) ↦ xb[off + c·row + q0 + q] is inside
                     // xb (checked above).
                     unsafe {
-                        gemm::gemm(
-                            o,
-                            q1 - q0,
-                            c,
-                            dst.get().add(q0),
-                            1,
-                            len as isize,
+                        mul(
+                            [o, q1 - q0, c],
+                            (dst.get().add(q0), len),
                             t > 0,
-                            wp.as_ptr().add(t * o * c),
-                            1,
-                            c as isize,
-                            xb.as_ptr().add(off + q0),
-                            1,
-                            row as isize,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
+                            View::rows(wp.as_ptr().add(t * o * c), c),
+                            View::rows(xb.as_ptr().add(off + q0), row),
                         );
                     }
                 }
@@ -291,26 +277,12 @@ impl Taps {
                     // above). The transposed weight slice (c, o) ↦ wp[t·O·C + o·C + c] (c < c1)
                     // is inside wp; dY is [o, len].
                     unsafe {
-                        gemm::gemm(
-                            c1 - c0,
-                            q1 - q0,
-                            o,
-                            dst.get().add(off + c0 * row + q0),
-                            1,
-                            row as isize,
+                        mul(
+                            [c1 - c0, q1 - q0, o],
+                            (dst.get().add(off + c0 * row + q0), row),
                             true,
-                            wp.as_ptr().add(t * o * c + c0),
-                            c as isize,
-                            1,
-                            dyb.as_ptr().add(q0),
-                            1,
-                            len as isize,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
+                            View::columns(wp.as_ptr().add(t * o * c + c0), c),
+                            View::rows(dyb.as_ptr().add(q0), len),
                         );
                     }
                 }
@@ -340,26 +312,12 @@ impl Taps {
                         // q < q1 − q0; rhs (q, c) ↦ xb[off + c·row + q0 + q] inside xb
                         // (checked above).
                         unsafe {
-                            gemm::gemm(
-                                o,
-                                c,
-                                q1 - q0,
-                                acc.as_mut_ptr().add(t * o * c),
-                                1,
-                                c as isize,
+                            mul(
+                                [o, c, q1 - q0],
+                                (acc.as_mut_ptr().add(t * o * c), c),
                                 b > 0,
-                                dyb.as_ptr().add(q0),
-                                1,
-                                len as isize,
-                                xb.as_ptr().add(off + q0),
-                                row as isize,
-                                1,
-                                1.0,
-                                1.0,
-                                false,
-                                false,
-                                false,
-                                gemm::Parallelism::None,
+                                View::rows(dyb.as_ptr().add(q0), len),
+                                View::columns(xb.as_ptr().add(off + q0), row),
                             );
                         }
                     }
@@ -388,6 +346,74 @@ pub fn gemm_isa() -> Isa {
         Isa::Avx2
     } else {
         Isa::Portable
+    }
+}
+
+/// A strided view of an f32 matrix for the gemm crate: element `(r, c)` at `ptr + r·rs + c·cs`.
+#[derive(Clone, Copy)]
+struct View {
+    ptr: *const f32,
+    rs: usize,
+    cs: usize,
+}
+
+impl View {
+    /// Rows `stride` apart, each contiguous.
+    fn rows(ptr: *const f32, stride: usize) -> Self {
+        Self {
+            ptr,
+            rs: stride,
+            cs: 1,
+        }
+    }
+
+    /// Columns `stride` apart, each contiguous.
+    fn columns(ptr: *const f32, stride: usize) -> Self {
+        Self {
+            ptr,
+            rs: 1,
+            cs: stride,
+        }
+    }
+}
+
+/// `dst = lhs · rhs` for `[m, k] · [k, n]` (`accumulate`: `dst += lhs · rhs`) on this thread,
+/// through the gemm crate's micro-kernels; `dst` is `(pointer, row stride)` with contiguous
+/// rows. Without `accumulate` the destination is written without being read.
+///
+/// # Safety
+/// The `m × k`, `k × n` and `m × n` elements of `lhs`, `rhs` and `dst` lie in memory valid for
+/// reads (and writes, for `dst`), and no other thread accesses those of `dst` meanwhile.
+unsafe fn mul(
+    [m, n, k]: [usize; 3],
+    dst: (*mut f32, usize),
+    accumulate: bool,
+    lhs: View,
+    rhs: View,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.0,
+            1,
+            dst.1 as isize,
+            accumulate,
+            lhs.ptr,
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.ptr,
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
     }
 }
 
