@@ -45,6 +45,12 @@ fn plain(x: Tensor<4>, w: Tensor<4>, stride: usize, padding: usize, ws: Weights)
     )
 }
 
+/// A plain stride-1 correlation with zero padding `padding` on every side (the direct CPU
+/// kernels in inference, the tap-GEMM kernels in training, burn's convolution elsewhere).
+pub fn conv2d_padded(x: Tensor<4>, w: Tensor<4>, padding: usize) -> Tensor<4> {
+    plain(x, w, 1, padding, Weights::Shared)
+}
+
 /// `conv2d_resample(x, w, f, up, down, padding)` with `flip_weight = (up == 1)`.
 pub fn conv2d_resample(
     x: Tensor<4>,

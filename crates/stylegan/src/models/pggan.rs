@@ -1,0 +1,480 @@
+//! PGGAN (tkarras/progressive_growing_of_gans `networks.py`, FORMATS.md §14): the generator
+//! `G_paper` (pixel-normalised latent, 4×4 dense start, convs with equalised learning rate and
+//! pixel norm, `ToRGB` per level of detail) and the discriminator `D_paper` (minibatch stddev,
+//! dense head), both blending two resolutions by `lod` as during a fade-in. PGGAN has no
+//! mapping network, no W and no truncation.
+//!
+//! Two writers exist: tkarras' own code (`tfutil.Network` pickles), whose fused up-conv weight
+//! `Conv0_up/weight` is `[3, 3, out, in]`, and the port in NVlabs/stylegan
+//! (`training/networks_progan.py`, dnnlib pickles), which stores it `[3, 3, in, out]`; the
+//! class name tells them apart. Tensors keep the official TF variable names and layouts.
+
+use serde_json::Value;
+
+use burn::tensor::Tensor;
+
+use super::tf1::{
+    add_channel_bias, blend_up, check_lod, downscale2d, minibatch_stddev, pixel_norm,
+    pixel_norm_2d, resolution_log2, tf_lerp, upscale2d, Act, Channels, Conv, ConvKind, Dense,
+    Kwargs, Wscale,
+};
+use crate::error::{Error, Result};
+use crate::nn::{Params, StateDict};
+
+/// tkarras' module and build functions (`tfutil` pickles).
+pub const G_CLASS: &str = "networks.G_paper";
+pub const D_CLASS: &str = "networks.D_paper";
+/// The NVlabs/stylegan port (dnnlib pickles).
+pub const G_CLASS_PORT: &str = "training.networks_progan.G_paper";
+pub const D_CLASS_PORT: &str = "training.networks_progan.D_paper";
+
+const SQRT2: f64 = std::f64::consts::SQRT_2;
+
+/// `G_paper`'s static kwargs with the official defaults (§14.1).
+#[derive(Clone, Debug)]
+pub struct PgganConfig {
+    pub resolution: usize,
+    pub log2: usize,
+    pub num_channels: usize,
+    pub label_size: usize,
+    /// `latent_size`, or `nf(0)` when the kwargs leave it out.
+    pub latent_size: usize,
+    pub channels: Channels,
+    pub normalize_latents: bool,
+    pub use_wscale: bool,
+    pub use_pixelnorm: bool,
+    pub pixelnorm_epsilon: f64,
+    pub act: Act,
+    pub fused_scale: bool,
+    /// `Conv0_up/weight` is `[3, 3, out, in]` (tkarras) rather than `[3, 3, in, out]`.
+    pub up_weight_out_in: bool,
+}
+
+impl PgganConfig {
+    /// From the static kwargs; `class_name` says which writer's layout the weights have.
+    pub fn from_kwargs(v: &Value, class_name: &str) -> Result<Self> {
+        let k = Kwargs::new("G_paper", v)?;
+        k.check_float32()?;
+        k.check_structure()?;
+        let resolution = k.usize("resolution", 32, 1 << 20)?;
+        let channels = Channels::from_kwargs(&k)?;
+        let fused = k.fused_scale(super::tf1::FusedScale::Always)?;
+        if fused == super::tf1::FusedScale::Auto {
+            return Err(Error::Config(
+                "G_paper: fused_scale 'auto' is a StyleGAN v1 option, not PGGAN's".into(),
+            ));
+        }
+        let latent_size = match k.opt_usize("latent_size", 1 << 14)? {
+            Some(n) => n,
+            None => channels.nf(0),
+        };
+        Ok(Self {
+            resolution,
+            log2: resolution_log2("G_paper", resolution)?,
+            num_channels: k.usize("num_channels", 1, 16)?,
+            label_size: k.usize("label_size", 0, 1 << 16)?,
+            latent_size,
+            channels,
+            normalize_latents: k.bool("normalize_latents", true)?,
+            use_wscale: k.bool("use_wscale", true)?,
+            use_pixelnorm: k.bool("use_pixelnorm", true)?,
+            pixelnorm_epsilon: k.f64("pixelnorm_epsilon", 1e-8)?,
+            act: if k.bool("use_leakyrelu", true)? {
+                Act::Lrelu
+            } else {
+                Act::Relu
+            },
+            fused_scale: fused == super::tf1::FusedScale::Always,
+            up_weight_out_in: class_name != G_CLASS_PORT,
+        })
+    }
+}
+
+/// `G_paper`: latents `[N, latent_size]` (and labels) → image `[N, C, R, R]`.
+#[derive(Clone, Debug)]
+pub struct PgganGenerator {
+    pub cfg: PgganConfig,
+    dense: Dense,
+    conv4: Conv,
+    /// Per res ≥ 3 (index res − 3): `Conv0_up` (or `Conv0`), `Conv1`.
+    blocks: Vec<(Conv, Conv)>,
+    /// `ToRGB_lod{L−res}` for res = 2..=L (index res − 2).
+    to_rgb: Vec<Conv>,
+    /// The network's `lod` variable.
+    pub lod: f64,
+}
+
+impl PgganGenerator {
+    pub fn new(p: &mut Params, kwargs: &Value, class_name: &str) -> Result<Self> {
+        let cfg = PgganConfig::from_kwargs(kwargs, class_name)?;
+        let ch = cfg.channels;
+        let ws = Wscale::new(SQRT2, cfg.use_wscale);
+        let lod = super::tf1::scalar_var(p, "lod")?;
+        let dense = Dense::new(
+            p,
+            "4x4/Dense",
+            [cfg.latent_size + cfg.label_size, 16 * ch.nf(1)],
+            Wscale::new(SQRT2 / 4.0, cfg.use_wscale),
+            false,
+        )?;
+        // The bias is `[nf(1)]`, added per channel after the reshape.
+        let dense_bias = p.tensor("4x4/Dense/bias", [ch.nf(1)], crate::nn::Init::Const(0.0))?;
+        let dense = dense.with_bias(dense_bias);
+        let conv4 = Conv::new(p, "4x4/Conv", 3, [ch.nf(1), ch.nf(1)], ws, ConvKind::Plain)?;
+        let mut blocks = Vec::new();
+        let mut to_rgb = vec![to_rgb_layer(p, &cfg, 2)?];
+        for res in 3..=cfg.log2 {
+            let px = 1usize << res;
+            let (cin, cout) = (ch.nf(res - 2), ch.nf(res - 1));
+            let c0 = if cfg.fused_scale {
+                Conv::new(
+                    p,
+                    &format!("{px}x{px}/Conv0_up"),
+                    3,
+                    [cin, cout],
+                    ws,
+                    ConvKind::FusedUp {
+                        out_in: cfg.up_weight_out_in,
+                    },
+                )?
+            } else {
+                Conv::new(
+                    p,
+                    &format!("{px}x{px}/Conv0"),
+                    3,
+                    [cin, cout],
+                    ws,
+                    ConvKind::Plain,
+                )?
+            };
+            let c1 = Conv::new(
+                p,
+                &format!("{px}x{px}/Conv1"),
+                3,
+                [cout, cout],
+                ws,
+                ConvKind::Plain,
+            )?;
+            blocks.push((c0, c1));
+            to_rgb.push(to_rgb_layer(p, &cfg, res)?);
+        }
+        Ok(Self {
+            cfg,
+            dense,
+            conv4,
+            blocks,
+            to_rgb,
+            lod,
+        })
+    }
+
+    fn pn(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.cfg.use_pixelnorm {
+            pixel_norm(x, self.cfg.pixelnorm_epsilon)
+        } else {
+            x
+        }
+    }
+
+    fn conv_layer(&self, c: &Conv, x: Tensor<4>) -> Tensor<4> {
+        self.pn(self.cfg.act.apply(c.add_bias(c.forward(x))))
+    }
+
+    fn block(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
+        let (c0, c1) = &self.blocks[res - 3];
+        let x = match c0.kind {
+            ConvKind::FusedUp { .. } => self.conv_layer(c0, x),
+            _ => self.conv_layer(c0, upscale2d(x, 2)),
+        };
+        self.conv_layer(c1, x)
+    }
+
+    fn rgb(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
+        let l = &self.to_rgb[res - 2];
+        l.add_bias(l.forward(x))
+    }
+
+    /// The 4×4 features of latents (+ labels) `[N, latent_size + label_size]`.
+    fn start(&self, x: Tensor<2>) -> Tensor<4> {
+        let cfg = &self.cfg;
+        let x = if cfg.normalize_latents {
+            pixel_norm_2d(x, cfg.pixelnorm_epsilon)
+        } else {
+            x
+        };
+        let [n, _] = x.dims();
+        let c = cfg.channels.nf(1);
+        let x = self.dense.forward_no_bias(x).reshape([n, c, 4, 4]);
+        let b = self.dense.bias.clone().expect("4x4/Dense has a bias");
+        let x = self.pn(cfg.act.apply(add_channel_bias(x, b)));
+        self.conv_layer(&self.conv4, x)
+    }
+
+    fn grow(&self, x: Tensor<4>, res: usize, level: usize, lod: f64) -> Tensor<4> {
+        let y = if res == 2 {
+            x.clone()
+        } else {
+            self.block(x.clone(), res)
+        };
+        let l = level as f64;
+        if level > 0 && lod < l {
+            return self.grow(y, res + 1, level - 1, lod);
+        }
+        if res > 2 && lod > l {
+            return blend_up(self.rgb(y, res), self.rgb(x, res - 1), lod - l, 1 << level);
+        }
+        upscale2d(self.rgb(y, res), 1 << level)
+    }
+
+    /// `Gs.run(latents, labels)` at level of detail `lod` (the network's own `lod` variable is
+    /// what the official code uses).
+    pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<2>>, lod: f64) -> Result<Tensor<4>> {
+        let cfg = &self.cfg;
+        let [n, zd] = z.dims();
+        if zd != cfg.latent_size {
+            return Err(Error::InvalidArgument(format!(
+                "G_paper: latents have {zd} values, expected latent_size {}",
+                cfg.latent_size
+            )));
+        }
+        let x = match (cfg.label_size, labels) {
+            (0, _) => z,
+            (ls, Some(c)) if c.dims() == [n, ls] => Tensor::cat(vec![z, c], 1),
+            (ls, _) => {
+                return Err(Error::InvalidArgument(format!(
+                    "this PGGAN generator is conditional: give labels [N, {ls}]"
+                )))
+            }
+        };
+        let lod = check_lod("G_paper", lod, cfg.log2)?;
+        Ok(self.grow(self.start(x), 2, cfg.log2 - 2, lod))
+    }
+
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        super::tf1::add_scalar_var(sd, "lod", self.lod);
+        self.dense.state_dict(sd);
+        self.conv4.state_dict(sd);
+        for (c0, c1) in &self.blocks {
+            c0.state_dict(sd);
+            c1.state_dict(sd);
+        }
+        for l in &self.to_rgb {
+            l.state_dict(sd);
+        }
+    }
+}
+
+fn to_rgb_layer(p: &mut Params, cfg: &PgganConfig, res: usize) -> Result<Conv> {
+    Conv::new(
+        p,
+        &format!("ToRGB_lod{}", cfg.log2 - res),
+        1,
+        [cfg.channels.nf(res - 1), cfg.num_channels],
+        Wscale::new(1.0, cfg.use_wscale),
+        ConvKind::Plain,
+    )
+}
+
+/// `D_paper`'s static kwargs (§14.2).
+#[derive(Clone, Debug)]
+pub struct PgganDConfig {
+    pub resolution: usize,
+    pub log2: usize,
+    pub num_channels: usize,
+    pub label_size: usize,
+    pub channels: Channels,
+    pub use_wscale: bool,
+    pub mbstd_group_size: usize,
+    pub fused_scale: bool,
+}
+
+/// `D_paper`: images `[N, C, R, R]` → scores `[N, 1]` (and the label outputs).
+#[derive(Clone, Debug)]
+pub struct PgganDiscriminator {
+    pub cfg: PgganDConfig,
+    from_rgb: Vec<Conv>,
+    /// Per res ≥ 3 (index res − 3): `Conv0`, `Conv1_down` (or `Conv1` + average pool).
+    blocks: Vec<(Conv, Conv)>,
+    conv4: Conv,
+    dense0: Dense,
+    dense1: Dense,
+    pub lod: f64,
+}
+
+impl PgganDiscriminator {
+    pub fn new(p: &mut Params, kwargs: &Value) -> Result<Self> {
+        let k = Kwargs::new("D_paper", kwargs)?;
+        k.check_float32()?;
+        k.check_structure()?;
+        let resolution = k.usize("resolution", 32, 1 << 20)?;
+        let fused = k.fused_scale(super::tf1::FusedScale::Always)?;
+        if fused == super::tf1::FusedScale::Auto {
+            return Err(Error::Config(
+                "D_paper: fused_scale 'auto' is a StyleGAN v1 option, not PGGAN's".into(),
+            ));
+        }
+        let cfg = PgganDConfig {
+            resolution,
+            log2: resolution_log2("D_paper", resolution)?,
+            num_channels: k.usize("num_channels", 1, 16)?,
+            label_size: k.usize("label_size", 0, 1 << 16)?,
+            channels: Channels::from_kwargs(&k)?,
+            use_wscale: k.bool("use_wscale", true)?,
+            mbstd_group_size: k.usize("mbstd_group_size", 4, 1 << 16)?,
+            fused_scale: fused == super::tf1::FusedScale::Always,
+        };
+        let ch = cfg.channels;
+        let ws = Wscale::new(SQRT2, cfg.use_wscale);
+        let lod = super::tf1::scalar_var(p, "lod")?;
+        let mut from_rgb = Vec::new();
+        for res in 2..=cfg.log2 {
+            from_rgb.push(Conv::new(
+                p,
+                &format!("FromRGB_lod{}", cfg.log2 - res),
+                1,
+                [cfg.num_channels, ch.nf(res - 1)],
+                ws,
+                ConvKind::Plain,
+            )?);
+        }
+        let mut blocks = Vec::new();
+        for res in 3..=cfg.log2 {
+            let px = 1usize << res;
+            let c0 = Conv::new(
+                p,
+                &format!("{px}x{px}/Conv0"),
+                3,
+                [ch.nf(res - 1), ch.nf(res - 1)],
+                ws,
+                ConvKind::Plain,
+            )?;
+            let (name, kind) = if cfg.fused_scale {
+                ("Conv1_down", ConvKind::FusedDown)
+            } else {
+                ("Conv1", ConvKind::Plain)
+            };
+            let c1 = Conv::new(
+                p,
+                &format!("{px}x{px}/{name}"),
+                3,
+                [ch.nf(res - 1), ch.nf(res - 2)],
+                ws,
+                kind,
+            )?;
+            blocks.push((c0, c1));
+        }
+        let extra = usize::from(cfg.mbstd_group_size > 1);
+        let conv4 = Conv::new(
+            p,
+            "4x4/Conv",
+            3,
+            [ch.nf(1) + extra, ch.nf(1)],
+            ws,
+            ConvKind::Plain,
+        )?;
+        let dense0 = Dense::new(p, "4x4/Dense0", [ch.nf(1) * 16, ch.nf(0)], ws, true)?;
+        let dense1 = Dense::new(
+            p,
+            "4x4/Dense1",
+            [ch.nf(0), 1 + cfg.label_size],
+            Wscale::new(1.0, cfg.use_wscale),
+            true,
+        )?;
+        Ok(Self {
+            cfg,
+            from_rgb,
+            blocks,
+            conv4,
+            dense0,
+            dense1,
+            lod,
+        })
+    }
+
+    fn lrelu(x: Tensor<4>) -> Tensor<4> {
+        Act::Lrelu.apply(x)
+    }
+
+    fn fromrgb(&self, images: &Tensor<4>, res: usize, level: usize) -> Tensor<4> {
+        let l = &self.from_rgb[res - 2];
+        let x = downscale2d(images.clone(), 1 << level);
+        Self::lrelu(l.add_bias(l.forward(x)))
+    }
+
+    fn block(&self, x: Tensor<4>, res: usize) -> Result<Tensor<2>> {
+        let x = if self.cfg.mbstd_group_size > 1 {
+            minibatch_stddev(x, self.cfg.mbstd_group_size, 1)?
+        } else {
+            x
+        };
+        let x = Self::lrelu(self.conv4.add_bias(self.conv4.forward(x)));
+        let [n, c, h, w] = x.dims();
+        debug_assert_eq!(res, 2);
+        let x = Act::Lrelu.apply(self.dense0.forward(x.reshape([n, c * h * w])));
+        Ok(self.dense1.forward(x))
+    }
+
+    fn down_block(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
+        let (c0, c1) = &self.blocks[res - 3];
+        let x = Self::lrelu(c0.add_bias(c0.forward(x)));
+        match c1.kind {
+            // Fused: the conv, the 2×2 mean, then bias and activation.
+            ConvKind::FusedDown => Self::lrelu(c1.add_bias(c1.forward(x))),
+            // Not fused: the pool comes after the activation.
+            _ => downscale2d(Self::lrelu(c1.add_bias(c1.forward(x))), 2),
+        }
+    }
+
+    /// The features entering the 4×4 block.
+    fn grow(&self, images: &Tensor<4>, res: usize, level: usize, lod: f64) -> Tensor<4> {
+        let l = level as f64;
+        let x = if level > 0 && lod < l {
+            self.grow(images, res + 1, level - 1, lod)
+        } else {
+            self.fromrgb(images, res, level)
+        };
+        if res == 2 {
+            return x;
+        }
+        let x = self.down_block(x, res);
+        if lod > l {
+            return tf_lerp(x, self.fromrgb(images, res - 1, level + 1), lod - l);
+        }
+        x
+    }
+
+    /// `[N, 1 + label_size]`: the score, then the label outputs, at level of detail `lod`.
+    pub fn forward_all(&self, images: &Tensor<4>, lod: f64) -> Result<Tensor<2>> {
+        let cfg = &self.cfg;
+        let [n, c, h, w] = images.dims();
+        if c != cfg.num_channels || h != cfg.resolution || w != cfg.resolution {
+            return Err(Error::InvalidArgument(format!(
+                "D_paper: images [{n}, {c}, {h}, {w}], expected [N, {}, {r}, {r}]",
+                cfg.num_channels,
+                r = cfg.resolution
+            )));
+        }
+        let lod = check_lod("D_paper", lod, cfg.log2)?;
+        let x = self.grow(images, 2, cfg.log2 - 2, lod);
+        self.block(x, 2)
+    }
+
+    /// Scores `[N, 1]` (`scores_out`).
+    pub fn forward(&self, images: &Tensor<4>, lod: f64) -> Result<Tensor<2>> {
+        Ok(self.forward_all(images, lod)?.narrow(1, 0, 1))
+    }
+
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        super::tf1::add_scalar_var(sd, "lod", self.lod);
+        for l in &self.from_rgb {
+            l.state_dict(sd);
+        }
+        for (c0, c1) in &self.blocks {
+            c0.state_dict(sd);
+            c1.state_dict(sd);
+        }
+        self.conv4.state_dict(sd);
+        self.dense0.state_dict(sd);
+        self.dense1.state_dict(sd);
+    }
+}

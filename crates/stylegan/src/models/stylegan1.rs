@@ -1,0 +1,847 @@
+//! StyleGAN v1 (NVlabs/stylegan `training/networks_stylegan.py`, FORMATS.md §15): the
+//! generator `G_style` = `G_mapping` (z → w, broadcast to one w per layer, truncation toward
+//! `dlatent_avg` with a cutoff) + `G_synthesis` (learned constant, per-layer noise, AdaIN-style
+//! `StyleMod`, [1,2,1] blur, progressive-growing `lod`), and the discriminator `D_basic`.
+//!
+//! Tensors keep the official TF variable names and layouts (`G_synthesis/8x8/Conv0_up/weight
+//! [3,3,in,out]`, `G_mapping/Dense0/weight [in,out]`, `lod`, `dlatent_avg`, ...); the shared
+//! TF1 layers are in `tf1.rs`.
+
+use burn::tensor::{Distribution, Tensor, TensorData};
+use serde_json::Value;
+
+use super::synthesis::NoiseMode;
+use super::tf1::{
+    add_channel_bias, blend_up, blur2d, check_lod, downscale2d, instance_norm, minibatch_stddev,
+    pixel_norm, pixel_norm_2d, resolution_log2, tf_lerp, upscale2d, Act, Channels, Conv, ConvKind,
+    Dense, FusedScale, Kwargs, Wscale,
+};
+use crate::error::{Error, Result};
+use crate::nn::{Init, Params, StateDict};
+use crate::ops::upfirdn2d::Filter;
+
+/// The class names we give these networks (the official module and build function).
+pub const G_CLASS: &str = "training.networks_stylegan.G_style";
+pub const D_CLASS: &str = "training.networks_stylegan.D_basic";
+
+/// The official truncation defaults of `G_style.run`: ψ 0.7 on the first 8 layers.
+pub const DEFAULT_PSI: f64 = 0.7;
+pub const DEFAULT_CUTOFF: usize = 8;
+
+const SQRT2: f64 = std::f64::consts::SQRT_2;
+
+/// `G_style`'s static kwargs with the official defaults (§15.2–§15.4).
+#[derive(Clone, Debug)]
+pub struct Sg1Config {
+    pub resolution: usize,
+    pub log2: usize,
+    pub num_channels: usize,
+    pub label_size: usize,
+    pub latent_size: usize,
+    pub dlatent_size: usize,
+    pub mapping_layers: usize,
+    pub mapping_fmaps: usize,
+    pub mapping_lrmul: f64,
+    pub mapping_act: Act,
+    pub normalize_latents: bool,
+    pub channels: Channels,
+    pub use_styles: bool,
+    pub const_input_layer: bool,
+    pub use_noise: bool,
+    pub act: Act,
+    pub use_wscale: bool,
+    pub use_pixel_norm: bool,
+    pub use_instance_norm: bool,
+    pub fused_scale: FusedScale,
+    pub blur_filter: Option<Vec<f64>>,
+    /// `2·log2 − 2`: one w per layer.
+    pub num_layers: usize,
+}
+
+impl Sg1Config {
+    pub fn from_kwargs(v: &Value) -> Result<Self> {
+        let k = Kwargs::new("G_style", v)?;
+        k.check_float32()?;
+        k.check_structure()?;
+        let resolution = k.usize("resolution", 1024, 1 << 20)?;
+        let log2 = resolution_log2("G_style", resolution)?;
+        if log2 < 3 {
+            return Err(Error::Config(
+                "G_style: resolution must be at least 8 (the synthesis grows from 8x8)".into(),
+            ));
+        }
+        let blur_filter = blur_filter(&k)?;
+        let dlatent_size = k.usize("dlatent_size", 512, 1 << 14)?;
+        let cfg = Self {
+            resolution,
+            log2,
+            num_channels: k.usize("num_channels", 3, 16)?,
+            label_size: k.usize("label_size", 0, 1 << 16)?,
+            latent_size: k.usize("latent_size", 512, 1 << 14)?,
+            dlatent_size,
+            mapping_layers: k.usize("mapping_layers", 8, 64)?,
+            mapping_fmaps: k.usize("mapping_fmaps", 512, 1 << 14)?,
+            mapping_lrmul: k.f64("mapping_lrmul", 0.01)?,
+            mapping_act: Act::from_name(&k, "mapping_nonlinearity")?,
+            normalize_latents: k.bool("normalize_latents", true)?,
+            channels: Channels::from_kwargs(&k)?,
+            use_styles: k.bool("use_styles", true)?,
+            const_input_layer: k.bool("const_input_layer", true)?,
+            use_noise: k.bool("use_noise", true)?,
+            act: Act::from_name(&k, "nonlinearity")?,
+            use_wscale: k.bool("use_wscale", true)?,
+            use_pixel_norm: k.bool("use_pixel_norm", false)?,
+            use_instance_norm: k.bool("use_instance_norm", true)?,
+            fused_scale: k.fused_scale(FusedScale::Auto)?,
+            blur_filter,
+            num_layers: 2 * log2 - 2,
+        };
+        if cfg.mapping_layers == 0 {
+            return Err(Error::Config(
+                "G_style: mapping_layers must be at least 1".into(),
+            ));
+        }
+        if cfg.mapping_lrmul <= 0.0 {
+            return Err(Error::Config(format!(
+                "G_style: mapping_lrmul {} must be positive",
+                cfg.mapping_lrmul
+            )));
+        }
+        if let Some(b) = k.opt_usize("dlatent_broadcast", 1 << 10)? {
+            if b != cfg.num_layers {
+                return Err(Error::Config(format!(
+                    "G_style: dlatent_broadcast {b} differs from the {} synthesis layers",
+                    cfg.num_layers
+                )));
+            }
+        }
+        Ok(cfg)
+    }
+
+    fn nf(&self, stage: usize) -> usize {
+        self.channels.nf(stage)
+    }
+}
+
+/// `G_mapping`: z (and labels) → w `[N, dlatent_size]`.
+#[derive(Clone, Debug)]
+pub struct Sg1Mapping {
+    pub label_concat: Option<Tensor<2>>,
+    pub dense: Vec<Dense>,
+    normalize: bool,
+    act: Act,
+}
+
+impl Sg1Mapping {
+    fn new(p: &mut Params, cfg: &Sg1Config) -> Result<Self> {
+        let label_concat = if cfg.label_size > 0 {
+            Some(p.tensor(
+                "G_mapping/LabelConcat/weight",
+                [cfg.label_size, cfg.latent_size],
+                Init::Randn(1.0),
+            )?)
+        } else {
+            None
+        };
+        let mut fan_in = cfg.latent_size
+            + if cfg.label_size > 0 {
+                cfg.latent_size
+            } else {
+                0
+            };
+        let mut dense = Vec::with_capacity(cfg.mapping_layers);
+        for i in 0..cfg.mapping_layers {
+            let out = if i + 1 == cfg.mapping_layers {
+                cfg.dlatent_size
+            } else {
+                cfg.mapping_fmaps
+            };
+            let ws = Wscale::new(SQRT2, cfg.use_wscale).lrmul(cfg.mapping_lrmul);
+            dense.push(Dense::new(
+                p,
+                &format!("G_mapping/Dense{i}"),
+                [fan_in, out],
+                ws,
+                true,
+            )?);
+            fan_in = out;
+        }
+        Ok(Self {
+            label_concat,
+            dense,
+            normalize: cfg.normalize_latents,
+            act: cfg.mapping_act,
+        })
+    }
+
+    /// w `[N, dlatent_size]` for z `[N, latent_size]` and labels `[N, label_size]`.
+    pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Result<Tensor<2>> {
+        let mut x = match (&self.label_concat, labels) {
+            (Some(w), Some(c)) => Tensor::cat(vec![z, c.matmul(w.clone())], 1),
+            (None, _) => z,
+            (Some(_), None) => {
+                return Err(Error::InvalidArgument(
+                    "this StyleGAN v1 network is conditional: give a class label".into(),
+                ))
+            }
+        };
+        if self.normalize {
+            x = pixel_norm_2d(x, 1e-8);
+        }
+        for d in &self.dense {
+            x = self.act.apply(d.forward(x));
+        }
+        Ok(x)
+    }
+
+    fn state_dict(&self, sd: &mut StateDict) {
+        if let Some(w) = &self.label_concat {
+            sd.add("G_mapping/LabelConcat/weight", w);
+        }
+        for d in &self.dense {
+            d.state_dict(sd);
+        }
+    }
+}
+
+/// `blur_filter`: a list of taps (default `[1, 2, 1]`) or None (no blur).
+fn blur_filter(k: &Kwargs) -> Result<Option<Vec<f64>>> {
+    match k.map.get("blur_filter") {
+        None => Ok(Some(vec![1.0, 2.0, 1.0])),
+        Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => {
+            let f: Option<Vec<f64>> = a.iter().map(|x| x.as_f64()).collect();
+            match f {
+                Some(f) if !f.is_empty() && f.len() <= 16 => Ok(Some(f)),
+                _ => Err(Error::Config(format!(
+                    "{}: blur_filter must be a list of 1 to 16 numbers",
+                    k.what
+                ))),
+            }
+        }
+        Some(_) => Err(Error::Config(format!(
+            "{}: blur_filter must be a list of numbers or None",
+            k.what
+        ))),
+    }
+}
+
+/// The blur as a filter for `upfirdn2d` (a true convolution): the taps reversed, so that it
+/// computes the official correlation (the same for the symmetric default).
+fn blur_kernel(f: &[f64], device: &burn::tensor::Device) -> Result<Filter> {
+    let rev: Vec<f64> = f.iter().rev().copied().collect();
+    Filter::from_taps_1d(&rev, device)
+}
+
+/// One synthesis layer's epilogue: noise, bias, activation, norms, style modulation.
+#[derive(Clone, Debug)]
+struct Epilogue {
+    noise_weight: Option<Tensor<1>>,
+    bias: Tensor<1>,
+    style: Option<Dense>,
+    scope: String,
+}
+
+impl Epilogue {
+    fn new(p: &mut Params, scope: &str, c: usize, cfg: &Sg1Config) -> Result<Self> {
+        let noise_weight = if cfg.use_noise {
+            Some(p.tensor(&format!("{scope}/Noise/weight"), [c], Init::Const(0.0))?)
+        } else {
+            None
+        };
+        let bias = p.tensor(&format!("{scope}/bias"), [c], Init::Const(0.0))?;
+        let style = if cfg.use_styles {
+            Some(Dense::new(
+                p,
+                &format!("{scope}/StyleMod"),
+                [cfg.dlatent_size, 2 * c],
+                Wscale::new(1.0, cfg.use_wscale),
+                true,
+            )?)
+        } else {
+            None
+        };
+        Ok(Self {
+            noise_weight,
+            bias,
+            style,
+            scope: scope.into(),
+        })
+    }
+
+    fn state_dict(&self, sd: &mut StateDict) {
+        if let Some(n) = &self.noise_weight {
+            sd.add(&format!("{}/Noise/weight", self.scope), n);
+        }
+        sd.add(&format!("{}/bias", self.scope), &self.bias);
+        if let Some(s) = &self.style {
+            s.state_dict(sd);
+        }
+    }
+}
+
+/// How the first 4×4 features are made.
+#[derive(Clone, Debug)]
+enum Start {
+    /// `4x4/Const/const [1, nf(1), 4, 4]`.
+    Const(Tensor<4>),
+    /// `4x4/Dense` from w₀ (gain √2/4), reshaped to `[N, nf(1), 4, 4]`.
+    Dense(Box<Dense>),
+}
+
+/// `G_synthesis`: ws `[N, num_layers, dlatent_size]` → image `[N, C, R, R]`.
+#[derive(Clone, Debug)]
+pub struct Sg1Synthesis {
+    pub cfg: Sg1Config,
+    start: Start,
+    /// Per layer: the conv (None for layer 0) and the epilogue.
+    convs: Vec<Option<Conv>>,
+    epilogues: Vec<Epilogue>,
+    /// `ToRGB_lod{L−res}` for res = 2..=L (index res − 2).
+    to_rgb: Vec<Conv>,
+    /// `noise{i} [1, 1, r, r]`.
+    pub noise: Vec<Tensor<4>>,
+    /// `G_synthesis/lod`.
+    pub lod: f64,
+    blur: Option<Filter>,
+}
+
+impl Sg1Synthesis {
+    fn new(p: &mut Params, cfg: &Sg1Config) -> Result<Self> {
+        let s = "G_synthesis";
+        let lod = super::tf1::scalar_var(p, &format!("{s}/lod"))?;
+        let mut noise = Vec::with_capacity(cfg.num_layers);
+        for i in 0..cfg.num_layers {
+            let r = 1usize << (i / 2 + 2);
+            noise.push(p.tensor(&format!("{s}/noise{i}"), [1, 1, r, r], Init::Randn(1.0))?);
+        }
+        let ws = Wscale::new(SQRT2, cfg.use_wscale);
+        let nf1 = cfg.nf(1);
+        let start = if cfg.const_input_layer {
+            Start::Const(p.tensor(
+                &format!("{s}/4x4/Const/const"),
+                [1, nf1, 4, 4],
+                Init::Const(1.0),
+            )?)
+        } else {
+            let d = Dense::new(
+                p,
+                &format!("{s}/4x4/Dense"),
+                [cfg.dlatent_size, nf1 * 16],
+                Wscale::new(SQRT2 / 4.0, cfg.use_wscale),
+                false,
+            )?;
+            Start::Dense(Box::new(d))
+        };
+        let first = if cfg.const_input_layer {
+            "Const"
+        } else {
+            "Dense"
+        };
+        let mut convs = vec![None];
+        let mut epilogues = vec![Epilogue::new(p, &format!("{s}/4x4/{first}"), nf1, cfg)?];
+        convs.push(Some(Conv::new(
+            p,
+            &format!("{s}/4x4/Conv"),
+            3,
+            [nf1, nf1],
+            ws,
+            ConvKind::Plain,
+        )?));
+        epilogues.push(Epilogue::new(p, &format!("{s}/4x4/Conv"), nf1, cfg)?);
+        let mut to_rgb = vec![to_rgb_layer(p, cfg, 2, nf1)?];
+        for res in 3..=cfg.log2 {
+            let (cin, cout) = (cfg.nf(res - 2), cfg.nf(res - 1));
+            let px = 1usize << res;
+            let scope = format!("{s}/{px}x{px}");
+            let kind = if cfg.fused_scale.at(px) {
+                ConvKind::FusedUp { out_in: false }
+            } else {
+                ConvKind::Plain
+            };
+            convs.push(Some(Conv::new(
+                p,
+                &format!("{scope}/Conv0_up"),
+                3,
+                [cin, cout],
+                ws,
+                kind,
+            )?));
+            epilogues.push(Epilogue::new(p, &format!("{scope}/Conv0_up"), cout, cfg)?);
+            convs.push(Some(Conv::new(
+                p,
+                &format!("{scope}/Conv1"),
+                3,
+                [cout, cout],
+                ws,
+                ConvKind::Plain,
+            )?));
+            epilogues.push(Epilogue::new(p, &format!("{scope}/Conv1"), cout, cfg)?);
+            to_rgb.push(to_rgb_layer(p, cfg, res, cout)?);
+        }
+        let blur = match &cfg.blur_filter {
+            Some(f) => Some(blur_kernel(f, p.device())?),
+            None => None,
+        };
+        Ok(Self {
+            cfg: cfg.clone(),
+            start,
+            convs,
+            epilogues,
+            to_rgb,
+            noise,
+            lod,
+            blur,
+        })
+    }
+
+    fn epilogue(&self, x: Tensor<4>, i: usize, ws: &Tensor<3>, noise: NoiseMode) -> Tensor<4> {
+        let e = &self.epilogues[i];
+        let [n, c, h, w] = x.dims();
+        let mut x = x;
+        if let Some(nw) = &e.noise_weight {
+            let device = x.device();
+            let map = match noise {
+                NoiseMode::Const => Some(self.noise[i].clone()),
+                NoiseMode::None => None,
+                NoiseMode::Random => Some(Tensor::<4>::random(
+                    [n, 1, h, w],
+                    Distribution::Normal(0.0, 1.0),
+                    &device,
+                )),
+                NoiseMode::Seeded(seed) => {
+                    let seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64;
+                    let mut rng =
+                        crate::rng::RandomState::from_array(&[seed as u32, (seed >> 32) as u32]);
+                    let v: Vec<f32> = rng.randn(n * h * w).into_iter().map(|v| v as f32).collect();
+                    Some(Tensor::from_data(TensorData::new(v, [n, 1, h, w]), &device))
+                }
+            };
+            if let Some(map) = map {
+                x = x + map * nw.clone().reshape([1, c, 1, 1]);
+            }
+        }
+        x = self.cfg.act.apply(add_channel_bias(x, e.bias.clone()));
+        if self.cfg.use_pixel_norm {
+            x = pixel_norm(x, 1e-8);
+        }
+        if self.cfg.use_instance_norm {
+            x = instance_norm(x);
+        }
+        if let Some(style) = &e.style {
+            let [nw_, _, d] = ws.dims();
+            let wi = ws.clone().narrow(1, i, 1).reshape([nw_, d]);
+            let s = style.forward(wi).reshape([n, 2, c, 1, 1]);
+            let scale = s
+                .clone()
+                .narrow(1, 0, 1)
+                .reshape([n, c, 1, 1])
+                .add_scalar(1.0);
+            let shift = s.narrow(1, 1, 1).reshape([n, c, 1, 1]);
+            x = x * scale + shift;
+        }
+        x
+    }
+
+    /// Layer `i`: its conv (with the upscale and blur of a `Conv0_up`) and epilogue.
+    fn layer(&self, x: Tensor<4>, i: usize, ws: &Tensor<3>, noise: NoiseMode) -> Tensor<4> {
+        let conv = self.convs[i].as_ref().expect("layers > 0 have a conv");
+        let x = if i >= 2 && i % 2 == 0 {
+            // Conv0_up: unfused = upscale then conv; then the blur.
+            let y = match conv.kind {
+                ConvKind::FusedUp { .. } => conv.forward(x),
+                _ => conv.forward(upscale2d(x, 2)),
+            };
+            match &self.blur {
+                Some(f) => blur2d(y, f),
+                None => y,
+            }
+        } else {
+            conv.forward(x)
+        };
+        self.epilogue(x, i, ws, noise)
+    }
+
+    fn rgb(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
+        let l = &self.to_rgb[res - 2];
+        l.add_bias(l.forward(x))
+    }
+
+    /// The image for ws `[N, num_layers, dlatent_size]` at level of detail `lod` (0 = full
+    /// resolution; the network's own `lod` variable is what the official code uses).
+    pub fn forward(&self, ws: &Tensor<3>, noise: NoiseMode, lod: f64) -> Result<Tensor<4>> {
+        let cfg = &self.cfg;
+        let [n, layers, d] = ws.dims();
+        if layers != cfg.num_layers || d != cfg.dlatent_size {
+            return Err(Error::InvalidArgument(format!(
+                "G_synthesis: ws [{n}, {layers}, {d}], expected [N, {}, {}]",
+                cfg.num_layers, cfg.dlatent_size
+            )));
+        }
+        let lod = check_lod("G_synthesis", lod, cfg.log2)?;
+        let x = match &self.start {
+            Start::Const(c) => c.clone().repeat_dim(0, n),
+            Start::Dense(dense) => {
+                let w0 = ws.clone().narrow(1, 0, 1).reshape([n, d]);
+                dense.forward(w0).reshape([n, cfg.nf(1), 4, 4])
+            }
+        };
+        let x = self.epilogue(x, 0, ws, noise);
+        let x = self.layer(x, 1, ws, noise);
+        Ok(self.grow(x, 3, cfg.log2 - 3, lod, ws, noise))
+    }
+
+    fn grow(
+        &self,
+        x: Tensor<4>,
+        res: usize,
+        level: usize,
+        lod: f64,
+        ws: &Tensor<3>,
+        noise: NoiseMode,
+    ) -> Tensor<4> {
+        let y = self.layer(x.clone(), 2 * res - 4, ws, noise);
+        let y = self.layer(y, 2 * res - 3, ws, noise);
+        let l = level as f64;
+        if level > 0 && lod < l {
+            return self.grow(y, res + 1, level - 1, lod, ws, noise);
+        }
+        if lod > l {
+            return blend_up(self.rgb(y, res), self.rgb(x, res - 1), lod - l, 1 << level);
+        }
+        upscale2d(self.rgb(y, res), 1 << level)
+    }
+
+    fn state_dict(&self, sd: &mut StateDict) {
+        let s = "G_synthesis";
+        super::tf1::add_scalar_var(sd, &format!("{s}/lod"), self.lod);
+        for (i, t) in self.noise.iter().enumerate() {
+            sd.add(&format!("{s}/noise{i}"), t);
+        }
+        match &self.start {
+            Start::Const(c) => sd.add(&format!("{s}/4x4/Const/const"), c),
+            Start::Dense(d) => d.state_dict(sd),
+        }
+        for (c, e) in self.convs.iter().zip(&self.epilogues) {
+            if let Some(c) = c {
+                sd.add(&format!("{}/weight", c.name), &c.weight);
+            }
+            e.state_dict(sd);
+        }
+        for l in &self.to_rgb {
+            l.state_dict(sd);
+        }
+    }
+}
+
+fn to_rgb_layer(p: &mut Params, cfg: &Sg1Config, res: usize, cin: usize) -> Result<Conv> {
+    Conv::new(
+        p,
+        &format!("G_synthesis/ToRGB_lod{}", cfg.log2 - res),
+        1,
+        [cin, cfg.num_channels],
+        Wscale::new(1.0, cfg.use_wscale),
+        ConvKind::Plain,
+    )
+}
+
+/// `G_style`: mapping + truncation + synthesis, with its own `lod` and `dlatent_avg`.
+#[derive(Clone, Debug)]
+pub struct Sg1Generator {
+    pub cfg: Sg1Config,
+    pub mapping: Sg1Mapping,
+    pub synthesis: Sg1Synthesis,
+    /// `dlatent_avg [dlatent_size]`: the running mean of w (truncation's centre).
+    pub dlatent_avg: Tensor<1>,
+    /// G's `lod`, which a full-G run assigns to the synthesis.
+    pub lod: f64,
+}
+
+impl Sg1Generator {
+    /// Build from `G_style`'s static kwargs and the tensors under their TF names.
+    pub fn new(p: &mut Params, kwargs: &Value) -> Result<Self> {
+        let cfg = Sg1Config::from_kwargs(kwargs)?;
+        let lod = super::tf1::scalar_var(p, "lod")?;
+        let dlatent_avg = p.tensor("dlatent_avg", [cfg.dlatent_size], Init::Const(0.0))?;
+        let mapping = Sg1Mapping::new(p, &cfg)?;
+        let synthesis = Sg1Synthesis::new(p, &cfg)?;
+        Ok(Self {
+            cfg,
+            mapping,
+            synthesis,
+            dlatent_avg,
+            lod,
+        })
+    }
+
+    /// The mapped w broadcast to every layer, `[N, num_layers, dlatent_size]` (no truncation).
+    pub fn mapping_ws(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Result<Tensor<3>> {
+        let [_, zd] = z.dims();
+        if zd != self.cfg.latent_size {
+            return Err(Error::InvalidArgument(format!(
+                "G_mapping: z has {zd} values, expected latent_size {}",
+                self.cfg.latent_size
+            )));
+        }
+        let w = self.mapping.forward(z, labels)?;
+        let [n, d] = w.dims();
+        Ok(w.reshape([n, 1, d]).repeat_dim(1, self.cfg.num_layers))
+    }
+
+    /// `G_style`'s truncation: layers `< cutoff` become `avg + (w − avg)·ψ`, the others
+    /// `avg + (w − avg)·1`; none at all when ψ = 1 or cutoff = 0.
+    pub fn truncate(&self, ws: Tensor<3>, psi: f64, cutoff: usize) -> Tensor<3> {
+        if psi == 1.0 || cutoff == 0 {
+            return ws;
+        }
+        let [_, layers, d] = ws.dims();
+        let coef: Vec<f32> = (0..layers)
+            .map(|i| if i < cutoff { psi as f32 } else { 1.0 })
+            .collect();
+        let coef = Tensor::<3>::from_data(TensorData::new(coef, [1, layers, 1]), &ws.device());
+        let avg = self.dlatent_avg.clone().reshape([1, 1, d]);
+        avg.clone() + (ws - avg) * coef
+    }
+
+    /// `Gs.run(z, labels, truncation_psi, truncation_cutoff)` with the given noise and lod.
+    pub fn forward(
+        &self,
+        z: Tensor<2>,
+        labels: Option<Tensor<2>>,
+        psi: f64,
+        cutoff: usize,
+        noise: NoiseMode,
+        lod: f64,
+    ) -> Result<Tensor<4>> {
+        let ws = self.truncate(self.mapping_ws(z, labels)?, psi, cutoff);
+        self.synthesis.forward(&ws, noise, lod)
+    }
+
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        super::tf1::add_scalar_var(sd, "lod", self.lod);
+        sd.add("dlatent_avg", &self.dlatent_avg);
+        self.mapping.state_dict(sd);
+        self.synthesis.state_dict(sd);
+    }
+}
+
+/// `D_basic`'s static kwargs (§15.5).
+#[derive(Clone, Debug)]
+pub struct Sg1DConfig {
+    pub resolution: usize,
+    pub log2: usize,
+    pub num_channels: usize,
+    pub label_size: usize,
+    pub channels: Channels,
+    pub act: Act,
+    pub use_wscale: bool,
+    pub mbstd_group_size: usize,
+    pub mbstd_num_features: usize,
+    pub fused_scale: FusedScale,
+    pub blur_filter: Option<Vec<f64>>,
+}
+
+impl Sg1DConfig {
+    pub fn from_kwargs(v: &Value) -> Result<Self> {
+        let k = Kwargs::new("D_basic", v)?;
+        k.check_float32()?;
+        k.check_structure()?;
+        let resolution = k.usize("resolution", 32, 1 << 20)?;
+        Ok(Self {
+            resolution,
+            log2: resolution_log2("D_basic", resolution)?,
+            num_channels: k.usize("num_channels", 1, 16)?,
+            label_size: k.usize("label_size", 0, 1 << 16)?,
+            channels: Channels::from_kwargs(&k)?,
+            act: Act::from_name(&k, "nonlinearity")?,
+            use_wscale: k.bool("use_wscale", true)?,
+            mbstd_group_size: k.usize("mbstd_group_size", 4, 1 << 16)?,
+            mbstd_num_features: k.usize("mbstd_num_features", 1, 1 << 10)?,
+            fused_scale: k.fused_scale(FusedScale::Auto)?,
+            blur_filter: blur_filter(&k)?,
+        })
+    }
+}
+
+/// `D_basic`: images `[N, C, R, R]` (and labels) → scores `[N, 1]`.
+#[derive(Clone, Debug)]
+pub struct Sg1Discriminator {
+    pub cfg: Sg1DConfig,
+    /// `FromRGB_lod{L−res}` for res = 2..=L (index res − 2; res 2 only matters at lod L−2).
+    from_rgb: Vec<Conv>,
+    /// Per res ≥ 3 (index res − 3): `Conv0`, `Conv1_down`.
+    blocks: Vec<(Conv, Conv)>,
+    conv4: Conv,
+    dense0: Dense,
+    dense1: Dense,
+    pub lod: f64,
+    blur: Option<Filter>,
+}
+
+impl Sg1Discriminator {
+    pub fn new(p: &mut Params, kwargs: &Value) -> Result<Self> {
+        let cfg = Sg1DConfig::from_kwargs(kwargs)?;
+        let ch = cfg.channels;
+        let ws = Wscale::new(SQRT2, cfg.use_wscale);
+        let lod = super::tf1::scalar_var(p, "lod")?;
+        let mut from_rgb = Vec::new();
+        for res in 2..=cfg.log2 {
+            from_rgb.push(Conv::new(
+                p,
+                &format!("FromRGB_lod{}", cfg.log2 - res),
+                1,
+                [cfg.num_channels, ch.nf(res - 1)],
+                ws,
+                ConvKind::Plain,
+            )?);
+        }
+        let mut blocks = Vec::new();
+        for res in 3..=cfg.log2 {
+            let px = 1usize << res;
+            let c0 = Conv::new(
+                p,
+                &format!("{px}x{px}/Conv0"),
+                3,
+                [ch.nf(res - 1), ch.nf(res - 1)],
+                ws,
+                ConvKind::Plain,
+            )?;
+            let c1 = Conv::new(
+                p,
+                &format!("{px}x{px}/Conv1_down"),
+                3,
+                [ch.nf(res - 1), ch.nf(res - 2)],
+                ws,
+                ConvKind::FusedDown,
+            )?;
+            blocks.push((c0, c1));
+        }
+        let extra = if cfg.mbstd_group_size > 1 {
+            cfg.mbstd_num_features
+        } else {
+            0
+        };
+        let conv4 = Conv::new(
+            p,
+            "4x4/Conv",
+            3,
+            [ch.nf(1) + extra, ch.nf(1)],
+            ws,
+            ConvKind::Plain,
+        )?;
+        let dense0 = Dense::new(p, "4x4/Dense0", [ch.nf(1) * 16, ch.nf(0)], ws, true)?;
+        let dense1 = Dense::new(
+            p,
+            "4x4/Dense1",
+            [ch.nf(0), cfg.label_size.max(1)],
+            Wscale::new(1.0, cfg.use_wscale),
+            true,
+        )?;
+        let blur = match &cfg.blur_filter {
+            Some(f) => Some(blur_kernel(f, p.device())?),
+            None => None,
+        };
+        Ok(Self {
+            cfg,
+            from_rgb,
+            blocks,
+            conv4,
+            dense0,
+            dense1,
+            lod,
+            blur,
+        })
+    }
+
+    fn fromrgb(&self, images: &Tensor<4>, res: usize, level: usize) -> Tensor<4> {
+        let l = &self.from_rgb[res - 2];
+        let x = downscale2d(images.clone(), 1 << level);
+        self.cfg.act.apply(l.add_bias(l.forward(x)))
+    }
+
+    fn down_block(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
+        let act = self.cfg.act;
+        let (c0, c1) = &self.blocks[res - 3];
+        let x = act.apply(c0.add_bias(c0.forward(x)));
+        let x = match &self.blur {
+            Some(f) => blur2d(x, f),
+            None => x,
+        };
+        // Fused or not, conv2d_downscale2d is the conv followed by the 2×2 mean.
+        act.apply(c1.add_bias(c1.forward(x)))
+    }
+
+    /// The 4×4 block: minibatch stddev, conv, two dense layers.
+    fn head(&self, x: Tensor<4>) -> Result<Tensor<2>> {
+        let act = self.cfg.act;
+        let x = if self.cfg.mbstd_group_size > 1 {
+            minibatch_stddev(x, self.cfg.mbstd_group_size, self.cfg.mbstd_num_features)?
+        } else {
+            x
+        };
+        let x = act.apply(self.conv4.add_bias(self.conv4.forward(x)));
+        let [n, c, h, w] = x.dims();
+        let x = act.apply(self.dense0.forward(x.reshape([n, c * h * w])));
+        Ok(self.dense1.forward(x))
+    }
+
+    /// The features entering the 4×4 block.
+    fn grow(&self, images: &Tensor<4>, res: usize, level: usize, lod: f64) -> Tensor<4> {
+        let l = level as f64;
+        let x = if level > 0 && lod < l {
+            self.grow(images, res + 1, level - 1, lod)
+        } else {
+            self.fromrgb(images, res, level)
+        };
+        if res == 2 {
+            return x;
+        }
+        let x = self.down_block(x, res);
+        if lod > l {
+            return tf_lerp(x, self.fromrgb(images, res - 1, level + 1), lod - l);
+        }
+        x
+    }
+
+    /// Scores `[N, 1]` for images `[N, C, R, R]` at level of detail `lod`; with labels
+    /// `[N, label_size]`, the label-selected output (`LabelSwitch`).
+    pub fn forward(
+        &self,
+        images: &Tensor<4>,
+        labels: Option<Tensor<2>>,
+        lod: f64,
+    ) -> Result<Tensor<2>> {
+        let cfg = &self.cfg;
+        let [n, c, h, w] = images.dims();
+        if c != cfg.num_channels || h != cfg.resolution || w != cfg.resolution {
+            return Err(Error::InvalidArgument(format!(
+                "D_basic: images [{n}, {c}, {h}, {w}], expected [N, {}, {r}, {r}]",
+                cfg.num_channels,
+                r = cfg.resolution
+            )));
+        }
+        let lod = check_lod("D_basic", lod, cfg.log2)?;
+        let out = self.head(self.grow(images, 2, cfg.log2 - 2, lod))?;
+        match (cfg.label_size, labels) {
+            (0, _) => Ok(out),
+            (_, Some(l)) => Ok((out * l).sum_dim(1)),
+            (_, None) => Err(Error::InvalidArgument(
+                "this StyleGAN v1 discriminator is conditional: give labels".into(),
+            )),
+        }
+    }
+
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        super::tf1::add_scalar_var(sd, "lod", self.lod);
+        for l in &self.from_rgb {
+            l.state_dict(sd);
+        }
+        for (c0, c1) in &self.blocks {
+            c0.state_dict(sd);
+            c1.state_dict(sd);
+        }
+        self.conv4.state_dict(sd);
+        self.dense0.state_dict(sd);
+        self.dense1.state_dict(sd);
+    }
+}

@@ -1,0 +1,292 @@
+//! Parity of StyleGAN v1 (`G_style`, `D_basic`) and PGGAN (`G_paper`, `D_paper`) with the
+//! official TensorFlow code on `../shared/fixtures/parity/{sg1_32,pggan_32}` (every case of
+//! `manifest_tf1.json`: z, w with ψ and cutoff, images with const/no noise at every listed
+//! `lod`, style mixing, D logits for single images and a batch of 4).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::tensor::{Tensor, TensorData};
+use common::*;
+use serde_json::Value;
+use stylegan::latent::z_from_seed;
+use stylegan::models::pggan::{PgganDiscriminator, PgganGenerator, G_CLASS};
+use stylegan::models::stylegan1::{Sg1Discriminator, Sg1Generator};
+use stylegan::models::NoiseMode;
+use stylegan::nn::Params;
+use stylegan::weights::RawTensor;
+
+fn manifest_tf1() -> Option<Value> {
+    let dir = fixture_dir("sg1_32")?;
+    let text = std::fs::read_to_string(dir.join("../manifest_tf1.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The tensors of a fixture file (official TF local names) and its static kwargs. The
+/// fixtures store the scalar `lod` as `[1]`; TF pickles (and our files) hold it as `[]`.
+fn read_tf_file(path: &Path) -> (BTreeMap<String, RawTensor>, Value) {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let mut shape = view.shape().to_vec();
+        if name.ends_with("lod") && shape == [1] {
+            shape.clear();
+        }
+        out.insert(name, RawTensor { shape, data });
+    }
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let kwargs = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("static_kwargs"))
+        .map(|s| serde_json::from_str(s).unwrap())
+        .unwrap_or(Value::Null);
+    (out, kwargs)
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn z_tensor(seeds: &[u32], dim: usize) -> Tensor<2> {
+    let v: Vec<f32> = seeds
+        .iter()
+        .flat_map(|&s| z_from_seed(s, dim))
+        .map(|v| v as f32)
+        .collect();
+    Tensor::from_data(
+        TensorData::new(v, [seeds.len(), dim]),
+        &stylegan::backend::cpu(),
+    )
+}
+
+fn image_tensor(arrays: &[stylegan::io::npy::Array]) -> Tensor<4> {
+    let s = &arrays[0].shape;
+    let v: Vec<f32> = arrays
+        .iter()
+        .flat_map(|a| a.data.iter().map(|&x| x as f32))
+        .collect();
+    Tensor::from_data(
+        TensorData::new(v, [arrays.len(), s[1], s[2], s[3]]),
+        &stylegan::backend::cpu(),
+    )
+}
+
+fn check(name: &str, got: &[f32], want: &stylegan::io::npy::Array, tol: &Value) -> f64 {
+    let max_abs = tol["max_abs"].as_f64().unwrap();
+    let rel = tol["rel"].as_f64().unwrap_or(0.0);
+    assert_eq!(got.len(), want.data.len(), "{name}: length");
+    let mut worst = 0f64;
+    for (g, w) in got.iter().zip(&want.data) {
+        let d = (*g as f64 - w).abs();
+        assert!(
+            d <= max_abs + rel * w.abs(),
+            "{name}: |{g} - {w}| = {d} above the tolerance {max_abs} (+{rel}·|ref|)"
+        );
+        worst = worst.max(d);
+    }
+    worst
+}
+
+fn seed(c: &Value, key: &str) -> u32 {
+    c[key].as_u64().unwrap() as u32
+}
+
+#[test]
+fn stylegan1_matches_official_tf() {
+    let Some(m) = manifest_tf1() else { return };
+    let Some(dir) = fixture_dir("sg1_32") else {
+        return;
+    };
+    let device = stylegan::backend::cpu();
+    let (gt, gk) = read_tf_file(&dir.join("Gs.safetensors"));
+    let mut p = Params::from_tensors("Gs.safetensors", gt, &device);
+    let g = Sg1Generator::new(&mut p, &gk).unwrap();
+    p.finish().unwrap();
+    let (dt, dk) = read_tf_file(&dir.join("D.safetensors"));
+    let mut p = Params::from_tensors("D.safetensors", dt, &device);
+    let d = Sg1Discriminator::new(&mut p, &dk).unwrap();
+    p.finish().unwrap();
+    let zd = g.cfg.latent_size;
+    let root = dir.join("..");
+    let mut counts = BTreeMap::<String, usize>::new();
+    let mut worst = BTreeMap::<String, f64>::new();
+    for c in m["configs"]["sg1_32"]["cases"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let kind = c["kind"].as_str().unwrap();
+        let want = npy(&root.join(c["ref"].as_str().unwrap()));
+        let tol = &c["tolerance"];
+        let psi = c["psi"].as_f64().unwrap_or(1.0);
+        let cutoff = c["truncation_cutoff"].as_u64().unwrap_or(8) as usize;
+        let lod = c["lod"].as_f64().unwrap_or(0.0);
+        let got: Vec<f32> = match kind {
+            "z" => {
+                let z = z_from_seed(seed(c, "seed"), zd);
+                assert_eq!(
+                    z.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{name}"
+                );
+                counts
+                    .entry(kind.into())
+                    .and_modify(|n| *n += 1)
+                    .or_insert(1);
+                continue;
+            }
+            "w" if c.get("col_styles").is_some() => to_vec(mixed_ws(&g, c)),
+            "w" => {
+                let ws = g
+                    .mapping_ws(z_tensor(&[seed(c, "seed")], zd), None)
+                    .unwrap();
+                to_vec(g.truncate(ws, psi, cutoff))
+            }
+            "image" => {
+                let noise: NoiseMode = c["noise_mode"].as_str().unwrap().parse().unwrap();
+                let img = g
+                    .forward(
+                        z_tensor(&[seed(c, "seed")], zd),
+                        None,
+                        psi,
+                        cutoff,
+                        noise,
+                        lod,
+                    )
+                    .unwrap();
+                assert_eq!(img.dims().to_vec(), want.shape, "{name}");
+                to_vec(img)
+            }
+            "mix_image" => {
+                let noise: NoiseMode = c["noise_mode"].as_str().unwrap().parse().unwrap();
+                to_vec(g.synthesis.forward(&mixed_ws(&g, c), noise, lod).unwrap())
+            }
+            "d_logits" => {
+                let inputs: Vec<String> = match c.get("inputs") {
+                    Some(v) => v
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s.as_str().unwrap().to_string())
+                        .collect(),
+                    None => vec![c["input"].as_str().unwrap().to_string()],
+                };
+                let imgs: Vec<_> = inputs
+                    .iter()
+                    .map(|i| npy(&dir.join(format!("{i}.npy"))))
+                    .collect();
+                to_vec(d.forward(&image_tensor(&imgs), None, lod).unwrap())
+            }
+            other => panic!("{name}: unknown case kind {other}"),
+        };
+        let w = check(name, &got, &want, tol);
+        counts
+            .entry(kind.into())
+            .and_modify(|n| *n += 1)
+            .or_insert(1);
+        let e = worst.entry(kind.into()).or_insert(0.0);
+        *e = e.max(w);
+    }
+    eprintln!("sg1_32 cases {counts:?}, worst |Δ| {worst:?}");
+    assert!(counts.values().sum::<usize>() >= 90, "{counts:?}");
+}
+
+/// §15.4 style mixing: the row seed's w with layers `col_styles` from the column seed.
+fn mixed_ws(g: &Sg1Generator, c: &Value) -> Tensor<3> {
+    let zd = g.cfg.latent_size;
+    let row = g
+        .mapping_ws(z_tensor(&[seed(c, "row_seed")], zd), None)
+        .unwrap();
+    let col = g
+        .mapping_ws(z_tensor(&[seed(c, "col_seed")], zd), None)
+        .unwrap();
+    let styles: Vec<usize> = c["col_styles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let layers = (0..g.cfg.num_layers)
+        .map(|i| {
+            let src = if styles.contains(&i) { &col } else { &row };
+            src.clone().narrow(1, i, 1)
+        })
+        .collect();
+    Tensor::cat(layers, 1)
+}
+
+#[test]
+fn pggan_matches_official_tf() {
+    let Some(m) = manifest_tf1() else { return };
+    let Some(dir) = fixture_dir("pggan_32") else {
+        return;
+    };
+    let device = stylegan::backend::cpu();
+    let (gt, gk) = read_tf_file(&dir.join("Gs.safetensors"));
+    let mut p = Params::from_tensors("Gs.safetensors", gt, &device);
+    let g = PgganGenerator::new(&mut p, &gk, G_CLASS).unwrap();
+    p.finish().unwrap();
+    let (dt, dk) = read_tf_file(&dir.join("D.safetensors"));
+    let mut p = Params::from_tensors("D.safetensors", dt, &device);
+    let d = PgganDiscriminator::new(&mut p, &dk).unwrap();
+    p.finish().unwrap();
+    let zd = g.cfg.latent_size;
+    assert_eq!(zd, 64, "latent_size defaults to nf(0)");
+    let root = dir.join("..");
+    let mut counts = BTreeMap::<String, usize>::new();
+    for c in m["configs"]["pggan_32"]["cases"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let kind = c["kind"].as_str().unwrap();
+        let want = npy(&root.join(c["ref"].as_str().unwrap()));
+        let lod = c["lod"].as_f64().unwrap_or(0.0);
+        let got: Vec<f32> = match kind {
+            "z" => {
+                let z = z_from_seed(seed(c, "seed"), zd);
+                assert_eq!(
+                    z.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    want.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{name}"
+                );
+                counts
+                    .entry(kind.into())
+                    .and_modify(|n| *n += 1)
+                    .or_insert(1);
+                continue;
+            }
+            "image" => to_vec(
+                g.forward(z_tensor(&[seed(c, "seed")], zd), None, lod)
+                    .unwrap(),
+            ),
+            "d_logits" => {
+                let inputs: Vec<String> = match c.get("inputs") {
+                    Some(v) => v
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s.as_str().unwrap().to_string())
+                        .collect(),
+                    None => vec![c["input"].as_str().unwrap().to_string()],
+                };
+                let imgs: Vec<_> = inputs
+                    .iter()
+                    .map(|i| npy(&dir.join(format!("{i}.npy"))))
+                    .collect();
+                to_vec(d.forward(&image_tensor(&imgs), lod).unwrap())
+            }
+            other => panic!("{name}: unknown case kind {other}"),
+        };
+        check(name, &got, &want, &c["tolerance"]);
+        counts
+            .entry(kind.into())
+            .and_modify(|n| *n += 1)
+            .or_insert(1);
+    }
+    eprintln!("pggan_32 cases {counts:?}");
+    assert!(counts.values().sum::<usize>() >= 40, "{counts:?}");
+}
