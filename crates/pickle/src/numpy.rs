@@ -116,6 +116,9 @@ pub fn array_within(v: &Value, budget: &Budget) -> Result<Array> {
     let (m, n) = v
         .object_class()
         .ok_or_else(|| Error::Structure("not a numpy array".into()))?;
+    if (m == "numpy._core.numeric" || m == "numpy.core.numeric") && n == "_frombuffer" {
+        return frombuffer(v, budget);
+    }
     if !is_multiarray(&m) || n != "_reconstruct" {
         return Err(Error::Structure(format!(
             "expected a numpy array, found {m}.{n}"
@@ -156,6 +159,56 @@ pub fn array_within(v: &Value, budget: &Budget) -> Result<Array> {
             ))
         }
     };
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::Structure(format!("numpy shape {shape:?} overflows")))?;
+    if Some(raw.len()) != numel.checked_mul(elem_size(&code)) {
+        return Err(Error::Structure(format!(
+            "numpy array of shape {shape:?} and dtype {code} has {} data bytes",
+            raw.len()
+        )));
+    }
+    let copies = if fortran && shape.len() > 1 { 2 } else { 1 };
+    budget.charge(numel as u64 * 8 * copies, || {
+        format!("a numpy array of shape {shape:?} ({code})")
+    })?;
+    let mut data = decode(&code, big, &raw)?;
+    if fortran && shape.len() > 1 {
+        data = fortran_to_c(&data, &shape);
+    }
+    Ok(Array {
+        shape,
+        data,
+        dtype: code,
+    })
+}
+
+/// numpy ≥ 2 with protocol 5: `_frombuffer(buffer, dtype, shape, order)` =
+/// `frombuffer(buffer, dtype).reshape(shape, order=order)`.
+fn frombuffer(v: &Value, budget: &Budget) -> Result<Array> {
+    let Value::Object(o) = v else { unreachable!() };
+    let o = o.borrow();
+    let raw = o
+        .args
+        .first()
+        .and_then(|b| b.as_bytes())
+        .ok_or_else(|| Error::Structure("numpy _frombuffer without a buffer".into()))?;
+    let (code, big) = o
+        .args
+        .get(1)
+        .and_then(dtype_of)
+        .ok_or_else(|| Error::Structure("numpy _frombuffer without a dtype".into()))?;
+    let shape: Vec<usize> = o
+        .args
+        .get(2)
+        .and_then(|s| s.as_seq())
+        .ok_or_else(|| Error::Structure("numpy _frombuffer without a shape".into()))?
+        .iter()
+        .map(|d| d.as_int().and_then(|d| usize::try_from(d).ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::Structure("numpy shape holds a non-integer".into()))?;
+    let fortran = o.args.get(3).and_then(|s| s.as_str()) == Some("F");
     let numel = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))

@@ -55,6 +55,17 @@ impl NetworkEntry {
             .unwrap_or(&self.class_name)
     }
 
+    /// The role of this network, `Generator` or `Discriminator`, whatever the family's class
+    /// name (`G_style`, `G_paper`, `D_basic`, `D_paper` for the TF1 families); otherwise the
+    /// short class name.
+    pub fn role(&self) -> &str {
+        match self.short_class() {
+            "G_style" | "G_paper" => "Generator",
+            "D_basic" | "D_paper" => "Discriminator",
+            other => other,
+        }
+    }
+
     pub fn num_params(&self) -> usize {
         self.tensors.values().map(|t| t.data.len()).sum()
     }

@@ -12,11 +12,11 @@ use burn::tensor::{Tensor, TensorData};
 use common::*;
 use serde_json::Value;
 use stylegan::latent::z_from_seed;
-use stylegan::models::pggan::{PgganDiscriminator, PgganGenerator, G_CLASS};
-use stylegan::models::stylegan1::{Sg1Discriminator, Sg1Generator};
-use stylegan::models::NoiseMode;
+use stylegan::models::pggan::{self, PgganDiscriminator};
+use stylegan::models::stylegan1::{self, Sg1Discriminator};
+use stylegan::models::{Family, Generator, NoiseMode};
 use stylegan::nn::Params;
-use stylegan::weights::RawTensor;
+use stylegan::weights::{NetworkEntry, RawTensor};
 
 fn manifest_tf1() -> Option<Value> {
     let dir = fixture_dir("sg1_32")?;
@@ -107,15 +107,13 @@ fn stylegan1_matches_official_tf() {
         return;
     };
     let device = stylegan::backend::cpu();
-    let (gt, gk) = read_tf_file(&dir.join("Gs.safetensors"));
-    let mut p = Params::from_tensors("Gs.safetensors", gt, &device);
-    let g = Sg1Generator::new(&mut p, &gk).unwrap();
-    p.finish().unwrap();
+    let g = load_g(&dir, stylegan1::G_CLASS);
+    assert_eq!((g.family(), g.num_ws()), (Family::StyleGan1, 8));
     let (dt, dk) = read_tf_file(&dir.join("D.safetensors"));
     let mut p = Params::from_tensors("D.safetensors", dt, &device);
     let d = Sg1Discriminator::new(&mut p, &dk).unwrap();
     p.finish().unwrap();
-    let zd = g.cfg.latent_size;
+    let zd = g.config.z_dim;
     let root = dir.join("..");
     let mut counts = BTreeMap::<String, usize>::new();
     let mut worst = BTreeMap::<String, f64>::new();
@@ -143,29 +141,25 @@ fn stylegan1_matches_official_tf() {
             }
             "w" if c.get("col_styles").is_some() => to_vec(mixed_ws(&g, c)),
             "w" => {
-                let ws = g
-                    .mapping_ws(z_tensor(&[seed(c, "seed")], zd), None)
-                    .unwrap();
-                to_vec(g.truncate(ws, psi, cutoff))
+                let z = z_tensor(&[seed(c, "seed")], zd);
+                to_vec(g.mapping_ws(z, None, psi, Some(cutoff)).unwrap())
             }
             "image" => {
                 let noise: NoiseMode = c["noise_mode"].as_str().unwrap().parse().unwrap();
-                let img = g
-                    .forward(
-                        z_tensor(&[seed(c, "seed")], zd),
-                        None,
-                        psi,
-                        cutoff,
-                        noise,
-                        lod,
-                    )
-                    .unwrap();
+                let mut g = g.clone();
+                g.set_lod(lod).unwrap();
+                // Left out, the cutoff is G_style's 8.
+                let cut = (cutoff != 8).then_some(cutoff);
+                let z = z_tensor(&[seed(c, "seed")], zd);
+                let img = g.generate(z, None, psi, cut, noise).unwrap();
                 assert_eq!(img.dims().to_vec(), want.shape, "{name}");
                 to_vec(img)
             }
             "mix_image" => {
                 let noise: NoiseMode = c["noise_mode"].as_str().unwrap().parse().unwrap();
-                to_vec(g.synthesis.forward(&mixed_ws(&g, c), noise, lod).unwrap())
+                let mut g = g.clone();
+                g.set_lod(lod).unwrap();
+                to_vec(g.synthesis.forward(&mixed_ws(&g, c), noise).unwrap())
             }
             "d_logits" => {
                 let inputs: Vec<String> = match c.get("inputs") {
@@ -197,22 +191,30 @@ fn stylegan1_matches_official_tf() {
     assert!(counts.values().sum::<usize>() >= 90, "{counts:?}");
 }
 
+/// The generator of a fixture folder through the family API (`Generator::from_entry`).
+fn load_g(dir: &Path, class: &str) -> Generator {
+    let (tensors, init_kwargs) = read_tf_file(&dir.join("Gs.safetensors"));
+    let entry = NetworkEntry {
+        class_name: class.into(),
+        init_kwargs,
+        tensors,
+    };
+    Generator::from_entry("Gs.safetensors", &entry, &stylegan::backend::cpu()).unwrap()
+}
+
 /// §15.4 style mixing: the row seed's w with layers `col_styles` from the column seed.
-fn mixed_ws(g: &Sg1Generator, c: &Value) -> Tensor<3> {
-    let zd = g.cfg.latent_size;
-    let row = g
-        .mapping_ws(z_tensor(&[seed(c, "row_seed")], zd), None)
-        .unwrap();
-    let col = g
-        .mapping_ws(z_tensor(&[seed(c, "col_seed")], zd), None)
-        .unwrap();
+fn mixed_ws(g: &Generator, c: &Value) -> Tensor<3> {
+    let zd = g.config.z_dim;
+    let row = g.mapping_ws(z_tensor(&[seed(c, "row_seed")], zd), None, 1.0, None);
+    let col = g.mapping_ws(z_tensor(&[seed(c, "col_seed")], zd), None, 1.0, None);
+    let (row, col) = (row.unwrap(), col.unwrap());
     let styles: Vec<usize> = c["col_styles"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_u64().unwrap() as usize)
         .collect();
-    let layers = (0..g.cfg.num_layers)
+    let layers = (0..g.num_ws())
         .map(|i| {
             let src = if styles.contains(&i) { &col } else { &row };
             src.clone().narrow(1, i, 1)
@@ -228,15 +230,13 @@ fn pggan_matches_official_tf() {
         return;
     };
     let device = stylegan::backend::cpu();
-    let (gt, gk) = read_tf_file(&dir.join("Gs.safetensors"));
-    let mut p = Params::from_tensors("Gs.safetensors", gt, &device);
-    let g = PgganGenerator::new(&mut p, &gk, G_CLASS).unwrap();
-    p.finish().unwrap();
+    let g = load_g(&dir, pggan::G_CLASS);
+    assert_eq!((g.family(), g.num_ws()), (Family::Pggan, 1));
     let (dt, dk) = read_tf_file(&dir.join("D.safetensors"));
     let mut p = Params::from_tensors("D.safetensors", dt, &device);
     let d = PgganDiscriminator::new(&mut p, &dk).unwrap();
     p.finish().unwrap();
-    let zd = g.cfg.latent_size;
+    let zd = g.config.z_dim;
     assert_eq!(zd, 64, "latent_size defaults to nf(0)");
     let root = dir.join("..");
     let mut counts = BTreeMap::<String, usize>::new();
@@ -259,10 +259,12 @@ fn pggan_matches_official_tf() {
                     .or_insert(1);
                 continue;
             }
-            "image" => to_vec(
-                g.forward(z_tensor(&[seed(c, "seed")], zd), None, lod)
-                    .unwrap(),
-            ),
+            "image" => {
+                let mut g = g.clone();
+                g.set_lod(lod).unwrap();
+                let z = z_tensor(&[seed(c, "seed")], zd);
+                to_vec(g.generate(z, None, 1.0, None, NoiseMode::Const).unwrap())
+            }
             "d_logits" => {
                 let inputs: Vec<String> = match c.get("inputs") {
                     Some(v) => v

@@ -60,6 +60,9 @@ pub fn run(a: Args) -> Result<()> {
         match entry.short_class() {
             "Generator" => drop(Generator::from_entry(&file, entry, &device)?),
             "Discriminator" => drop(Discriminator::from_entry(&file, entry, &device)?),
+            "G_style" | "G_paper" | "D_basic" | "D_paper" => {
+                stylegan::convert::tf1::validate(&file, entry)?
+            }
             other => bail!("{file}: network '{name}' has unsupported class {other}"),
         }
         nets.push((name.as_str(), entry));

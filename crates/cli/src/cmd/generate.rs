@@ -27,6 +27,11 @@ pub struct Args {
     /// Class label for conditional networks.
     #[arg(long)]
     class: Option<usize>,
+    /// Level of detail of a progressive network (StyleGAN v1, PGGAN): 0 = full resolution,
+    /// k = the 2^-k-size level upscaled, fractions blend two levels as during a fade-in.
+    /// Default: the network's own `lod` variable.
+    #[arg(long, allow_negative_numbers = true)]
+    lod: Option<f64>,
     /// Images per forward pass.
     #[arg(long, default_value_t = 4)]
     batch: usize,
@@ -69,6 +74,16 @@ pub fn run(a: Args) -> Result<()> {
     let device = a.net.device()?;
     let mut g = Generator::load(&a.net.path()?, &device)?;
     a.transform.apply(&mut g)?;
+    if let Some(lod) = a.lod {
+        g.set_lod(lod).context("--lod")?;
+    }
+    // PGGAN's own tools round to nearest (ties to even) after +127.5; the others truncate
+    // after +128 (FORMATS.md §10, §14.4).
+    let quantize = if g.family() == stylegan::models::Family::Pggan {
+        stylegan::io::image::quantize_pggan
+    } else {
+        stylegan::io::image::quantize
+    };
     if let Some(k) = a.trunc_cutoff {
         if k == 0 || k > g.num_ws() {
             bail!(
@@ -109,7 +124,7 @@ pub fn run(a: Args) -> Result<()> {
         let per = c * r * r;
         for (i, &seed) in chunk.iter().enumerate() {
             let chw = &pixels[i * per..(i + 1) * per];
-            let im = Image8::from_chw(chw, c, r, r);
+            let im = Image8::from_chw_with(chw, c, r, r, quantize);
             im.save_png(&a.outdir.join(format!("seed{seed:04}.png")))?;
             if a.raw {
                 npy::write_f32(

@@ -24,7 +24,7 @@ pub fn run(a: Args) -> Result<()> {
         println!("\n[{name}] {}", entry.class_name);
         println!("  init_kwargs: {}", entry.init_kwargs);
         match entry.short_class() {
-            "Generator" => {
+            "Generator" | "G_style" | "G_paper" => {
                 let g = Generator::from_entry(&file, entry, &device)?;
                 let count = |p: &str| {
                     entry
@@ -78,16 +78,50 @@ pub fn run(a: Args) -> Result<()> {
                             );
                         }
                     }
+                    SynthesisConfig::StyleGan1(s) => println!(
+                        "  family: StyleGAN v1 (TensorFlow G_style), channels {:?}, mapping \
+                         layers: {}, lr multiplier {}, truncation default: psi {} cutoff {}, \
+                         lod: {}",
+                        (2..=s.log2).map(|r| s.channels.nf(r - 1)).collect::<Vec<_>>(),
+                        s.mapping_layers,
+                        s.mapping_lrmul,
+                        stylegan::models::stylegan1::DEFAULT_PSI,
+                        stylegan::models::stylegan1::DEFAULT_CUTOFF,
+                        g.synthesis.lod()
+                    ),
+                    SynthesisConfig::Pggan(s) => println!(
+                        "  family: PGGAN (TensorFlow G_paper{}), channels {:?}, no mapping \
+                         network (z is the input), lod: {}",
+                        if s.up_weight_out_in { "" } else { ", NVlabs/stylegan port" },
+                        (2..=s.log2).map(|r| s.channels.nf(r - 1)).collect::<Vec<_>>(),
+                        g.synthesis.lod()
+                    ),
                 }
+                let (m, syn) = match &cfg.synthesis {
+                    SynthesisConfig::StyleGan1(_) => ("G_mapping/", "G_synthesis/"),
+                    SynthesisConfig::Pggan(_) => ("(none)", ""),
+                    _ => ("mapping.", "synthesis."),
+                };
                 println!(
                     "  parameters: mapping {}, synthesis {}, total {}",
-                    count("mapping."),
-                    count("synthesis."),
+                    count(m),
+                    count(syn),
                     entry.num_params()
                 );
                 println!(
                     "  FLOPs per image: {:.2} GFLOP",
                     g.flops_per_image() as f64 / 1e9
+                );
+            }
+            "D_basic" | "D_paper" => {
+                println!(
+                    "  {} discriminator (TensorFlow), parameters: {}",
+                    if entry.short_class() == "D_basic" {
+                        "StyleGAN v1"
+                    } else {
+                        "PGGAN"
+                    },
+                    entry.num_params()
                 );
             }
             "Discriminator" => {

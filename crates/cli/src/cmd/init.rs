@@ -43,6 +43,16 @@ fn check_size(g: &GeneratorConfig, config: &std::path::Path) -> Result<()> {
             let k = (s.conv_kernel * s.conv_kernel) as u64;
             params = params.saturating_add(sq(c).saturating_mul(k));
         }
+        SynthesisConfig::StyleGan1(s) => {
+            for r in 2..=s.log2 {
+                params = params.saturating_add(sq(s.channels.nf(r - 1)).saturating_mul(18));
+            }
+        }
+        SynthesisConfig::Pggan(s) => {
+            for r in 2..=s.log2 {
+                params = params.saturating_add(sq(s.channels.nf(r - 1)).saturating_mul(18));
+            }
+        }
     }
     let need = params.saturating_mul(4 * 2);
     if let Some(avail) = stylegan::train::available_memory() {

@@ -9,6 +9,7 @@
 pub mod pickle;
 pub mod rosinality;
 pub mod tf;
+pub mod tf1;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

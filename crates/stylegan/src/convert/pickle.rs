@@ -81,7 +81,10 @@ fn from_pickle(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     // Everything materialised from the pickle shares one budget sized from the file.
     let budget = Budget::for_input(bytes.len());
     if let Some(items) = top.as_seq() {
-        if items.iter().any(super::tf::is_network) {
+        if items
+            .iter()
+            .any(|v| super::tf::is_network(v) || super::tf1::is_tfutil_network(v))
+        {
             let networks = super::tf::convert(&items, &budget)
                 .map_err(|e| bad(format!("TensorFlow pickle: {e}")))?;
             let extra_metadata = source_metadata("official TensorFlow pickle", path);

@@ -155,13 +155,11 @@ pub fn convert(nets: &[Value], budget: &Budget) -> Result<BTreeMap<String, Netwo
         )));
     }
     let (version, func) = describe(&nets[2]);
-    if version < 4 || func == "G_style" || func == "G_paper" {
-        let what = if func == "G_paper" {
-            "PGGAN"
-        } else {
-            "StyleGAN (v1)"
-        };
-        return Err(Error::Config(format!("this is a {what} TensorFlow pickle (build function '{func}', version {version}): not supported yet, only StyleGAN2 TF pickles are")));
+    if super::tf1::is_tfutil_network(&nets[2]) || super::tf1::tf1_function(&nets[2]).is_some() {
+        return super::tf1::convert(nets, budget);
+    }
+    if version < 4 {
+        return Err(Error::Config(format!("a TensorFlow pickle with build function '{func}' and state version {version}: neither StyleGAN2 (version 4) nor StyleGAN v1 / PGGAN")));
     }
     let device = crate::backend::cpu();
     let mut out = BTreeMap::new();

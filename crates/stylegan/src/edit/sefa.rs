@@ -29,6 +29,12 @@ fn conv_affines(g: &Generator) -> Result<Vec<&burn::tensor::Tensor<2>>> {
             .filter(|l| !l.design.is_torgb)
             .map(|l| &l.affine.weight)
             .collect(),
+        other => {
+            return Err(crate::models::generator::not_in_family(
+                other.family(),
+                "SeFa (on the StyleGAN2/3 modulation affines)",
+            ))
+        }
     })
 }
 

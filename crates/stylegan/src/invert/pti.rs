@@ -176,7 +176,7 @@ pub fn pivotal_tuning(
                 .map(|v| v as f32)
                 .collect();
             let z = Tensor::from_data(TensorData::new(z, [1, g.config.z_dim]), &device);
-            let w_avg = g.mapping.w_avg.clone().ok_or_else(|| {
+            let w_avg = g.mapping.w_avg().cloned().ok_or_else(|| {
                 Error::InvalidArgument("locality regularisation needs w_avg".into())
             })?;
             let w_z = g.map(z, g.label(None, 1)?)?;

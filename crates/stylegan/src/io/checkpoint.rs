@@ -244,7 +244,7 @@ impl Checkpoint {
     pub(crate) fn pick(&self, order: &[&str], class: &str) -> Result<(&str, &NetworkEntry)> {
         for p in order {
             if let Some((k, e)) = self.networks.get_key_value(*p) {
-                if e.short_class() == class {
+                if e.role() == class {
                     return Ok((k.as_str(), e));
                 }
             }

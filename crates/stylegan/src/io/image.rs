@@ -11,6 +11,13 @@ pub fn quantize(x: f32) -> u8 {
     v.clamp(0.0, 255.0) as u8
 }
 
+/// PGGAN's quantisation (`util_scripts.generate_fake_images`, FORMATS.md §14.4):
+/// `round(x·127.5 + 127.5)` with ties to even (TF's `round`), clamped to [0, 255].
+pub fn quantize_pggan(x: f32) -> u8 {
+    let v = x * 127.5f32 + 127.5f32;
+    v.round_ties_even().clamp(0.0, 255.0) as u8
+}
+
 /// The most pixels one picture the library makes may hold (images, grids, enlargements,
 /// widened feature maps): 2^28, a 16384 × 16384 image. Larger requests are refused up front
 /// instead of ending in an allocation failure.
@@ -53,6 +60,17 @@ pub struct Image8 {
 impl Image8 {
     /// Quantise one CHW float image in [-1, 1].
     pub fn from_chw(chw: &[f32], channels: usize, height: usize, width: usize) -> Self {
+        Self::from_chw_with(chw, channels, height, width, quantize)
+    }
+
+    /// [`Self::from_chw`] with another quantisation (e.g. [`quantize_pggan`]).
+    pub fn from_chw_with(
+        chw: &[f32],
+        channels: usize,
+        height: usize,
+        width: usize,
+        quantize: fn(f32) -> u8,
+    ) -> Self {
         let mut pixels = vec![0u8; channels * height * width];
         for c in 0..channels {
             for y in 0..height {

@@ -225,15 +225,7 @@ impl Latent {
                 "truncation acts on w / wplus, not on StyleSpace latents".into(),
             ));
         }
-        let w_avg = g.mapping.w_avg.as_ref().ok_or_else(|| {
-            Error::InvalidArgument("truncation needs w_avg, which this network lacks".into())
-        })?;
-        Ok(Self::WPlus(super::truncate(
-            self.wplus(g)?,
-            w_avg,
-            psi,
-            cutoff,
-        )?))
+        Ok(Self::WPlus(g.truncate(self.wplus(g)?, psi, cutoff)?))
     }
 
     /// The images `[N, C, R, R]` in nominal [-1, 1].

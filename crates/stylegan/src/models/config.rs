@@ -8,6 +8,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
+use crate::models::pggan::PgganConfig;
+use crate::models::stylegan1::Sg1Config;
 use crate::models::stylegan3::Sg3Config;
 use crate::ops::Activation;
 
@@ -130,6 +132,10 @@ impl MappingConfig {
 pub enum Family {
     StyleGan2,
     StyleGan3,
+    /// StyleGAN v1 (NVlabs/stylegan, TensorFlow).
+    StyleGan1,
+    /// PGGAN (progressive growing of GANs, TensorFlow).
+    Pggan,
 }
 
 impl Family {
@@ -137,6 +143,8 @@ impl Family {
         match self {
             Self::StyleGan2 => "StyleGAN2",
             Self::StyleGan3 => "StyleGAN3",
+            Self::StyleGan1 => "StyleGAN v1",
+            Self::Pggan => "PGGAN",
         }
     }
 }
@@ -175,6 +183,10 @@ pub struct GeneratorConfig {
 pub enum SynthesisConfig {
     StyleGan2(Sg2Config),
     StyleGan3(Sg3Config),
+    /// `G_style`'s static kwargs (its mapping's too).
+    StyleGan1(Box<Sg1Config>),
+    /// `G_paper`'s static kwargs.
+    Pggan(Box<PgganConfig>),
 }
 
 /// The StyleGAN2 synthesis keywords (`SynthesisNetwork` / `SynthesisBlock` / layers).
@@ -272,6 +284,9 @@ impl Sg2Config {
 impl GeneratorConfig {
     /// Parse a Generator's `init_kwargs` for the given official class name.
     pub fn from_init_kwargs(class_name: &str, kwargs: &Value) -> Result<Self> {
+        if let Some(cfg) = Self::from_tf1(class_name, kwargs)? {
+            return Ok(cfg);
+        }
         let flavor = Flavor::from_class_name(class_name, "Generator")?;
         let mut cfg = Self {
             z_dim: 0,
@@ -322,6 +337,7 @@ impl GeneratorConfig {
                     let known = match &mut cfg.synthesis {
                         SynthesisConfig::StyleGan2(s) => s.set(k, v)?,
                         SynthesisConfig::StyleGan3(s) => s.set(k, v)?,
+                        SynthesisConfig::StyleGan1(_) | SynthesisConfig::Pggan(_) => false,
                     };
                     if !known {
                         return Err(unknown(k));
@@ -337,6 +353,56 @@ impl GeneratorConfig {
         }
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// StyleGAN v1 and PGGAN generators: their static kwargs under the TF build function's
+    /// class name (`training.networks_stylegan.G_style`, `networks.G_paper`,
+    /// `training.networks_progan.G_paper`); `None` for other class names.
+    fn from_tf1(class_name: &str, kwargs: &Value) -> Result<Option<Self>> {
+        use crate::models::{pggan, stylegan1};
+        if class_name == stylegan1::G_CLASS {
+            let s = Sg1Config::from_kwargs(kwargs)?;
+            return Ok(Some(Self {
+                z_dim: s.latent_size,
+                c_dim: s.label_size,
+                w_dim: s.dlatent_size,
+                img_resolution: s.resolution,
+                img_channels: s.num_channels,
+                mapping: MappingConfig {
+                    num_layers: s.mapping_layers,
+                    embed_features: (s.label_size > 0).then_some(s.latent_size),
+                    layer_features: Some(s.mapping_fmaps),
+                    activation: match s.mapping_act {
+                        crate::models::tf1::Act::Lrelu => Activation::Lrelu,
+                        crate::models::tf1::Act::Relu => Activation::Relu,
+                    },
+                    lr_multiplier: s.mapping_lrmul,
+                    w_avg_beta: Some(0.995),
+                },
+                synthesis: SynthesisConfig::StyleGan1(Box::new(s)),
+            }));
+        }
+        if class_name == pggan::G_CLASS || class_name == pggan::G_CLASS_PORT {
+            let s = PgganConfig::from_kwargs(kwargs, class_name)?;
+            return Ok(Some(Self {
+                z_dim: s.latent_size,
+                c_dim: s.label_size,
+                // PGGAN has no W: its "w" is the network's input, z and the label.
+                w_dim: s.latent_size + s.label_size,
+                img_resolution: s.resolution,
+                img_channels: s.num_channels,
+                mapping: MappingConfig {
+                    num_layers: 0,
+                    embed_features: None,
+                    layer_features: None,
+                    activation: Activation::Linear,
+                    lr_multiplier: 1.0,
+                    w_avg_beta: None,
+                },
+                synthesis: SynthesisConfig::Pggan(Box::new(s)),
+            }));
+        }
+        Ok(None)
     }
 
     fn validate(&self) -> Result<()> {
@@ -359,6 +425,8 @@ impl GeneratorConfig {
                 }
                 s.validate(self.img_resolution)
             }
+            // Checked when their static kwargs were read.
+            SynthesisConfig::StyleGan1(_) | SynthesisConfig::Pggan(_) => Ok(()),
         }
     }
 
@@ -367,6 +435,8 @@ impl GeneratorConfig {
         match self.synthesis {
             SynthesisConfig::StyleGan2(_) => Family::StyleGan2,
             SynthesisConfig::StyleGan3(_) => Family::StyleGan3,
+            SynthesisConfig::StyleGan1(_) => Family::StyleGan1,
+            SynthesisConfig::Pggan(_) => Family::Pggan,
         }
     }
 
@@ -398,6 +468,10 @@ impl GeneratorConfig {
             }
             // The input, num_layers layers and ToRGB.
             SynthesisConfig::StyleGan3(s) => s.num_layers + 2,
+            // One style per layer.
+            SynthesisConfig::StyleGan1(s) => s.num_layers,
+            // The input vector.
+            SynthesisConfig::Pggan(_) => 1,
         }
     }
 
@@ -438,6 +512,9 @@ impl GeneratorConfig {
                 );
                 s.write_json(m);
             }
+            // TF1 networks keep their static kwargs.
+            SynthesisConfig::StyleGan1(s) => return s.kwargs.clone(),
+            SynthesisConfig::Pggan(s) => return s.kwargs.clone(),
         }
         Value::Object(m.clone())
     }

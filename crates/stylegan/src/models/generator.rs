@@ -15,6 +15,8 @@ use serde_json::Value;
 use super::config::Family;
 use super::config::{GeneratorConfig, SynthesisConfig};
 use super::mapping::MappingNetwork;
+use super::pggan::PgganGenerator;
+use super::stylegan1::{Sg1Mapping, Sg1Synthesis};
 use super::stylegan3;
 use super::synthesis::{BlockStyles, Features, NoiseMode, SynthesisNetwork};
 use crate::error::{Error, Result};
@@ -33,9 +35,84 @@ pub struct Generator {
     pub class_name: String,
     /// The constructor arguments as found in the checkpoint (kept verbatim on re-save).
     pub init_kwargs: Value,
-    pub mapping: MappingNetwork,
+    pub mapping: Mapping,
     pub synthesis: Synthesis,
     device: Device,
+}
+
+/// The mapping network of each family: z, c → w.
+#[derive(Clone, Debug)]
+pub enum Mapping {
+    /// StyleGAN2 and StyleGAN3 (`MappingNetwork`, with `w_avg`).
+    StyleGan(MappingNetwork),
+    /// StyleGAN v1 `G_mapping`, with `G_style`'s `dlatent_avg` and `lod`.
+    StyleGan1(Box<Sg1Mapping>),
+    /// PGGAN has no mapping network: its "w" is its input, z followed by the label.
+    Pggan,
+}
+
+impl Mapping {
+    /// w `[N, w_dim]` from z `[N, z_dim]` and the one-hot label.
+    pub fn forward(&self, z: Tensor<2>, c: Option<Tensor<2>>) -> Result<Tensor<2>> {
+        match self {
+            Self::StyleGan(m) => m.forward(Some(z), c),
+            Self::StyleGan1(m) => m.forward(z, c),
+            Self::Pggan => Ok(match c {
+                Some(c) => Tensor::cat(vec![z, c], 1),
+                None => z,
+            }),
+        }
+    }
+
+    /// The running mean of w (truncation's centre): `w_avg` / `dlatent_avg`.
+    pub fn w_avg(&self) -> Option<&Tensor<1>> {
+        match self {
+            Self::StyleGan(m) => m.w_avg.as_ref(),
+            Self::StyleGan1(m) => Some(&m.dlatent_avg),
+            Self::Pggan => None,
+        }
+    }
+
+    /// The StyleGAN2/3 mapping network, or an error naming `what`.
+    pub fn sg(&self, what: &str) -> Result<&MappingNetwork> {
+        match self {
+            Self::StyleGan(m) => Ok(m),
+            Self::StyleGan1(_) => Err(not_in_family(Family::StyleGan1, what)),
+            Self::Pggan => Err(not_in_family(Family::Pggan, what)),
+        }
+    }
+
+    pub fn sg_mut(&mut self, what: &str) -> Result<&mut MappingNetwork> {
+        match self {
+            Self::StyleGan(m) => Ok(m),
+            Self::StyleGan1(_) => Err(not_in_family(Family::StyleGan1, what)),
+            Self::Pggan => Err(not_in_family(Family::Pggan, what)),
+        }
+    }
+
+    /// The dense layers' `[out, in]` sizes (for FLOP counts).
+    fn layer_sizes(&self) -> Vec<(usize, usize)> {
+        match self {
+            Self::StyleGan(m) => m
+                .fcs
+                .iter()
+                .chain(m.embed.iter())
+                .map(|l| {
+                    let [o, i] = l.weight.dims();
+                    (o, i)
+                })
+                .collect(),
+            Self::StyleGan1(m) => m
+                .dense
+                .iter()
+                .map(|d| {
+                    let [i, o] = d.weight.dims();
+                    (o, i)
+                })
+                .collect(),
+            Self::Pggan => vec![],
+        }
+    }
 }
 
 /// The synthesis network of each family.
@@ -43,6 +120,10 @@ pub struct Generator {
 pub enum Synthesis {
     StyleGan2(SynthesisNetwork),
     StyleGan3(stylegan3::SynthesisNetwork),
+    /// StyleGAN v1 `G_synthesis`.
+    StyleGan1(Box<Sg1Synthesis>),
+    /// PGGAN `G_paper` (the whole generator: it has no mapping); its ws are `[N, 1, z + c]`.
+    Pggan(Box<PgganGenerator>),
 }
 
 /// The error for a concept a family does not have.
@@ -58,6 +139,8 @@ impl Synthesis {
         match self {
             Self::StyleGan2(_) => Family::StyleGan2,
             Self::StyleGan3(_) => Family::StyleGan3,
+            Self::StyleGan1(_) => Family::StyleGan1,
+            Self::Pggan(_) => Family::Pggan,
         }
     }
 
@@ -65,6 +148,17 @@ impl Synthesis {
         match self {
             Self::StyleGan2(s) => s.num_ws,
             Self::StyleGan3(s) => s.num_ws,
+            Self::StyleGan1(s) => s.cfg.num_layers,
+            Self::Pggan(_) => 1,
+        }
+    }
+
+    /// The level of detail rendered by [`Self::forward`] (progressive families; 0 otherwise).
+    pub fn lod(&self) -> f64 {
+        match self {
+            Self::StyleGan1(s) => s.run_lod,
+            Self::Pggan(g) => g.lod,
+            _ => 0.0,
         }
     }
 
@@ -105,6 +199,16 @@ impl Synthesis {
         match self {
             Self::StyleGan2(s) => s.forward(ws, noise),
             Self::StyleGan3(s) => s.forward(ws),
+            Self::StyleGan1(s) => s.forward_default(ws, noise),
+            Self::Pggan(g) => {
+                let [n, k, d] = ws.dims();
+                if k != 1 {
+                    return Err(Error::InvalidArgument(format!(
+                        "a PGGAN generator takes one input vector per image, not {k} ws"
+                    )));
+                }
+                g.forward_input(ws.clone().reshape([n, d]), g.lod)
+            }
         }
     }
 
@@ -117,8 +221,8 @@ impl Synthesis {
         beta: f64,
     ) -> Result<(Tensor<4>, Vec<(String, f32)>)> {
         match self {
-            Self::StyleGan2(s) => Ok((s.forward(ws, noise)?, vec![])),
             Self::StyleGan3(s) => s.forward_update_emas(ws, beta),
+            _ => Ok((self.forward(ws, noise)?, vec![])),
         }
     }
 
@@ -148,7 +252,8 @@ impl Synthesis {
     pub fn noise_maps(&self) -> Vec<(String, Tensor<2>)> {
         match self {
             Self::StyleGan2(s) => s.noise_maps(),
-            Self::StyleGan3(_) => vec![],
+            Self::StyleGan1(s) => s.noise_maps(),
+            Self::StyleGan3(_) | Self::Pggan(_) => vec![],
         }
     }
 
@@ -156,9 +261,11 @@ impl Synthesis {
     pub fn set_noise_maps(&mut self, maps: &[(String, Tensor<2>)]) -> Result<()> {
         match self {
             Self::StyleGan2(s) => s.set_noise_maps(maps),
-            Self::StyleGan3(_) if maps.is_empty() => Ok(()),
-            Self::StyleGan3(_) => Err(Error::InvalidArgument(format!(
-                "StyleGAN3 networks have no noise buffers (given '{}')",
+            Self::StyleGan1(s) => s.set_noise_maps(maps),
+            _ if maps.is_empty() => Ok(()),
+            other => Err(Error::InvalidArgument(format!(
+                "{} networks have no noise buffers (given '{}')",
+                other.family().name(),
                 maps[0].0
             ))),
         }
@@ -168,7 +275,20 @@ impl Synthesis {
         match self {
             Self::StyleGan2(s) => s.state_dict(sd),
             Self::StyleGan3(s) => s.state_dict(sd),
+            Self::StyleGan1(s) => s.state_dict(sd),
+            Self::Pggan(g) => g.state_dict(sd),
         }
+    }
+}
+
+/// The class name we give a new network of `config`.
+fn class_of(config: &GeneratorConfig) -> &'static str {
+    match &config.synthesis {
+        SynthesisConfig::StyleGan2(_) => GENERATOR_CLASS,
+        SynthesisConfig::StyleGan3(_) => GENERATOR_CLASS_SG3,
+        SynthesisConfig::StyleGan1(_) => super::stylegan1::G_CLASS,
+        SynthesisConfig::Pggan(s) if !s.up_weight_out_in => super::pggan::G_CLASS_PORT,
+        SynthesisConfig::Pggan(_) => super::pggan::G_CLASS,
     }
 }
 
@@ -176,6 +296,34 @@ impl Generator {
     /// Build from a parameter source (checkpoint tensors or random init).
     pub fn new(class_name: &str, init_kwargs: &Value, p: &mut Params) -> Result<Self> {
         let config = GeneratorConfig::from_init_kwargs(class_name, init_kwargs)?;
+        // The TF1 families keep the official TF variable names, unscoped.
+        let tf1 = match &config.synthesis {
+            SynthesisConfig::StyleGan1(s) => {
+                let mapping = Sg1Mapping::new(p, s)?;
+                let mut synthesis = Sg1Synthesis::new(p, s)?;
+                synthesis.run_lod = mapping.lod;
+                Some((
+                    Mapping::StyleGan1(Box::new(mapping)),
+                    Synthesis::StyleGan1(Box::new(synthesis)),
+                ))
+            }
+            SynthesisConfig::Pggan(s) => Some((
+                Mapping::Pggan,
+                Synthesis::Pggan(Box::new(PgganGenerator::new(p, s)?)),
+            )),
+            _ => None,
+        };
+        if let Some((mapping, synthesis)) = tf1 {
+            p.finish()?;
+            return Ok(Self {
+                class_name: class_name.to_string(),
+                init_kwargs: config.to_init_kwargs(),
+                mapping,
+                synthesis,
+                device: p.device().clone(),
+                config,
+            });
+        }
         let synthesis = p.scope("synthesis", |p| match &config.synthesis {
             SynthesisConfig::StyleGan2(_) => {
                 Ok(Synthesis::StyleGan2(SynthesisNetwork::new(p, &config)?))
@@ -189,6 +337,7 @@ impl Generator {
                     config.img_channels,
                 )?))
             }
+            _ => unreachable!("TF1 families are built above"),
         })?;
         let mapping = p.scope("mapping", |p| {
             MappingNetwork::new(
@@ -200,6 +349,7 @@ impl Generator {
                 &config.mapping,
             )
         })?;
+        let mapping = Mapping::StyleGan(mapping);
         p.finish()?;
         Ok(Self {
             class_name: class_name.to_string(),
@@ -213,10 +363,7 @@ impl Generator {
 
     /// A randomly initialised network (official init rules), reproducible from `seed`.
     pub fn random(config: &GeneratorConfig, seed: u32, device: &Device) -> Result<Self> {
-        let class = match config.family() {
-            Family::StyleGan2 => GENERATOR_CLASS,
-            Family::StyleGan3 => GENERATOR_CLASS_SG3,
-        };
+        let class = class_of(config);
         Self::new(
             class,
             &config.to_init_kwargs(),
@@ -228,10 +375,7 @@ impl Generator {
     /// shapes and config-fixed buffers (resample filters), without drawing random numbers —
     /// what converters from other formats fill in.
     pub fn template(config: &GeneratorConfig, device: &Device) -> Result<NetworkEntry> {
-        let class = match config.family() {
-            Family::StyleGan2 => GENERATOR_CLASS,
-            Family::StyleGan3 => GENERATOR_CLASS_SG3,
-        };
+        let class = class_of(config);
         Ok(Self::new(class, &config.to_init_kwargs(), &mut Params::zeros(device))?.to_entry())
     }
 
@@ -255,6 +399,30 @@ impl Generator {
     /// The model family.
     pub fn family(&self) -> Family {
         self.synthesis.family()
+    }
+
+    /// The level of detail the progressive families (StyleGAN v1, PGGAN) render: 0 = full
+    /// resolution, k = the 2^(log2 R − k) px level upscaled, fractions blend two levels as
+    /// during a fade-in. From the network's own `lod` variable unless set here.
+    pub fn set_lod(&mut self, lod: f64) -> Result<()> {
+        let log2 = self.config.img_resolution.trailing_zeros() as usize;
+        let family = self.family();
+        match &mut self.synthesis {
+            Synthesis::StyleGan1(s) => {
+                s.run_lod = super::tf1::check_lod("--lod", lod, log2)?;
+            }
+            Synthesis::Pggan(g) => g.lod = super::tf1::check_lod("--lod", lod, log2)?,
+            _ => {
+                return Err(not_in_family(
+                    family,
+                    "lod (the level of detail of progressive growing)",
+                ))
+            }
+        }
+        if let Mapping::StyleGan1(m) = &mut self.mapping {
+            m.lod = lod;
+        }
+        Ok(())
     }
 
     /// Translate and rotate the image as `gen_images.py --translate TX,TY --rotate DEG` does:
@@ -328,7 +496,7 @@ impl Generator {
 
     /// w `[N, w_dim]` from z and c.
     pub fn map(&self, z: Tensor<2>, c: Option<Tensor<2>>) -> Result<Tensor<2>> {
-        self.mapping.forward(Some(z), c)
+        self.mapping.forward(z, c)
     }
 
     /// `G.mapping(z, c, truncation_psi, truncation_cutoff)`: ws `[N, num_ws, w_dim]`.
@@ -340,11 +508,31 @@ impl Generator {
         cutoff: Option<usize>,
     ) -> Result<Tensor<3>> {
         let ws = super::mapping::broadcast(self.map(z, c)?, self.num_ws());
+        self.truncate(ws, psi, cutoff)
+    }
+
+    /// Truncation of ws toward the running mean of w as the family does it: StyleGAN2/3 lerp
+    /// the first `cutoff` layers (all when `None`) with `w_avg.lerp(w, ψ)`; StyleGAN v1's
+    /// `G_style` uses cutoff 8 unless given and its own per-layer formula; PGGAN has no W.
+    pub fn truncate(&self, ws: Tensor<3>, psi: f64, cutoff: Option<usize>) -> Result<Tensor<3>> {
         if psi == 1.0 {
             return Ok(ws);
         }
-        let w_avg = self.mapping.w_avg.as_ref().ok_or_else(|| {
-            Error::InvalidArgument("truncation needs w_avg, which this network lacks".into())
+        if !psi.is_finite() {
+            return Err(Error::InvalidArgument(format!(
+                "truncation psi must be finite, got {psi}"
+            )));
+        }
+        if let Mapping::StyleGan1(m) = &self.mapping {
+            // G_style's own truncation: cutoff 8 unless given, its per-layer lerp formula.
+            let cutoff = cutoff.unwrap_or(super::stylegan1::DEFAULT_CUTOFF);
+            return Ok(super::stylegan1::truncate(ws, &m.dlatent_avg, psi, cutoff));
+        }
+        let w_avg = self.mapping.w_avg().ok_or_else(|| match self.family() {
+            Family::Pggan => Error::InvalidArgument(
+                "PGGAN has no mapping network and no W: truncation (psi) does not apply".into(),
+            ),
+            _ => Error::InvalidArgument("truncation needs w_avg, which this network lacks".into()),
         })?;
         super::mapping::truncate(ws, w_avg, psi, cutoff)
     }
@@ -393,10 +581,16 @@ impl Generator {
             let [o, i] = l.weight.dims();
             (o * i) as u64
         };
-        let mut macs: u64 = self.mapping.fcs.iter().map(fc).sum::<u64>()
-            + self.mapping.embed.as_ref().map_or(0, fc);
+        let mut macs: u64 = self
+            .mapping
+            .layer_sizes()
+            .iter()
+            .map(|&(o, i)| (o * i) as u64)
+            .sum();
         let sg2 = match &self.synthesis {
             Synthesis::StyleGan2(s) => s,
+            Synthesis::StyleGan1(s) => return 2 * (macs + s.macs()),
+            Synthesis::Pggan(g) => return 2 * g.macs(),
             Synthesis::StyleGan3(s) => {
                 macs += fc(&s.input.affine);
                 let d = &s.input.design;
@@ -449,8 +643,18 @@ impl Generator {
     /// The official `state_dict()`: synthesis first, then mapping.
     pub fn state_dict(&self) -> StateDict {
         let mut sd = StateDict::default();
-        sd.scope("synthesis", |sd| self.synthesis.state_dict(sd));
-        sd.scope("mapping", |sd| self.mapping.state_dict(sd));
+        match &self.mapping {
+            Mapping::StyleGan(m) => {
+                sd.scope("synthesis", |sd| self.synthesis.state_dict(sd));
+                sd.scope("mapping", |sd| m.state_dict(sd));
+            }
+            // The TF1 families: G's own variables, G_mapping/…, G_synthesis/… (TF names).
+            Mapping::StyleGan1(m) => {
+                m.state_dict(&mut sd);
+                self.synthesis.state_dict(&mut sd);
+            }
+            Mapping::Pggan => self.synthesis.state_dict(&mut sd),
+        }
         sd
     }
 

@@ -31,8 +31,10 @@ pub const D_CLASS_PORT: &str = "training.networks_progan.D_paper";
 const SQRT2: f64 = std::f64::consts::SQRT_2;
 
 /// `G_paper`'s static kwargs with the official defaults (§14.1).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PgganConfig {
+    /// The static kwargs as given (written back unchanged).
+    pub kwargs: Value,
     pub resolution: usize,
     pub log2: usize,
     pub num_channels: usize,
@@ -69,6 +71,7 @@ impl PgganConfig {
             None => channels.nf(0),
         };
         Ok(Self {
+            kwargs: Value::Object(k.map.clone()),
             resolution,
             log2: resolution_log2("G_paper", resolution)?,
             num_channels: k.usize("num_channels", 1, 16)?,
@@ -105,8 +108,8 @@ pub struct PgganGenerator {
 }
 
 impl PgganGenerator {
-    pub fn new(p: &mut Params, kwargs: &Value, class_name: &str) -> Result<Self> {
-        let cfg = PgganConfig::from_kwargs(kwargs, class_name)?;
+    pub fn new(p: &mut Params, cfg: &PgganConfig) -> Result<Self> {
+        let cfg = cfg.clone();
         let ch = cfg.channels;
         let ws = Wscale::new(SQRT2, cfg.use_wscale);
         let lod = super::tf1::scalar_var(p, "lod")?;
@@ -168,6 +171,20 @@ impl PgganGenerator {
         })
     }
 
+    /// Multiply-adds of one image at full resolution (a fused up-conv counted as the 3×3 conv
+    /// of the upscaled input, as computed).
+    pub fn macs(&self) -> u64 {
+        let numel = |d: [usize; 4]| d.iter().product::<usize>() as u64;
+        let [a, b] = self.dense.weight.dims();
+        let mut macs = (a * b) as u64 + numel(self.conv4.weight.dims()) * 16;
+        for (k, (c0, c1)) in self.blocks.iter().enumerate() {
+            let r = 8u64 << k;
+            macs += (numel(c0.weight.dims()) + numel(c1.weight.dims())) * r * r;
+        }
+        let r = self.cfg.resolution as u64;
+        macs + numel(self.to_rgb.last().expect("ToRGB").weight.dims()) * r * r
+    }
+
     fn pn(&self, x: Tensor<4>) -> Tensor<4> {
         if self.cfg.use_pixelnorm {
             pixel_norm(x, self.cfg.pixelnorm_epsilon)
@@ -226,6 +243,21 @@ impl PgganGenerator {
         upscale2d(self.rgb(y, res), 1 << level)
     }
 
+    /// The image for the network's input `x = concat(latents, labels)` `[N, latent_size +
+    /// label_size]` at level of detail `lod`.
+    pub fn forward_input(&self, x: Tensor<2>, lod: f64) -> Result<Tensor<4>> {
+        let cfg = &self.cfg;
+        let [_, d] = x.dims();
+        if d != cfg.latent_size + cfg.label_size {
+            return Err(Error::InvalidArgument(format!(
+                "G_paper: input has {d} values, expected latent_size + label_size = {}",
+                cfg.latent_size + cfg.label_size
+            )));
+        }
+        let lod = check_lod("G_paper", lod, cfg.log2)?;
+        Ok(self.grow(self.start(x), 2, cfg.log2 - 2, lod))
+    }
+
     /// `Gs.run(latents, labels)` at level of detail `lod` (the network's own `lod` variable is
     /// what the official code uses).
     pub fn forward(&self, z: Tensor<2>, labels: Option<Tensor<2>>, lod: f64) -> Result<Tensor<4>> {
@@ -246,8 +278,7 @@ impl PgganGenerator {
                 )))
             }
         };
-        let lod = check_lod("G_paper", lod, cfg.log2)?;
-        Ok(self.grow(self.start(x), 2, cfg.log2 - 2, lod))
+        self.forward_input(x, lod)
     }
 
     pub fn state_dict(&self, sd: &mut StateDict) {

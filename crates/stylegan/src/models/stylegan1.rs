@@ -31,8 +31,10 @@ pub const DEFAULT_CUTOFF: usize = 8;
 const SQRT2: f64 = std::f64::consts::SQRT_2;
 
 /// `G_style`'s static kwargs with the official defaults (§15.2–§15.4).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sg1Config {
+    /// The static kwargs as given (written back unchanged).
+    pub kwargs: Value,
     pub resolution: usize,
     pub log2: usize,
     pub num_channels: usize,
@@ -73,6 +75,7 @@ impl Sg1Config {
         let blur_filter = blur_filter(&k)?;
         let dlatent_size = k.usize("dlatent_size", 512, 1 << 14)?;
         let cfg = Self {
+            kwargs: Value::Object(k.map.clone()),
             resolution,
             log2,
             num_channels: k.usize("num_channels", 3, 16)?,
@@ -123,9 +126,14 @@ impl Sg1Config {
     }
 }
 
-/// `G_mapping`: z (and labels) → w `[N, dlatent_size]`.
+/// `G_mapping`: z (and labels) → w `[N, dlatent_size]`, with `G_style`'s own variables (the
+/// truncation centre `dlatent_avg` and G's `lod`).
 #[derive(Clone, Debug)]
 pub struct Sg1Mapping {
+    /// `dlatent_avg [dlatent_size]`: the running mean of w.
+    pub dlatent_avg: Tensor<1>,
+    /// G's `lod`, which every full-G run assigns to the synthesis (kept for round trips).
+    pub lod: f64,
     pub label_concat: Option<Tensor<2>>,
     pub dense: Vec<Dense>,
     normalize: bool,
@@ -133,7 +141,9 @@ pub struct Sg1Mapping {
 }
 
 impl Sg1Mapping {
-    fn new(p: &mut Params, cfg: &Sg1Config) -> Result<Self> {
+    pub fn new(p: &mut Params, cfg: &Sg1Config) -> Result<Self> {
+        let lod = super::tf1::scalar_var(p, "lod")?;
+        let dlatent_avg = p.tensor("dlatent_avg", [cfg.dlatent_size], Init::Const(0.0))?;
         let label_concat = if cfg.label_size > 0 {
             Some(p.tensor(
                 "G_mapping/LabelConcat/weight",
@@ -167,6 +177,8 @@ impl Sg1Mapping {
             fan_in = out;
         }
         Ok(Self {
+            dlatent_avg,
+            lod,
             label_concat,
             dense,
             normalize: cfg.normalize_latents,
@@ -194,7 +206,9 @@ impl Sg1Mapping {
         Ok(x)
     }
 
-    fn state_dict(&self, sd: &mut StateDict) {
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        super::tf1::add_scalar_var(sd, "lod", self.lod);
+        sd.add("dlatent_avg", &self.dlatent_avg);
         if let Some(w) = &self.label_concat {
             sd.add("G_mapping/LabelConcat/weight", w);
         }
@@ -301,13 +315,16 @@ pub struct Sg1Synthesis {
     to_rgb: Vec<Conv>,
     /// `noise{i} [1, 1, r, r]`.
     pub noise: Vec<Tensor<4>>,
-    /// `G_synthesis/lod`.
+    /// `G_synthesis/lod` as stored.
     pub lod: f64,
+    /// The lod [`Self::forward_default`] renders: G's `lod` when the generator is built (a full
+    /// G run assigns it to the synthesis), or what `set_lod` chose.
+    pub run_lod: f64,
     blur: Option<Filter>,
 }
 
 impl Sg1Synthesis {
-    fn new(p: &mut Params, cfg: &Sg1Config) -> Result<Self> {
+    pub fn new(p: &mut Params, cfg: &Sg1Config) -> Result<Self> {
         let s = "G_synthesis";
         let lod = super::tf1::scalar_var(p, &format!("{s}/lod"))?;
         let mut noise = Vec::with_capacity(cfg.num_layers);
@@ -391,6 +408,7 @@ impl Sg1Synthesis {
             to_rgb,
             noise,
             lod,
+            run_lod: lod,
             blur,
         })
     }
@@ -491,6 +509,64 @@ impl Sg1Synthesis {
         Ok(self.grow(x, 3, cfg.log2 - 3, lod, ws, noise))
     }
 
+    /// Multiply-adds of one image at full resolution: the convolutions (as computed: a fused
+    /// up-conv as the 3×3 conv of the upscaled input), the style affines and the last ToRGB.
+    pub fn macs(&self) -> u64 {
+        let numel = |d: [usize; 4]| d.iter().product::<usize>() as u64;
+        let mut macs = 0u64;
+        for (i, (c, e)) in self.convs.iter().zip(&self.epilogues).enumerate() {
+            let r = 4u64 << (i / 2);
+            if let Some(c) = c {
+                macs += numel(c.weight.dims()) * r * r;
+            }
+            if let Some(st) = &e.style {
+                let [a, b] = st.weight.dims();
+                macs += (a * b) as u64;
+            }
+        }
+        let r = self.cfg.resolution as u64;
+        macs + numel(self.to_rgb.last().expect("ToRGB").weight.dims()) * r * r
+    }
+
+    /// [`Self::forward`] at `run_lod`.
+    pub fn forward_default(&self, ws: &Tensor<3>, noise: NoiseMode) -> Result<Tensor<4>> {
+        self.forward(ws, noise, self.run_lod)
+    }
+
+    /// The noise variables `noise{i}` as `[r, r]` maps, by TF name.
+    pub fn noise_maps(&self) -> Vec<(String, Tensor<2>)> {
+        self.noise
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let [_, _, h, w] = t.dims();
+                (format!("G_synthesis/noise{i}"), t.clone().reshape([h, w]))
+            })
+            .collect()
+    }
+
+    /// Replace noise variables by TF name (`G_synthesis/noise{i}`).
+    pub fn set_noise_maps(&mut self, maps: &[(String, Tensor<2>)]) -> Result<()> {
+        for (name, t) in maps {
+            let i = name
+                .strip_prefix("G_synthesis/noise")
+                .and_then(|i| i.parse::<usize>().ok())
+                .filter(|&i| i < self.noise.len())
+                .ok_or_else(|| {
+                    Error::InvalidArgument(format!("no noise variable named '{name}'"))
+                })?;
+            let [_, _, h, w] = self.noise[i].dims();
+            if t.dims() != [h, w] {
+                return Err(Error::InvalidArgument(format!(
+                    "noise '{name}': {:?}, expected [{h}, {w}]",
+                    t.dims()
+                )));
+            }
+            self.noise[i] = t.clone().reshape([1, 1, h, w]);
+        }
+        Ok(())
+    }
+
     fn grow(
         &self,
         x: Tensor<4>,
@@ -512,7 +588,7 @@ impl Sg1Synthesis {
         upscale2d(self.rgb(y, res), 1 << level)
     }
 
-    fn state_dict(&self, sd: &mut StateDict) {
+    pub fn state_dict(&self, sd: &mut StateDict) {
         let s = "G_synthesis";
         super::tf1::add_scalar_var(sd, &format!("{s}/lod"), self.lod);
         for (i, t) in self.noise.iter().enumerate() {
@@ -545,84 +621,19 @@ fn to_rgb_layer(p: &mut Params, cfg: &Sg1Config, res: usize, cin: usize) -> Resu
     )
 }
 
-/// `G_style`: mapping + truncation + synthesis, with its own `lod` and `dlatent_avg`.
-#[derive(Clone, Debug)]
-pub struct Sg1Generator {
-    pub cfg: Sg1Config,
-    pub mapping: Sg1Mapping,
-    pub synthesis: Sg1Synthesis,
-    /// `dlatent_avg [dlatent_size]`: the running mean of w (truncation's centre).
-    pub dlatent_avg: Tensor<1>,
-    /// G's `lod`, which a full-G run assigns to the synthesis.
-    pub lod: f64,
-}
-
-impl Sg1Generator {
-    /// Build from `G_style`'s static kwargs and the tensors under their TF names.
-    pub fn new(p: &mut Params, kwargs: &Value) -> Result<Self> {
-        let cfg = Sg1Config::from_kwargs(kwargs)?;
-        let lod = super::tf1::scalar_var(p, "lod")?;
-        let dlatent_avg = p.tensor("dlatent_avg", [cfg.dlatent_size], Init::Const(0.0))?;
-        let mapping = Sg1Mapping::new(p, &cfg)?;
-        let synthesis = Sg1Synthesis::new(p, &cfg)?;
-        Ok(Self {
-            cfg,
-            mapping,
-            synthesis,
-            dlatent_avg,
-            lod,
-        })
+/// `G_style`'s truncation: layers `< cutoff` become `avg + (w − avg)·ψ`, the others
+/// `avg + (w − avg)·1`; none at all when ψ = 1 or cutoff = 0.
+pub fn truncate(ws: Tensor<3>, avg: &Tensor<1>, psi: f64, cutoff: usize) -> Tensor<3> {
+    if psi == 1.0 || cutoff == 0 {
+        return ws;
     }
-
-    /// The mapped w broadcast to every layer, `[N, num_layers, dlatent_size]` (no truncation).
-    pub fn mapping_ws(&self, z: Tensor<2>, labels: Option<Tensor<2>>) -> Result<Tensor<3>> {
-        let [_, zd] = z.dims();
-        if zd != self.cfg.latent_size {
-            return Err(Error::InvalidArgument(format!(
-                "G_mapping: z has {zd} values, expected latent_size {}",
-                self.cfg.latent_size
-            )));
-        }
-        let w = self.mapping.forward(z, labels)?;
-        let [n, d] = w.dims();
-        Ok(w.reshape([n, 1, d]).repeat_dim(1, self.cfg.num_layers))
-    }
-
-    /// `G_style`'s truncation: layers `< cutoff` become `avg + (w − avg)·ψ`, the others
-    /// `avg + (w − avg)·1`; none at all when ψ = 1 or cutoff = 0.
-    pub fn truncate(&self, ws: Tensor<3>, psi: f64, cutoff: usize) -> Tensor<3> {
-        if psi == 1.0 || cutoff == 0 {
-            return ws;
-        }
-        let [_, layers, d] = ws.dims();
-        let coef: Vec<f32> = (0..layers)
-            .map(|i| if i < cutoff { psi as f32 } else { 1.0 })
-            .collect();
-        let coef = Tensor::<3>::from_data(TensorData::new(coef, [1, layers, 1]), &ws.device());
-        let avg = self.dlatent_avg.clone().reshape([1, 1, d]);
-        avg.clone() + (ws - avg) * coef
-    }
-
-    /// `Gs.run(z, labels, truncation_psi, truncation_cutoff)` with the given noise and lod.
-    pub fn forward(
-        &self,
-        z: Tensor<2>,
-        labels: Option<Tensor<2>>,
-        psi: f64,
-        cutoff: usize,
-        noise: NoiseMode,
-        lod: f64,
-    ) -> Result<Tensor<4>> {
-        let ws = self.truncate(self.mapping_ws(z, labels)?, psi, cutoff);
-        self.synthesis.forward(&ws, noise, lod)
-    }
-
-    pub fn state_dict(&self, sd: &mut StateDict) {
-        super::tf1::add_scalar_var(sd, "lod", self.lod);
-        sd.add("dlatent_avg", &self.dlatent_avg);
-        self.mapping.state_dict(sd);
-        self.synthesis.state_dict(sd);
-    }
+    let [_, layers, d] = ws.dims();
+    let coef: Vec<f32> = (0..layers)
+        .map(|i| if i < cutoff { psi as f32 } else { 1.0 })
+        .collect();
+    let coef = Tensor::<3>::from_data(TensorData::new(coef, [1, layers, 1]), &ws.device());
+    let avg = avg.clone().reshape([1, 1, d]);
+    avg.clone() + (ws - avg) * coef
 }
 
 /// `D_basic`'s static kwargs (§15.5).

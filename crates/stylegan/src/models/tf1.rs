@@ -179,7 +179,7 @@ impl FusedScale {
 }
 
 /// The channel schedule: `nf(stage) = min(int(fmap_base / 2^(stage·fmap_decay)), fmap_max)`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Channels {
     pub fmap_base: usize,
     pub fmap_decay: f64,

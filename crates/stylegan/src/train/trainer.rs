@@ -664,7 +664,10 @@ impl Trainer {
 
     /// `w_avg.copy_(w.mean(0).lerp(w_avg, w_avg_beta))` on G (the mapping's running mean).
     fn update_w_avg(&mut self, g: &Generator, w: Tensor<2>) -> Result<()> {
-        let (Some(beta), Some(_)) = (g.mapping.w_avg_beta, &g.mapping.w_avg) else {
+        let Ok(m) = g.mapping.sg("w_avg") else {
+            return Ok(());
+        };
+        let (Some(beta), Some(_)) = (m.w_avg_beta, &m.w_avg) else {
             return Ok(());
         };
         let mean = w.without_autodiff().mean_dim(0).reshape([-1]);
