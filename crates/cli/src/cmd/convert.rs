@@ -10,7 +10,7 @@ use stylegan::models::{Discriminator, Generator};
 pub struct Args {
     /// Input (format auto-detected): a native checkpoint (.safetensors, or a PTI delta with its
     /// base beside it), an official PyTorch network pickle (.pkl), an official TensorFlow
-    /// StyleGAN2 pickle (.pkl) or a rosinality checkpoint (.pt).
+    /// pickle of StyleGAN2, StyleGAN v1 or PGGAN (.pkl) or a rosinality checkpoint (.pt).
     input: PathBuf,
     /// Output `.safetensors` file.
     output: PathBuf,

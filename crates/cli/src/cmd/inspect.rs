@@ -9,7 +9,7 @@ use stylegan::io::checkpoint::Checkpoint;
 pub struct Args {
     /// Any supported network file (format auto-detected): a native checkpoint (.safetensors,
     /// also PTI deltas), an official PyTorch network pickle (.pkl), an official TensorFlow
-    /// StyleGAN2 pickle (.pkl) or a rosinality checkpoint (.pt).
+    /// pickle of StyleGAN2, StyleGAN v1 or PGGAN (.pkl) or a rosinality checkpoint (.pt).
     file: PathBuf,
 }
 

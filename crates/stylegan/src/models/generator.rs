@@ -41,6 +41,8 @@ pub struct Generator {
 }
 
 /// The mapping network of each family: z, c → w.
+// One per generator: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Mapping {
     /// StyleGAN2 and StyleGAN3 (`MappingNetwork`, with `w_avg`).

@@ -295,6 +295,8 @@ impl Epilogue {
 }
 
 /// How the first 4×4 features are made.
+// One per network: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 enum Start {
     /// `4x4/Const/const [1, nf(1), 4, 4]`.
@@ -464,7 +466,7 @@ impl Sg1Synthesis {
     /// Layer `i`: its conv (with the upscale and blur of a `Conv0_up`) and epilogue.
     fn layer(&self, x: Tensor<4>, i: usize, ws: &Tensor<3>, noise: NoiseMode) -> Tensor<4> {
         let conv = self.convs[i].as_ref().expect("layers > 0 have a conv");
-        let x = if i >= 2 && i % 2 == 0 {
+        let x = if i >= 2 && i.is_multiple_of(2) {
             // Conv0_up: unfused = upscale then conv; then the blur.
             let y = match conv.kind {
                 ConvKind::FusedUp { .. } => conv.forward(x),
