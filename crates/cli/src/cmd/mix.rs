@@ -46,6 +46,7 @@ pub fn run(a: Args) -> Result<()> {
     crate::args::finite("--trunc", a.trunc)?;
     let noise: NoiseMode = a.noise_mode.into();
     let g = Generator::load(&a.net.path()?, &a.net.device()?)?;
+    g.require_w("style mixing")?;
     if let Some(&bad) = styles.iter().find(|&&s| s >= g.num_ws()) {
         bail!(
             "--styles layer {bad} is out of range: the network has {} ws (0..{})",

@@ -27,9 +27,10 @@ pub struct Args {
     /// Interpolation in w: cubic or linear (z is always slerped).
     #[arg(long, value_enum, default_value_t = crate::args::InterpKind::Cubic)]
     kind: crate::args::InterpKind,
-    /// Interpolate in z (slerp) or w.
-    #[arg(long, value_enum, default_value_t = crate::args::InterpSpace::W)]
-    space: crate::args::InterpSpace,
+    /// Interpolate in z (slerp) or w. Default: w, except for PGGAN, which has no W and whose
+    /// normalised z is interpolated with slerp (as the StyleGAN v1 paper advises).
+    #[arg(long, value_enum)]
+    space: Option<crate::args::InterpSpace>,
     /// Truncation psi.
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     trunc: f64,
@@ -61,9 +62,12 @@ pub fn run(a: Args) -> Result<()> {
     crate::args::finite("--trunc", a.trunc)?;
     stylegan::io::video::check_video_output(&a.output).context("--output")?;
     let kind: Kind = a.kind.into();
-    let in_z = a.space == crate::args::InterpSpace::Z;
     let noise: NoiseMode = a.noise_mode.into();
     let mut g = Generator::load(&a.net.path()?, &a.net.device()?)?;
+    let in_z = match a.space {
+        Some(s) => s == crate::args::InterpSpace::Z,
+        None => g.family() == stylegan::models::Family::Pggan,
+    };
     a.transform.apply(&mut g)?;
     if g.config.c_dim > 0 {
         bail!("video: conditional networks are not supported yet");

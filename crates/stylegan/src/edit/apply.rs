@@ -123,6 +123,7 @@ impl Edit {
 
     /// `latent` moved by `strength` units along this edit; the result is in W+ (w edits) or S.
     pub fn apply(&self, g: &Generator, latent: Latent, strength: f64) -> Result<Latent> {
+        g.require_w("an edit along a direction")?;
         let strength = strength * self.unit;
         match &self.kind {
             EditKind::W { direction, layers } => {

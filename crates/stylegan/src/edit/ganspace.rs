@@ -34,6 +34,7 @@ pub fn ganspace_with_progress(
     seed: u32,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Directions> {
+    g.require_w("GANSpace")?;
     if !matches!(space, Space::W | Space::S) {
         return Err(Error::InvalidArgument("GANSpace works in w or s".into()));
     }

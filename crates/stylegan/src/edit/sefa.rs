@@ -14,21 +14,25 @@ use crate::models::{Generator, Synthesis};
 
 /// The conv layers' raw affine weights `[in_channels, w_dim]`, in synthesis order: StyleGAN2's
 /// b4.conv1, b8.conv0, b8.conv1, …; StyleGAN3's L0 … L{n−1} (its ToRGB is left out, as
-/// StyleGAN2's ToRGBs are, and so is the input's 4-d transform affine).
-fn conv_affines(g: &Generator) -> Result<Vec<&burn::tensor::Tensor<2>>> {
+/// StyleGAN2's ToRGBs are, and so is the input's 4-d transform affine); StyleGAN v1's layers
+/// 0 … num_layers−1, the scale half of each `StyleMod` weight (the part that modulates the
+/// features, as SG2's affines do; the shift half adds a bias and is left out).
+fn conv_affines(g: &Generator) -> Result<Vec<burn::tensor::Tensor<2>>> {
     Ok(match &g.synthesis {
         Synthesis::StyleGan2(s) => s
             .blocks
             .iter()
             .flat_map(|b| b.conv0.iter().chain(std::iter::once(&b.conv1)))
-            .map(|l| &l.affine.weight)
+            .map(|l| l.affine.weight.clone())
             .collect(),
         Synthesis::StyleGan3(s) => s
             .layers
             .iter()
             .filter(|l| !l.design.is_torgb)
-            .map(|l| &l.affine.weight)
+            .map(|l| l.affine.weight.clone())
             .collect(),
+        // StyleGAN v1: the scale half of each layer's StyleMod (`x · (1 + s) + shift`).
+        Synthesis::StyleGan1(s) => s.style_scale_weights()?,
         other => {
             return Err(crate::models::generator::not_in_family(
                 other.family(),
@@ -59,7 +63,7 @@ pub fn sefa(g: &Generator, layers: Option<&[usize]>) -> Result<Directions> {
     // AᵀA accumulated in f64 over the chosen layers.
     let mut ata = DMatrix::<f64>::zeros(d, d);
     for &l in &layers {
-        let w = affines[l];
+        let w = &affines[l];
         let [rows, cols] = w.dims();
         let v = crate::backend::to_vec(w)?;
         let a = DMatrix::<f64>::from_row_iterator(rows, cols, v.iter().map(|&x| x as f64));

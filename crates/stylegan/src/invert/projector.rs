@@ -165,6 +165,7 @@ pub fn project(
     stats: Option<&LatentStats>,
     on_step: &mut dyn FnMut(&StepInfo),
 ) -> Result<Projection> {
+    g.require_w("projection")?;
     let (c, r) = (g.config.img_channels, g.config.img_resolution);
     if target.dims() != [1, c, r, r] {
         return Err(Error::InvalidArgument(format!(

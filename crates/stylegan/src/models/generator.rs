@@ -403,6 +403,18 @@ impl Generator {
         self.synthesis.family()
     }
 
+    /// An error naming `what` for networks without a W space (PGGAN: no mapping network, its
+    /// input is z); `Ok` otherwise.
+    pub fn require_w(&self, what: &str) -> Result<()> {
+        if self.family() == Family::Pggan {
+            return Err(Error::InvalidArgument(format!(
+                "{what} needs the W latent space of a mapping network; PGGAN has none (its input \
+                 is z)"
+            )));
+        }
+        Ok(())
+    }
+
     /// The level of detail the progressive families (StyleGAN v1, PGGAN) render: 0 = full
     /// resolution, k = the 2^(log2 R − k) px level upscaled, fractions blend two levels as
     /// during a fade-in. From the network's own `lod` variable unless set here.

@@ -530,6 +530,21 @@ impl Sg1Synthesis {
         macs + numel(self.to_rgb.last().expect("ToRGB").weight.dims()) * r * r
     }
 
+    /// Per layer, the scale half of the `StyleMod` weight, transposed to `[C, dlatent_size]`
+    /// (SeFa's "affine"); an error when the network has no styles.
+    pub fn style_scale_weights(&self) -> Result<Vec<Tensor<2>>> {
+        self.epilogues
+            .iter()
+            .map(|e| {
+                let st = e.style.as_ref().ok_or_else(|| {
+                    Error::InvalidArgument("this StyleGAN v1 network has no styles".into())
+                })?;
+                let [d, two_c] = st.weight.dims();
+                Ok(st.weight.clone().narrow(1, 0, two_c / 2).transpose().reshape([two_c / 2, d]))
+            })
+            .collect()
+    }
+
     /// [`Self::forward`] at `run_lod`.
     pub fn forward_default(&self, ws: &Tensor<3>, noise: NoiseMode) -> Result<Tensor<4>> {
         self.forward(ws, noise, self.run_lod)
