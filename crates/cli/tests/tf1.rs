@@ -249,3 +249,162 @@ fn tf1_bad_input_is_refused_clearly() {
     fails(&r, &["G_synthesis/4x4/Const/const", "expected"]);
     assert!(!out.join("seed0000.png").exists());
 }
+
+/// The latent tools on a StyleGAN v1 pickle (mixing, SeFa + edit, a short W+ projection and
+/// an edit of it), and PGGAN, which has no W, refused by name where a tool needs one.
+#[test]
+fn tf1_networks_in_the_latent_tools() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(sg1) = tf1_pickle("sg1_32", 4, tmp.path()) else {
+        return;
+    };
+    let Some(pggan) = tf1_pickle("pggan_32", 4, tmp.path()) else {
+        return;
+    };
+    let (s, p) = (sg1.to_str().unwrap(), pggan.to_str().unwrap());
+    let t = |name: &str| tmp.path().join(name).display().to_string();
+    ok(&run(&[
+        "mix",
+        "--network",
+        s,
+        "--rows",
+        "0,1",
+        "--cols",
+        "2",
+        "--styles",
+        "0-3",
+        "--outdir",
+        &t("mix"),
+    ]));
+    // (1 + cols) × (1 + rows) cells of 32 px.
+    let (w, h, _) = pixels(&tmp.path().join("mix/grid.png"));
+    assert_eq!((w, h), (2 * 32, 3 * 32));
+    // Mixing a seed with itself is its plain image.
+    ok(&run(&[
+        "generate",
+        "--network",
+        s,
+        "--seeds",
+        "0",
+        "--outdir",
+        &t("plain"),
+    ]));
+    ok(&run(&[
+        "mix",
+        "--network",
+        s,
+        "--rows",
+        "0",
+        "--cols",
+        "0",
+        "--styles",
+        "0-7",
+        "--outdir",
+        &t("mix0"),
+    ]));
+    assert_eq!(
+        pixels(&tmp.path().join("mix0/0-0.png")),
+        pixels(&tmp.path().join("plain/seed0000.png"))
+    );
+    ok(&run(&[
+        "directions",
+        "sefa",
+        "--network",
+        s,
+        "--out",
+        &t("sefa.safetensors"),
+    ]));
+    ok(&run(&[
+        "edit",
+        "--network",
+        s,
+        "--seeds",
+        "0",
+        "--direction",
+        &t("sefa.safetensors"),
+        "--strengths",
+        "-2:2:3",
+        "--outdir",
+        &t("edit"),
+    ]));
+    // Strength 0 is the plain image.
+    assert_eq!(
+        pixels(&tmp.path().join("edit/seed0000_+0.00.png")),
+        pixels(&tmp.path().join("plain/seed0000.png"))
+    );
+    if have_lpips() {
+        ok(&run(&[
+            "project",
+            "--network",
+            s,
+            "--target",
+            &t("plain/seed0000.png"),
+            "--space",
+            "wplus",
+            "--steps",
+            "20",
+            "--outdir",
+            &t("proj"),
+        ]));
+        ok(&run(&[
+            "edit",
+            "--network",
+            s,
+            "--latent",
+            &t("proj/projected.safetensors"),
+            "--direction",
+            &t("sefa.safetensors"),
+            "--strengths",
+            "0:1:2",
+            "--outdir",
+            &t("edit2"),
+        ]));
+        let r = run(&[
+            "project",
+            "--network",
+            p,
+            "--target",
+            &t("plain/seed0000.png"),
+            "--steps",
+            "2",
+            "--outdir",
+            &t("projp"),
+        ]);
+        fails(&r, &["projection", "PGGAN has none"]);
+    }
+    let r = run(&[
+        "mix",
+        "--network",
+        p,
+        "--rows",
+        "0",
+        "--cols",
+        "1",
+        "--styles",
+        "0",
+        "--outdir",
+        &t("mixp"),
+    ]);
+    fails(&r, &["style mixing", "PGGAN"]);
+    let r = run(&[
+        "directions",
+        "sefa",
+        "--network",
+        p,
+        "--out",
+        &t("sefap.safetensors"),
+    ]);
+    fails(&r, &["SeFa", "PGGAN"]);
+    // PGGAN videos interpolate z (slerp) by default.
+    ok(&run(&[
+        "video",
+        "--network",
+        p,
+        "--seeds",
+        "0-1",
+        "--w-frames",
+        "2",
+        "--output",
+        &t("p.gif"),
+    ]));
+}

@@ -540,7 +540,12 @@ impl Sg1Synthesis {
                     Error::InvalidArgument("this StyleGAN v1 network has no styles".into())
                 })?;
                 let [d, two_c] = st.weight.dims();
-                Ok(st.weight.clone().narrow(1, 0, two_c / 2).transpose().reshape([two_c / 2, d]))
+                Ok(st
+                    .weight
+                    .clone()
+                    .narrow(1, 0, two_c / 2)
+                    .transpose()
+                    .reshape([two_c / 2, d]))
             })
             .collect()
     }
