@@ -9,8 +9,10 @@ use stylegan::models::{Generator, GeneratorConfig, NoiseMode};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Families of the random networks: sg2 (config-f) and/or sg3 (StyleGAN3-T as the official
-    /// `--cfg stylegan3-t`: cbase 32768, cmax 512, 2 mapping layers).
+    /// Families of the random networks: sg2 (config-f), sg3 (StyleGAN3-T as the official
+    /// `--cfg stylegan3-t`: cbase 32768, cmax 512, 2 mapping layers), sg1 (StyleGAN v1 with the
+    /// official FFHQ channels: fmap_base 8192, fmap_max 512, 8 mapping layers, blur, fused
+    /// convs from 128 px), pggan (PGGAN's official G_paper at fmap_base 8192, fmap_max 512).
     #[arg(long, default_value = "sg2", value_delimiter = ',')]
     family: Vec<String>,
     /// Output resolutions of the random networks to measure.
@@ -169,7 +171,19 @@ pub fn run(a: Args) -> Result<()> {
                             json!({"z_dim": 512, "w_dim": 512, "c_dim": 0, "img_resolution": res, "img_channels": 3,
                             "mapping_kwargs": {"num_layers": 2}, "channel_base": 32768, "channel_max": 512, "num_fp16_res": 0}),
                         ),
-                        other => bail!("--family: unknown '{other}' (expected sg2, sg3)"),
+                        "sg1" => (
+                            "stylegan1",
+                            stylegan::models::stylegan1::G_CLASS,
+                            json!({"resolution": res, "num_channels": 3, "fmap_base": 8192, "fmap_max": 512}),
+                        ),
+                        "pggan" => (
+                            "pggan",
+                            stylegan::models::pggan::G_CLASS,
+                            json!({"resolution": res, "num_channels": 3, "fmap_base": 8192, "fmap_max": 512}),
+                        ),
+                        other => {
+                            bail!("--family: unknown '{other}' (expected sg2, sg3, sg1, pggan)")
+                        }
                     };
                     let cfg = GeneratorConfig::from_init_kwargs(class, &kwargs)?;
                     v.push((
