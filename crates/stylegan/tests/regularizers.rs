@@ -199,6 +199,64 @@ fn r1_parameter_gradient_matches_finite_difference_of_the_penalty() {
     }
 }
 
+/// The exact WGAN-GP loss `mean_i((‖∇ₓᵢ Σ D‖ − target)²)·weight` by first-order autodiff.
+fn gp_exact(params: &Live, x: &Tensor<4>, target: f64, weight: f64, dev: &Device) -> f64 {
+    let d = SmallD::new(params.clone(), dev);
+    let leaf = x.clone().autodiff().require_grad();
+    let grads = d.forward(leaf.clone()).sum().backward();
+    let g = vals(&leaf.grad(&grads).unwrap());
+    let n = x.dims()[0];
+    let per = g.len() / n;
+    (0..n)
+        .map(|i| {
+            let norm = g[i * per..(i + 1) * per]
+                .iter()
+                .map(|v| v * v)
+                .sum::<f64>()
+                .sqrt();
+            (norm - target).powi(2)
+        })
+        .sum::<f64>()
+        / n as f64
+        * weight
+}
+
+#[test]
+fn gradient_penalty_matches_finite_difference_of_the_penalty() {
+    let dev = f64_device();
+    let mut rng = RandomState::new(11);
+    let specs: Vec<(&str, Vec<usize>)> = D_SPECS.iter().map(|(n, s)| (*n, s.to_vec())).collect();
+    let params = random_params(&specs, &mut rng, &dev);
+    let x = t(rng.randn(4 * 3 * 8 * 8), [4, 3, 8, 8], &dev);
+    // PGGAN: target 1, weight λ/target² = 10; a second target where the norms sit on both sides.
+    for (target, weight) in [(1.0, 10.0), (0.05, 3.0)] {
+        let lv = leaves(&params);
+        let run = |x: Tensor<4>| Ok(SmallD::new(lv.clone(), &dev).forward(x));
+        let gp = regularizers::gradient_penalty(&run, x.clone(), target, weight, 1e-4).unwrap();
+        let grads = gp.surrogate.sum().backward();
+        let exact = gp_exact(&params, &x, target, weight, &dev);
+        let reported = gp.penalty.iter().sum::<f64>() / 4.0 * weight;
+        assert!(
+            (reported - exact).abs() <= 1e-6 * exact.abs(),
+            "{reported} vs {exact}"
+        );
+        for k in 0..3 {
+            let dir = direction(&params, &mut rng);
+            let analytic = dot(&lv, &grads, &dir);
+            let h = 1e-5;
+            let fd = (gp_exact(&shifted(&params, &dir, h, &dev), &x, target, weight, &dev)
+                - gp_exact(&shifted(&params, &dir, -h, &dev), &x, target, weight, &dev))
+                / (2.0 * h);
+            let rel = (analytic - fd).abs() / fd.abs().max(1e-12);
+            println!("GP target {target} direction {k}: {analytic:.9e} vs {fd:.9e}, rel {rel:.2e}");
+            assert!(
+                rel < 1e-5,
+                "GP gradient off: {analytic} vs {fd} (rel {rel})"
+            );
+        }
+    }
+}
+
 /// A small "generator": z → mapping FC → ws (2 layers) → two FCs → 4×4 map → conv → image.
 struct SmallG {
     map: FullyConnected,

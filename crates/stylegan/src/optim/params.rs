@@ -31,10 +31,43 @@ const BUFFERS: [&str; 9] = [
     "down_filter",
 ];
 
-/// Whether the official module registers `name` as a buffer rather than a parameter.
+/// Whether the official module registers `name` as a buffer rather than a parameter. For the
+/// TF1 families (TF variable names with `/`), the non-trainable variables: `lod`,
+/// `dlatent_avg` and the noise inputs `noise{i}`.
 pub fn is_buffer(name: &str) -> bool {
     let last = name.rsplit('.').next().unwrap_or(name);
+    let tf_last = last.rsplit('/').next().unwrap_or(last);
     BUFFERS.contains(&last)
+        || tf_last == "lod"
+        || tf_last == "dlatent_avg"
+        || tf_last
+            .strip_prefix("noise")
+            .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tf1_non_trainables_are_buffers() {
+        for b in [
+            "lod",
+            "G_synthesis/lod",
+            "dlatent_avg",
+            "G_synthesis/noise0",
+            "G_synthesis/noise17",
+        ] {
+            assert!(super::is_buffer(b), "{b}");
+        }
+        for p in [
+            "G_synthesis/4x4/Const/Noise/weight",
+            "G_mapping/Dense0/weight",
+            "4x4/Dense/bias",
+            "G_synthesis/noisex",
+        ] {
+            assert!(!super::is_buffer(p), "{p}");
+        }
+        assert!(super::is_buffer("synthesis.b4.conv1.noise_const"));
+    }
 }
 
 /// One network's tensors, flat, on the trainer's (non-autodiff) device.

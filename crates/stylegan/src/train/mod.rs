@@ -9,11 +9,14 @@
 //! - [`options`]: the options of a run, their bounds, and the record a snapshot keeps.
 //! - [`run`]: the run directory, ticks, logs, snapshots and fakes grids.
 //! - [`trainer`]: the phases, EMA, ADA p, snapshots and resume.
+//! - [`progressive`]: progressive growing (PGGAN, StyleGAN v1): the lod schedule and the reals
+//!   at each lod.
 
 pub mod augment;
 pub mod data;
 pub mod options;
 pub mod presets;
+pub mod progressive;
 pub mod regularizers;
 pub mod run;
 pub mod start;

@@ -11,6 +11,10 @@
 //!   along `u`, differenced the same way. `W` stays attached to the mapping network, so the
 //!   gradient reaches it as it does through official double backprop.
 //!
+//! * **Gradient penalty** (PGGAN's WGAN-GP): `Σᵢ (‖∇ₓᵢF‖ − target)²` is a function of the
+//!   same gradient as R1, so its parameter gradient is again a directional derivative of
+//!   `∇ₓF`, along `uᵢ = ∂loss/∂(∇ₓᵢF)`.
+//!
 //! Each function returns a *surrogate* scalar whose parameter gradient equals that of the
 //! official loss term (`loss.mean() · gain`, see `training/loss.py`), plus the penalty values
 //! for logging. The step ε is relative to the size of the point (`eps_rel · ‖X‖`), so the
@@ -79,6 +83,71 @@ pub fn r1(
     let coeff = gamma * gain / n as f64 * g_norm / (2.0 * eps);
     Ok(R1 {
         surrogate: (f_plus - f_minus).mul_scalar(coeff as f32),
+        penalty,
+    })
+}
+
+/// The WGAN-GP term for one minibatch.
+pub struct GradientPenalty {
+    /// Parameter gradient = that of `mean_i((‖∇ₓᵢ F‖ − target)²) · weight`.
+    pub surrogate: Tensor<1>,
+    /// Per-sample `(‖∇ₓᵢ F‖ − target)²` (PGGAN's `gradient_penalty`).
+    pub penalty: Vec<f64>,
+}
+
+/// PGGAN's gradient penalty (`D_wgangp_acgan`: `(‖∇ₓ D(x̂)‖ − target)²` at the points `x̂`
+/// between reals and fakes, times `wgan_lambda / target²`), from first-order gradients like
+/// [`r1`]: with `vᵢ = ∇ₓᵢ F` held constant, the loss's gradient is a directional derivative
+/// along `uᵢ = ∂loss/∂vᵢ = weight/N · 2(‖vᵢ‖ − target) · vᵢ/‖vᵢ‖`, differenced along `u`.
+pub fn gradient_penalty(
+    d: &dyn Fn(Tensor<4>) -> Result<Tensor<2>>,
+    x: Tensor<4>,
+    target: f64,
+    weight: f64,
+    eps_rel: f64,
+) -> Result<GradientPenalty> {
+    let [n, _, _, _] = x.dims();
+    let x = x.without_autodiff();
+    let leaf = x.clone().autodiff().require_grad();
+    let logits = d(leaf.clone())?;
+    let grads = logits.sum().backward();
+    let v = leaf.grad(&grads).ok_or_else(|| {
+        Error::Config("gradient penalty: D's output does not depend on its input".into())
+    })?;
+    drop(grads);
+    let norms: Vec<f64> =
+        crate::backend::to_vec(&v.clone().reshape([n as i32, -1]).square().sum_dim(1))?
+            .into_iter()
+            .map(|s| f64::from(s).sqrt())
+            .collect();
+    let penalty: Vec<f64> = norms.iter().map(|g| (g - target).powi(2)).collect();
+    let coef: Vec<f32> = norms
+        .iter()
+        .map(|&g| {
+            if g > 0.0 {
+                (weight / n as f64 * 2.0 * (g - target) / g) as f32
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let coef = Tensor::<1>::from_data(burn::tensor::TensorData::new(coef, [n]), &v.device())
+        .cast(v.dtype())
+        .reshape([n, 1, 1, 1]);
+    let u = v * coef;
+    let u_norm = norm(&u)?;
+    if u_norm == 0.0 {
+        return Ok(GradientPenalty {
+            surrogate: logits_zero(&x),
+            penalty,
+        });
+    }
+    let eps = eps_rel * norm(&x)?.max(1e-3);
+    let step = u.div_scalar(u_norm as f32).mul_scalar(eps as f32);
+    let f_plus = d(x.clone() + step.clone())?.sum();
+    let f_minus = d(x - step)?.sum();
+    Ok(GradientPenalty {
+        surrogate: (f_plus - f_minus).mul_scalar((u_norm / (2.0 * eps)) as f32),
         penalty,
     })
 }
