@@ -16,10 +16,26 @@
 //! resolution), and upscales it (nearest) to the full size.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
+use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
+use serde_json::{json, Value};
 
+use super::data::TrainingData;
+use super::regularizers;
+use super::trainer::{check_finite, nan_to_num};
+use crate::backend::to_vec;
 use crate::error::{Error, Result};
+use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
+use crate::latent::RandomState;
+use crate::models::pggan::PgganDiscriminator;
+use crate::models::stylegan1::Sg1Discriminator;
+use crate::models::{Family, Generator, NoiseMode};
+use crate::nn::Params;
+use crate::optim::adam::{Adam, AdamConfig};
+use crate::optim::params::is_buffer;
+use crate::optim::ParamSet;
 
 /// Which TF1 recipe a progressive run follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,6 +258,618 @@ pub fn process_reals(
     };
     // UpscaleLOD.
     Ok(crate::models::tf1::upscale2d(x, 1 << k))
+}
+
+/// The options of a progressive run (the recipe's official values unless changed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProgressiveOptions {
+    pub recipe: Recipe,
+    pub schedule: Schedule,
+    /// x-flip half of the reals (`mirror_augment`; StyleGAN v1's FFHQ config: on).
+    pub mirror: bool,
+    pub seed: u32,
+    /// Minibatches between schedule updates (official 4).
+    pub minibatch_repeats: usize,
+    /// D steps per G step (official 1).
+    pub d_repeats: usize,
+    /// StyleGAN v1: R1 weight γ (10) and style-mixing probability (0.9).
+    pub r1_gamma: f64,
+    pub style_mixing_prob: f64,
+    /// PGGAN: WGAN-GP λ (10), ε-drift (0.001) and target (1).
+    pub wgan_lambda: f64,
+    pub wgan_epsilon: f64,
+    pub wgan_target: f64,
+    /// Relative step of the first-order regularisers' central differences.
+    pub eps_rel: f64,
+}
+
+impl ProgressiveOptions {
+    pub fn official(recipe: Recipe) -> Self {
+        Self {
+            recipe,
+            schedule: Schedule::official(recipe),
+            mirror: recipe == Recipe::StyleGan1,
+            seed: 0,
+            minibatch_repeats: 4,
+            d_repeats: 1,
+            r1_gamma: 10.0,
+            style_mixing_prob: if recipe == Recipe::StyleGan1 {
+                0.9
+            } else {
+                0.0
+            },
+            wgan_lambda: 10.0,
+            wgan_epsilon: 0.001,
+            wgan_target: 1.0,
+            eps_rel: regularizers::DEFAULT_EPS_REL,
+        }
+    }
+
+    /// The options as JSON (recorded in snapshots; a resume compares them).
+    pub fn record(&self) -> Value {
+        let s = &self.schedule;
+        json!({
+            "recipe": match self.recipe { Recipe::Pggan => "pggan", Recipe::StyleGan1 => "stylegan1" },
+            "lod_initial_resolution": s.lod_initial_resolution,
+            "lod_training_kimg": s.lod_training_kimg,
+            "lod_transition_kimg": s.lod_transition_kimg,
+            "minibatch_base": s.minibatch_base,
+            "minibatch_dict": s.minibatch_dict,
+            "g_lrate_base": s.g_lrate_base,
+            "g_lrate_dict": s.g_lrate_dict,
+            "d_lrate_base": s.d_lrate_base,
+            "d_lrate_dict": s.d_lrate_dict,
+            "mirror": self.mirror,
+            "seed": self.seed,
+            "minibatch_repeats": self.minibatch_repeats,
+            "d_repeats": self.d_repeats,
+            "r1_gamma": self.r1_gamma,
+            "style_mixing_prob": self.style_mixing_prob,
+            "wgan_lambda": self.wgan_lambda,
+            "wgan_epsilon": self.wgan_epsilon,
+            "wgan_target": self.wgan_target,
+        })
+    }
+}
+
+/// Losses of one round (the last D and G steps of it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RoundStats {
+    pub lod: f64,
+    pub resolution: usize,
+    pub minibatch: usize,
+    pub loss_g: f64,
+    pub loss_d: f64,
+    /// Mean R1 penalty (StyleGAN v1) or gradient penalty (PGGAN).
+    pub penalty: f64,
+}
+
+/// A TF1 discriminator built from live parameters.
+enum TfD {
+    Sg1(Sg1Discriminator),
+    Pggan(PgganDiscriminator),
+}
+
+impl TfD {
+    fn build(set: &ParamSet, leaves: BTreeMap<String, (Vec<usize>, Tensor<1>)>) -> Result<Self> {
+        let mut p = Params::live(leaves, set.device());
+        let d = match set.class_name.rsplit('.').next() {
+            Some("D_basic") => Self::Sg1(Sg1Discriminator::new(&mut p, &set.init_kwargs)?),
+            Some("D_paper") => Self::Pggan(PgganDiscriminator::new(&mut p, &set.init_kwargs)?),
+            _ => {
+                return Err(Error::Config(format!(
+                    "progressive growing trains D_basic or D_paper discriminators, not {}",
+                    set.class_name
+                )))
+            }
+        };
+        p.finish()?;
+        Ok(d)
+    }
+
+    fn forward(&self, x: &Tensor<4>, lod: f64) -> Result<Tensor<2>> {
+        match self {
+            Self::Sg1(d) => d.forward(x, None, lod),
+            Self::Pggan(d) => d.forward(x, lod),
+        }
+    }
+}
+
+fn phase_rng(seed: u32, round: u64, phase: u32) -> RandomState {
+    RandomState::from_array(&[
+        seed,
+        round as u32,
+        (round >> 32) as u32,
+        0x9c9a_0000 | phase,
+    ])
+}
+
+fn randn(rng: &mut RandomState, shape: [usize; 2], device: &Device) -> Tensor<2> {
+    let v: Vec<f32> = rng
+        .randn(shape[0] * shape[1])
+        .into_iter()
+        .map(|x| x as f32)
+        .collect();
+    Tensor::from_data(TensorData::new(v, shape), device)
+}
+
+/// Fresh G and D of a recipe's family, from the networks' static kwargs (the same for both,
+/// as the official configs pass them: `resolution`, `num_channels`, `fmap_base`, ...), with
+/// the official initialisation (N(0, 1) weights under the equalised learning rate, zero
+/// biases, SG1's constant input of ones), reproducible from `seed`.
+pub fn new_networks(
+    recipe: Recipe,
+    kwargs: &Value,
+    seed: u32,
+    device: &Device,
+) -> Result<(NetworkEntry, NetworkEntry)> {
+    use crate::models::{pggan, stylegan1};
+    let (g_class, d_class) = match recipe {
+        Recipe::Pggan => (pggan::G_CLASS, pggan::D_CLASS),
+        Recipe::StyleGan1 => (stylegan1::G_CLASS, stylegan1::D_CLASS),
+    };
+    let g = Generator::new(g_class, kwargs, &mut Params::random(seed, device))?.to_entry();
+    let mut p = Params::random(seed.wrapping_add(1), device);
+    let mut sd = crate::nn::StateDict::default();
+    match recipe {
+        Recipe::Pggan => PgganDiscriminator::new(&mut p, kwargs)?.state_dict(&mut sd),
+        Recipe::StyleGan1 => Sg1Discriminator::new(&mut p, kwargs)?.state_dict(&mut sd),
+    }
+    let d = NetworkEntry {
+        class_name: d_class.into(),
+        init_kwargs: kwargs.clone(),
+        tensors: sd.entries.into_iter().collect(),
+    };
+    Ok((g, d))
+}
+
+/// Metadata key of a progressive run's state in a snapshot.
+pub const PROGRESSIVE_STATE_KEY: &str = "train.progressive";
+
+/// Training of a StyleGAN v1 or PGGAN network by progressive growing (official
+/// `training_loop`): G, D and Gs (the moving average), both optimisers and the counters.
+pub struct ProgressiveTrainer {
+    pub opts: ProgressiveOptions,
+    pub g: ParamSet,
+    pub d: ParamSet,
+    pub gs: ParamSet,
+    g_opt: Adam,
+    d_opt: Adam,
+    pub cur_nimg: u64,
+    /// The lod of the previous round (−1 before the first: `prev_lod = -1.0`).
+    pub prev_lod: f64,
+    /// Rounds done (seeds the random numbers of the next one).
+    pub round: u64,
+    log2: usize,
+    device: Device,
+}
+
+impl ProgressiveTrainer {
+    /// Start from fresh (or parent) G and D entries of one TF1 family.
+    pub fn new(
+        opts: ProgressiveOptions,
+        g: &NetworkEntry,
+        d: &NetworkEntry,
+        device: &Device,
+    ) -> Result<Self> {
+        let (g, d) = (
+            ParamSet::from_entry(g, device),
+            ParamSet::from_entry(d, device),
+        );
+        let gn = g.generator(g.leaves(&|_| false))?;
+        let family = gn.family();
+        let expected = match opts.recipe {
+            Recipe::Pggan => Family::Pggan,
+            Recipe::StyleGan1 => Family::StyleGan1,
+        };
+        if family != expected {
+            return Err(Error::InvalidArgument(format!(
+                "the {} recipe trains {} networks; this generator is {}",
+                opts.record()["recipe"].as_str().unwrap_or(""),
+                expected.name(),
+                family.name()
+            )));
+        }
+        if gn.config.c_dim > 0 {
+            return Err(Error::InvalidArgument(
+                "progressive growing of conditional networks is not supported yet".into(),
+            ));
+        }
+        TfD::build(&d, d.leaves(&|_| false))?;
+        let res = gn.config.img_resolution;
+        opts.schedule.check(res)?;
+        if opts.minibatch_repeats == 0 || opts.d_repeats == 0 {
+            return Err(Error::InvalidArgument(
+                "minibatch_repeats and d_repeats must be positive".into(),
+            ));
+        }
+        Ok(Self {
+            g_opt: Adam::new(Self::adam(0.001)),
+            d_opt: Adam::new(Self::adam(0.001)),
+            gs: g.clone(),
+            g,
+            d,
+            opts,
+            cur_nimg: 0,
+            prev_lod: -1.0,
+            round: 0,
+            log2: res.trailing_zeros() as usize,
+            device: device.clone(),
+        })
+    }
+
+    fn adam(lr: f64) -> AdamConfig {
+        AdamConfig {
+            lr,
+            beta1: 0.0,
+            beta2: 0.99,
+            eps: 1e-8,
+        }
+    }
+
+    /// The schedule now.
+    pub fn point(&self) -> Point {
+        self.opts.schedule.at(self.cur_nimg, self.log2)
+    }
+
+    /// The moving-average generator (`Gs`) at the current lod.
+    pub fn gs(&self) -> Result<Generator> {
+        self.gs.generator(self.gs.leaves(&|_| false))
+    }
+
+    /// Write `lod` into every network's `lod` variables (what the official loop feeds them).
+    fn set_lod(&mut self, lod: f64) {
+        let dev = self.device.clone();
+        let t = || Tensor::<1>::from_data(TensorData::new(vec![lod as f32], [1]), &dev);
+        for set in [&mut self.g, &mut self.gs, &mut self.d] {
+            let names: Vec<String> = set
+                .tensors
+                .keys()
+                .filter(|k| *k == "lod" || k.ends_with("/lod"))
+                .cloned()
+                .collect();
+            for n in names {
+                set.set(&n, t());
+            }
+        }
+    }
+
+    /// The generator's ws for latents `z` as `G_style` makes them in training (style mixing
+    /// with a cutoff below the current number of layers; `dlatent_avg` updated), or PGGAN's
+    /// input.
+    fn training_ws(
+        &mut self,
+        g: &Generator,
+        z: Tensor<2>,
+        lod: f64,
+        rng: &mut RandomState,
+    ) -> Result<Tensor<3>> {
+        if g.family() == Family::Pggan {
+            return g.mapping_ws(z, None, 1.0, None);
+        }
+        let w = g.map(z.clone(), None)?;
+        // dlatent_avg = lerp(batch mean of w, dlatent_avg, 0.995).
+        let avg = self.g.get("dlatent_avg")?.clone();
+        let batch_avg = w.clone().without_autodiff().mean_dim(0).reshape([-1]);
+        self.g.set(
+            "dlatent_avg",
+            batch_avg.clone() + (avg - batch_avg).mul_scalar(0.995),
+        );
+        let layers = g.num_ws();
+        let ws = crate::models::mapping::broadcast(w, layers);
+        let p = self.opts.style_mixing_prob;
+        let u = rng.random_sample();
+        let pick = rng.random_sample();
+        let z2 = randn(rng, z.dims(), &z.device());
+        if p <= 0.0 {
+            return Ok(ws);
+        }
+        let cur = layers - 2 * lod.floor() as usize;
+        let cutoff = if u < p && cur > 1 {
+            1 + ((pick * (cur - 1) as f64) as usize).min(cur - 2)
+        } else {
+            cur
+        };
+        if cutoff >= layers {
+            return Ok(ws);
+        }
+        let ws2 = crate::models::mapping::broadcast(g.map(z2, None)?, layers);
+        Ok(Tensor::cat(
+            vec![
+                ws.narrow(1, 0, cutoff),
+                ws2.narrow(1, cutoff, layers - cutoff),
+            ],
+            1,
+        ))
+    }
+
+    fn reals(
+        &self,
+        data: &dyn TrainingData,
+        n: usize,
+        lod: f64,
+        rng: &mut RandomState,
+    ) -> Result<Tensor<4>> {
+        let len = data.len();
+        let idx: Vec<usize> = (0..n)
+            .map(|_| ((rng.random_sample() * len as f64) as usize).min(len - 1))
+            .collect();
+        let mirror: Vec<bool> = (0..n)
+            .map(|_| self.opts.mirror && rng.random_sample() < 0.5)
+            .collect();
+        let images: Vec<&[u8]> = idx.iter().map(|&i| data.image(i)).collect();
+        process_reals(
+            &images,
+            data.channels(),
+            data.resolution(),
+            lod,
+            &mirror,
+            &self.device,
+        )
+    }
+
+    fn collect(
+        leaves: &BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+        grads: &burn::tensor::Gradients,
+        into: &mut BTreeMap<String, Tensor<1>>,
+    ) {
+        for (k, (_, t)) in leaves {
+            if let Some(g) = t.grad(grads) {
+                let g = nan_to_num(g);
+                let sum = match into.remove(k) {
+                    Some(prev) => prev + g,
+                    None => g,
+                };
+                into.insert(k.clone(), sum);
+            }
+        }
+    }
+
+    /// One D step (and the Gs update that runs with it).
+    fn d_step(
+        &mut self,
+        data: &dyn TrainingData,
+        p: &Point,
+        k: u32,
+        st: &mut RoundStats,
+    ) -> Result<()> {
+        let mut rng = phase_rng(self.opts.seed, self.round, 2 * k);
+        let n = p.minibatch;
+        let mut gen = self.g.generator(self.g.leaves(&|_| false))?;
+        gen.set_lod(p.lod)?;
+        let z = randn(&mut rng, [n, gen.config.z_dim], &self.device);
+        let ws = self.training_ws(&gen, z, p.lod, &mut rng)?;
+        let noise = NoiseMode::Seeded(rng.next_u32() as u64 | (rng.next_u32() as u64) << 32);
+        let fake = gen.synthesis.forward(&ws, noise)?.without_autodiff();
+        let real = self.reals(data, n, p.lod, &mut rng)?;
+        let leaves = self.d.leaves(&|_| true);
+        let d = TfD::build(&self.d, leaves.clone())?;
+        let fake_logits = d.forward(&fake, p.lod)?;
+        let real_logits = d.forward(&real, p.lod)?;
+        let mut grads = BTreeMap::new();
+        match self.opts.recipe {
+            Recipe::Pggan => {
+                // loss = D(fake) − D(real) + ε·D(real)² (+ the gradient penalty below).
+                let drift = real_logits
+                    .clone()
+                    .square()
+                    .mul_scalar(self.opts.wgan_epsilon as f32);
+                let loss = (fake_logits - real_logits + drift).mean();
+                st.loss_d = to_vec(&loss.clone().without_autodiff())?[0] as f64;
+                check_finite("the discriminator loss", st.loss_d, self.cur_nimg)?;
+                Self::collect(&leaves, &loss.backward(), &mut grads);
+                let t: Vec<f32> = (0..n).map(|_| rng.random_sample() as f32).collect();
+                let t = Tensor::<4>::from_data(TensorData::new(t, [n, 1, 1, 1]), &self.device);
+                let mixed = real.clone() + (fake - real) * t;
+                let lv = leaves.clone();
+                let lod = p.lod;
+                let dset = self.d.clone();
+                let run = |x: Tensor<4>| TfD::build(&dset, lv.clone())?.forward(&x, lod);
+                let target = self.opts.wgan_target;
+                let weight = self.opts.wgan_lambda / (target * target);
+                let gp =
+                    regularizers::gradient_penalty(&run, mixed, target, weight, self.opts.eps_rel)?;
+                st.penalty = gp.penalty.iter().sum::<f64>() / n as f64;
+                Self::collect(&leaves, &gp.surrogate.sum().backward(), &mut grads);
+            }
+            Recipe::StyleGan1 => {
+                let loss = (softplus(fake_logits, 1.0) + softplus(real_logits.neg(), 1.0)).mean();
+                st.loss_d = to_vec(&loss.clone().without_autodiff())?[0] as f64;
+                check_finite("the discriminator loss", st.loss_d, self.cur_nimg)?;
+                Self::collect(&leaves, &loss.backward(), &mut grads);
+                if self.opts.r1_gamma > 0.0 {
+                    let lv = leaves.clone();
+                    let lod = p.lod;
+                    let dset = self.d.clone();
+                    let run = |x: Tensor<4>| TfD::build(&dset, lv.clone())?.forward(&x, lod);
+                    let r1 =
+                        regularizers::r1(&run, real, self.opts.r1_gamma, 1.0, self.opts.eps_rel)?;
+                    st.penalty = r1.penalty.iter().sum::<f64>() / n as f64;
+                    Self::collect(&leaves, &r1.surrogate.sum().backward(), &mut grads);
+                }
+            }
+        }
+        check_finite("the regulariser", st.penalty, self.cur_nimg)?;
+        self.d_opt.config.lr = p.d_lrate;
+        self.d_opt.step(&mut self.d, grads)?;
+        self.update_gs(n)
+    }
+
+    /// One G step.
+    fn g_step(
+        &mut self,
+        data: &dyn TrainingData,
+        p: &Point,
+        k: u32,
+        st: &mut RoundStats,
+    ) -> Result<()> {
+        let _ = data;
+        let mut rng = phase_rng(self.opts.seed, self.round, 2 * k + 1);
+        let n = p.minibatch;
+        let leaves = self.g.leaves(&|_| true);
+        let mut gen = self.g.generator(leaves.clone())?;
+        gen.set_lod(p.lod)?;
+        let z = randn(&mut rng, [n, gen.config.z_dim], &self.device);
+        let ws = self.training_ws(&gen, z, p.lod, &mut rng)?;
+        let noise = NoiseMode::Seeded(rng.next_u32() as u64 | (rng.next_u32() as u64) << 32);
+        let fake = gen.synthesis.forward(&ws, noise)?;
+        let d = TfD::build(&self.d, self.d.leaves(&|_| false))?;
+        let logits = d.forward(&fake, p.lod)?;
+        let loss = match self.opts.recipe {
+            Recipe::Pggan => logits.neg().mean(),
+            Recipe::StyleGan1 => softplus(logits.neg(), 1.0).mean(),
+        };
+        st.loss_g = to_vec(&loss.clone().without_autodiff())?[0] as f64;
+        check_finite("the generator loss", st.loss_g, self.cur_nimg)?;
+        let mut grads = BTreeMap::new();
+        Self::collect(&leaves, &loss.backward(), &mut grads);
+        self.g_opt.config.lr = p.g_lrate;
+        self.g_opt.step(&mut self.g, grads)
+    }
+
+    /// Gs ← G + (Gs − G)·β for the trainables, a copy of the other variables (β = 0):
+    /// `setup_as_moving_average_of`. PGGAN: β = 0.999; StyleGAN v1: β = 0.5^(minibatch / 10k).
+    fn update_gs(&mut self, minibatch: usize) -> Result<()> {
+        let beta = match self.opts.recipe {
+            Recipe::Pggan => 0.999,
+            Recipe::StyleGan1 => 0.5f64.powf(minibatch as f64 / 10_000.0),
+        };
+        let names: Vec<String> = self.g.tensors.keys().cloned().collect();
+        for name in names {
+            let g = self.g.get(&name)?.clone();
+            let new = if is_buffer(&name) {
+                g
+            } else {
+                let s = self.gs.get(&name)?.clone();
+                g.clone() + (s - g).mul_scalar(beta as f32)
+            };
+            self.gs.set(&name, new);
+        }
+        Ok(())
+    }
+
+    /// One round of the official loop: the schedule at `cur_nimg` (optimisers reset when a
+    /// fade-in starts or ends), then `minibatch_repeats` × (`d_repeats` D steps with the Gs
+    /// update, one G step).
+    pub fn round(&mut self, data: &dyn TrainingData) -> Result<RoundStats> {
+        let res = 1usize << self.log2;
+        super::data::check_compatible(data, res, data.channels(), 0)?;
+        let p = self.point();
+        if Schedule::resets_between(self.prev_lod, p.lod) {
+            self.g_opt = Adam::new(Self::adam(p.g_lrate));
+            self.d_opt = Adam::new(Self::adam(p.d_lrate));
+        }
+        self.prev_lod = p.lod;
+        self.set_lod(p.lod);
+        let mut st = RoundStats {
+            lod: p.lod,
+            resolution: p.resolution,
+            minibatch: p.minibatch,
+            ..Default::default()
+        };
+        let mut k = 0;
+        for _ in 0..self.opts.minibatch_repeats {
+            for _ in 0..self.opts.d_repeats {
+                self.d_step(data, &p, k, &mut st)?;
+                self.cur_nimg += p.minibatch as u64;
+                k += 1;
+            }
+            self.g_step(data, &p, k, &mut st)?;
+            k += 1;
+        }
+        self.round += 1;
+        Ok(st)
+    }
+
+    fn state_json(&self) -> Value {
+        json!({
+            "cur_nimg": self.cur_nimg,
+            "prev_lod": self.prev_lod,
+            "round": self.round,
+            "options": self.opts.record(),
+        })
+    }
+
+    /// Write a snapshot atomically: G, D, G_ema (= Gs), both Adam states and the counters.
+    pub fn save(&self, path: &Path, extra: &BTreeMap<String, String>) -> Result<()> {
+        let (g, d, e) = (self.g.to_entry()?, self.d.to_entry()?, self.gs.to_entry()?);
+        let mut tensors: BTreeMap<String, RawTensor> = self.g_opt.state("G_opt")?;
+        tensors.extend(self.d_opt.state("D_opt")?);
+        for (net, ts) in [("G", &g.tensors), ("D", &d.tensors), ("G_ema", &e.tensors)] {
+            if let Some((name, _)) = ts
+                .iter()
+                .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "training diverged by {} images: {net} tensor '{name}' holds NaN or infinite \
+                     values; not writing {}",
+                    self.cur_nimg,
+                    path.display()
+                )));
+            }
+        }
+        let mut meta = extra.clone();
+        meta.insert(PROGRESSIVE_STATE_KEY.into(), self.state_json().to_string());
+        Checkpoint::write_with_state(
+            path,
+            &[("G", &g), ("D", &d), ("G_ema", &e)],
+            &meta,
+            &tensors,
+        )
+    }
+
+    /// Resume from a snapshot written by [`Self::save`]; `opts` must equal the recorded ones
+    /// (the seed is taken from the snapshot).
+    pub fn resume(path: &Path, mut opts: ProgressiveOptions, device: &Device) -> Result<Self> {
+        let ckpt = Checkpoint::read(path)?;
+        let get = |p: &str| {
+            ckpt.networks.get(p).ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("is not a training snapshot: it has no '{p}' network"),
+                )
+            })
+        };
+        let (g, d, e) = (get("G")?, get("D")?, get("G_ema")?);
+        let state: Value = ckpt
+            .extra_metadata
+            .get(PROGRESSIVE_STATE_KEY)
+            .ok_or_else(|| {
+                Error::format(
+                    path,
+                    format!("is not a progressive-growing snapshot: no '{PROGRESSIVE_STATE_KEY}' metadata"),
+                )
+            })
+            .and_then(|s| {
+                serde_json::from_str(s).map_err(|err| Error::format(path, format!("'{PROGRESSIVE_STATE_KEY}': {err}")))
+            })?;
+        let num = |k: &str| {
+            state.get(k).and_then(Value::as_f64).ok_or_else(|| {
+                Error::format(path, format!("'{PROGRESSIVE_STATE_KEY}' lacks '{k}'"))
+            })
+        };
+        opts.seed = state["options"]["seed"].as_u64().unwrap_or(0) as u32;
+        if state["options"] != opts.record() {
+            return Err(Error::InvalidArgument(format!(
+                "{}: the snapshot was trained with other options ({}) than these ({})",
+                path.display(),
+                state["options"],
+                opts.record()
+            )));
+        }
+        let mut t = Self::new(opts, g, d, device)?;
+        t.gs = ParamSet::from_entry(e, device);
+        t.cur_nimg = num("cur_nimg")? as u64;
+        t.prev_lod = num("prev_lod")?;
+        t.round = num("round")? as u64;
+        t.g_opt
+            .load_state("G_opt", &ckpt.extra_tensors, &t.g)
+            .map_err(|e| Error::format(path, e.to_string()))?;
+        t.d_opt
+            .load_state("D_opt", &ckpt.extra_tensors, &t.d)
+            .map_err(|e| Error::format(path, e.to_string()))?;
+        Ok(t)
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::optim::ParamSet;
 
 /// An error when a training quantity went NaN or infinite at `nimg` images: training stops
 /// there, before any optimiser step or snapshot with it.
-fn check_finite(what: &str, v: f64, nimg: u64) -> Result<()> {
+pub(super) fn check_finite(what: &str, v: f64, nimg: u64) -> Result<()> {
     if v.is_finite() {
         return Ok(());
     }
@@ -38,7 +38,7 @@ fn check_finite(what: &str, v: f64, nimg: u64) -> Result<()> {
 
 /// `torch.nan_to_num(grad, nan=0, posinf=1e5, neginf=-1e5)`, as the official
 /// `training_loop.py` applies to every gradient before the optimiser step.
-fn nan_to_num(g: Tensor<1>) -> Tensor<1> {
+pub(super) fn nan_to_num(g: Tensor<1>) -> Tensor<1> {
     let g = g.clone().mask_fill(g.is_nan(), 0.0);
     let inf = g.clone().is_inf();
     let clamped = g.clone().clamp(-1e5, 1e5);
