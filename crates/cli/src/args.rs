@@ -334,14 +334,25 @@ pub enum CfgArg {
     Stylegan3T,
     #[value(name = "stylegan3-r")]
     Stylegan3R,
+    /// PGGAN by progressive growing (tkarras' recipe).
+    Pggan,
+    /// StyleGAN v1 by progressive growing (NVlabs/stylegan's recipe).
+    Stylegan1,
 }
 
-impl From<CfgArg> for stylegan::train::TrainConfig {
-    fn from(c: CfgArg) -> Self {
-        match c {
-            CfgArg::Stylegan2 => Self::StyleGan2,
-            CfgArg::Stylegan3T => Self::StyleGan3T,
-            CfgArg::Stylegan3R => Self::StyleGan3R,
+impl CfgArg {
+    /// The StyleGAN2/3 configuration, or the progressive-growing recipe.
+    pub fn kind(
+        self,
+    ) -> Result<stylegan::train::TrainConfig, stylegan::train::progressive::Recipe> {
+        use stylegan::train::progressive::Recipe;
+        use stylegan::train::TrainConfig;
+        match self {
+            CfgArg::Stylegan2 => Ok(TrainConfig::StyleGan2),
+            CfgArg::Stylegan3T => Ok(TrainConfig::StyleGan3T),
+            CfgArg::Stylegan3R => Ok(TrainConfig::StyleGan3R),
+            CfgArg::Pggan => Err(Recipe::Pggan),
+            CfgArg::Stylegan1 => Err(Recipe::StyleGan1),
         }
     }
 }

@@ -141,6 +141,11 @@ fn progressive_resume_is_exact() {
                 "{recipe:?} {k} differs after resume"
             );
         }
+        // The recorded options round-trip.
+        assert_eq!(
+            ProgressiveOptions::of_snapshot(&snap).unwrap(),
+            options(recipe)
+        );
         // Other options are refused on resume.
         let mut other = options(recipe);
         other.mirror = !other.mirror;

@@ -20,18 +20,18 @@ pub struct Args {
     /// Where run directories are created (`NNNNN-desc`).
     #[arg(long)]
     outdir: PathBuf,
-    /// Base configuration: stylegan2, stylegan3-t or stylegan3-r (official `train.py --cfg`).
+    /// Base configuration: stylegan2, stylegan3-t or stylegan3-r (official `train.py --cfg`),
+    /// or pggan / stylegan1 (progressive growing from 4x4 / 8x8, the TF recipes).
     #[arg(long, value_enum, default_value_t = crate::args::CfgArg::Stylegan2)]
     cfg: crate::args::CfgArg,
-    /// Total batch size (1 to 4096, and what memory allows). A resume takes the snapshot's.
-    #[arg(long, required_unless_present = "resume")]
+    /// Total batch size (1 to 4096, and what memory allows); required for a new stylegan2/3
+    /// run. pggan/stylegan1: the minibatch at every resolution (default: the official table,
+    /// 128 at 4-16 px down to 4 at 1024 px). A resume takes the snapshot's.
+    #[arg(long)]
     batch: Option<usize>,
-    /// R1 regularisation weight (>= 0). A resume takes the snapshot's.
-    #[arg(
-        long,
-        required_unless_present = "resume",
-        allow_negative_numbers = true
-    )]
+    /// R1 regularisation weight (>= 0); required for a new stylegan2/3 run (stylegan1: default
+    /// 10; pggan uses WGAN-GP instead). A resume takes the snapshot's.
+    #[arg(long, allow_negative_numbers = true)]
     gamma: Option<f64>,
     /// Total training length in thousands of images (counted across resumes).
     #[arg(long, default_value_t = 25000.0, allow_negative_numbers = true)]
@@ -108,10 +108,19 @@ pub struct Args {
     /// Extra text for the run directory name (letters, digits, '-', '_', '.').
     #[arg(long)]
     desc: Option<String>,
+    /// pggan/stylegan1: thousands of images per stable phase and per fade-in of progressive
+    /// growing (official 600 each).
+    #[arg(long, allow_negative_numbers = true)]
+    lod_kimg: Option<f64>,
+    /// pggan/stylegan1: the resolution growing starts from (official 4 / 8).
+    #[arg(long)]
+    lod_initial: Option<usize>,
     /// cpu or gpu.
     #[arg(long, value_enum, default_value_t = crate::args::DeviceArg::Cpu)]
     device: crate::args::DeviceArg,
 }
+
+mod progressive;
 
 /// Longest run: 10^9 kimg (10^12 images) keeps every image count exact in the log and names.
 const MAX_KIMG: f64 = 1e9;
@@ -427,8 +436,24 @@ impl Bar {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let cfg: TrainConfig = a.cfg.into();
+    if let Some(recipe) = progressive::recipe_of(&a)? {
+        return progressive::run(a, recipe);
+    }
+    let Ok(cfg) = a.cfg.kind() else {
+        bail!(
+            "--cfg {}: not a StyleGAN2/3 configuration",
+            crate::args::value_name(&a.cfg)
+        );
+    };
     let cfg_name = crate::args::value_name(&a.cfg);
+    if a.resume.is_none() && (a.batch.is_none() || a.gamma.is_none()) {
+        bail!(
+            "a new {cfg_name} run needs --batch (the total batch size) and --gamma (the R1 weight)"
+        );
+    }
+    if a.lod_kimg.is_some() || a.lod_initial.is_some() {
+        bail!("--lod-kimg and --lod-initial apply to progressive growing (--cfg pggan|stylegan1)");
+    }
     check_flags(&a)?;
     let info = match &a.resume {
         Some(r) => Some(inspect_start(r).with_context(|| format!("--resume {}", r.display()))?),

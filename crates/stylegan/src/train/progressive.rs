@@ -332,6 +332,104 @@ impl ProgressiveOptions {
     }
 }
 
+impl ProgressiveOptions {
+    /// The options a snapshot recorded ([`Self::record`]).
+    pub fn from_record(v: &Value) -> Result<Self> {
+        let bad = |k: &str| {
+            Error::Config(format!(
+                "progressive options: '{k}' is missing or malformed"
+            ))
+        };
+        let f = |k: &str| v.get(k).and_then(Value::as_f64).ok_or_else(|| bad(k));
+        let u = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_u64)
+                .map(|x| x as usize)
+                .ok_or_else(|| bad(k))
+        };
+        let recipe = match v.get("recipe").and_then(Value::as_str) {
+            Some("pggan") => Recipe::Pggan,
+            Some("stylegan1") => Recipe::StyleGan1,
+            _ => return Err(bad("recipe")),
+        };
+        let dict_u = |k: &str| -> Result<BTreeMap<usize, usize>> {
+            v.get(k)
+                .and_then(Value::as_object)
+                .ok_or_else(|| bad(k))?
+                .iter()
+                .map(|(r, m)| {
+                    Ok((
+                        r.parse().map_err(|_| bad(k))?,
+                        m.as_u64().ok_or_else(|| bad(k))? as usize,
+                    ))
+                })
+                .collect()
+        };
+        let dict_f = |k: &str| -> Result<BTreeMap<usize, f64>> {
+            v.get(k)
+                .and_then(Value::as_object)
+                .ok_or_else(|| bad(k))?
+                .iter()
+                .map(|(r, m)| {
+                    Ok((
+                        r.parse().map_err(|_| bad(k))?,
+                        m.as_f64().ok_or_else(|| bad(k))?,
+                    ))
+                })
+                .collect()
+        };
+        let o = Self {
+            recipe,
+            schedule: Schedule {
+                lod_initial_resolution: u("lod_initial_resolution")?,
+                lod_training_kimg: f("lod_training_kimg")?,
+                lod_transition_kimg: f("lod_transition_kimg")?,
+                minibatch_base: u("minibatch_base")?,
+                minibatch_dict: dict_u("minibatch_dict")?,
+                g_lrate_base: f("g_lrate_base")?,
+                g_lrate_dict: dict_f("g_lrate_dict")?,
+                d_lrate_base: f("d_lrate_base")?,
+                d_lrate_dict: dict_f("d_lrate_dict")?,
+            },
+            mirror: v
+                .get("mirror")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| bad("mirror"))?,
+            seed: u("seed")? as u32,
+            minibatch_repeats: u("minibatch_repeats")?,
+            d_repeats: u("d_repeats")?,
+            r1_gamma: f("r1_gamma")?,
+            style_mixing_prob: f("style_mixing_prob")?,
+            wgan_lambda: f("wgan_lambda")?,
+            wgan_epsilon: f("wgan_epsilon")?,
+            wgan_target: f("wgan_target")?,
+            eps_rel: regularizers::DEFAULT_EPS_REL,
+        };
+        if o.record() != *v {
+            return Err(Error::Config(
+                "progressive options: unexpected values in the record".into(),
+            ));
+        }
+        Ok(o)
+    }
+
+    /// The recorded options of a progressive snapshot (what a resume continues with).
+    pub fn of_snapshot(path: &Path) -> Result<Self> {
+        let ckpt = Checkpoint::read(path)?;
+        let state: Value = ckpt
+            .extra_metadata
+            .get(PROGRESSIVE_STATE_KEY)
+            .and_then(|s| serde_json::from_str(s).ok())
+            .ok_or_else(|| {
+                Error::format(
+                    path,
+                    "is not a progressive-growing snapshot (StyleGAN v1 / PGGAN)",
+                )
+            })?;
+        Self::from_record(&state["options"]).map_err(|e| Error::format(path, e.to_string()))
+    }
+}
+
 /// Losses of one round (the last D and G steps of it).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RoundStats {
