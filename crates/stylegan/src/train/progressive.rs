@@ -443,6 +443,8 @@ pub struct RoundStats {
 }
 
 /// A TF1 discriminator built from live parameters.
+// Built for one step at a time: the size difference between the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum TfD {
     Sg1(Sg1Discriminator),
     Pggan(PgganDiscriminator),
