@@ -159,29 +159,7 @@ pub fn array_within(v: &Value, budget: &Budget) -> Result<Array> {
             ))
         }
     };
-    let numel = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| Error::Structure(format!("numpy shape {shape:?} overflows")))?;
-    if Some(raw.len()) != numel.checked_mul(elem_size(&code)) {
-        return Err(Error::Structure(format!(
-            "numpy array of shape {shape:?} and dtype {code} has {} data bytes",
-            raw.len()
-        )));
-    }
-    let copies = if fortran && shape.len() > 1 { 2 } else { 1 };
-    budget.charge(numel as u64 * 8 * copies, || {
-        format!("a numpy array of shape {shape:?} ({code})")
-    })?;
-    let mut data = decode(&code, big, &raw)?;
-    if fortran && shape.len() > 1 {
-        data = fortran_to_c(&data, &shape);
-    }
-    Ok(Array {
-        shape,
-        data,
-        dtype: code,
-    })
+    decode_array(shape, code, big, fortran, &raw, budget)
 }
 
 /// numpy ≥ 2 with protocol 5: `_frombuffer(buffer, dtype, shape, order)` =
@@ -209,6 +187,19 @@ fn frombuffer(v: &Value, budget: &Budget) -> Result<Array> {
         .collect::<Option<_>>()
         .ok_or_else(|| Error::Structure("numpy shape holds a non-integer".into()))?;
     let fortran = o.args.get(3).and_then(|s| s.as_str()) == Some("F");
+    decode_array(shape, code, big, fortran, &raw, budget)
+}
+
+/// The array of `shape` from its raw bytes, once their count is checked against the shape,
+/// with the decoded elements (and a Fortran-order reordering) charged to `budget`.
+fn decode_array(
+    shape: Vec<usize>,
+    code: String,
+    big: bool,
+    fortran: bool,
+    raw: &[u8],
+    budget: &Budget,
+) -> Result<Array> {
     let numel = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
@@ -223,7 +214,7 @@ fn frombuffer(v: &Value, budget: &Budget) -> Result<Array> {
     budget.charge(numel as u64 * 8 * copies, || {
         format!("a numpy array of shape {shape:?} ({code})")
     })?;
-    let mut data = decode(&code, big, &raw)?;
+    let mut data = decode(&code, big, raw)?;
     if fortran && shape.len() > 1 {
         data = fortran_to_c(&data, &shape);
     }

@@ -20,7 +20,43 @@ pub fn is_network(v: &Value) -> bool {
         .is_some_and(|(m, n)| m == "dnnlib.tflib.network" && n == "Network")
 }
 
-fn state(net: &Value) -> Result<Value> {
+/// The `(name, array)` pairs of a network state's own `variables` list; 0-d variables (`lod`,
+/// `noise_strength`) may be 0-d arrays or numpy scalars. `prefix` names them in errors.
+pub(super) fn own_variables(
+    st: &Value,
+    prefix: &str,
+    budget: &Budget,
+) -> Result<Vec<(String, numpy::Array)>> {
+    let mut out = Vec::new();
+    for item in st
+        .get("variables")
+        .and_then(|v| v.as_seq())
+        .unwrap_or_default()
+    {
+        let pair = item.as_seq().unwrap_or_default();
+        let (Some(name), Some(arr)) = (pair.first().and_then(|n| n.as_str()), pair.get(1)) else {
+            return Err(Error::Config(
+                "TF variable entry is not (name, array)".into(),
+            ));
+        };
+        let a = numpy::array_within(arr, budget)
+            .or_else(|e| {
+                let v = numpy::scalar(arr).map_err(|_| e)?;
+                Ok(numpy::Array {
+                    shape: vec![],
+                    data: vec![v],
+                    dtype: "f4".into(),
+                })
+            })
+            .map_err(|e: stylegan_pickle::Error| {
+                Error::Config(format!("TF variable '{prefix}{name}': {e}"))
+            })?;
+        out.push((name.to_string(), a));
+    }
+    Ok(out)
+}
+
+pub(super) fn state(net: &Value) -> Result<Value> {
     let Value::Object(o) = net else {
         return Err(Error::Config("not a TF network".into()));
     };
@@ -42,30 +78,7 @@ fn variables(
         return Err(Error::Config("TF networks nested too deep".into()));
     }
     let st = state(net)?;
-    for item in st
-        .get("variables")
-        .and_then(|v| v.as_seq())
-        .unwrap_or_default()
-    {
-        let pair = item.as_seq().unwrap_or_default();
-        let (Some(name), Some(arr)) = (pair.first().and_then(|n| n.as_str()), pair.get(1)) else {
-            return Err(Error::Config(
-                "TF variable entry is not (name, array)".into(),
-            ));
-        };
-        // 0-d variables (lod, noise_strength) may be 0-d arrays or numpy scalars.
-        let a = numpy::array_within(arr, budget)
-            .or_else(|e| {
-                let v = numpy::scalar(arr).map_err(|_| e)?;
-                Ok(numpy::Array {
-                    shape: vec![],
-                    data: vec![v],
-                    dtype: "f4".into(),
-                })
-            })
-            .map_err(|e: stylegan_pickle::Error| {
-                Error::Config(format!("TF variable '{prefix}{name}': {e}"))
-            })?;
+    for (name, a) in own_variables(&st, prefix, budget)? {
         out.insert(format!("{prefix}{name}"), a);
     }
     for (k, c) in st

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
-use stylegan_pickle::{numpy, Budget, Value};
+use stylegan_pickle::{Budget, Value};
+
+use super::tf::{own_variables, state};
 
 use crate::error::{Error, Result};
 use crate::models::{pggan, stylegan1, Generator};
@@ -37,16 +39,6 @@ pub fn tf1_function(v: &Value) -> Option<String> {
     .then_some(f)
 }
 
-fn state(net: &Value) -> Result<Value> {
-    let Value::Object(o) = net else {
-        return Err(Error::Config("not a TF network object".into()));
-    };
-    o.borrow()
-        .state
-        .clone()
-        .ok_or_else(|| Error::Config("TF network without state".into()))
-}
-
 fn text(st: &Value, key: &str) -> Option<String> {
     st.get(key).and_then(|v| v.as_str().map(str::to_string))
 }
@@ -64,38 +56,17 @@ fn variables(
         return Err(Error::Config("TF networks nested too deep".into()));
     }
     let st = state(net)?;
-    for item in st
-        .get("variables")
-        .and_then(|v| v.as_seq())
-        .unwrap_or_default()
-    {
-        let pair = item.as_seq().unwrap_or_default();
-        let (Some(name), Some(arr)) = (pair.first().and_then(|n| n.as_str()), pair.get(1)) else {
-            return Err(Error::Config(
-                "a TF variable entry is not (name, array)".into(),
-            ));
-        };
+    for (name, a) in own_variables(&st, prefix, budget)? {
         let full = format!("{prefix}{name}");
-        let a = numpy::array_within(arr, budget)
-            .or_else(|e| {
-                let v = numpy::scalar(arr).map_err(|_| e)?;
-                Ok(numpy::Array {
-                    shape: vec![],
-                    data: vec![v],
-                    dtype: "f4".into(),
-                })
-            })
-            .map_err(|e: stylegan_pickle::Error| {
-                Error::Config(format!("TF variable '{full}': {e}"))
-            })?;
         if out.contains_key(&full) {
             return Err(Error::Config(format!("TF variable '{full}' appears twice")));
         }
+        let data = a.data.into_iter().map(|v| v as f32).collect();
         out.insert(
             full,
             RawTensor {
                 shape: a.shape,
-                data: a.data.into_iter().map(|v| v as f32).collect(),
+                data,
             },
         );
     }

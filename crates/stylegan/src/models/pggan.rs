@@ -14,9 +14,8 @@ use serde_json::Value;
 use burn::tensor::Tensor;
 
 use super::tf1::{
-    add_channel_bias, blend_up, check_lod, downscale2d, minibatch_stddev, pixel_norm,
-    pixel_norm_2d, resolution_log2, tf_lerp, upscale2d, Act, Channels, Conv, ConvKind, Dense,
-    Kwargs, Wscale,
+    add_channel_bias, blend_up, check_lod, pixel_norm, pixel_norm_2d, resolution_log2, upscale2d,
+    Act, Channels, Conv, ConvKind, DBody, DBodySpec, Dense, Kwargs, Wscale,
 };
 use crate::error::{Error, Result};
 use crate::nn::{Params, StateDict};
@@ -323,12 +322,7 @@ pub struct PgganDConfig {
 #[derive(Clone, Debug)]
 pub struct PgganDiscriminator {
     pub cfg: PgganDConfig,
-    from_rgb: Vec<Conv>,
-    /// Per res ≥ 3 (index res − 3): `Conv0`, `Conv1_down` (or `Conv1` + average pool).
-    blocks: Vec<(Conv, Conv)>,
-    conv4: Conv,
-    dense0: Dense,
-    dense1: Dense,
+    body: DBody,
     pub lod: f64,
 }
 
@@ -354,140 +348,29 @@ impl PgganDiscriminator {
             mbstd_group_size: k.usize("mbstd_group_size", 4, 1 << 16)?,
             fused_scale: fused == super::tf1::FusedScale::Always,
         };
-        let ch = cfg.channels;
-        let ws = Wscale::new(SQRT2, cfg.use_wscale);
         let lod = super::tf1::scalar_var(p, "lod")?;
-        let mut from_rgb = Vec::new();
-        for res in 2..=cfg.log2 {
-            from_rgb.push(Conv::new(
-                p,
-                &format!("FromRGB_lod{}", cfg.log2 - res),
-                1,
-                [cfg.num_channels, ch.nf(res - 1)],
-                ws,
-                ConvKind::Plain,
-            )?);
-        }
-        let mut blocks = Vec::new();
-        for res in 3..=cfg.log2 {
-            let px = 1usize << res;
-            let c0 = Conv::new(
-                p,
-                &format!("{px}x{px}/Conv0"),
-                3,
-                [ch.nf(res - 1), ch.nf(res - 1)],
-                ws,
-                ConvKind::Plain,
-            )?;
-            let (name, kind) = if cfg.fused_scale {
-                ("Conv1_down", ConvKind::FusedDown)
-            } else {
-                ("Conv1", ConvKind::Plain)
-            };
-            let c1 = Conv::new(
-                p,
-                &format!("{px}x{px}/{name}"),
-                3,
-                [ch.nf(res - 1), ch.nf(res - 2)],
-                ws,
-                kind,
-            )?;
-            blocks.push((c0, c1));
-        }
-        let extra = usize::from(cfg.mbstd_group_size > 1);
-        let conv4 = Conv::new(
+        let body = DBody::new(
             p,
-            "4x4/Conv",
-            3,
-            [ch.nf(1) + extra, ch.nf(1)],
-            ws,
-            ConvKind::Plain,
+            DBodySpec {
+                what: "D_paper",
+                resolution,
+                num_channels: cfg.num_channels,
+                channels: cfg.channels,
+                use_wscale: cfg.use_wscale,
+                act: Act::Lrelu,
+                blur: None,
+                unfused_pool: !cfg.fused_scale,
+                mbstd_group: cfg.mbstd_group_size,
+                mbstd_features: 1,
+                outputs: 1 + cfg.label_size,
+            },
         )?;
-        let dense0 = Dense::new(p, "4x4/Dense0", [ch.nf(1) * 16, ch.nf(0)], ws, true)?;
-        let dense1 = Dense::new(
-            p,
-            "4x4/Dense1",
-            [ch.nf(0), 1 + cfg.label_size],
-            Wscale::new(1.0, cfg.use_wscale),
-            true,
-        )?;
-        Ok(Self {
-            cfg,
-            from_rgb,
-            blocks,
-            conv4,
-            dense0,
-            dense1,
-            lod,
-        })
-    }
-
-    fn lrelu(x: Tensor<4>) -> Tensor<4> {
-        Act::Lrelu.apply(x)
-    }
-
-    fn fromrgb(&self, images: &Tensor<4>, res: usize, level: usize) -> Tensor<4> {
-        let l = &self.from_rgb[res - 2];
-        let x = downscale2d(images.clone(), 1 << level);
-        Self::lrelu(l.add_bias(l.forward(x)))
-    }
-
-    fn block(&self, x: Tensor<4>, res: usize) -> Result<Tensor<2>> {
-        let x = if self.cfg.mbstd_group_size > 1 {
-            minibatch_stddev(x, self.cfg.mbstd_group_size, 1)?
-        } else {
-            x
-        };
-        let x = Self::lrelu(self.conv4.add_bias(self.conv4.forward(x)));
-        let [n, c, h, w] = x.dims();
-        debug_assert_eq!(res, 2);
-        let x = Act::Lrelu.apply(self.dense0.forward(x.reshape([n, c * h * w])));
-        Ok(self.dense1.forward(x))
-    }
-
-    fn down_block(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
-        let (c0, c1) = &self.blocks[res - 3];
-        let x = Self::lrelu(c0.add_bias(c0.forward(x)));
-        match c1.kind {
-            // Fused: the conv, the 2×2 mean, then bias and activation.
-            ConvKind::FusedDown => Self::lrelu(c1.add_bias(c1.forward(x))),
-            // Not fused: the pool comes after the activation.
-            _ => downscale2d(Self::lrelu(c1.add_bias(c1.forward(x))), 2),
-        }
-    }
-
-    /// The features entering the 4×4 block.
-    fn grow(&self, images: &Tensor<4>, res: usize, level: usize, lod: f64) -> Tensor<4> {
-        let l = level as f64;
-        let x = if level > 0 && lod < l {
-            self.grow(images, res + 1, level - 1, lod)
-        } else {
-            self.fromrgb(images, res, level)
-        };
-        if res == 2 {
-            return x;
-        }
-        let x = self.down_block(x, res);
-        if lod > l {
-            return tf_lerp(x, self.fromrgb(images, res - 1, level + 1), lod - l);
-        }
-        x
+        Ok(Self { cfg, body, lod })
     }
 
     /// `[N, 1 + label_size]`: the score, then the label outputs, at level of detail `lod`.
     pub fn forward_all(&self, images: &Tensor<4>, lod: f64) -> Result<Tensor<2>> {
-        let cfg = &self.cfg;
-        let [n, c, h, w] = images.dims();
-        if c != cfg.num_channels || h != cfg.resolution || w != cfg.resolution {
-            return Err(Error::InvalidArgument(format!(
-                "D_paper: images [{n}, {c}, {h}, {w}], expected [N, {}, {r}, {r}]",
-                cfg.num_channels,
-                r = cfg.resolution
-            )));
-        }
-        let lod = check_lod("D_paper", lod, cfg.log2)?;
-        let x = self.grow(images, 2, cfg.log2 - 2, lod);
-        self.block(x, 2)
+        self.body.forward(images, lod)
     }
 
     /// Scores `[N, 1]` (`scores_out`).
@@ -497,15 +380,6 @@ impl PgganDiscriminator {
 
     pub fn state_dict(&self, sd: &mut StateDict) {
         super::tf1::add_scalar_var(sd, "lod", self.lod);
-        for l in &self.from_rgb {
-            l.state_dict(sd);
-        }
-        for (c0, c1) in &self.blocks {
-            c0.state_dict(sd);
-            c1.state_dict(sd);
-        }
-        self.conv4.state_dict(sd);
-        self.dense0.state_dict(sd);
-        self.dense1.state_dict(sd);
+        self.body.state_dict(sd);
     }
 }

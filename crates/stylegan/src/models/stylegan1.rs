@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use super::synthesis::NoiseMode;
 use super::tf1::{
-    add_channel_bias, blend_up, blur2d, check_lod, downscale2d, instance_norm, minibatch_stddev,
-    pixel_norm, pixel_norm_2d, resolution_log2, tf_lerp, upscale2d, Act, Channels, Conv, ConvKind,
-    Dense, FusedScale, Kwargs, Wscale,
+    add_channel_bias, blend_up, blur2d, check_lod, instance_norm, pixel_norm, pixel_norm_2d,
+    resolution_log2, upscale2d, Act, Channels, Conv, ConvKind, DBody, DBodySpec, Dense, FusedScale,
+    Kwargs, Wscale,
 };
 use crate::error::{Error, Result};
 use crate::nn::{Init, Params, StateDict};
@@ -700,140 +700,36 @@ impl Sg1DConfig {
 #[derive(Clone, Debug)]
 pub struct Sg1Discriminator {
     pub cfg: Sg1DConfig,
-    /// `FromRGB_lod{L−res}` for res = 2..=L (index res − 2; res 2 only matters at lod L−2).
-    from_rgb: Vec<Conv>,
-    /// Per res ≥ 3 (index res − 3): `Conv0`, `Conv1_down`.
-    blocks: Vec<(Conv, Conv)>,
-    conv4: Conv,
-    dense0: Dense,
-    dense1: Dense,
+    body: DBody,
     pub lod: f64,
-    blur: Option<Filter>,
 }
 
 impl Sg1Discriminator {
     pub fn new(p: &mut Params, kwargs: &Value) -> Result<Self> {
         let cfg = Sg1DConfig::from_kwargs(kwargs)?;
-        let ch = cfg.channels;
-        let ws = Wscale::new(SQRT2, cfg.use_wscale);
         let lod = super::tf1::scalar_var(p, "lod")?;
-        let mut from_rgb = Vec::new();
-        for res in 2..=cfg.log2 {
-            from_rgb.push(Conv::new(
-                p,
-                &format!("FromRGB_lod{}", cfg.log2 - res),
-                1,
-                [cfg.num_channels, ch.nf(res - 1)],
-                ws,
-                ConvKind::Plain,
-            )?);
-        }
-        let mut blocks = Vec::new();
-        for res in 3..=cfg.log2 {
-            let px = 1usize << res;
-            let c0 = Conv::new(
-                p,
-                &format!("{px}x{px}/Conv0"),
-                3,
-                [ch.nf(res - 1), ch.nf(res - 1)],
-                ws,
-                ConvKind::Plain,
-            )?;
-            let c1 = Conv::new(
-                p,
-                &format!("{px}x{px}/Conv1_down"),
-                3,
-                [ch.nf(res - 1), ch.nf(res - 2)],
-                ws,
-                ConvKind::FusedDown,
-            )?;
-            blocks.push((c0, c1));
-        }
-        let extra = if cfg.mbstd_group_size > 1 {
-            cfg.mbstd_num_features
-        } else {
-            0
-        };
-        let conv4 = Conv::new(
-            p,
-            "4x4/Conv",
-            3,
-            [ch.nf(1) + extra, ch.nf(1)],
-            ws,
-            ConvKind::Plain,
-        )?;
-        let dense0 = Dense::new(p, "4x4/Dense0", [ch.nf(1) * 16, ch.nf(0)], ws, true)?;
-        let dense1 = Dense::new(
-            p,
-            "4x4/Dense1",
-            [ch.nf(0), cfg.label_size.max(1)],
-            Wscale::new(1.0, cfg.use_wscale),
-            true,
-        )?;
         let blur = match &cfg.blur_filter {
             Some(f) => Some(blur_kernel(f, p.device())?),
             None => None,
         };
-        Ok(Self {
-            cfg,
-            from_rgb,
-            blocks,
-            conv4,
-            dense0,
-            dense1,
-            lod,
-            blur,
-        })
-    }
-
-    fn fromrgb(&self, images: &Tensor<4>, res: usize, level: usize) -> Tensor<4> {
-        let l = &self.from_rgb[res - 2];
-        let x = downscale2d(images.clone(), 1 << level);
-        self.cfg.act.apply(l.add_bias(l.forward(x)))
-    }
-
-    fn down_block(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
-        let act = self.cfg.act;
-        let (c0, c1) = &self.blocks[res - 3];
-        let x = act.apply(c0.add_bias(c0.forward(x)));
-        let x = match &self.blur {
-            Some(f) => blur2d(x, f),
-            None => x,
-        };
         // Fused or not, conv2d_downscale2d is the conv followed by the 2×2 mean.
-        act.apply(c1.add_bias(c1.forward(x)))
-    }
-
-    /// The 4×4 block: minibatch stddev, conv, two dense layers.
-    fn head(&self, x: Tensor<4>) -> Result<Tensor<2>> {
-        let act = self.cfg.act;
-        let x = if self.cfg.mbstd_group_size > 1 {
-            minibatch_stddev(x, self.cfg.mbstd_group_size, self.cfg.mbstd_num_features)?
-        } else {
-            x
-        };
-        let x = act.apply(self.conv4.add_bias(self.conv4.forward(x)));
-        let [n, c, h, w] = x.dims();
-        let x = act.apply(self.dense0.forward(x.reshape([n, c * h * w])));
-        Ok(self.dense1.forward(x))
-    }
-
-    /// The features entering the 4×4 block.
-    fn grow(&self, images: &Tensor<4>, res: usize, level: usize, lod: f64) -> Tensor<4> {
-        let l = level as f64;
-        let x = if level > 0 && lod < l {
-            self.grow(images, res + 1, level - 1, lod)
-        } else {
-            self.fromrgb(images, res, level)
-        };
-        if res == 2 {
-            return x;
-        }
-        let x = self.down_block(x, res);
-        if lod > l {
-            return tf_lerp(x, self.fromrgb(images, res - 1, level + 1), lod - l);
-        }
-        x
+        let body = DBody::new(
+            p,
+            DBodySpec {
+                what: "D_basic",
+                resolution: cfg.resolution,
+                num_channels: cfg.num_channels,
+                channels: cfg.channels,
+                use_wscale: cfg.use_wscale,
+                act: cfg.act,
+                blur,
+                unfused_pool: false,
+                mbstd_group: cfg.mbstd_group_size,
+                mbstd_features: cfg.mbstd_num_features,
+                outputs: cfg.label_size.max(1),
+            },
+        )?;
+        Ok(Self { cfg, body, lod })
     }
 
     /// Scores `[N, 1]` for images `[N, C, R, R]` at level of detail `lod`; with labels
@@ -844,18 +740,8 @@ impl Sg1Discriminator {
         labels: Option<Tensor<2>>,
         lod: f64,
     ) -> Result<Tensor<2>> {
-        let cfg = &self.cfg;
-        let [n, c, h, w] = images.dims();
-        if c != cfg.num_channels || h != cfg.resolution || w != cfg.resolution {
-            return Err(Error::InvalidArgument(format!(
-                "D_basic: images [{n}, {c}, {h}, {w}], expected [N, {}, {r}, {r}]",
-                cfg.num_channels,
-                r = cfg.resolution
-            )));
-        }
-        let lod = check_lod("D_basic", lod, cfg.log2)?;
-        let out = self.head(self.grow(images, 2, cfg.log2 - 2, lod))?;
-        match (cfg.label_size, labels) {
+        let out = self.body.forward(images, lod)?;
+        match (self.cfg.label_size, labels) {
             (0, _) => Ok(out),
             (_, Some(l)) => Ok((out * l).sum_dim(1)),
             (_, None) => Err(Error::InvalidArgument(
@@ -866,15 +752,6 @@ impl Sg1Discriminator {
 
     pub fn state_dict(&self, sd: &mut StateDict) {
         super::tf1::add_scalar_var(sd, "lod", self.lod);
-        for l in &self.from_rgb {
-            l.state_dict(sd);
-        }
-        for (c0, c1) in &self.blocks {
-            c0.state_dict(sd);
-            c1.state_dict(sd);
-        }
-        self.conv4.state_dict(sd);
-        self.dense0.state_dict(sd);
-        self.dense1.state_dict(sd);
+        self.body.state_dict(sd);
     }
 }

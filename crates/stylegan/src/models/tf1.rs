@@ -599,3 +599,194 @@ pub fn add_scalar_var(sd: &mut StateDict, name: &str, v: f64) {
 pub fn blend_up(rgb: Tensor<4>, rgb_prev: Tensor<4>, t: f64, scale: usize) -> Tensor<4> {
     upscale2d(tf_lerp(rgb, upscale2d(rgb_prev, 2), t), scale)
 }
+
+/// How the discriminators of both families differ (everything else is shared, see
+/// [`DBody`]).
+pub struct DBodySpec<'a> {
+    /// Which network, for errors (`D_basic`, `D_paper`).
+    pub what: &'a str,
+    pub resolution: usize,
+    pub num_channels: usize,
+    pub channels: Channels,
+    pub use_wscale: bool,
+    pub act: Act,
+    /// StyleGAN v1: the [1,2,1] blur before each down-conv.
+    pub blur: Option<Filter>,
+    /// PGGAN with `fused_scale=False`: `Conv1` + the 2×2 average pool after the activation;
+    /// otherwise `Conv1_down` (the conv and the 2×2 mean, then bias and activation).
+    pub unfused_pool: bool,
+    pub mbstd_group: usize,
+    pub mbstd_features: usize,
+    /// Outputs of `4x4/Dense1`.
+    pub outputs: usize,
+}
+
+/// The discriminator of both TF1 families (`D_basic`, `D_paper`, FORMATS.md §14.2, §15.5):
+/// `FromRGB_lod{L−res}` per level, per resolution `Conv0` and the down-conv, and the 4×4 head
+/// (minibatch stddev, `Conv`, `Dense0`, `Dense1`), grown by `lod` (§14.3).
+#[derive(Clone, Debug)]
+pub struct DBody {
+    pub resolution: usize,
+    pub log2: usize,
+    pub num_channels: usize,
+    what: String,
+    /// Index res − 2.
+    from_rgb: Vec<Conv>,
+    /// Index res − 3: `Conv0`, `Conv1_down` (or `Conv1`).
+    blocks: Vec<(Conv, Conv)>,
+    conv4: Conv,
+    dense0: Dense,
+    dense1: Dense,
+    act: Act,
+    blur: Option<Filter>,
+    unfused_pool: bool,
+    mbstd: (usize, usize),
+}
+
+impl DBody {
+    pub fn new(p: &mut Params, s: DBodySpec) -> Result<Self> {
+        let log2 = resolution_log2(s.what, s.resolution)?;
+        let ch = s.channels;
+        let ws = Wscale::new(std::f64::consts::SQRT_2, s.use_wscale);
+        let mut from_rgb = Vec::new();
+        for res in 2..=log2 {
+            from_rgb.push(Conv::new(
+                p,
+                &format!("FromRGB_lod{}", log2 - res),
+                1,
+                [s.num_channels, ch.nf(res - 1)],
+                ws,
+                ConvKind::Plain,
+            )?);
+        }
+        let (down_name, down_kind) = if s.unfused_pool {
+            ("Conv1", ConvKind::Plain)
+        } else {
+            ("Conv1_down", ConvKind::FusedDown)
+        };
+        let mut blocks = Vec::new();
+        for res in 3..=log2 {
+            let px = 1usize << res;
+            let (c, c_out) = (ch.nf(res - 1), ch.nf(res - 2));
+            let c0 = Conv::new(
+                p,
+                &format!("{px}x{px}/Conv0"),
+                3,
+                [c, c],
+                ws,
+                ConvKind::Plain,
+            )?;
+            let name = format!("{px}x{px}/{down_name}");
+            blocks.push((c0, Conv::new(p, &name, 3, [c, c_out], ws, down_kind)?));
+        }
+        let extra = if s.mbstd_group > 1 {
+            s.mbstd_features
+        } else {
+            0
+        };
+        let conv4 = Conv::new(
+            p,
+            "4x4/Conv",
+            3,
+            [ch.nf(1) + extra, ch.nf(1)],
+            ws,
+            ConvKind::Plain,
+        )?;
+        let dense0 = Dense::new(p, "4x4/Dense0", [ch.nf(1) * 16, ch.nf(0)], ws, true)?;
+        let gain1 = Wscale::new(1.0, s.use_wscale);
+        let dense1 = Dense::new(p, "4x4/Dense1", [ch.nf(0), s.outputs], gain1, true)?;
+        Ok(Self {
+            resolution: s.resolution,
+            log2,
+            num_channels: s.num_channels,
+            what: s.what.into(),
+            from_rgb,
+            blocks,
+            conv4,
+            dense0,
+            dense1,
+            act: s.act,
+            blur: s.blur,
+            unfused_pool: s.unfused_pool,
+            mbstd: (s.mbstd_group, s.mbstd_features),
+        })
+    }
+
+    fn fromrgb(&self, images: &Tensor<4>, res: usize, level: usize) -> Tensor<4> {
+        let l = &self.from_rgb[res - 2];
+        let x = downscale2d(images.clone(), 1 << level);
+        self.act.apply(l.add_bias(l.forward(x)))
+    }
+
+    fn down_block(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
+        let (c0, c1) = &self.blocks[res - 3];
+        let x = self.act.apply(c0.add_bias(c0.forward(x)));
+        let x = match &self.blur {
+            Some(f) => blur2d(x, f),
+            None => x,
+        };
+        if self.unfused_pool {
+            downscale2d(self.act.apply(c1.add_bias(c1.forward(x))), 2)
+        } else {
+            self.act.apply(c1.add_bias(c1.forward(x)))
+        }
+    }
+
+    /// The features entering the 4×4 block.
+    fn grow(&self, images: &Tensor<4>, res: usize, level: usize, lod: f64) -> Tensor<4> {
+        let l = level as f64;
+        let x = if level > 0 && lod < l {
+            self.grow(images, res + 1, level - 1, lod)
+        } else {
+            self.fromrgb(images, res, level)
+        };
+        if res == 2 {
+            return x;
+        }
+        let x = self.down_block(x, res);
+        if lod > l {
+            return tf_lerp(x, self.fromrgb(images, res - 1, level + 1), lod - l);
+        }
+        x
+    }
+
+    /// `4x4/Dense1`'s outputs `[N, outputs]` for images `[N, C, R, R]` at `lod`.
+    pub fn forward(&self, images: &Tensor<4>, lod: f64) -> Result<Tensor<2>> {
+        let [n, c, h, w] = images.dims();
+        if c != self.num_channels || h != self.resolution || w != self.resolution {
+            return Err(Error::InvalidArgument(format!(
+                "{}: images [{n}, {c}, {h}, {w}], expected [N, {}, {r}, {r}]",
+                self.what,
+                self.num_channels,
+                r = self.resolution
+            )));
+        }
+        let lod = check_lod(&self.what, lod, self.log2)?;
+        let x = self.grow(images, 2, self.log2 - 2, lod);
+        let (group, features) = self.mbstd;
+        let x = if group > 1 {
+            minibatch_stddev(x, group, features)?
+        } else {
+            x
+        };
+        let x = self.act.apply(self.conv4.add_bias(self.conv4.forward(x)));
+        let [n, c, h, w] = x.dims();
+        let x = self
+            .act
+            .apply(self.dense0.forward(x.reshape([n, c * h * w])));
+        Ok(self.dense1.forward(x))
+    }
+
+    pub fn state_dict(&self, sd: &mut StateDict) {
+        for l in &self.from_rgb {
+            l.state_dict(sd);
+        }
+        for (c0, c1) in &self.blocks {
+            c0.state_dict(sd);
+            c1.state_dict(sd);
+        }
+        self.conv4.state_dict(sd);
+        self.dense0.state_dict(sd);
+        self.dense1.state_dict(sd);
+    }
+}

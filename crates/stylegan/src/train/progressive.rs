@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use super::data::TrainingData;
 use super::regularizers;
-use super::trainer::{check_finite, nan_to_num};
+use super::trainer::{check_finite, nan_to_num, read_snapshot, write_snapshot};
 use crate::backend::to_vec;
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
@@ -895,54 +895,16 @@ impl ProgressiveTrainer {
         let (g, d, e) = (self.g.to_entry()?, self.d.to_entry()?, self.gs.to_entry()?);
         let mut tensors: BTreeMap<String, RawTensor> = self.g_opt.state("G_opt")?;
         tensors.extend(self.d_opt.state("D_opt")?);
-        for (net, ts) in [("G", &g.tensors), ("D", &d.tensors), ("G_ema", &e.tensors)] {
-            if let Some((name, _)) = ts
-                .iter()
-                .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
-            {
-                return Err(Error::InvalidArgument(format!(
-                    "training diverged by {} images: {net} tensor '{name}' holds NaN or infinite \
-                     values; not writing {}",
-                    self.cur_nimg,
-                    path.display()
-                )));
-            }
-        }
         let mut meta = extra.clone();
         meta.insert(PROGRESSIVE_STATE_KEY.into(), self.state_json().to_string());
-        Checkpoint::write_with_state(
-            path,
-            &[("G", &g), ("D", &d), ("G_ema", &e)],
-            &meta,
-            &tensors,
-        )
+        write_snapshot(path, self.cur_nimg, [&g, &d, &e], &meta, &tensors)
     }
 
     /// Resume from a snapshot written by [`Self::save`]; `opts` must equal the recorded ones
     /// (the seed is taken from the snapshot).
     pub fn resume(path: &Path, mut opts: ProgressiveOptions, device: &Device) -> Result<Self> {
-        let ckpt = Checkpoint::read(path)?;
-        let get = |p: &str| {
-            ckpt.networks.get(p).ok_or_else(|| {
-                Error::format(
-                    path,
-                    format!("is not a training snapshot: it has no '{p}' network"),
-                )
-            })
-        };
-        let (g, d, e) = (get("G")?, get("D")?, get("G_ema")?);
-        let state: Value = ckpt
-            .extra_metadata
-            .get(PROGRESSIVE_STATE_KEY)
-            .ok_or_else(|| {
-                Error::format(
-                    path,
-                    format!("is not a progressive-growing snapshot: no '{PROGRESSIVE_STATE_KEY}' metadata"),
-                )
-            })
-            .and_then(|s| {
-                serde_json::from_str(s).map_err(|err| Error::format(path, format!("'{PROGRESSIVE_STATE_KEY}': {err}")))
-            })?;
+        let (ckpt, state) = read_snapshot(path, PROGRESSIVE_STATE_KEY)?;
+        let [g, d, e] = ["G", "D", "G_ema"].map(|p| &ckpt.networks[p]);
         let num = |k: &str| {
             state.get(k).and_then(Value::as_f64).ok_or_else(|| {
                 Error::format(path, format!("'{PROGRESSIVE_STATE_KEY}' lacks '{k}'"))

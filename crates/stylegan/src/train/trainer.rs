@@ -45,6 +45,63 @@ pub(super) fn nan_to_num(g: Tensor<1>) -> Tensor<1> {
     g.mask_where(inf, clamped)
 }
 
+/// Write a training snapshot atomically: the networks `[G, D, G_ema]`, the optimiser state
+/// `tensors` and `meta` — only ever a good state: one with NaN or infinite values (after
+/// `nimg` images) is refused.
+pub(super) fn write_snapshot(
+    path: &Path,
+    nimg: u64,
+    [g, d, e]: [&NetworkEntry; 3],
+    meta: &BTreeMap<String, String>,
+    tensors: &BTreeMap<String, RawTensor>,
+) -> Result<()> {
+    let nets = [
+        ("G", &g.tensors),
+        ("D", &d.tensors),
+        ("G_ema", &e.tensors),
+        ("optimiser state", tensors),
+    ];
+    for (net, ts) in nets {
+        if let Some((name, _)) = ts
+            .iter()
+            .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "training diverged by {nimg} images: {net} tensor '{name}' holds NaN or infinite \
+                 values; not writing {} (the last snapshot on disk is the last good one)",
+                path.display()
+            )));
+        }
+    }
+    Checkpoint::write_with_state(path, &[("G", g), ("D", d), ("G_ema", e)], meta, tensors)
+}
+
+/// A training snapshot's checkpoint (with G, D and G_ema) and its state JSON under `key`.
+pub(super) fn read_snapshot(path: &Path, key: &str) -> Result<(Checkpoint, Value)> {
+    let ckpt = Checkpoint::read(path)?;
+    for p in ["G", "D", "G_ema"] {
+        if !ckpt.networks.contains_key(p) {
+            return Err(Error::format(
+                path,
+                format!("is not a training snapshot: it has no '{p}' network"),
+            ));
+        }
+    }
+    let state: Value = ckpt
+        .extra_metadata
+        .get(key)
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                format!("is not a training snapshot of this kind: no '{key}' metadata"),
+            )
+        })
+        .and_then(|s| {
+            serde_json::from_str(s).map_err(|err| Error::format(path, format!("'{key}': {err}")))
+        })?;
+    Ok((ckpt, state))
+}
+
 /// Losses and statistics of one minibatch (NaN where a phase did not run).
 #[derive(Clone, Debug, Default)]
 pub struct StepStats {
@@ -700,62 +757,16 @@ impl Trainer {
         );
         let mut tensors: BTreeMap<String, RawTensor> = self.g_opt.state("G_opt")?;
         tensors.extend(self.d_opt.state("D_opt")?);
-        // A snapshot is only ever a good state: refuse one with NaN or infinite weights.
-        let nets = [
-            ("G", &g.tensors),
-            ("D", &d.tensors),
-            ("G_ema", &e.tensors),
-            ("optimiser state", &tensors),
-        ];
-        for (net, ts) in nets {
-            if let Some((name, _)) = ts
-                .iter()
-                .find(|(_, t)| t.data.iter().any(|v| !v.is_finite()))
-            {
-                return Err(Error::InvalidArgument(format!(
-                    "training diverged by {} images: {net} tensor '{name}' holds NaN or infinite \
-                     values; not writing {} (the last snapshot on disk is the last good one)",
-                    self.cur_nimg,
-                    path.display()
-                )));
-            }
-        }
         let mut meta = extra.clone();
         meta.insert(STATE_KEY.into(), self.state_json().to_string());
-        Checkpoint::write_with_state(
-            path,
-            &[("G", &g), ("D", &d), ("G_ema", &e)],
-            &meta,
-            &tensors,
-        )
+        write_snapshot(path, self.cur_nimg, [&g, &d, &e], &meta, &tensors)
     }
 
     /// Resume from a snapshot written by [`Trainer::save`]. With `opts = None` the snapshot's
     /// own seed and batch are kept; given options must agree with them.
     pub fn resume(path: &Path, mut opts: TrainOptions, device: &Device) -> Result<Self> {
-        let ckpt = Checkpoint::read(path)?;
-        let get = |p: &str| {
-            ckpt.networks.get(p).ok_or_else(|| {
-                Error::format(
-                    path,
-                    format!("is not a training snapshot: it has no '{p}' network"),
-                )
-            })
-        };
-        let (g, d, e) = (get("G")?, get("D")?, get("G_ema")?);
-        let state: Value = ckpt
-            .extra_metadata
-            .get(STATE_KEY)
-            .ok_or_else(|| {
-                Error::format(
-                    path,
-                    format!("is not a training snapshot: no '{STATE_KEY}' metadata"),
-                )
-            })
-            .and_then(|s| {
-                serde_json::from_str(s)
-                    .map_err(|err| Error::format(path, format!("'{STATE_KEY}': {err}")))
-            })?;
+        let (ckpt, state) = read_snapshot(path, STATE_KEY)?;
+        let [g, d, e] = ["G", "D", "G_ema"].map(|p| &ckpt.networks[p]);
         let num = |k: &str| {
             state
                 .get(k)
