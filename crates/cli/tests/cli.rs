@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::max_abs;
+use common::{fixture, max_abs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,21 +16,6 @@ fn bin() -> Command {
 
 fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("run stylegan")
-}
-
-fn fixture(config: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/parity")
-        .join(config);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: parity fixtures not found at {} (they live in ../shared)",
-            dir.display()
-        );
-        None
-    }
 }
 
 fn stderr(o: &Output) -> String {

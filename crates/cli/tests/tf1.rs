@@ -12,21 +12,6 @@ use std::process::Command;
 use common::*;
 use stylegan::io::npy;
 
-fn fixture(config: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/parity")
-        .join(config);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIP: parity fixtures not found at {} (they live in ../shared)",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// The fixture `config` as a TF1 pickle in `tmp` (None with a SKIP note without python3).
 fn tf1_pickle(config: &str, protocol: u8, tmp: &Path) -> Option<PathBuf> {
     let dir = fixture(config)?;

@@ -162,19 +162,7 @@ fn stylegan1_matches_official_tf() {
                 to_vec(g.synthesis.forward(&mixed_ws(&g, c), noise).unwrap())
             }
             "d_logits" => {
-                let inputs: Vec<String> = match c.get("inputs") {
-                    Some(v) => v
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|s| s.as_str().unwrap().to_string())
-                        .collect(),
-                    None => vec![c["input"].as_str().unwrap().to_string()],
-                };
-                let imgs: Vec<_> = inputs
-                    .iter()
-                    .map(|i| npy(&dir.join(format!("{i}.npy"))))
-                    .collect();
+                let imgs = d_inputs(c, &dir);
                 to_vec(d.forward(&image_tensor(&imgs), None, lod).unwrap())
             }
             other => panic!("{name}: unknown case kind {other}"),
@@ -189,6 +177,23 @@ fn stylegan1_matches_official_tf() {
     }
     eprintln!("sg1_32 cases {counts:?}, worst |Δ| {worst:?}");
     assert!(counts.values().sum::<usize>() >= 90, "{counts:?}");
+}
+
+/// The reference images a D-logits case is evaluated on (one, or the batch of four).
+fn d_inputs(c: &Value, dir: &Path) -> Vec<stylegan::io::npy::Array> {
+    let names: Vec<&str> = match c.get("inputs") {
+        Some(v) => v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect(),
+        None => vec![c["input"].as_str().unwrap()],
+    };
+    names
+        .iter()
+        .map(|i| npy(&dir.join(format!("{i}.npy"))))
+        .collect()
 }
 
 /// The generator of a fixture folder through the family API (`Generator::from_entry`).
@@ -266,19 +271,7 @@ fn pggan_matches_official_tf() {
                 to_vec(g.generate(z, None, 1.0, None, NoiseMode::Const).unwrap())
             }
             "d_logits" => {
-                let inputs: Vec<String> = match c.get("inputs") {
-                    Some(v) => v
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|s| s.as_str().unwrap().to_string())
-                        .collect(),
-                    None => vec![c["input"].as_str().unwrap().to_string()],
-                };
-                let imgs: Vec<_> = inputs
-                    .iter()
-                    .map(|i| npy(&dir.join(format!("{i}.npy"))))
-                    .collect();
+                let imgs = d_inputs(c, &dir);
                 to_vec(d.forward(&image_tensor(&imgs), lod).unwrap())
             }
             other => panic!("{name}: unknown case kind {other}"),

@@ -30,6 +30,22 @@ pub fn fails(o: &Output, needles: &[&str]) {
     }
 }
 
+/// The parity fixture folder `config` of `../shared`, or `None` with a SKIP note.
+pub fn fixture(config: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/parity")
+        .join(config);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: parity fixtures not found at {} (they live in ../shared)",
+            dir.display()
+        );
+        None
+    }
+}
+
 /// A file of the repository's `models/` folder.
 pub fn model(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -352,7 +352,13 @@ impl ProgressiveOptions {
             Some("stylegan1") => Recipe::StyleGan1,
             _ => return Err(bad("recipe")),
         };
-        let dict_u = |k: &str| -> Result<BTreeMap<usize, usize>> {
+        // {resolution: value} tables, values read by `val`.
+        fn dict<T>(
+            v: &Value,
+            k: &str,
+            val: impl Fn(&Value) -> Option<T>,
+            bad: impl Fn(&str) -> Error,
+        ) -> Result<BTreeMap<usize, T>> {
             v.get(k)
                 .and_then(Value::as_object)
                 .ok_or_else(|| bad(k))?
@@ -360,24 +366,13 @@ impl ProgressiveOptions {
                 .map(|(r, m)| {
                     Ok((
                         r.parse().map_err(|_| bad(k))?,
-                        m.as_u64().ok_or_else(|| bad(k))? as usize,
+                        val(m).ok_or_else(|| bad(k))?,
                     ))
                 })
                 .collect()
-        };
-        let dict_f = |k: &str| -> Result<BTreeMap<usize, f64>> {
-            v.get(k)
-                .and_then(Value::as_object)
-                .ok_or_else(|| bad(k))?
-                .iter()
-                .map(|(r, m)| {
-                    Ok((
-                        r.parse().map_err(|_| bad(k))?,
-                        m.as_f64().ok_or_else(|| bad(k))?,
-                    ))
-                })
-                .collect()
-        };
+        }
+        let dict_u = |k: &str| dict(v, k, |m| m.as_u64().map(|x| x as usize), bad);
+        let dict_f = |k: &str| dict(v, k, Value::as_f64, bad);
         let o = Self {
             recipe,
             schedule: Schedule {
