@@ -790,3 +790,37 @@ impl DBody {
         self.dense1.state_dict(sd);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    /// The gradients of the resampling helpers are their adjoints: upscale's sums each block,
+    /// downscale's spreads a quarter (f = 2) to each pixel.
+    #[test]
+    fn resampling_gradients_are_adjoints() {
+        let dev = crate::backend::cpu();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
+            &dev,
+        )
+        .autodiff()
+        .require_grad();
+        let w: Vec<f32> = (0..16).map(|i| i as f32).collect();
+        let w = Tensor::<4>::from_data(TensorData::new(w, [1, 1, 4, 4]), &dev);
+        let grads = (upscale2d(x.clone(), 2) * w).sum().backward();
+        let g = crate::backend::to_vec(&x.grad(&grads).unwrap()).unwrap();
+        // Blocks of the 4×4 weights 0..15: [0,1,4,5], [2,3,6,7], [8,9,12,13], [10,11,14,15].
+        assert_eq!(g, vec![10.0, 18.0, 42.0, 50.0]);
+        let y = Tensor::<4>::from_data(
+            TensorData::new((0..16).map(|i| i as f32).collect::<Vec<_>>(), [1, 1, 4, 4]),
+            &dev,
+        )
+        .autodiff()
+        .require_grad();
+        let grads = downscale2d(y.clone(), 2).sum().backward();
+        let g = crate::backend::to_vec(&y.grad(&grads).unwrap()).unwrap();
+        assert_eq!(g, vec![0.25; 16]);
+    }
+}
