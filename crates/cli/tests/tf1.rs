@@ -380,6 +380,24 @@ fn tf1_networks_in_the_latent_tools() {
         &t("sefap.safetensors"),
     ]);
     fails(&r, &["SeFa", "PGGAN"]);
+    // The block-by-block feature operations are StyleGAN2's (and StyleGAN3's own); SG1 is
+    // refused by name.
+    let r = run(&[
+        "expand",
+        "--network",
+        s,
+        "--seed",
+        "1",
+        "--layer",
+        "1",
+        "--mode",
+        "reflect",
+        "--width-factor",
+        "2",
+        "--output",
+        &t("x.png"),
+    ]);
+    fails(&r, &["feature operations", "StyleGAN v1"]);
     // PGGAN videos interpolate z (slerp) by default.
     ok(&run(&[
         "video",

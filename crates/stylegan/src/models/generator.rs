@@ -228,9 +228,11 @@ impl Synthesis {
         }
     }
 
-    /// StyleSpace styles per block (StyleGAN2).
+    /// StyleSpace styles per block (StyleGAN2): what S-space tools and the block-by-block
+    /// feature operations start from.
     pub fn styles(&self, ws: &Tensor<3>) -> Result<Vec<BlockStyles>> {
-        self.sg2("StyleSpace (S)")?.styles(ws)
+        self.sg2("StyleSpace (S) and the block-by-block feature operations")?
+            .styles(ws)
     }
 
     /// The image from StyleSpace styles (StyleGAN2).
