@@ -75,6 +75,12 @@ fn progressive_runs_grow_through_every_resolution() {
                 st.loss_d.is_finite() && st.loss_g.is_finite() && st.penalty.is_finite(),
                 "{recipe:?}: {st:?}"
             );
+            // The diagnostics are what the D step saw.
+            assert!(st.fake_rms > 0.0 && st.d_real.is_finite() && st.d_fake.is_finite());
+            if recipe == Recipe::Pggan {
+                // loss_d = mean(D(fake) − D(real) + ε·D(real)²) ≥ D(fake) − D(real).
+                assert!(st.loss_d >= st.d_fake - st.d_real - 1e-4, "{st:?}");
+            }
             if !seen.contains(&st.resolution) {
                 seen.push(st.resolution);
             }

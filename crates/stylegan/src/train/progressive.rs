@@ -435,6 +435,12 @@ pub struct RoundStats {
     pub loss_d: f64,
     /// Mean R1 penalty (StyleGAN v1) or gradient penalty (PGGAN).
     pub penalty: f64,
+    /// Mean D logits on the reals and the fakes of the last D step (how far D separates them).
+    pub d_real: f64,
+    pub d_fake: f64,
+    /// Root mean square of the last D step's fakes (nominal range [-1, 1]; the reals' is
+    /// below 1): a generator drifting to saturated images shows here first.
+    pub fake_rms: f64,
 }
 
 /// A TF1 discriminator built from live parameters.
@@ -741,6 +747,12 @@ impl ProgressiveTrainer {
         let d = TfD::build(&self.d, leaves.clone())?;
         let fake_logits = d.forward(&fake, p.lod)?;
         let real_logits = d.forward(&real, p.lod)?;
+        let mean_of = |t: &Tensor<2>| -> Result<f64> {
+            Ok(to_vec(&t.clone().without_autodiff().mean())?[0] as f64)
+        };
+        st.d_real = mean_of(&real_logits)?;
+        st.d_fake = mean_of(&fake_logits)?;
+        st.fake_rms = (to_vec(&fake.clone().square().mean())?[0] as f64).sqrt();
         let mut grads = BTreeMap::new();
         match self.opts.recipe {
             Recipe::Pggan => {

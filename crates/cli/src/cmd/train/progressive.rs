@@ -292,12 +292,13 @@ pub(super) fn run(a: Args, recipe: Recipe) -> Result<()> {
             let line = json!({
                 "tick": ticks, "kimg": trainer.cur_nimg as f64 / 1000.0, "lod": st.lod,
                 "resolution": st.resolution, "minibatch": st.minibatch,
-                "loss_g": st.loss_g, "loss_d": st.loss_d,
+                "loss_g": st.loss_g, "loss_d": st.loss_d, "d_real": st.d_real,
+                "d_fake": st.d_fake, "fake_rms": st.fake_rms,
                 (if recipe == Recipe::Pggan { "gradient_penalty" } else { "r1_penalty" }): st.penalty,
                 "sec_per_kimg": secs / kimg_done.max(1e-9),
             });
             say(&pb, format!(
-                "tick {ticks:<4} kimg {:<8.2} lod {:<5.2} {:>4} px  sec/kimg {:<7.1} G {:.3} D {:.3} {} {:.3}",
+                "tick {ticks:<4} kimg {:<8.2} lod {:<5.2} {:>4} px  sec/kimg {:<7.1} G {:.3} D {:.3} {} {:.3}  D(real) {:.2} D(fake) {:.2} fake rms {:.2}",
                 trainer.cur_nimg as f64 / 1000.0,
                 st.lod,
                 st.resolution,
@@ -305,7 +306,10 @@ pub(super) fn run(a: Args, recipe: Recipe) -> Result<()> {
                 st.loss_g,
                 st.loss_d,
                 if recipe == Recipe::Pggan { "gp" } else { "r1" },
-                st.penalty
+                st.penalty,
+                st.d_real,
+                st.d_fake,
+                st.fake_rms
             ));
             append_log(&dir, &line)?;
             if ticks.is_multiple_of(a.snap) || done {
