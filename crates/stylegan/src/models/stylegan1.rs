@@ -670,6 +670,8 @@ pub struct Sg1DConfig {
     pub use_wscale: bool,
     pub mbstd_group_size: usize,
     pub mbstd_num_features: usize,
+    /// Read and checked, but without effect: the fused and the unfused down-convolution
+    /// compute the same numbers (FORMATS.md §15.1).
     pub fused_scale: FusedScale,
     pub blur_filter: Option<Vec<f64>>,
 }

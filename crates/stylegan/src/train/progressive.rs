@@ -803,14 +803,7 @@ impl ProgressiveTrainer {
     }
 
     /// One G step.
-    fn g_step(
-        &mut self,
-        data: &dyn TrainingData,
-        p: &Point,
-        k: u32,
-        st: &mut RoundStats,
-    ) -> Result<()> {
-        let _ = data;
+    fn g_step(&mut self, p: &Point, k: u32, st: &mut RoundStats) -> Result<()> {
         let mut rng = phase_rng(self.opts.seed, self.round, 2 * k + 1);
         let n = p.minibatch;
         let leaves = self.g.leaves(&|_| true);
@@ -881,7 +874,7 @@ impl ProgressiveTrainer {
                 self.cur_nimg += p.minibatch as u64;
                 k += 1;
             }
-            self.g_step(data, &p, k, &mut st)?;
+            self.g_step(&p, k, &mut st)?;
             k += 1;
         }
         self.round += 1;
