@@ -106,13 +106,9 @@ fn stylegan1_matches_official_tf() {
     let Some(dir) = fixture_dir("sg1_32") else {
         return;
     };
-    let device = stylegan::backend::cpu();
     let g = load_g(&dir, stylegan1::G_CLASS);
     assert_eq!((g.family(), g.num_ws()), (Family::StyleGan1, 8));
-    let (dt, dk) = read_tf_file(&dir.join("D.safetensors"));
-    let mut p = Params::from_tensors("D.safetensors", dt, &device);
-    let d = Sg1Discriminator::new(&mut p, &dk).unwrap();
-    p.finish().unwrap();
+    let d = load_d(&dir, |p, k| Sg1Discriminator::new(p, k));
     let zd = g.config.z_dim;
     let root = dir.join("..");
     let mut counts = BTreeMap::<String, usize>::new();
@@ -196,6 +192,16 @@ fn d_inputs(c: &Value, dir: &Path) -> Vec<stylegan::io::npy::Array> {
         .collect()
 }
 
+/// The discriminator of a fixture folder, built by `build` from its TF-named tensors (every
+/// one used).
+fn load_d<D>(dir: &Path, build: impl Fn(&mut Params, &Value) -> stylegan::Result<D>) -> D {
+    let (tensors, kwargs) = read_tf_file(&dir.join("D.safetensors"));
+    let mut p = Params::from_tensors("D.safetensors", tensors, &stylegan::backend::cpu());
+    let d = build(&mut p, &kwargs).unwrap();
+    p.finish().unwrap();
+    d
+}
+
 /// The generator of a fixture folder through the family API (`Generator::from_entry`).
 fn load_g(dir: &Path, class: &str) -> Generator {
     let (tensors, init_kwargs) = read_tf_file(&dir.join("Gs.safetensors"));
@@ -234,13 +240,9 @@ fn pggan_matches_official_tf() {
     let Some(dir) = fixture_dir("pggan_32") else {
         return;
     };
-    let device = stylegan::backend::cpu();
     let g = load_g(&dir, pggan::G_CLASS);
     assert_eq!((g.family(), g.num_ws()), (Family::Pggan, 1));
-    let (dt, dk) = read_tf_file(&dir.join("D.safetensors"));
-    let mut p = Params::from_tensors("D.safetensors", dt, &device);
-    let d = PgganDiscriminator::new(&mut p, &dk).unwrap();
-    p.finish().unwrap();
+    let d = load_d(&dir, |p, k| PgganDiscriminator::new(p, k));
     let zd = g.config.z_dim;
     assert_eq!(zd, 64, "latent_size defaults to nf(0)");
     let root = dir.join("..");
