@@ -108,7 +108,7 @@ fn stylegan1_matches_official_tf() {
     };
     let g = load_g(&dir, stylegan1::G_CLASS);
     assert_eq!((g.family(), g.num_ws()), (Family::StyleGan1, 8));
-    let d = load_d(&dir, |p, k| Sg1Discriminator::new(p, k));
+    let d = load_d(&dir, Sg1Discriminator::new);
     let zd = g.config.z_dim;
     let root = dir.join("..");
     let mut counts = BTreeMap::<String, usize>::new();
@@ -242,7 +242,7 @@ fn pggan_matches_official_tf() {
     };
     let g = load_g(&dir, pggan::G_CLASS);
     assert_eq!((g.family(), g.num_ws()), (Family::Pggan, 1));
-    let d = load_d(&dir, |p, k| PgganDiscriminator::new(p, k));
+    let d = load_d(&dir, PgganDiscriminator::new);
     let zd = g.config.z_dim;
     assert_eq!(zd, 64, "latent_size defaults to nf(0)");
     let root = dir.join("..");
