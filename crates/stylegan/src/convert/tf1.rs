@@ -23,20 +23,14 @@ pub fn is_tfutil_network(v: &Value) -> bool {
         .is_some_and(|(m, n)| m == "tfutil" && n == "Network")
 }
 
-/// The build function of a pickled network, if it is one of the TF1 families'.
+/// The build function of a pickled network, if it is one of the TF1 families' top-level
+/// networks (`G_style`, `G_paper`, `D_basic`, `D_paper`).
 pub fn tf1_function(v: &Value) -> Option<String> {
     let st = state(v).ok()?;
     let f = st.get("build_func_name")?.as_str()?.to_string();
-    [
-        "G_style",
-        "G_paper",
-        "D_basic",
-        "D_paper",
-        "G_synthesis",
-        "G_mapping",
-    ]
-    .contains(&f.as_str())
-    .then_some(f)
+    ["G_style", "G_paper", "D_basic", "D_paper"]
+        .contains(&f.as_str())
+        .then_some(f)
 }
 
 fn text(st: &Value, key: &str) -> Option<String> {
