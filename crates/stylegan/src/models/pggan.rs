@@ -14,8 +14,8 @@ use serde_json::Value;
 use burn::tensor::Tensor;
 
 use super::tf1::{
-    add_channel_bias, blend_up, check_lod, pixel_norm, pixel_norm_2d, resolution_log2, upscale2d,
-    Act, Channels, Conv, ConvKind, DBody, DBodySpec, Dense, Kwargs, Wscale,
+    add_channel_bias, blend_up, check_lod, pixel_norm, resolution_log2, upscale2d, Act, Channels,
+    Conv, ConvKind, DBody, DBodySpec, Dense, Kwargs, Wscale,
 };
 use crate::error::{Error, Result};
 use crate::nn::{Params, StateDict};
@@ -214,7 +214,7 @@ impl PgganGenerator {
     fn start(&self, x: Tensor<2>) -> Tensor<4> {
         let cfg = &self.cfg;
         let x = if cfg.normalize_latents {
-            pixel_norm_2d(x, cfg.pixelnorm_epsilon)
+            pixel_norm(x, cfg.pixelnorm_epsilon)
         } else {
             x
         };

@@ -12,9 +12,8 @@ use serde_json::Value;
 
 use super::synthesis::NoiseMode;
 use super::tf1::{
-    add_channel_bias, blend_up, blur2d, check_lod, instance_norm, pixel_norm, pixel_norm_2d,
-    resolution_log2, upscale2d, Act, Channels, Conv, ConvKind, DBody, DBodySpec, Dense, FusedScale,
-    Kwargs, Wscale,
+    add_channel_bias, blend_up, blur2d, check_lod, instance_norm, pixel_norm, resolution_log2,
+    upscale2d, Act, Channels, Conv, ConvKind, DBody, DBodySpec, Dense, FusedScale, Kwargs, Wscale,
 };
 use crate::error::{Error, Result};
 use crate::nn::{Init, Params, StateDict};
@@ -198,7 +197,7 @@ impl Sg1Mapping {
             }
         };
         if self.normalize {
-            x = pixel_norm_2d(x, 1e-8);
+            x = pixel_norm(x, 1e-8);
         }
         for d in &self.dense {
             x = self.act.apply(d.forward(x));

@@ -475,20 +475,9 @@ impl Act {
     }
 }
 
-/// Pixel norm over the channels (axis 1) of `[N, C, H, W]`: `x · rsqrt(mean(x²) + ε)`.
-pub fn pixel_norm(x: Tensor<4>, eps: f64) -> Tensor<4> {
-    let inv = x
-        .clone()
-        .square()
-        .mean_dim(1)
-        .add_scalar(eps)
-        .sqrt()
-        .recip();
-    x * inv
-}
-
-/// Pixel norm over the features of `[N, F]`.
-pub fn pixel_norm_2d(x: Tensor<2>, eps: f64) -> Tensor<2> {
+/// Pixel norm over axis 1 (the channels of `[N, C, H, W]`, the features of `[N, F]`):
+/// `x · rsqrt(mean(x²) + ε)`.
+pub fn pixel_norm<const D: usize>(x: Tensor<D>, eps: f64) -> Tensor<D> {
     let inv = x
         .clone()
         .square()
