@@ -430,10 +430,7 @@ impl Sg1Synthesis {
                 )),
                 NoiseMode::Seeded(seed) => {
                     let seed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i as u64;
-                    let mut rng =
-                        crate::rng::RandomState::from_array(&[seed as u32, (seed >> 32) as u32]);
-                    let v: Vec<f32> = rng.randn(n * h * w).into_iter().map(|v| v as f32).collect();
-                    Some(Tensor::from_data(TensorData::new(v, [n, 1, h, w]), &device))
+                    Some(super::synthesis::seeded_noise(seed, [n, h, w], &device))
                 }
             };
             if let Some(map) = map {

@@ -42,6 +42,18 @@ impl NoiseMode {
     }
 }
 
+/// `[n, 1, h, w]` Gaussian noise from our own generator (MT19937) seeded with `seed`: what
+/// [`NoiseMode::Seeded`] feeds a layer.
+pub(crate) fn seeded_noise(
+    seed: u64,
+    [n, h, w]: [usize; 3],
+    device: &burn::tensor::Device,
+) -> Tensor<4> {
+    let mut rng = crate::rng::RandomState::from_array(&[seed as u32, (seed >> 32) as u32]);
+    let v: Vec<f32> = rng.randn(n * h * w).into_iter().map(|v| v as f32).collect();
+    Tensor::<4>::from_data(burn::tensor::TensorData::new(v, [n, 1, h, w]), device)
+}
+
 impl std::str::FromStr for NoiseMode {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -202,13 +214,7 @@ impl SynthesisLayer {
             NoiseMode::Random => {
                 Tensor::<4>::random([n, 1, h, w], Distribution::Normal(0.0, 1.0), device)
             }
-            NoiseMode::Seeded(seed) => {
-                let mut rng =
-                    crate::rng::RandomState::from_array(&[seed as u32, (seed >> 32) as u32]);
-                let v: Vec<f32> = rng.randn(n * h * w).into_iter().map(|v| v as f32).collect();
-                Tensor::<4>::from_data(burn::tensor::TensorData::new(v, [n, 1, h, w]), device)
-                    .cast(buf.dtype())
-            }
+            NoiseMode::Seeded(seed) => seeded_noise(seed, [n, h, w], device).cast(buf.dtype()),
             NoiseMode::None => return None,
         };
         Some(noise * strength)
