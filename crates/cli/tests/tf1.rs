@@ -380,24 +380,43 @@ fn tf1_networks_in_the_latent_tools() {
         &t("sefap.safetensors"),
     ]);
     fails(&r, &["SeFa", "PGGAN"]);
-    // The block-by-block feature operations are StyleGAN2's (and StyleGAN3's own); SG1 is
-    // refused by name.
-    let r = run(&[
-        "expand",
+    // The block-by-block feature operations run on StyleGAN v1 (at lod 0); PGGAN has no
+    // styles: refused by name.
+    let expand = |net: &str, out: &str| {
+        run(&[
+            "expand",
+            "--network",
+            net,
+            "--seed",
+            "1",
+            "--layer",
+            "1",
+            "--mode",
+            "reflect",
+            "--width-factor",
+            "2",
+            "--output",
+            &t(out),
+        ])
+    };
+    ok(&expand(s, "x.png"));
+    let (w, h, _) = pixels(&tmp.path().join("x.png"));
+    assert_eq!((w, h), (64, 32));
+    ok(&run(&[
+        "single-image",
         "--network",
         s,
         "--seed",
         "1",
         "--layer",
         "1",
-        "--mode",
-        "reflect",
-        "--width-factor",
+        "--count",
         "2",
-        "--output",
-        &t("x.png"),
-    ]);
-    fails(&r, &["feature operations", "StyleGAN v1"]);
+        "--outdir",
+        &t("single"),
+    ]));
+    assert!(tmp.path().join("single/grid.png").is_file());
+    fails(&expand(p, "xp.png"), &["block-by-block", "PGGAN"]);
     // PGGAN videos interpolate z (slerp) by default.
     ok(&run(&[
         "video",

@@ -326,3 +326,75 @@ fn conditional_tf1_generators_use_the_label() {
         );
     }
 }
+
+/// StyleGAN v1 block by block (what the All-Trades feature operations run on): every block
+/// in one range, or in two ranges joined by the features, is the plain forward pass at lod 0
+/// with the same noise, and another lod is refused by name.
+#[test]
+fn stylegan1_block_by_block_is_the_forward_pass() {
+    let dev = stylegan::backend::cpu();
+    let kwargs = serde_json::json!({"resolution": 32, "num_channels": 3, "fmap_base": 128,
+        "fmap_max": 16, "latent_size": 16, "dlatent_size": 16, "mapping_layers": 2});
+    let g = Generator::new(stylegan1::G_CLASS, &kwargs, &mut Params::random(3, &dev)).unwrap();
+    // Nonzero noise strengths (the initial ones are 0), so the noise maps take part.
+    let mut entry = g.to_entry();
+    let mut n = 0;
+    for (k, t) in entry.tensors.iter_mut() {
+        if k.ends_with("/Noise/weight") {
+            t.data.iter_mut().for_each(|v| *v = 0.3);
+            n += 1;
+        }
+    }
+    assert_eq!(n, 8);
+    let mut g = Generator::from_entry("test", &entry, &dev).unwrap();
+    let ws = g
+        .mapping_ws(z_tensor(&[1, 2], g.config.z_dim), None, 0.7, None)
+        .unwrap();
+    let want = to_vec(g.synthesis.forward(&ws, NoiseMode::Const).unwrap());
+    let styles = g.synthesis.styles(&ws).unwrap();
+    assert_eq!(g.synthesis.num_blocks("test").unwrap(), 4);
+    assert_eq!(styles.len(), 4);
+    // StyleMod outputs: scale and shift of every channel.
+    assert_eq!(styles[3].conv1.dims(), [2, 2 * 8]);
+    let whole = to_vec(
+        g.synthesis
+            .forward_styles(&styles, NoiseMode::Const)
+            .unwrap(),
+    );
+    assert_eq!(whole, want);
+    let f = g
+        .synthesis
+        .run_blocks(&styles, 0..2, None, NoiseMode::Const)
+        .unwrap();
+    assert_eq!(f.x.dims(), [2, 16, 8, 8]);
+    assert!(f.img.is_none());
+    let f = g
+        .synthesis
+        .run_blocks(&styles, 2..4, Some(f), NoiseMode::Const)
+        .unwrap();
+    assert_eq!(to_vec(f.img.unwrap()), want);
+    // Seeded noise: the same per-layer maps in both paths.
+    let a = to_vec(g.synthesis.forward(&ws, NoiseMode::Seeded(7)).unwrap());
+    let b = to_vec(
+        g.synthesis
+            .forward_styles(&styles, NoiseMode::Seeded(7))
+            .unwrap(),
+    );
+    assert_eq!(a, b);
+    let err = g
+        .synthesis
+        .run_blocks(&styles, 2..4, None, NoiseMode::Const)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("block 2 needs the features of block 1"),
+        "{err}"
+    );
+    g.set_lod(1.5).unwrap();
+    let err = g
+        .synthesis
+        .run_blocks(&styles, 0..4, None, NoiseMode::Const)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("lod 0") && err.contains("1.5"), "{err}");
+}

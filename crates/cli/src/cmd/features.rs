@@ -402,11 +402,10 @@ pub fn run_single_image(a: SingleImageArgs) -> Result<()> {
     crate::args::finite("--trunc", a.trunc)?;
     stylegan::io::prepare_dir(&a.outdir).context("--outdir")?;
     let g = Generator::load(a.net.path()?, &a.net.device()?)?;
-    g.synthesis.sg2("single-image")?;
+    let n_blocks = g.synthesis.num_blocks("single-image")?;
     let styles = Latent::from_seeds(&g, &[a.seed], None)?
         .truncate(&g, a.trunc, None)?
         .styles(&g)?;
-    let n_blocks = g.synthesis.sg2("single-image")?.blocks.len();
     if a.layer >= n_blocks {
         anyhow::bail!("--layer {} is out of range 0..{}", a.layer, n_blocks - 1);
     }

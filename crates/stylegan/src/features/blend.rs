@@ -71,7 +71,7 @@ pub fn blend(
     layers: Option<&[usize]>,
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
-    let n_blocks = g.synthesis.sg2("blend")?.blocks.len();
+    let n_blocks = g.synthesis.num_blocks("blend")?;
     if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= n_blocks)) {
         return Err(Error::InvalidArgument(format!(
             "block {bad} is out of range 0..{}",

@@ -146,7 +146,7 @@ pub fn expand(
     height_factor: f64,
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
-    let n_blocks = g.synthesis.sg2("expand")?.blocks.len();
+    let n_blocks = g.synthesis.num_blocks("expand")?;
     if layer >= n_blocks {
         return Err(Error::InvalidArgument(format!(
             "block {layer} is out of range: the network has blocks 0..{} (b4 … b{})",

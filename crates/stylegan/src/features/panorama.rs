@@ -75,7 +75,7 @@ pub fn panorama(
     direction: Direction,
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
-    let n_blocks = g.synthesis.sg2("panorama")?.blocks.len();
+    let n_blocks = g.synthesis.num_blocks("panorama")?;
     if k >= n_blocks {
         return Err(Error::InvalidArgument(format!(
             "block {k} is out of range 0..{}",

@@ -61,7 +61,7 @@ pub fn single_image(
     shifts: &[(Patch, (usize, usize))],
     noise: NoiseMode,
 ) -> Result<Tensor<4>> {
-    let n_blocks = g.synthesis.sg2("single-image")?.blocks.len();
+    let n_blocks = g.synthesis.num_blocks("single-image")?;
     if k >= n_blocks {
         return Err(Error::InvalidArgument(format!(
             "block {k} is out of range 0..{}",

@@ -40,9 +40,9 @@ pub fn translate(
             "translation",
         );
     }
-    if parent.config.img_resolution != child.config.img_resolution
-        || parent.synthesis.sg2("translate")?.blocks.len()
-            != child.synthesis.sg2("translate")?.blocks.len()
+    if parent.family() != child.family()
+        || parent.config.img_resolution != child.config.img_resolution
+        || parent.synthesis.num_blocks("translate")? != child.synthesis.num_blocks("translate")?
         || parent.num_ws() != child.num_ws()
         || parent.config.w_dim != child.config.w_dim
     {
@@ -50,7 +50,7 @@ pub fn translate(
             "parent and child must have the same architecture (the child is fine-tuned from the parent)".into(),
         ));
     }
-    let n_blocks = parent.synthesis.sg2("translate")?.blocks.len();
+    let n_blocks = parent.synthesis.num_blocks("translate")?;
     if let Some(bad) = layers.and_then(|l| l.iter().find(|&&i| i >= n_blocks)) {
         return Err(Error::InvalidArgument(format!(
             "block {bad} is out of range 0..{}",

@@ -228,19 +228,40 @@ impl Synthesis {
         }
     }
 
-    /// StyleSpace styles per block (StyleGAN2): what S-space tools and the block-by-block
-    /// feature operations start from.
+    /// The number of synthesis blocks (one per resolution) for the block-by-block tools
+    /// (StyleGAN2 and StyleGAN v1); `what` names the tool in the error for other families.
+    pub fn num_blocks(&self, what: &str) -> Result<usize> {
+        match self {
+            Self::StyleGan2(s) => Ok(s.blocks.len()),
+            Self::StyleGan1(s) => Ok(s.num_blocks()),
+            _ => Err(not_in_family(self.family(), what)),
+        }
+    }
+
+    /// StyleSpace styles per block (StyleGAN2: the affine outputs; StyleGAN v1: the
+    /// `StyleMod` outputs): what S-space tools and the block-by-block feature operations
+    /// start from.
     pub fn styles(&self, ws: &Tensor<3>) -> Result<Vec<BlockStyles>> {
-        self.sg2("StyleSpace (S) and the block-by-block feature operations")?
-            .styles(ws)
+        match self {
+            Self::StyleGan2(s) => s.styles(ws),
+            Self::StyleGan1(s) => s.styles(ws),
+            _ => Err(not_in_family(
+                self.family(),
+                "StyleSpace (S) and the block-by-block feature operations",
+            )),
+        }
     }
 
-    /// The image from StyleSpace styles (StyleGAN2).
+    /// The image from StyleSpace styles (StyleGAN2, StyleGAN v1 at lod 0).
     pub fn forward_styles(&self, styles: &[BlockStyles], noise: NoiseMode) -> Result<Tensor<4>> {
-        self.sg2("StyleSpace (S)")?.forward_styles(styles, noise)
+        let n = self.num_blocks("StyleSpace (S)")?;
+        let f = self.run_blocks(styles, 0..n, None, noise)?;
+        f.img
+            .ok_or_else(|| Error::InvalidArgument("the last block made no image".into()))
     }
 
-    /// Run synthesis blocks `range` (StyleGAN2; see [`SynthesisNetwork::run_blocks`]).
+    /// Run synthesis blocks `range` (StyleGAN2, StyleGAN v1 at lod 0; see
+    /// [`SynthesisNetwork::run_blocks`]).
     pub fn run_blocks(
         &self,
         styles: &[BlockStyles],
@@ -248,8 +269,11 @@ impl Synthesis {
         input: Option<Features>,
         noise: NoiseMode,
     ) -> Result<Features> {
-        self.sg2("block-by-block synthesis")?
-            .run_blocks(styles, range, input, noise)
+        match self {
+            Self::StyleGan2(s) => s.run_blocks(styles, range, input, noise),
+            Self::StyleGan1(s) => s.run_blocks(styles, range, input, noise),
+            _ => Err(not_in_family(self.family(), "block-by-block synthesis")),
+        }
     }
 
     /// The per-pixel noise buffers by official name (none in StyleGAN3).

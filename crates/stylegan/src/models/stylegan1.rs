@@ -10,7 +10,7 @@
 use burn::tensor::{Distribution, Tensor, TensorData};
 use serde_json::Value;
 
-use super::synthesis::NoiseMode;
+use super::synthesis::{BlockStyles, Features, NoiseMode};
 use super::tf1::{
     add_channel_bias, blend_up, blur2d, check_lod, instance_norm, pixel_norm, resolution_log2,
     upscale2d, Act, Channels, Conv, ConvKind, DBody, DBodySpec, Dense, FusedScale, Kwargs, Wscale,
@@ -414,14 +414,30 @@ impl Sg1Synthesis {
         })
     }
 
-    fn epilogue(&self, x: Tensor<4>, i: usize, ws: &Tensor<3>, noise: NoiseMode) -> Tensor<4> {
+    /// Layer `i`'s `StyleMod` output `[N, 2C]` (scale − 1, then shift) for ws
+    /// `[N, num_layers, dlatent_size]`; None when the network has no styles.
+    fn style(&self, i: usize, ws: &Tensor<3>) -> Option<Tensor<2>> {
+        let dense = self.epilogues[i].style.as_ref()?;
+        let [n, _, d] = ws.dims();
+        Some(dense.forward(ws.clone().narrow(1, i, 1).reshape([n, d])))
+    }
+
+    /// Noise, bias, activation, normalisations and the style (`StyleMod`, `[N, 2C]`) of
+    /// layer `i`.
+    fn epilogue(
+        &self,
+        x: Tensor<4>,
+        i: usize,
+        style: Option<Tensor<2>>,
+        noise: NoiseMode,
+    ) -> Tensor<4> {
         let e = &self.epilogues[i];
         let [n, c, h, w] = x.dims();
         let mut x = x;
         if let Some(nw) = &e.noise_weight {
             let device = x.device();
             let map = match noise {
-                NoiseMode::Const => Some(self.noise[i].clone()),
+                NoiseMode::Const => Some(super::synthesis::tile_noise(self.noise[i].clone(), h, w)),
                 NoiseMode::None => None,
                 NoiseMode::Random => Some(Tensor::<4>::random(
                     [n, 1, h, w],
@@ -444,10 +460,8 @@ impl Sg1Synthesis {
         if self.cfg.use_instance_norm {
             x = instance_norm(x);
         }
-        if let Some(style) = &e.style {
-            let [nw_, _, d] = ws.dims();
-            let wi = ws.clone().narrow(1, i, 1).reshape([nw_, d]);
-            let s = style.forward(wi).reshape([n, 2, c, 1, 1]);
+        if let Some(s) = style {
+            let s = s.reshape([n, 2, c, 1, 1]);
             let scale = s
                 .clone()
                 .narrow(1, 0, 1)
@@ -460,7 +474,13 @@ impl Sg1Synthesis {
     }
 
     /// Layer `i`: its conv (with the upscale and blur of a `Conv0_up`) and epilogue.
-    fn layer(&self, x: Tensor<4>, i: usize, ws: &Tensor<3>, noise: NoiseMode) -> Tensor<4> {
+    fn layer(
+        &self,
+        x: Tensor<4>,
+        i: usize,
+        style: Option<Tensor<2>>,
+        noise: NoiseMode,
+    ) -> Tensor<4> {
         let conv = self.convs[i].as_ref().expect("layers > 0 have a conv");
         let x = if i >= 2 && i.is_multiple_of(2) {
             // Conv0_up: unfused = upscale then conv; then the blur.
@@ -475,7 +495,7 @@ impl Sg1Synthesis {
         } else {
             conv.forward(x)
         };
-        self.epilogue(x, i, ws, noise)
+        self.epilogue(x, i, style, noise)
     }
 
     fn rgb(&self, x: Tensor<4>, res: usize) -> Tensor<4> {
@@ -502,8 +522,8 @@ impl Sg1Synthesis {
                 dense.forward(w0).reshape([n, cfg.nf(1), 4, 4])
             }
         };
-        let x = self.epilogue(x, 0, ws, noise);
-        let x = self.layer(x, 1, ws, noise);
+        let x = self.epilogue(x, 0, self.style(0, ws), noise);
+        let x = self.layer(x, 1, self.style(1, ws), noise);
         Ok(self.grow(x, 3, cfg.log2 - 3, lod, ws, noise))
     }
 
@@ -544,6 +564,98 @@ impl Sg1Synthesis {
                     .reshape([two_c / 2, d]))
             })
             .collect()
+    }
+
+    /// The number of synthesis blocks (one per resolution, 4×4 … R×R, two layers each).
+    pub fn num_blocks(&self) -> usize {
+        self.cfg.log2 - 1
+    }
+
+    /// The styles of every block for ws `[N, num_layers, dlatent_size]`: StyleGAN v1's
+    /// StyleSpace is the `StyleMod` outputs (`[N, 2C]`: scale − 1, then shift), block `b`'s
+    /// `conv0` = layer 2b (`Const` or `Conv0_up`) and `conv1` = layer 2b + 1; no ToRGB style.
+    pub fn styles(&self, ws: &Tensor<3>) -> Result<Vec<BlockStyles>> {
+        let cfg = &self.cfg;
+        let [n, layers, d] = ws.dims();
+        if layers != cfg.num_layers || d != cfg.dlatent_size {
+            return Err(Error::InvalidArgument(format!(
+                "G_synthesis: ws [{n}, {layers}, {d}], expected [N, {}, {}]",
+                cfg.num_layers, cfg.dlatent_size
+            )));
+        }
+        if !cfg.use_styles || !cfg.const_input_layer {
+            return Err(Error::InvalidArgument(
+                "StyleSpace and block-by-block synthesis need a StyleGAN v1 network with styles \
+                 and the learned constant input (use_styles, const_input_layer)"
+                    .into(),
+            ));
+        }
+        let style = |i| self.style(i, ws).expect("use_styles checked");
+        Ok((0..self.num_blocks())
+            .map(|b| BlockStyles {
+                conv0: Some(style(2 * b)),
+                conv1: style(2 * b + 1),
+                torgb: None,
+            })
+            .collect())
+    }
+
+    /// Run blocks `range` from `input` (None when the range starts at block 0) at full
+    /// resolution (lod 0): the features `x` after each block, and the image after the last.
+    /// Running every block equals [`Self::forward`] at lod 0 (same noise).
+    pub fn run_blocks(
+        &self,
+        styles: &[BlockStyles],
+        range: std::ops::Range<usize>,
+        input: Option<Features>,
+        noise: NoiseMode,
+    ) -> Result<Features> {
+        let nb = self.num_blocks();
+        if range.is_empty() || range.end > nb || styles.len() != nb {
+            return Err(Error::InvalidArgument(format!(
+                "block range {range:?} with {} block styles; the network has blocks 0..{nb}",
+                styles.len()
+            )));
+        }
+        if self.run_lod != 0.0 {
+            return Err(Error::InvalidArgument(format!(
+                "block-by-block synthesis runs at full resolution (lod 0); this StyleGAN v1 \
+                 network is set to lod {}",
+                self.run_lod
+            )));
+        }
+        let mut x = match (range.start, input) {
+            (0, _) => match &self.start {
+                Start::Const(c) => c.clone().repeat_dim(0, styles[0].conv1.dims()[0]),
+                Start::Dense(_) => {
+                    return Err(Error::InvalidArgument(
+                        "block-by-block synthesis needs the learned constant input".into(),
+                    ))
+                }
+            },
+            (_, Some(f)) => f.x,
+            (b, None) => {
+                return Err(Error::InvalidArgument(format!(
+                    "block {b} needs the features of block {}",
+                    b - 1
+                )))
+            }
+        };
+        for b in range.clone() {
+            let s = &styles[b];
+            let s0 = s.conv0.clone().ok_or_else(|| {
+                Error::InvalidArgument(format!("block {b}: the first layer's style is missing"))
+            })?;
+            let (i, j) = (2 * b, 2 * b + 1);
+            x = if b == 0 {
+                self.epilogue(x, i, Some(s0), noise)
+            } else {
+                self.layer(x, i, Some(s0), noise)
+            };
+            x = self.layer(x, j, Some(s.conv1.clone()), noise);
+        }
+        let img = (range.end == nb).then(|| self.rgb(x.clone(), self.cfg.log2));
+        Ok(Features { x, img })
     }
 
     /// [`Self::forward`] at `run_lod`.
@@ -594,8 +706,9 @@ impl Sg1Synthesis {
         ws: &Tensor<3>,
         noise: NoiseMode,
     ) -> Tensor<4> {
-        let y = self.layer(x.clone(), 2 * res - 4, ws, noise);
-        let y = self.layer(y, 2 * res - 3, ws, noise);
+        let (i, j) = (2 * res - 4, 2 * res - 3);
+        let y = self.layer(x.clone(), i, self.style(i, ws), noise);
+        let y = self.layer(y, j, self.style(j, ws), noise);
         let l = level as f64;
         if level > 0 && lod < l {
             return self.grow(y, res + 1, level - 1, lod, ws, noise);

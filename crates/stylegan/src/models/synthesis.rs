@@ -200,17 +200,7 @@ impl SynthesisLayer {
             .mul_scalar(gain as f32)
             .reshape([1, 1, 1, 1]);
         let noise = match mode {
-            NoiseMode::Const => {
-                let mut nb = buf.clone().reshape([1, 1, r, r]);
-                if (h, w) != (r, r) {
-                    nb = nb
-                        .repeat_dim(2, h.div_ceil(r))
-                        .repeat_dim(3, w.div_ceil(r))
-                        .narrow(2, 0, h)
-                        .narrow(3, 0, w);
-                }
-                nb
-            }
+            NoiseMode::Const => tile_noise(buf.clone().reshape([1, 1, r, r]), h, w),
             NoiseMode::Random => {
                 Tensor::<4>::random([n, 1, h, w], Distribution::Normal(0.0, 1.0), device)
             }
@@ -308,6 +298,19 @@ pub struct BlockStyles {
 pub struct Features {
     pub x: Tensor<4>,
     pub img: Option<Tensor<4>>,
+}
+
+/// A constant noise map `[1, 1, r, r]` for features of `h × w` (wider or taller after a
+/// feature operation): tiled, then cut to size; unchanged when the size is its own.
+pub(crate) fn tile_noise(map: Tensor<4>, h: usize, w: usize) -> Tensor<4> {
+    let [_, _, mh, mw] = map.dims();
+    if (h, w) == (mh, mw) {
+        return map;
+    }
+    map.repeat_dim(2, h.div_ceil(mh))
+        .repeat_dim(3, w.div_ceil(mw))
+        .narrow(2, 0, h)
+        .narrow(3, 0, w)
 }
 
 /// `SynthesisBlock` at one resolution.
