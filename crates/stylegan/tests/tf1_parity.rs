@@ -398,3 +398,55 @@ fn stylegan1_block_by_block_is_the_forward_pass() {
         .to_string();
     assert!(err.contains("lod 0") && err.contains("1.5"), "{err}");
 }
+
+/// Conditional discriminators (no official fixture): D_basic's `LabelSwitch` picks the
+/// label's output column (a one-hot label gives that column, a mixed one the weighted sum),
+/// a wrong label shape or a missing label is refused; D_paper gives the score and one output
+/// per label.
+#[test]
+fn conditional_tf1_discriminators() {
+    let dev = stylegan::backend::cpu();
+    let kwargs = serde_json::json!({"resolution": 16, "num_channels": 3, "label_size": 3,
+        "fmap_base": 64, "fmap_max": 16});
+    let imgs = Tensor::<4>::random(
+        [2, 3, 16, 16],
+        burn::tensor::Distribution::Normal(0.0, 1.0),
+        &dev,
+    );
+    let d = Sg1Discriminator::new(&mut Params::random(2, &dev), &kwargs).unwrap();
+    let onehot = |k: usize| {
+        let mut v = vec![0f32; 6];
+        v[k] = 1.0;
+        v[3 + k] = 1.0;
+        Tensor::<2>::from_data(TensorData::new(v, [2, 3]), &dev)
+    };
+    let cols: Vec<Vec<f32>> = (0..3)
+        .map(|k| to_vec(d.forward(&imgs, Some(onehot(k)), 0.0).unwrap()))
+        .collect();
+    assert_eq!(cols[0].len(), 2);
+    assert!(cols[0]
+        .iter()
+        .zip(&cols[2])
+        .any(|(a, b)| (a - b).abs() > 1e-4));
+    let half = Tensor::<2>::from_data(
+        TensorData::new(vec![0.5f32, 0.0, 0.5, 0.5, 0.0, 0.5], [2, 3]),
+        &dev,
+    );
+    let mixed = to_vec(d.forward(&imgs, Some(half), 0.0).unwrap());
+    for i in 0..2 {
+        let want = 0.5 * (cols[0][i] + cols[2][i]);
+        assert!((mixed[i] - want).abs() < 1e-5, "{} vs {want}", mixed[i]);
+    }
+    let bad = Tensor::<2>::zeros([2, 2], &dev);
+    let err = d.forward(&imgs, Some(bad), 0.0).unwrap_err().to_string();
+    assert!(err.contains("labels [2, 2], expected [2, 3]"), "{err}");
+    let err = d.forward(&imgs, None, 0.0).unwrap_err().to_string();
+    assert!(err.contains("conditional"), "{err}");
+
+    let d = PgganDiscriminator::new(&mut Params::random(2, &dev), &kwargs).unwrap();
+    let all = d.forward_all(&imgs, 0.0).unwrap();
+    assert_eq!(all.dims(), [2, 4]);
+    let scores = to_vec(d.forward(&imgs, 0.0).unwrap());
+    let all = to_vec(all);
+    assert_eq!(scores, vec![all[0], all[4]]);
+}

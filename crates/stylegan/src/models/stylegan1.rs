@@ -854,7 +854,16 @@ impl Sg1Discriminator {
         let out = self.body.forward(images, lod)?;
         match (self.cfg.label_size, labels) {
             (0, _) => Ok(out),
-            (_, Some(l)) => Ok((out * l).sum_dim(1)),
+            (k, Some(l)) => {
+                let [n, _, _, _] = images.dims();
+                if l.dims() != [n, k] {
+                    return Err(Error::InvalidArgument(format!(
+                        "D_basic: labels {:?}, expected [{n}, {k}] (one row per image)",
+                        l.dims()
+                    )));
+                }
+                Ok((out * l).sum_dim(1))
+            }
             (_, None) => Err(Error::InvalidArgument(
                 "this StyleGAN v1 discriminator is conditional: give labels".into(),
             )),
