@@ -124,6 +124,51 @@ impl RandomState {
     pub fn randn(&mut self, n: usize) -> Vec<f64> {
         (0..n).map(|_| self.gauss()).collect()
     }
+
+    /// numpy's legacy `random_interval(max)`: uniform in `0..=max` by masked rejection
+    /// (32-bit draws for `max` < 2^32, as numpy does).
+    pub fn interval(&mut self, max: u64) -> u64 {
+        if max == 0 {
+            return 0;
+        }
+        let mut mask = max;
+        for s in [1, 2, 4, 8, 16, 32] {
+            mask |= mask >> s;
+        }
+        if max <= 0xffff_ffff {
+            loop {
+                let v = (self.next_u32() as u64) & mask;
+                if v <= max {
+                    return v;
+                }
+            }
+        }
+        loop {
+            let hi = self.next_u32() as u64;
+            let lo = self.next_u32() as u64;
+            let v = ((hi << 32) | lo) & mask;
+            if v <= max {
+                return v;
+            }
+        }
+    }
+
+    /// `permutation(n)`: numpy's legacy in-place Fisher–Yates over `arange(n)`, from the end.
+    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            let j = self.interval(i as u64) as usize;
+            v.swap(i, j);
+        }
+        v
+    }
+
+    /// `choice(n, m, replace=False)`: the first `m` of a permutation, as numpy's legacy code.
+    pub fn choice_without_replacement(&mut self, n: usize, m: usize) -> Vec<usize> {
+        let mut p = self.permutation(n);
+        p.truncate(m.min(n));
+        p
+    }
 }
 
 /// z for one seed exactly as `gen_images.py` draws it: `RandomState(seed).randn(1, z_dim)`.

@@ -10,6 +10,8 @@ pub mod pickle;
 pub mod rosinality;
 pub mod tf;
 pub mod tf1;
+pub(crate) mod torch_zip;
+pub mod torchscript;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,12 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::rc::Rc;
 
 use serde_json::json;
-use stylegan_pickle::{torch, unpickle, Budget, Value};
-
-use crate::data::reader::read_member_by_name;
+use stylegan_pickle::{torch, Value};
 
 use crate::error::{Error, Result};
 use crate::io::checkpoint::{Checkpoint, NetworkEntry, RawTensor};
@@ -19,74 +16,12 @@ use crate::models::{Discriminator, DiscriminatorConfig, Generator, GeneratorConf
 
 type Tensors = HashMap<String, torch::Tensor>;
 
-/// Read a `torch.save` zip and map the networks it holds. Every member goes through the
-/// bounded reader ([`crate::data::reader::read_member`]): `data.pkl` within the zip's
-/// inflation bound, each storage exactly its declared numel × itemsize; the tensors made from them share one
-/// [`Budget`] sized from what was read, so views cannot multiply a storage.
+/// Read a `torch.save` zip ([`super::torch_zip`]: bounded members, one budget for all
+/// tensors) and map the networks it holds.
 pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
     let bad = |m: String| Error::format(path, m);
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| bad(format!("not a readable zip (truncated or damaged?): {e}")))?;
-    let pkl_name = zip
-        .file_names()
-        .filter_map(|n| n.ok().map(|n| n.to_string()))
-        .find(|n| n.ends_with("/data.pkl") || n == "data.pkl")
-        .ok_or_else(|| bad("zip has no data.pkl: not a torch.save file".into()))?;
-    let stem = pkl_name.strip_suffix("data.pkl").unwrap_or("").to_string();
-    let pkl = read_member_by_name(
-        &mut zip,
-        path,
-        bytes.len() as u64,
-        &pkl_name,
-        None,
-        u64::MAX,
-    )?;
-    let mut total = pkl.len() as u64;
-    let (top, _) = unpickle(&pkl).map_err(|e| bad(format!("data.pkl: {e}")))?;
-    // Storages are separate zip entries; read each once, exactly its declared size.
-    let mut storages: HashMap<String, torch::Storage> = HashMap::new();
-    let mut keys = Vec::new();
-    collect_pids(&top, &mut keys, 0);
-    for pid in keys {
-        let (dtype, key, numel) = torch::parse_storage_pid(&pid).map_err(|e| bad(e.to_string()))?;
-        if storages.contains_key(&key) {
-            continue;
-        }
-        let nbytes = (numel as u64)
-            .checked_mul(dtype.size() as u64)
-            .ok_or_else(|| bad(format!("storage {key}: {numel} elements overflow")))?;
-        let data = read_member_by_name(
-            &mut zip,
-            path,
-            bytes.len() as u64,
-            &format!("{stem}data/{key}"),
-            Some(nbytes),
-            u64::MAX,
-        )?;
-        total += nbytes;
-        storages.insert(
-            key,
-            torch::Storage {
-                dtype,
-                bytes: Rc::new(data),
-            },
-        );
-    }
-    let budget = Budget::for_input(total as usize);
-    let resolve = |pid: &Value| -> stylegan_pickle::Result<torch::Storage> {
-        let (_, key, numel) = torch::parse_storage_pid(pid)?;
-        let s = storages.get(&key).cloned().ok_or_else(|| {
-            stylegan_pickle::Error::Structure(format!("storage {key} is missing"))
-        })?;
-        // Two persistent ids may name one key with different sizes: only the first was read.
-        if s.bytes.len() != numel.saturating_mul(s.dtype.size()) {
-            return Err(stylegan_pickle::Error::Structure(format!(
-                "storage {key} is referenced with {numel} elements but holds {}",
-                s.bytes.len() / s.dtype.size()
-            )));
-        }
-        Ok(s)
-    };
+    let tz = super::torch_zip::TorchZip::read(path, bytes)?;
+    let top = tz.top.clone();
     let state_dict = |v: &Value, what: &str| -> Result<Tensors> {
         let mut out = HashMap::new();
         for (k, t) in v
@@ -94,11 +29,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
             .ok_or_else(|| bad(format!("'{what}' is not a state dict")))?
         {
             if let Some(k) = k.as_str() {
-                out.insert(
-                    k.to_string(),
-                    torch::tensor_within(&t, &resolve, &budget)
-                        .map_err(|e| bad(format!("tensor '{what}.{k}': {e}")))?,
-                );
+                out.insert(k.to_string(), tz.tensor(&t, &format!("{what}.{k}"))?);
             }
         }
         Ok(out)
@@ -109,10 +40,7 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         ));
     }
     let latent_avg = match top.get("latent_avg") {
-        Some(v) if !v.is_none() => Some(
-            torch::tensor_within(&v, &resolve, &budget)
-                .map_err(|e| bad(format!("tensor 'latent_avg': {e}")))?,
-        ),
+        Some(v) if !v.is_none() => Some(tz.tensor(&v, "latent_avg")?),
         _ => None,
     };
     let mut networks = BTreeMap::new();
@@ -147,33 +75,6 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Checkpoint> {
         extra_metadata,
         extra_tensors: Default::default(),
     })
-}
-
-fn collect_pids(v: &Value, out: &mut Vec<Value>, depth: usize) {
-    if depth > 64 {
-        return;
-    }
-    match v {
-        Value::PersId(p) => out.push(p.0.clone()),
-        Value::Tuple(_) | Value::List(_) => v
-            .as_seq()
-            .unwrap_or_default()
-            .iter()
-            .for_each(|x| collect_pids(x, out, depth + 1)),
-        Value::Dict(_) => v
-            .dict_items()
-            .unwrap_or_default()
-            .iter()
-            .for_each(|(_, x)| collect_pids(x, out, depth + 1)),
-        Value::Object(o) => {
-            let o = o.borrow();
-            o.args.iter().for_each(|x| collect_pids(x, out, depth + 1));
-            o.items
-                .iter()
-                .for_each(|(_, x)| collect_pids(x, out, depth + 1));
-        }
-        _ => {}
-    }
 }
 
 /// Dimension `i` of tensor `name`.

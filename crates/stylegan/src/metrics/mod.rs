@@ -1,4 +1,10 @@
-//! Image-quality measures. (FID, KID, PPL, precision/recall come later.)
+//! Image-quality measures: PSNR, and the official generative-model metrics of
+//! `calc_metrics.py` — FID, KID and precision/recall on the Inception features
+//! ([`inception`], [`stats`]).
+
+pub mod assets;
+pub mod inception;
+pub mod stats;
 
 use crate::error::{Error, Result};
 use crate::io::image::Image8;

@@ -95,7 +95,8 @@ pub fn fetch_lpips(dest: &Path) -> Result<Lpips> {
     result
 }
 
-fn tempdir(near: &Path) -> Result<PathBuf> {
+/// A scratch folder beside `near` (removed by the caller).
+pub(crate) fn tempdir(near: &Path) -> Result<PathBuf> {
     let parent = near
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

