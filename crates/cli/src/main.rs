@@ -85,8 +85,15 @@ enum Command {
     Pti(cmd::pti::Args),
     /// Measure inversion quality (PSNR, LPIPS) of W, W+, S + prior and PTI on held-out images.
     EvaluateInversion(cmd::evaluate::Args),
-    /// Fetch and convert pretrained weights (LPIPS) into the cache.
+    /// Fetch and convert pretrained weights (LPIPS, the FID Inception network) into the cache.
     Assets(cmd::assets::Args),
+    /// Quality metrics of a generator against a data set (like the official calc_metrics.py):
+    /// FID, KID, precision/recall.
+    Metrics(cmd::metrics::Args),
+    /// FID between two image sets (ZIPs or folders).
+    Fid(cmd::metrics::CompareArgs),
+    /// KID between two image sets (ZIPs or folders).
+    Kid(cmd::metrics::CompareArgs),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
     Train(cmd::train::Args),
 }
@@ -153,6 +160,9 @@ fn main() {
         Command::Dataset(a) => cmd::dataset::run(a),
         Command::Train(a) => cmd::train::run(a),
         Command::Assets(a) => cmd::assets::run(a),
+        Command::Metrics(a) => cmd::metrics::run(a),
+        Command::Fid(a) => cmd::metrics::run_compare(a, false),
+        Command::Kid(a) => cmd::metrics::run_compare(a, true),
         Command::Project(a) => cmd::project::run(a),
         Command::Pti(a) => cmd::pti::run(a),
         Command::EvaluateInversion(a) => cmd::evaluate::run(a),

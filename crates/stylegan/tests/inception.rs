@@ -208,3 +208,109 @@ fn kid_subsets_are_numpys() {
         }
     }
 }
+
+/// A TorchScript archive of some other module is refused by name, before anything is cached.
+#[test]
+fn a_non_inception_torchscript_is_refused() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    // data.pkl (protocol 2): an object of class __torch__.other.Net with {'training': True}.
+    let mut pkl = vec![0x80, 2];
+    pkl.extend(b"c__torch__.other\nNet\n)\x81}(X\x08\x00\x00\x00training\x88ub.");
+    let path = tmp.path().join("other.pt");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    z.start_file("other/data.pkl", opts).unwrap();
+    z.write_all(&pkl).unwrap();
+    z.finish().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let dest = tmp.path().join("cache.safetensors");
+    let err = stylegan::metrics::assets::import_inception(
+        &bytes,
+        &path,
+        &dest,
+        &stylegan::backend::cpu(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("other.pt")
+            && err.contains("__torch__.other.Net")
+            && err.contains("not the FID Inception network"),
+        "{err}"
+    );
+    assert!(!dest.exists());
+}
+
+/// Cached statistics are keyed by the pixels: one changed pixel gives another key; a cache
+/// file reads back as written.
+#[test]
+fn stats_cache_keys_follow_the_pixels() {
+    use stylegan::data::Dataset;
+    use stylegan::metrics::features::{read_stats, write_stats, RealsOptions, StatsCache};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("set");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..3u8 {
+        image::RgbImage::from_fn(8, 8, |x, y| {
+            image::Rgb([x as u8 * 30, y as u8 * 30, i * 80])
+        })
+        .save(dir.join(format!("img{i}.png")))
+        .unwrap();
+    }
+    let opts = RealsOptions {
+        max_items: None,
+        xflip: false,
+        keep_features: false,
+    };
+    let key = || StatsCache::key(&Dataset::open(&dir).unwrap(), "abc", opts);
+    let k0 = key();
+    assert_eq!(k0, key());
+    let mut img = image::open(dir.join("img1.png")).unwrap().into_rgb8();
+    img.put_pixel(3, 3, image::Rgb([1, 2, 3]));
+    img.save(dir.join("img1.png")).unwrap();
+    let k1 = key();
+    assert_ne!(k0, k1);
+    // Other detector or options: other keys; keeping rows or not: the same.
+    let d = Dataset::open(&dir).unwrap();
+    assert_ne!(k1, StatsCache::key(&d, "abd", opts));
+    assert_ne!(
+        k1,
+        StatsCache::key(
+            &d,
+            "abc",
+            RealsOptions {
+                xflip: true,
+                ..opts
+            }
+        )
+    );
+    assert_eq!(
+        k1,
+        StatsCache::key(
+            &d,
+            "abc",
+            RealsOptions {
+                keep_features: true,
+                ..opts
+            }
+        )
+    );
+    // Round trip.
+    let mut s = FeatureStats::new(4, true);
+    s.append(&[1.0, 2.0, 3.0, 4.0, 0.5, -1.0, 2.0, 8.0])
+        .unwrap();
+    let p = tmp.path().join("s.safetensors");
+    write_stats(&p, &s).unwrap();
+    let r = read_stats(&p).unwrap();
+    assert_eq!(r.count, 2);
+    assert_eq!(r.features, s.features);
+    assert_eq!(r.mean_cov().unwrap(), s.mean_cov().unwrap());
+    let cache = StatsCache {
+        dir: tmp.path().join("cache"),
+    };
+    cache.put("k", &s).unwrap();
+    assert!(cache.get("k", true).is_some());
+    assert!(cache.get("other", false).is_none());
+}

@@ -2,11 +2,11 @@
 //! images (like the official `dataset_tool.py`) or from facesjs cartoon faces.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use stylegan::data::{self, BuildOptions, FacesOptions, Progress, Resolution, Transform};
+use stylegan::data::{self, BuildOptions, FacesOptions, Resolution, Transform};
+
+use super::Bar;
 use stylegan::models::config::MAX_RESOLUTION;
 
 #[derive(clap::Args)]
@@ -61,69 +61,6 @@ struct FacesArgs {
     /// Colour treatment: natural, or sepia (a restyled domain for fine-tuned children).
     #[arg(long, default_value = "natural")]
     palette: String,
-}
-
-/// Warnings printed as they come before the summary takes over.
-const WARN_LIMIT: usize = 10;
-
-/// The library's progress reports as an indicatif bar.
-struct Bar {
-    bar: Mutex<Option<super::Progress>>,
-    warnings: AtomicUsize,
-}
-
-impl Bar {
-    fn new() -> Self {
-        Bar {
-            bar: Mutex::new(None),
-            warnings: AtomicUsize::new(0),
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            b.finish_and_clear();
-        }
-    }
-}
-
-impl Progress for Bar {
-    fn start(&self, stage: &str, total: usize) {
-        let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = bar.take() {
-            b.finish_and_clear();
-        }
-        *bar = Some(super::progress(total, stage));
-    }
-
-    fn advance(&self, n: usize) {
-        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            b.inc(n as u64);
-        }
-    }
-
-    fn note(&self, msg: &str) {
-        match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(b) if !b.is_hidden() => b.println(msg),
-            _ => eprintln!("{msg}"),
-        }
-    }
-
-    fn warn(&self, msg: &str) {
-        let k = self.warnings.fetch_add(1, Ordering::Relaxed);
-        if k >= WARN_LIMIT {
-            return;
-        }
-        let line = if k + 1 == WARN_LIMIT {
-            format!("warning: {msg} (further warnings only in the summary)")
-        } else {
-            format!("warning: {msg}")
-        };
-        match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(b) if !b.is_hidden() => b.println(line),
-            _ => eprintln!("{line}"),
-        }
-    }
 }
 
 pub fn run(a: Args) -> Result<()> {

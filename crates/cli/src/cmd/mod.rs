@@ -11,6 +11,7 @@ pub mod generate;
 pub mod info;
 pub mod init;
 pub mod inspect;
+pub mod metrics;
 pub mod mix;
 pub mod project;
 pub mod pti;
@@ -18,6 +19,8 @@ pub mod train;
 pub mod video;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use anyhow::{bail, Result};
 use stylegan::{Device, DeviceKind};
@@ -233,4 +236,67 @@ pub fn latent_stats(
     )?;
     pb.finish_and_clear();
     Ok(stats)
+}
+
+/// Warnings printed as they come before the summary takes over.
+const WARN_LIMIT: usize = 10;
+
+/// The library's progress reports as an indicatif bar.
+pub(crate) struct Bar {
+    bar: Mutex<Option<Progress>>,
+    warnings: AtomicUsize,
+}
+
+impl Bar {
+    pub(crate) fn new() -> Self {
+        Bar {
+            bar: Mutex::new(None),
+            warnings: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl stylegan::data::Progress for Bar {
+    fn start(&self, stage: &str, total: usize) {
+        let mut bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = bar.take() {
+            b.finish_and_clear();
+        }
+        *bar = Some(progress(total, stage));
+    }
+
+    fn advance(&self, n: usize) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            b.inc(n as u64);
+        }
+    }
+
+    fn note(&self, msg: &str) {
+        match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(b) if !b.is_hidden() => b.println(msg),
+            _ => eprintln!("{msg}"),
+        }
+    }
+
+    fn warn(&self, msg: &str) {
+        let k = self.warnings.fetch_add(1, Ordering::Relaxed);
+        if k >= WARN_LIMIT {
+            return;
+        }
+        let line = if k + 1 == WARN_LIMIT {
+            format!("warning: {msg} (further warnings only in the summary)")
+        } else {
+            format!("warning: {msg}")
+        };
+        match self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(b) if !b.is_hidden() => b.println(line),
+            _ => eprintln!("{line}"),
+        }
+    }
 }

@@ -154,3 +154,17 @@ pub fn only_run_dir(outdir: &std::path::Path) -> PathBuf {
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     dirs[0].clone()
 }
+
+/// Whether the FID Inception network is cached or can be fetched (`stylegan assets
+/// inception`); prints SKIP otherwise.
+pub fn have_inception() -> bool {
+    let o = run(&["assets", "inception"]);
+    if o.status.success() {
+        return true;
+    }
+    eprintln!(
+        "SKIP: FID Inception weights unavailable ({})",
+        String::from_utf8_lossy(&o.stderr).trim()
+    );
+    false
+}

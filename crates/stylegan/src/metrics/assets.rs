@@ -94,6 +94,20 @@ pub fn import_inception(
     Ok(net)
 }
 
+/// The cached Inception network and the SHA-256 of the file it was converted from (what
+/// cached statistics are keyed by).
+pub fn load_inception_with_hash(device: &burn::tensor::Device) -> Result<(Inception, String)> {
+    let net = load_inception(device)?;
+    let p = inception_path();
+    let ck = crate::io::checkpoint::Checkpoint::read(&p)?;
+    let sha = ck
+        .extra_metadata
+        .get("inception.sha256")
+        .cloned()
+        .ok_or_else(|| Error::format(&p, "no 'inception.sha256' in the metadata"))?;
+    Ok((net, sha))
+}
+
 /// The cached Inception network, or a clear error saying how to get it.
 pub fn load_inception(device: &burn::tensor::Device) -> Result<Inception> {
     let p = inception_path();

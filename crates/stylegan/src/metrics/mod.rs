@@ -3,6 +3,8 @@
 //! ([`inception`], [`stats`]).
 
 pub mod assets;
+pub mod calc;
+pub mod features;
 pub mod inception;
 pub mod stats;
 

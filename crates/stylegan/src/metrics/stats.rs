@@ -31,6 +31,28 @@ impl FeatureStats {
         }
     }
 
+    /// Statistics from their running sums (a cache file).
+    pub fn from_raw(
+        dim: usize,
+        count: usize,
+        raw_mean: DVector<f64>,
+        raw_cov: DMatrix<f64>,
+        features: Option<Vec<f32>>,
+    ) -> Self {
+        Self {
+            dim,
+            count,
+            raw_mean,
+            raw_cov,
+            features,
+        }
+    }
+
+    /// The running Σx and XᵀX.
+    pub fn raw(&self) -> (&DVector<f64>, &DMatrix<f64>) {
+        (&self.raw_mean, &self.raw_cov)
+    }
+
     /// Append feature rows (`rows.len()` a multiple of `dim`).
     pub fn append(&mut self, rows: &[f32]) -> Result<()> {
         if rows.len() % self.dim != 0 {

@@ -1,0 +1,209 @@
+//! `stylegan metrics` (like the official `calc_metrics.py`) and `stylegan fid` / `stylegan kid`
+//! (two image sets).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+use stylegan::data::Dataset;
+use stylegan::metrics::assets;
+use stylegan::metrics::calc::{calc_metric, fid_between, Evaluation, Metric, MetricResult};
+use stylegan::metrics::features::StatsCache;
+use stylegan::metrics::stats::{frechet_distance, kid};
+
+use super::Bar;
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  stylegan metrics --network run/network-snapshot-000100.safetensors --data faces.zip --metrics fid50k_full\n  stylegan metrics --data faces.zip --metrics fid2k_full,kid2k_full,pr2k3_full\n\nThe first use downloads the Inception network (`stylegan assets inception`)."
+)]
+pub struct Args {
+    #[command(flatten)]
+    net: crate::args::NetworkArgs,
+    /// The real images: a data set (ZIP or folder in the official layout) at the network's
+    /// resolution.
+    #[arg(long)]
+    data: PathBuf,
+    /// Metrics, comma-separated: fid50k_full, kid50k_full, pr50k3_full, fid50k, kid50k, pr50k3,
+    /// or other counts (fid10k_full, kid2k, ...).
+    #[arg(long, default_value = "fid50k_full")]
+    metrics: String,
+    /// Generated images per metric (replaces the count in the names: fid50k_full --num 2000
+    /// reports fid2k_full).
+    #[arg(long)]
+    num: Option<usize>,
+    /// The non-_full metrics append x-flipped reals (the data set's --mirror).
+    #[arg(long)]
+    mirror: bool,
+    /// Truncation psi of the generated images.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    trunc: f64,
+    /// Seed of the generated latents.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Where `metric-<name>.jsonl` lines are appended (default: the network's folder, as the
+    /// official tool does for a run directory).
+    #[arg(long)]
+    outdir: Option<PathBuf>,
+    /// Do not read or write the cached statistics of the reals.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+/// The official `metric-<name>.jsonl` line.
+fn jsonl(r: &MetricResult, snapshot: &str) -> serde_json::Value {
+    let results: serde_json::Map<String, serde_json::Value> = r
+        .results
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    json!({
+        "results": results,
+        "metric": r.name,
+        "total_time": r.total_time,
+        "total_time_str": format!("{:.0}s", r.total_time),
+        "num_gpus": 1,
+        "snapshot_pkl": snapshot,
+        "timestamp": now,
+    })
+}
+
+/// Append one line to `path`: read, extend, write atomically.
+fn append_line(path: &Path, line: &str) -> Result<()> {
+    let mut text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
+    };
+    text.push_str(line);
+    text.push('\n');
+    stylegan::io::atomic_write(path, text.as_bytes())?;
+    Ok(())
+}
+
+pub fn run(a: Args) -> Result<()> {
+    crate::args::finite("--trunc", a.trunc)?;
+    let mut metrics: Vec<Metric> = a
+        .metrics
+        .split(',')
+        .map(|m| m.trim().parse::<Metric>())
+        .collect::<Result<_, _>>()
+        .context("--metrics")?;
+    if let Some(n) = a.num {
+        crate::args::count("--num", n, 2, 10_000_000)?;
+        for m in &mut metrics {
+            m.num_gen = n;
+        }
+    }
+    let path = a.net.path()?;
+    let g = a.net.generator()?;
+    let (net, sha) = assets::load_inception_with_hash(&stylegan::backend::cpu())?;
+    let bar = Bar::new();
+    let data = Dataset::open_with_progress(&a.data, &bar);
+    bar.finish();
+    let data = data?;
+    let cache = StatsCache {
+        dir: StatsCache::default_dir(),
+    };
+    let e = Evaluation {
+        net: &net,
+        detector_sha256: sha,
+        generator: &g,
+        data: &data,
+        mirror: a.mirror,
+        psi: a.trunc,
+        seed: a.seed,
+        cache: (!a.no_cache).then_some(&cache),
+    };
+    let outdir = match &a.outdir {
+        Some(d) => d.clone(),
+        None => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    std::fs::create_dir_all(&outdir).with_context(|| format!("{}", outdir.display()))?;
+    let snapshot = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut rows = Vec::new();
+    for m in &metrics {
+        let bar = Bar::new();
+        let r = calc_metric(&e, m, &bar);
+        bar.finish();
+        let r = r?;
+        append_line(
+            &outdir.join(format!("metric-{}.jsonl", r.name)),
+            &jsonl(&r, &snapshot).to_string(),
+        )?;
+        for (k, v) in &r.results {
+            eprintln!("{k} = {v:.6}  ({:.1} s)", r.total_time);
+            rows.push((k.clone(), *v, r.total_time));
+        }
+    }
+    println!("| metric | value | time |");
+    println!("|---|---|---|");
+    for (k, v, t) in rows {
+        println!("| {k} | {v:.6} | {t:.0} s |");
+    }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// First image set (ZIP or folder in the official layout; the "real" side).
+    a: PathBuf,
+    /// Second image set (the "generated" side).
+    b: PathBuf,
+    /// Do not read or write cached statistics.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+/// `stylegan fid A B` / `stylegan kid A B`.
+pub fn run_compare(a: CompareArgs, want_kid: bool) -> Result<()> {
+    let (net, sha) = assets::load_inception_with_hash(&stylegan::backend::cpu())?;
+    let open = |p: &Path| -> Result<Dataset> {
+        let bar = Bar::new();
+        let d = Dataset::open_with_progress(p, &bar);
+        bar.finish();
+        Ok(d?)
+    };
+    let (da, db) = (open(&a.a)?, open(&a.b)?);
+    let cache = StatsCache {
+        dir: StatsCache::default_dir(),
+    };
+    let bar = Bar::new();
+    let r = fid_between(
+        &net,
+        &sha,
+        &da,
+        &db,
+        (!a.no_cache).then_some(&cache),
+        want_kid,
+        &bar,
+    );
+    bar.finish();
+    let (sa, sb) = r?;
+    if want_kid {
+        let (fa, fb) = (sa.features.as_deref(), sb.features.as_deref());
+        let (Some(fa), Some(fb)) = (fa, fb) else {
+            bail!("the statistics hold no feature rows");
+        };
+        let mut rng = stylegan::rng::RandomState::new(0);
+        let v = kid(fb, fa, sa.dim, 100, 1000, &mut rng)?;
+        println!("KID {v:.6}  ({} vs {} images)", sa.count, sb.count);
+    } else {
+        let (mu_a, s_a) = sa.mean_cov()?;
+        let (mu_b, s_b) = sb.mean_cov()?;
+        let v = frechet_distance(&mu_b, &s_b, &mu_a, &s_a)?;
+        println!("FID {v:.6}  ({} vs {} images)", sa.count, sb.count);
+    }
+    Ok(())
+}

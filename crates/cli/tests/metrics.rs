@@ -1,0 +1,125 @@
+//! `stylegan fid` / `kid` / `metrics` end to end on `../shared/fixtures/metrics` (two 200-image
+//! data sets whose FID and KID the official code computed), the `metric-*.jsonl` lines, and
+//! bad input. Without the Inception weights (no pip or network) the tests print SKIP.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+
+fn metrics_dir() -> Option<PathBuf> {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/metrics");
+    if d.is_dir() {
+        Some(d)
+    } else {
+        eprintln!("SKIP: metrics fixtures not found at {}", d.display());
+        None
+    }
+}
+
+/// The number after `label` on stdout.
+fn value(stdout: &[u8], label: &str) -> f64 {
+    let s = String::from_utf8_lossy(stdout);
+    s.split_whitespace()
+        .skip_while(|w| *w != label)
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' value in {s}"))
+}
+
+#[test]
+fn fid_and_kid_of_two_data_sets_match_the_official_code() {
+    let Some(dir) = metrics_dir() else { return };
+    if !have_inception() {
+        return;
+    }
+    let (a, b) = (dir.join("set_A.zip"), dir.join("set_B.zip"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    // KID first: it caches both sets' statistics with their rows, which FID then reuses.
+    let o = run(&["kid", a, b]);
+    ok(&o);
+    let k = value(&o.stdout, "KID");
+    assert!((k - 0.24727624654769897).abs() < 1e-3 * 0.2473, "KID {k}");
+    let o = run(&["fid", a, b]);
+    let err = ok(&o);
+    let f = value(&o.stdout, "FID");
+    assert!((f - 297.2571783426895).abs() < 1e-3 * 297.26, "FID {f}");
+    assert!(
+        !err.contains("real images: 200/200"),
+        "stats not reused: {err}"
+    );
+    // A set against itself.
+    let o = run(&["fid", a, a]);
+    ok(&o);
+    assert!(value(&o.stdout, "FID").abs() < 1e-3);
+}
+
+#[test]
+fn metrics_of_the_demo_model_write_official_jsonl() {
+    let Some(dir) = metrics_dir() else { return };
+    if !have_inception() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dir.join("set_A.zip");
+    let out = tmp.path().display().to_string();
+    let o = run(&[
+        "metrics",
+        "--data",
+        data.to_str().unwrap(),
+        "--metrics",
+        "fid50k_full,kid50k_full,pr50k3_full",
+        "--num",
+        "64",
+        "--outdir",
+        &out,
+    ]);
+    ok(&o);
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    for name in ["fid64_full", "kid64_full", "pr643_full_inception_precision"] {
+        assert!(table.contains(name), "{table}");
+    }
+    let line = std::fs::read_to_string(tmp.path().join("metric-fid64_full.jsonl")).unwrap();
+    let j: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(j["metric"], "fid64_full");
+    assert_eq!(j["snapshot_pkl"], "faces32.safetensors");
+    let fid = j["results"]["fid64_full"].as_f64().unwrap();
+    // Cartoon faces against smooth blobs: far apart, but finite.
+    assert!(fid.is_finite() && fid > 10.0, "{fid}");
+    let pr = std::fs::read_to_string(tmp.path().join("metric-pr643_full_inception.jsonl")).unwrap();
+    let j: serde_json::Value = serde_json::from_str(pr.lines().next().unwrap()).unwrap();
+    let p = j["results"]["pr643_full_inception_precision"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&p));
+}
+
+#[test]
+fn metrics_refuse_bad_input() {
+    let Some(dir) = metrics_dir() else { return };
+    let data = dir.join("set_A.zip");
+    let data = data.to_str().unwrap();
+    let o = run(&["metrics", "--data", data, "--metrics", "fid50k_full,ppl9"]);
+    fails(&o, &["unknown metric 'ppl9'", "fid50k_full"]);
+    if !have_inception() {
+        return;
+    }
+    // The non-_full variants read the first N reals: 200 are not 50,000.
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "metrics",
+        "--data",
+        data,
+        "--metrics",
+        "fid50k",
+        "--outdir",
+        tmp.path().to_str().unwrap(),
+    ]);
+    fails(&o, &["first 50000 real images", "only 200 images"]);
+    // A TorchScript file that is not Inception.
+    let bogus = tmp.path().join("bogus.pt");
+    std::fs::write(&bogus, b"not a zip").unwrap();
+    let o = run(&["assets", "inception", "--from", bogus.to_str().unwrap()]);
+    fails(&o, &["bogus.pt", "zip"]);
+}

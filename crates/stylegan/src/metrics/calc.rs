@@ -1,0 +1,302 @@
+//! The official metrics by name (`metric_main.py`): `fid50k_full`, `kid50k_full`,
+//! `pr50k3_full` and their counted variants (`fid10k`, `kid2k_full`, `pr5k3`, …), computed from
+//! the Inception features of a data set and of a generator.
+//!
+//! `_full` metrics use every real image (KID: up to 1,000,000; PR: 200,000) without x-flips;
+//! the others the first N reals in file order with the data set's x-flip setting. Precision
+//! and recall officially run on NVIDIA's VGG16 features, which cannot be obtained here: they run
+//! on the Inception features, and the reported name says so (`pr50k3_full_inception`).
+
+use std::str::FromStr;
+use std::time::Instant;
+
+use super::features::{dataset_stats, generator_stats, RealsOptions, StatsCache};
+use super::inception::Inception;
+use super::stats::{frechet_distance, kid, precision_recall, FeatureStats};
+use crate::data::{Dataset, Progress};
+use crate::error::{Error, Result};
+use crate::models::Generator;
+use crate::rng::RandomState;
+
+/// What a metric measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Fid,
+    Kid,
+    /// Precision and recall with `nhood` nearest neighbours.
+    Pr {
+        nhood: usize,
+    },
+}
+
+/// A metric as its official name defines it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metric {
+    pub kind: Kind,
+    /// Generated images.
+    pub num_gen: usize,
+    /// `_full`: all reals (up to the kind's cap), no x-flips.
+    pub full: bool,
+}
+
+/// The metric names `stylegan metrics` knows.
+pub const KNOWN: &str = "fid50k_full, kid50k_full, pr50k3_full, fid50k, kid50k, pr50k3 (and \
+     other counts: fid10k_full, kid2k, pr5k3_full, ...)";
+
+impl FromStr for Metric {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::InvalidArgument(format!("unknown metric '{s}' (known: {KNOWN})"));
+        let (body, full) = match s.strip_suffix("_full") {
+            Some(b) => (b, true),
+            None => (s, false),
+        };
+        let (kind, rest) = if let Some(r) = body.strip_prefix("fid") {
+            (Kind::Fid, r)
+        } else if let Some(r) = body.strip_prefix("kid") {
+            (Kind::Kid, r)
+        } else if let Some(r) = body.strip_prefix("pr") {
+            (Kind::Pr { nhood: 0 }, r)
+        } else {
+            return Err(bad());
+        };
+        let (count, tail) = rest.split_once('k').ok_or_else(bad)?;
+        let num_gen = count
+            .parse::<usize>()
+            .ok()
+            .filter(|&k| k > 0)
+            .ok_or_else(bad)?
+            * 1000;
+        let kind = match kind {
+            Kind::Pr { .. } => Kind::Pr {
+                nhood: tail.parse().ok().filter(|&k| k > 0).ok_or_else(bad)?,
+            },
+            k if tail.is_empty() => k,
+            _ => return Err(bad()),
+        };
+        Ok(Self {
+            kind,
+            num_gen,
+            full,
+        })
+    }
+}
+
+impl Metric {
+    /// The official name for this metric with `num_gen` generated images
+    /// (`fid50k_full`, `kid2500_full` when not a whole thousand).
+    pub fn name(&self) -> String {
+        let n = if self.num_gen.is_multiple_of(1000) {
+            format!("{}k", self.num_gen / 1000)
+        } else {
+            self.num_gen.to_string()
+        };
+        let full = if self.full { "_full" } else { "" };
+        match self.kind {
+            Kind::Fid => format!("fid{n}{full}"),
+            Kind::Kid => format!("kid{n}{full}"),
+            // Inception features, not the official VGG16: the name says so.
+            Kind::Pr { nhood } => format!("pr{n}{nhood}{full}_inception"),
+        }
+    }
+
+    /// Which reals the metric reads (`mirror`: the data set's x-flip option, used by the
+    /// non-`_full` variants).
+    pub fn reals(&self, mirror: bool) -> RealsOptions {
+        let cap = match (self.kind, self.full) {
+            (Kind::Fid, true) => None,
+            (Kind::Kid, true) => Some(1_000_000),
+            (Kind::Pr { .. }, true) => Some(200_000),
+            (_, false) => Some(self.num_gen),
+        };
+        RealsOptions {
+            max_items: cap,
+            xflip: mirror && !self.full,
+            keep_features: self.kind != Kind::Fid,
+        }
+    }
+}
+
+/// One metric's result: the reported name, its values by key (the official `results` dict)
+/// and the seconds it took.
+#[derive(Clone, Debug)]
+pub struct MetricResult {
+    pub name: String,
+    pub results: Vec<(String, f64)>,
+    pub total_time: f64,
+}
+
+/// What [`calc_metric`] evaluates.
+pub struct Evaluation<'a> {
+    pub net: &'a Inception,
+    /// The detector file's SHA-256 (part of the statistics cache key).
+    pub detector_sha256: String,
+    pub generator: &'a Generator,
+    pub data: &'a Dataset,
+    pub mirror: bool,
+    pub psi: f64,
+    /// Seed of the generated latents.
+    pub seed: u32,
+    pub cache: Option<&'a StatsCache>,
+}
+
+/// The reals' statistics, from the cache when it holds them.
+fn real_stats(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Result<FeatureStats> {
+    let opts = m.reals(e.mirror);
+    let key = e
+        .cache
+        .map(|_| StatsCache::key(e.data, &e.detector_sha256, opts));
+    if let (Some(c), Some(k)) = (e.cache, &key) {
+        if let Some(s) = c.get(k, opts.keep_features) {
+            progress.note(&format!(
+                "{}: real statistics from the cache ({} images)",
+                m.name(),
+                s.count
+            ));
+            return Ok(s);
+        }
+    }
+    let s = dataset_stats(e.net, e.data, opts, progress, e.generator.device())?;
+    if let (Some(c), Some(k)) = (e.cache, &key) {
+        c.put(k, &s)?;
+    }
+    Ok(s)
+}
+
+/// Compute one metric.
+pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Result<MetricResult> {
+    let t0 = Instant::now();
+    let g = e.generator;
+    if (g.config.img_channels, g.config.img_resolution) != (e.data.channels(), e.data.resolution())
+    {
+        return Err(Error::InvalidArgument(format!(
+            "the data set has {}×{}² images, the generator makes {}×{}²",
+            e.data.channels(),
+            e.data.resolution(),
+            g.config.img_channels,
+            g.config.img_resolution
+        )));
+    }
+    if !m.full && e.data.len() < m.num_gen {
+        return Err(Error::InvalidArgument(format!(
+            "{} compares the first {} real images with as many generated ones, but {} holds \
+             only {} images (use --num or a _full metric)",
+            m.name(),
+            m.num_gen,
+            e.data.path().display(),
+            e.data.len()
+        )));
+    }
+    let real = real_stats(e, m, progress)?;
+    let keep = m.kind != Kind::Fid;
+    let gen = generator_stats(e.net, g, m.num_gen, e.psi, e.seed, keep, progress)?;
+    let name = m.name();
+    let results = match m.kind {
+        Kind::Fid => {
+            let (mu_r, s_r) = real.mean_cov()?;
+            let (mu_g, s_g) = gen.mean_cov()?;
+            vec![(name.clone(), frechet_distance(&mu_g, &s_g, &mu_r, &s_r)?)]
+        }
+        Kind::Kid => {
+            let (gf, rf) = (rows(&gen)?, rows(&real)?);
+            // The official code draws the subsets from numpy's unseeded global generator;
+            // a fixed seed makes ours repeatable.
+            let mut rng = RandomState::new(0);
+            let v = kid(gf, rf, real.dim, 100, 1000, &mut rng)?;
+            vec![(name.clone(), v)]
+        }
+        Kind::Pr { nhood } => {
+            let (p, r) = precision_recall(rows(&gen)?, rows(&real)?, real.dim, nhood)?;
+            vec![
+                (format!("{name}_precision"), p),
+                (format!("{name}_recall"), r),
+            ]
+        }
+    };
+    Ok(MetricResult {
+        name,
+        results,
+        total_time: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn rows(s: &FeatureStats) -> Result<&[f32]> {
+    s.features
+        .as_deref()
+        .ok_or_else(|| Error::InvalidArgument("the statistics hold no feature rows".into()))
+}
+
+/// FID between two data sets (`stylegan fid A B`): `b` plays the generated side.
+pub fn fid_between(
+    net: &Inception,
+    detector_sha256: &str,
+    a: &Dataset,
+    b: &Dataset,
+    cache: Option<&StatsCache>,
+    keep_features: bool,
+    progress: &dyn Progress,
+) -> Result<(FeatureStats, FeatureStats)> {
+    let opts = RealsOptions {
+        max_items: None,
+        xflip: false,
+        keep_features,
+    };
+    let mut out = Vec::new();
+    for d in [a, b] {
+        let key = cache.map(|_| StatsCache::key(d, detector_sha256, opts));
+        let cached = match (cache, &key) {
+            (Some(c), Some(k)) => c.get(k, keep_features),
+            _ => None,
+        };
+        let s = match cached {
+            Some(s) => s,
+            None => {
+                let s = dataset_stats(net, d, opts, progress, &crate::backend::cpu())?;
+                if let (Some(c), Some(k)) = (cache, &key) {
+                    c.put(k, &s)?;
+                }
+                s
+            }
+        };
+        out.push(s);
+    }
+    let b = out.pop().expect("two sets");
+    let a = out.pop().expect("two sets");
+    Ok((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_names_parse() {
+        let m: Metric = "fid50k_full".parse().unwrap();
+        assert_eq!((m.kind, m.num_gen, m.full), (Kind::Fid, 50_000, true));
+        assert_eq!(m.name(), "fid50k_full");
+        assert_eq!(m.reals(true).max_items, None);
+        assert!(!m.reals(true).xflip);
+        let m: Metric = "kid10k".parse().unwrap();
+        assert_eq!((m.kind, m.num_gen, m.full), (Kind::Kid, 10_000, false));
+        assert_eq!(m.reals(true).max_items, Some(10_000));
+        assert!(m.reals(true).xflip);
+        let m: Metric = "pr50k3_full".parse().unwrap();
+        assert_eq!(m.kind, Kind::Pr { nhood: 3 });
+        assert_eq!(m.name(), "pr50k3_full_inception");
+        assert_eq!(m.reals(false).max_items, Some(200_000));
+        let mut m: Metric = "fid50k_full".parse().unwrap();
+        m.num_gen = 2500;
+        assert_eq!(m.name(), "fid2500_full");
+        for bad in [
+            "fid",
+            "fidk_full",
+            "ppl2_wend",
+            "fid50kfull",
+            "pr50k_full",
+            "kid0k",
+        ] {
+            let e = bad.parse::<Metric>().unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("known"), "{bad}: {e}");
+        }
+    }
+}
