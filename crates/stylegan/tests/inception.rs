@@ -34,7 +34,7 @@ fn chw(path: &Path) -> (Vec<u8>, [usize; 4]) {
 }
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec().unwrap()
+    stylegan::backend::to_vec(&t).unwrap()
 }
 
 fn manifest(dir: &Path) -> serde_json::Value {

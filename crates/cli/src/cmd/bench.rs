@@ -24,7 +24,8 @@ pub struct Args {
     /// Timed forward passes per (resolution, batch), after one warm-up pass.
     #[arg(long, default_value_t = 3)]
     iters: usize,
-    /// What to measure: generate, train (comma-separated).
+    /// What to measure: generate, train, inception (the FID network, images/s; needs
+    /// `stylegan assets inception`) (comma-separated).
     #[arg(long, default_value = "generate,train", value_delimiter = ',')]
     what: Vec<String>,
     /// Training: minibatches to time (after 16 warm-up minibatches).
@@ -103,6 +104,37 @@ fn bench_train(steps: usize, device: &stylegan::Device) -> Result<()> {
     Ok(())
 }
 
+/// The FID Inception network on batches of 32 random 64×64 uint8 images (preprocessing
+/// included: resize to 299², normalise), `iters` timed batches after one warm-up.
+fn bench_inception(iters: usize, device: &stylegan::Device) -> Result<()> {
+    use stylegan::metrics::inception::preprocess;
+    let net = stylegan::metrics::assets::load_inception(device)?;
+    let (n, r) = (32usize, 64usize);
+    let mut rng = stylegan::rng::RandomState::new(0);
+    let px: Vec<u8> = (0..n * 3 * r * r).map(|_| (rng.next_u32() >> 24) as u8).collect();
+    let run = || -> Result<()> {
+        let f = net.forward(preprocess(&px, [n, 3, r, r], device)?)?;
+        stylegan::backend::to_vec(&f)?;
+        Ok(())
+    };
+    run()?;
+    reset_peak_rss();
+    let start = Instant::now();
+    for _ in 0..iters {
+        run()?;
+    }
+    let s = start.elapsed().as_secs_f64() / (iters * n) as f64;
+    println!("| network | batch | ms/image | images/s | peak RSS MiB |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| Inception-v3 pool3 (FID) | {n} | {:.1} | {:.1} | {} |",
+        s * 1000.0,
+        1.0 / s,
+        peak_rss()
+    );
+    Ok(())
+}
+
 /// Starts a new peak-memory window (Linux: writing 5 to `/proc/self/clear_refs` resets VmHWM).
 fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -134,11 +166,15 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     for w in &a.what {
-        if w != "generate" && w != "train" {
-            bail!("--what: unknown '{w}' (expected generate, train)");
+        if !["generate", "train", "inception"].contains(&w.as_str()) {
+            bail!("--what: unknown '{w}' (expected generate, train, inception)");
         }
     }
     let device = super::device(&a.device)?;
+    if a.what.iter().any(|w| w == "inception") {
+        bench_inception(a.iters, &device)?;
+        println!();
+    }
     if a.what.iter().any(|w| w == "train") {
         bench_train(a.train_steps, &device)?;
         println!();
