@@ -123,3 +123,43 @@ fn metrics_refuse_bad_input() {
     let o = run(&["assets", "inception", "--from", bogus.to_str().unwrap()]);
     fails(&o, &["bogus.pt", "zip"]);
 }
+
+#[test]
+fn ppl_of_the_demo_model_is_repeatable() {
+    let Some(dir) = metrics_dir() else { return };
+    if !have_lpips() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = dir.join("set_A.zip");
+    let out = tmp.path().display().to_string();
+    let args = [
+        "metrics",
+        "--data",
+        data.to_str().unwrap(),
+        "--metrics",
+        "ppl2_wend,ppl_zfull",
+        "--num",
+        "40",
+        "--outdir",
+        &out,
+    ];
+    let (a, b) = (run(&args), run(&args));
+    ok(&a);
+    ok(&b);
+    let v = |o: &std::process::Output, name: &str| -> f64 {
+        let s = String::from_utf8_lossy(&o.stdout).into_owned();
+        s.lines()
+            .find(|l| l.contains(name))
+            .and_then(|l| l.split('|').nth(2))
+            .and_then(|x| x.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {s}"))
+    };
+    for name in ["ppl2_wend_40", "ppl_zfull_40"] {
+        let (x, y) = (v(&a, name), v(&b, name));
+        assert!(x.is_finite() && x > 0.0, "{name} {x}");
+        assert_eq!(x, y, "{name}: not repeatable");
+    }
+    let lines = std::fs::read_to_string(tmp.path().join("metric-ppl2_wend_40.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2);
+}

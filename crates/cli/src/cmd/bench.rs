@@ -111,7 +111,9 @@ fn bench_inception(iters: usize, device: &stylegan::Device) -> Result<()> {
     let net = stylegan::metrics::assets::load_inception(device)?;
     let (n, r) = (32usize, 64usize);
     let mut rng = stylegan::rng::RandomState::new(0);
-    let px: Vec<u8> = (0..n * 3 * r * r).map(|_| (rng.next_u32() >> 24) as u8).collect();
+    let px: Vec<u8> = (0..n * 3 * r * r)
+        .map(|_| (rng.next_u32() >> 24) as u8)
+        .collect();
     let run = || -> Result<()> {
         let f = net.forward(preprocess(&px, [n, 3, r, r], device)?)?;
         stylegan::backend::to_vec(&f)?;

@@ -19,7 +19,7 @@ use crate::models::Generator;
 use crate::rng::RandomState;
 
 /// What a metric measures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
     Fid,
     Kid,
@@ -27,10 +27,12 @@ pub enum Kind {
     Pr {
         nhood: usize,
     },
+    /// Perceptual path length (`num_gen` samples).
+    Ppl(super::ppl::PplOptions),
 }
 
 /// A metric as its official name defines it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Metric {
     pub kind: Kind,
     /// Generated images.
@@ -41,12 +43,23 @@ pub struct Metric {
 
 /// The metric names `stylegan metrics` knows.
 pub const KNOWN: &str = "fid50k_full, kid50k_full, pr50k3_full, fid50k, kid50k, pr50k3 (and \
-     other counts: fid10k_full, kid2k, pr5k3_full, ...)";
+     other counts: fid10k_full, kid2k, pr5k3_full, ...), ppl2_wend, ppl_zfull, ppl_wfull, \
+     ppl_zend, ppl_wend";
 
 impl FromStr for Metric {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let bad = || Error::InvalidArgument(format!("unknown metric '{s}' (known: {KNOWN})"));
+        if let Some(p) = super::ppl::PplOptions::official(s) {
+            return Ok(Self {
+                kind: Kind::Ppl(p),
+                num_gen: p.num_samples,
+                full: false,
+            });
+        }
+        if s.starts_with("ppl") {
+            return Err(bad());
+        }
         let (body, full) = match s.strip_suffix("_full") {
             Some(b) => (b, true),
             None => (s, false),
@@ -97,6 +110,21 @@ impl Metric {
             Kind::Kid => format!("kid{n}{full}"),
             // Inception features, not the official VGG16: the name says so.
             Kind::Pr { nhood } => format!("pr{n}{nhood}{full}_inception"),
+            Kind::Ppl(p) => {
+                let base = match (p.crop, p.space, p.full) {
+                    (false, _, _) => "ppl2_wend",
+                    (true, super::ppl::Space::Z, true) => "ppl_zfull",
+                    (true, super::ppl::Space::W, true) => "ppl_wfull",
+                    (true, super::ppl::Space::Z, false) => "ppl_zend",
+                    (true, super::ppl::Space::W, false) => "ppl_wend",
+                };
+                // The official names mean 50,000 samples; other counts are named.
+                if self.num_gen == 50_000 {
+                    base.to_string()
+                } else {
+                    format!("{base}_{n}")
+                }
+            }
         }
     }
 
@@ -104,6 +132,7 @@ impl Metric {
     /// non-`_full` variants).
     pub fn reals(&self, mirror: bool) -> RealsOptions {
         let cap = match (self.kind, self.full) {
+            (Kind::Ppl(_), _) => Some(0),
             (Kind::Fid, true) => None,
             (Kind::Kid, true) => Some(1_000_000),
             (Kind::Pr { .. }, true) => Some(200_000),
@@ -112,7 +141,7 @@ impl Metric {
         RealsOptions {
             max_items: cap,
             xflip: mirror && !self.full,
-            keep_features: self.kind != Kind::Fid,
+            keep_features: !matches!(self.kind, Kind::Fid | Kind::Ppl(_)),
         }
     }
 }
@@ -177,6 +206,20 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
             g.config.img_resolution
         )));
     }
+    if let Kind::Ppl(p) = m.kind {
+        let lpips = crate::perceptual::assets::load_lpips(g.device())?;
+        let opts = super::ppl::PplOptions {
+            num_samples: m.num_gen,
+            seed: e.seed,
+            ..p
+        };
+        let v = super::ppl::ppl(g, &lpips, &opts, progress)?;
+        return Ok(MetricResult {
+            name: m.name(),
+            results: vec![(m.name(), v)],
+            total_time: t0.elapsed().as_secs_f64(),
+        });
+    }
     if !m.full && e.data.len() < m.num_gen {
         return Err(Error::InvalidArgument(format!(
             "{} compares the first {} real images with as many generated ones, but {} holds \
@@ -188,7 +231,7 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
         )));
     }
     let real = real_stats(e, m, progress)?;
-    let keep = m.kind != Kind::Fid;
+    let keep = !matches!(m.kind, Kind::Fid);
     let gen = generator_stats(e.net, g, m.num_gen, e.psi, e.seed, keep, progress)?;
     let name = m.name();
     let results = match m.kind {
@@ -205,6 +248,7 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
             let v = kid(gf, rf, real.dim, 100, 1000, &mut rng)?;
             vec![(name.clone(), v)]
         }
+        Kind::Ppl(_) => unreachable!("PPL returned above"),
         Kind::Pr { nhood } => {
             let (p, r) = precision_recall(rows(&gen)?, rows(&real)?, real.dim, nhood)?;
             vec![
@@ -287,10 +331,14 @@ mod tests {
         let mut m: Metric = "fid50k_full".parse().unwrap();
         m.num_gen = 2500;
         assert_eq!(m.name(), "fid2500_full");
+        let m: Metric = "ppl2_wend".parse().unwrap();
+        assert_eq!(m.name(), "ppl2_wend");
+        let m = Metric { num_gen: 2000, ..m };
+        assert_eq!(m.name(), "ppl2_wend_2k");
         for bad in [
             "fid",
             "fidk_full",
-            "ppl2_wend",
+            "ppl2_zend",
             "fid50kfull",
             "pr50k_full",
             "kid0k",

@@ -1,11 +1,12 @@
 //! Image-quality measures: PSNR, and the official generative-model metrics of
 //! `calc_metrics.py` — FID, KID and precision/recall on the Inception features
-//! ([`inception`], [`stats`]).
+//! ([`inception`], [`stats`]) — and perceptual path length ([`ppl`]).
 
 pub mod assets;
 pub mod calc;
 pub mod features;
 pub mod inception;
+pub mod ppl;
 pub mod stats;
 
 use crate::error::{Error, Result};
