@@ -163,3 +163,64 @@ fn ppl_of_the_demo_model_is_repeatable() {
     let lines = std::fs::read_to_string(tmp.path().join("metric-ppl2_wend_40.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 2);
 }
+
+/// `--run`: every snapshot of a run directory, its lines there, a plot per metric.
+#[test]
+fn metrics_of_a_run_directory_are_plotted() {
+    let Some(dir) = metrics_dir() else { return };
+    if !have_lpips() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for k in ["000004", "000012.500"] {
+        std::fs::copy(
+            model("faces32.safetensors"),
+            tmp.path().join(format!("network-snapshot-{k}.safetensors")),
+        )
+        .unwrap();
+    }
+    let data = dir.join("set_A.zip");
+    let run_dir = tmp.path().display().to_string();
+    let o = run(&[
+        "metrics",
+        "--run",
+        &run_dir,
+        "--data",
+        data.to_str().unwrap(),
+        "--metrics",
+        "ppl2_wend",
+        "--num",
+        "8",
+    ]);
+    ok(&o);
+    let lines = std::fs::read_to_string(tmp.path().join("metric-ppl2_wend_8.jsonl")).unwrap();
+    let snaps: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["snapshot_pkl"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        snaps,
+        [
+            "network-snapshot-000004.safetensors",
+            "network-snapshot-000012.500.safetensors"
+        ]
+    );
+    let (w, h, _) = pixels(&tmp.path().join("metric-ppl2_wend_8.png"));
+    assert_eq!((w, h), (640, 400));
+    // --run and --network together are refused.
+    let o = run(&[
+        "metrics",
+        "--run",
+        &run_dir,
+        "--network",
+        &model("faces32.safetensors"),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    fails(&o, &["--run", "--network"]);
+}

@@ -48,6 +48,10 @@ pub struct Args {
     /// Do not read or write the cached statistics of the reals.
     #[arg(long)]
     no_cache: bool,
+    /// Evaluate every snapshot of a training run (its G_ema) instead of --network; the lines
+    /// go to the run directory, with a plot `metric-<name>.png` of each metric against kimg.
+    #[arg(long, conflicts_with = "network")]
+    run: Option<PathBuf>,
 }
 
 /// The official `metric-<name>.jsonl` line.
@@ -99,27 +103,85 @@ pub fn run(a: Args) -> Result<()> {
             m.num_gen = n;
         }
     }
-    let path = a.net.path()?;
-    let g = a.net.generator()?;
+    let networks: Vec<PathBuf> = match &a.run {
+        Some(dir) => {
+            let mut snaps: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+                .with_context(|| format!("--run {}", dir.display()))?
+                .flatten()
+                .filter_map(|e| {
+                    let n = stylegan::train::snapshot_nimg(&e.file_name().to_string_lossy())?;
+                    Some((n, e.path()))
+                })
+                .collect();
+            snaps.sort();
+            if snaps.is_empty() {
+                bail!("--run {}: no network-snapshot-*.safetensors", dir.display());
+            }
+            snaps.into_iter().map(|(_, p)| p).collect()
+        }
+        None => vec![a.net.path()?],
+    };
     let (net, sha) = assets::load_inception_with_hash(&stylegan::backend::cpu())?;
     let bar = Bar::new();
     let data = Dataset::open_with_progress(&a.data, &bar);
     bar.finish();
     let data = data?;
+    let device = a.net.device()?;
+    let mut rows = Vec::new();
+    let mut names = Vec::new();
+    for path in &networks {
+        let g = stylegan::models::Generator::load(path, &device)?;
+        if networks.len() > 1 {
+            eprintln!("{}", path.display());
+        }
+        evaluate(
+            &a, &metrics, path, &g, &net, &sha, &data, &mut rows, &mut names,
+        )?;
+    }
+    println!("| network | metric | value | time |");
+    println!("|---|---|---|---|");
+    for (n, k, v, t) in rows {
+        println!("| {n} | {k} | {v:.6} | {t:.0} s |");
+    }
+    if let Some(dir) = &a.run {
+        for (name, keys) in names {
+            for key in keys {
+                if let Some(p) = stylegan::metrics::calc::plot_history(dir, &name, &key)? {
+                    eprintln!("wrote {}", p.display());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every metric of one network: `metric-*.jsonl` lines and table rows.
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    a: &Args,
+    metrics: &[Metric],
+    path: &Path,
+    g: &stylegan::models::Generator,
+    net: &stylegan::metrics::inception::Inception,
+    sha: &str,
+    data: &Dataset,
+    rows: &mut Vec<(String, String, f64, f64)>,
+    names: &mut Vec<(String, Vec<String>)>,
+) -> Result<()> {
     let cache = StatsCache {
         dir: StatsCache::default_dir(),
     };
     let e = Evaluation {
-        net: &net,
-        detector_sha256: sha,
-        generator: &g,
-        data: &data,
+        net,
+        detector_sha256: sha.to_string(),
+        generator: g,
+        data,
         mirror: a.mirror,
         psi: a.trunc,
         seed: a.seed,
         cache: (!a.no_cache).then_some(&cache),
     };
-    let outdir = match &a.outdir {
+    let outdir = match a.outdir.as_ref().or(a.run.as_ref()) {
         Some(d) => d.clone(),
         None => path
             .parent()
@@ -132,8 +194,7 @@ pub fn run(a: Args) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut rows = Vec::new();
-    for m in &metrics {
+    for m in metrics {
         let bar = Bar::new();
         let r = calc_metric(&e, m, &bar);
         bar.finish();
@@ -144,13 +205,14 @@ pub fn run(a: Args) -> Result<()> {
         )?;
         for (k, v) in &r.results {
             eprintln!("{k} = {v:.6}  ({:.1} s)", r.total_time);
-            rows.push((k.clone(), *v, r.total_time));
+            rows.push((snapshot.clone(), k.clone(), *v, r.total_time));
         }
-    }
-    println!("| metric | value | time |");
-    println!("|---|---|---|");
-    for (k, v, t) in rows {
-        println!("| {k} | {v:.6} | {t:.0} s |");
+        if !names.iter().any(|(n, _)| *n == r.name) {
+            names.push((
+                r.name.clone(),
+                r.results.iter().map(|(k, _)| k.clone()).collect(),
+            ));
+        }
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod image;
 pub mod npy;
+pub mod plot;
 pub mod video;
 
 pub use crate::files::{

@@ -348,3 +348,45 @@ mod tests {
         }
     }
 }
+
+/// The history of one metric in a run directory: `(kimg, value)` of every line of
+/// `metric-<name>.jsonl` whose `snapshot_pkl` is a snapshot name (the last line per snapshot
+/// wins), by kimg, for the result key `key`.
+pub fn history(dir: &std::path::Path, name: &str, key: &str) -> Result<Vec<(f64, f64)>> {
+    let path = dir.join(format!("metric-{name}.jsonl"));
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let mut by_nimg = std::collections::BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .map_err(|e| Error::format(&path, format!("not a JSON line: {e}")))?;
+        let Some(nimg) = v["snapshot_pkl"]
+            .as_str()
+            .and_then(crate::train::snapshot_nimg)
+        else {
+            continue;
+        };
+        if let Some(x) = v["results"][key].as_f64() {
+            by_nimg.insert(nimg, x);
+        }
+    }
+    Ok(by_nimg
+        .into_iter()
+        .map(|(n, x)| (n as f64 / 1000.0, x))
+        .collect())
+}
+
+/// `metric-<key>.png` in `dir`: the metric against kimg, from its jsonl history; None when
+/// there is no snapshot result to plot.
+pub fn plot_history(
+    dir: &std::path::Path,
+    name: &str,
+    key: &str,
+) -> Result<Option<std::path::PathBuf>> {
+    let points = history(dir, name, key)?;
+    if points.is_empty() {
+        return Ok(None);
+    }
+    let out = dir.join(format!("metric-{key}.png"));
+    crate::io::plot::line_plot(&points, &out)?;
+    Ok(Some(out))
+}
