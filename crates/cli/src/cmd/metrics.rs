@@ -55,7 +55,7 @@ pub struct Args {
 }
 
 /// The official `metric-<name>.jsonl` line.
-fn jsonl(r: &MetricResult, snapshot: &str) -> serde_json::Value {
+pub(crate) fn jsonl(r: &MetricResult, snapshot: &str) -> serde_json::Value {
     let results: serde_json::Map<String, serde_json::Value> = r
         .results
         .iter()
@@ -77,7 +77,7 @@ fn jsonl(r: &MetricResult, snapshot: &str) -> serde_json::Value {
 }
 
 /// Append one line to `path`: read, extend, write atomically.
-fn append_line(path: &Path, line: &str) -> Result<()> {
+pub(crate) fn append_line(path: &Path, line: &str) -> Result<()> {
     let mut text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -102,6 +102,10 @@ pub struct Args {
     /// Random seed (default 0; a resume keeps the snapshot's).
     #[arg(long)]
     seed: Option<u32>,
+    /// Evaluate each snapshot with these metrics (as `stylegan metrics`, e.g. fid2k_full,
+    /// ppl2_wend): `metric-*.jsonl` lines and a plot per metric in the run directory.
+    #[arg(long)]
+    pub(crate) metrics: Option<String>,
     /// Fakes grid COLSxROWS (at most 1024 images and 64 megapixels).
     #[arg(long, default_value = "8x4")]
     grid: String,
@@ -378,11 +382,59 @@ fn train_options(
     Ok((o, diffs))
 }
 
-struct Bar {
+struct Bar<'a> {
     pb: indicatif::ProgressBar,
+    metrics: Option<SnapshotMetrics<'a>>,
 }
 
-impl Observer for Bar {
+/// `--metrics`: what each snapshot is evaluated with.
+struct SnapshotMetrics<'a> {
+    metrics: Vec<stylegan::metrics::calc::Metric>,
+    net: stylegan::metrics::inception::Inception,
+    sha: String,
+    data: &'a Dataset,
+    mirror: bool,
+    dir: PathBuf,
+}
+
+impl SnapshotMetrics<'_> {
+    /// Evaluate the snapshot's G_ema: `metric-*.jsonl` lines and plots in the run directory.
+    fn evaluate(&self, path: &Path, say: &dyn Fn(String)) -> Result<()> {
+        use stylegan::metrics::calc::{calc_metric, plot_history, Evaluation};
+        let g = stylegan::models::Generator::load(path, &stylegan::backend::cpu())?;
+        let cache = stylegan::metrics::features::StatsCache {
+            dir: stylegan::metrics::features::StatsCache::default_dir(),
+        };
+        let e = Evaluation {
+            net: &self.net,
+            detector_sha256: self.sha.clone(),
+            generator: &g,
+            data: self.data,
+            mirror: self.mirror,
+            psi: 1.0,
+            seed: 0,
+            cache: Some(&cache),
+        };
+        let snapshot = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for m in &self.metrics {
+            let r = calc_metric(&e, m, &stylegan::data::NoProgress)?;
+            super::metrics::append_line(
+                &self.dir.join(format!("metric-{}.jsonl", r.name)),
+                &super::metrics::jsonl(&r, &snapshot).to_string(),
+            )?;
+            for (k, v) in &r.results {
+                say(format!("{k} {v:.4} ({:.0} s)", r.total_time));
+                plot_history(&self.dir, &r.name, k)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Observer for Bar<'_> {
     fn step(&self, cur: u64, total: u64, st: &StepStats) {
         // The last minibatch may pass the --kimg total (as in the official loop): the bar
         // grows with it instead of showing more images than its length.
@@ -420,10 +472,16 @@ impl Observer for Bar {
     }
     fn snapshot(&self, path: &Path) {
         self.say(format!("snapshot {}", path.display()));
+        if let Some(m) = &self.metrics {
+            // A failed evaluation is reported; the training goes on.
+            if let Err(e) = m.evaluate(path, &|line| self.say(line)) {
+                self.say(format!("metrics of {}: {e:#}", path.display()));
+            }
+        }
     }
 }
 
-impl Bar {
+impl Bar<'_> {
     /// A line above the bar, or on stderr when there is no terminal (the bar is hidden, e.g.
     /// a run in the background with its output in a log file).
     fn say(&self, msg: String) {
@@ -692,7 +750,33 @@ pub fn run(a: Args) -> Result<()> {
         .progress_chars("=> "),
     );
     pb.set_position(run.trainer.cur_nimg);
-    let result = run.run(&data, &Bar { pb: pb.clone() });
+    let metrics = match &a.metrics {
+        None => None,
+        Some(list) => {
+            let metrics = list
+                .split(',')
+                .map(|m| m.trim().parse::<stylegan::metrics::calc::Metric>())
+                .collect::<Result<Vec<_>, _>>()
+                .context("--metrics")?;
+            let (net, sha) =
+                stylegan::metrics::assets::load_inception_with_hash(&stylegan::backend::cpu())?;
+            Some(SnapshotMetrics {
+                metrics,
+                net,
+                sha,
+                data: &data,
+                mirror: run.trainer.opts.mirror,
+                dir: run.dir.clone(),
+            })
+        }
+    };
+    let result = run.run(
+        &data,
+        &Bar {
+            pb: pb.clone(),
+            metrics,
+        },
+    );
     pb.finish_and_clear();
     result?;
     eprintln!(

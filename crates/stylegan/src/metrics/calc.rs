@@ -50,10 +50,22 @@ impl FromStr for Metric {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let bad = || Error::InvalidArgument(format!("unknown metric '{s}' (known: {KNOWN})"));
-        if let Some(p) = super::ppl::PplOptions::official(s) {
+        // PPL: the official names (50,000 samples), or with a count as `name()` writes it
+        // (`ppl2_wend_2k`, `ppl_zfull_500`).
+        let (base, count) = match s.rsplit_once('_') {
+            Some((b, c)) if c.starts_with(|ch: char| ch.is_ascii_digit()) => {
+                let n = match c.strip_suffix('k') {
+                    Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
+                    None => c.parse::<usize>().ok(),
+                };
+                (b, Some(n.filter(|&n| n > 0).ok_or_else(bad)?))
+            }
+            _ => (s, None),
+        };
+        if let Some(p) = super::ppl::PplOptions::official(base) {
             return Ok(Self {
                 kind: Kind::Ppl(p),
-                num_gen: p.num_samples,
+                num_gen: count.unwrap_or(p.num_samples),
                 full: false,
             });
         }
@@ -73,13 +85,18 @@ impl FromStr for Metric {
         } else {
             return Err(bad());
         };
-        let (count, tail) = rest.split_once('k').ok_or_else(bad)?;
+        // `50k` (thousands) or a plain count (`fid2500_full`, as `name()` writes it).
+        let (count, tail, unit) = match rest.split_once('k') {
+            Some((c, t)) => (c, t, 1000),
+            None if kind != (Kind::Pr { nhood: 0 }) => (rest, "", 1),
+            None => return Err(bad()),
+        };
         let num_gen = count
             .parse::<usize>()
             .ok()
             .filter(|&k| k > 0)
             .ok_or_else(bad)?
-            * 1000;
+            * unit;
         let kind = match kind {
             Kind::Pr { .. } => Kind::Pr {
                 nhood: tail.parse().ok().filter(|&k| k > 0).ok_or_else(bad)?,
@@ -109,7 +126,10 @@ impl Metric {
             Kind::Fid => format!("fid{n}{full}"),
             Kind::Kid => format!("kid{n}{full}"),
             // Inception features, not the official VGG16: the name says so.
-            Kind::Pr { nhood } => format!("pr{n}{nhood}{full}_inception"),
+            Kind::Pr { nhood } if self.num_gen.is_multiple_of(1000) => {
+                format!("pr{n}{nhood}{full}_inception")
+            }
+            Kind::Pr { nhood } => format!("pr{n}nhood{nhood}{full}_inception"),
             Kind::Ppl(p) => {
                 let base = match (p.crop, p.space, p.full) {
                     (false, _, _) => "ppl2_wend",
@@ -309,46 +329,6 @@ pub fn fid_between(
     Ok((a, b))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn official_names_parse() {
-        let m: Metric = "fid50k_full".parse().unwrap();
-        assert_eq!((m.kind, m.num_gen, m.full), (Kind::Fid, 50_000, true));
-        assert_eq!(m.name(), "fid50k_full");
-        assert_eq!(m.reals(true).max_items, None);
-        assert!(!m.reals(true).xflip);
-        let m: Metric = "kid10k".parse().unwrap();
-        assert_eq!((m.kind, m.num_gen, m.full), (Kind::Kid, 10_000, false));
-        assert_eq!(m.reals(true).max_items, Some(10_000));
-        assert!(m.reals(true).xflip);
-        let m: Metric = "pr50k3_full".parse().unwrap();
-        assert_eq!(m.kind, Kind::Pr { nhood: 3 });
-        assert_eq!(m.name(), "pr50k3_full_inception");
-        assert_eq!(m.reals(false).max_items, Some(200_000));
-        let mut m: Metric = "fid50k_full".parse().unwrap();
-        m.num_gen = 2500;
-        assert_eq!(m.name(), "fid2500_full");
-        let m: Metric = "ppl2_wend".parse().unwrap();
-        assert_eq!(m.name(), "ppl2_wend");
-        let m = Metric { num_gen: 2000, ..m };
-        assert_eq!(m.name(), "ppl2_wend_2k");
-        for bad in [
-            "fid",
-            "fidk_full",
-            "ppl2_zend",
-            "fid50kfull",
-            "pr50k_full",
-            "kid0k",
-        ] {
-            let e = bad.parse::<Metric>().unwrap_err().to_string();
-            assert!(e.contains(bad) && e.contains("known"), "{bad}: {e}");
-        }
-    }
-}
-
 /// The history of one metric in a run directory: `(kimg, value)` of every line of
 /// `metric-<name>.jsonl` whose `snapshot_pkl` is a snapshot name (the last line per snapshot
 /// wins), by kimg, for the result key `key`.
@@ -389,4 +369,53 @@ pub fn plot_history(
     let out = dir.join(format!("metric-{key}.png"));
     crate::io::plot::line_plot(&points, &out)?;
     Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_names_parse() {
+        let m: Metric = "fid50k_full".parse().unwrap();
+        assert_eq!((m.kind, m.num_gen, m.full), (Kind::Fid, 50_000, true));
+        assert_eq!(m.name(), "fid50k_full");
+        assert_eq!(m.reals(true).max_items, None);
+        assert!(!m.reals(true).xflip);
+        let m: Metric = "kid10k".parse().unwrap();
+        assert_eq!((m.kind, m.num_gen, m.full), (Kind::Kid, 10_000, false));
+        assert_eq!(m.reals(true).max_items, Some(10_000));
+        assert!(m.reals(true).xflip);
+        let m: Metric = "pr50k3_full".parse().unwrap();
+        assert_eq!(m.kind, Kind::Pr { nhood: 3 });
+        assert_eq!(m.name(), "pr50k3_full_inception");
+        assert_eq!(m.reals(false).max_items, Some(200_000));
+        let mut m: Metric = "fid50k_full".parse().unwrap();
+        m.num_gen = 2500;
+        assert_eq!(m.name(), "fid2500_full");
+        assert_eq!("fid2500_full".parse::<Metric>().unwrap(), m);
+        let m = Metric {
+            kind: Kind::Pr { nhood: 3 },
+            num_gen: 64,
+            full: true,
+        };
+        assert_eq!(m.name(), "pr64nhood3_full_inception");
+        let m: Metric = "ppl2_wend".parse().unwrap();
+        assert_eq!(m.name(), "ppl2_wend");
+        let m = Metric { num_gen: 2000, ..m };
+        assert_eq!(m.name(), "ppl2_wend_2k");
+        assert_eq!("ppl2_wend_2k".parse::<Metric>().unwrap(), m);
+        assert_eq!("ppl_zfull_500".parse::<Metric>().unwrap().num_gen, 500);
+        for bad in [
+            "fid",
+            "fidk_full",
+            "ppl2_zend",
+            "fid50kfull",
+            "pr50k_full",
+            "kid0k",
+        ] {
+            let e = bad.parse::<Metric>().unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("known"), "{bad}: {e}");
+        }
+    }
 }

@@ -52,7 +52,10 @@ fn spec(cin: usize, out: usize, k: (usize, usize), stride: usize, pad: (usize, u
 
 /// Every `Conv2dLayer` of the network by path under `net.layers`, with the class of every
 /// block (what the archive must hold).
-fn architecture() -> (Vec<(String, ConvSpec)>, Vec<(String, &'static str)>) {
+/// The convolutions by path, and the blocks with their classes.
+type Architecture = (Vec<(String, ConvSpec)>, Vec<(String, &'static str)>);
+
+fn architecture() -> Architecture {
     let mut convs: Vec<(String, ConvSpec)> = Vec::new();
     let mut blocks: Vec<(String, &'static str)> = Vec::new();
     let mut c = |p: &str, s: ConvSpec| convs.push((p.to_string(), s));

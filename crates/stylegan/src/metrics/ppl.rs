@@ -109,12 +109,16 @@ pub fn filtered_mean(dist: &[f64]) -> Result<f64> {
     Ok(kept.iter().sum::<f64>() / kept.len() as f64)
 }
 
+/// Makes the two image batches of a PPL batch from z₀, z₁ and t.
+pub type PairMaker<'a> =
+    dyn FnMut(&[Vec<f64>], &[Vec<f64>], &[f64]) -> Result<(Tensor<4>, Tensor<4>)> + 'a;
+
 /// Per-sample squared distances / ε² for a pair maker and a distance: `pair(z₀, z₁, t, ε)`
 /// gives the two image batches; `dist(a, b)` their per-image distances.
 pub fn ppl_distances(
     opts: &PplOptions,
     z_dim: usize,
-    pair: &mut dyn FnMut(&[Vec<f64>], &[Vec<f64>], &[f64]) -> Result<(Tensor<4>, Tensor<4>)>,
+    pair: &mut PairMaker,
     dist: &dyn Fn(Tensor<4>, Tensor<4>) -> Result<Vec<f64>>,
     progress: &dyn Progress,
 ) -> Result<Vec<f64>> {

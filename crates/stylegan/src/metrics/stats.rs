@@ -55,7 +55,7 @@ impl FeatureStats {
 
     /// Append feature rows (`rows.len()` a multiple of `dim`).
     pub fn append(&mut self, rows: &[f32]) -> Result<()> {
-        if rows.len() % self.dim != 0 {
+        if !rows.len().is_multiple_of(self.dim) {
             return Err(Error::InvalidArgument(format!(
                 "{} feature values are not rows of {}",
                 rows.len(),

@@ -52,6 +52,7 @@ fn refuse_flags(a: &Args) -> Result<()> {
         ("--freeze-mapping", a.freeze_mapping),
         ("--freeze-affine", a.freeze_affine),
         ("--force", a.force),
+        ("--metrics", a.metrics.is_some()),
     ];
     if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
         bail!("{flag} is not part of progressive growing (--cfg pggan|stylegan1)");
