@@ -63,9 +63,9 @@ mod tests {
         &["ops", "io", "data"],
         &["nn"],
         &["models"],
-        &["convert", "latent", "optim", "perceptual", "metrics"],
+        &["convert", "latent", "optim", "perceptual"],
         &["features", "invert", "train"],
-        &["attributes"],
+        &["attributes", "metrics"],
         &["edit"],
     ];
 

@@ -16,7 +16,7 @@ use super::{project, Prior, ProjectorConfig};
 use crate::error::{Error, Result};
 use crate::io::image::Image8;
 use crate::latent::{Latent, Space};
-use crate::metrics::psnr;
+use crate::io::image::psnr;
 use crate::models::{Generator, NoiseMode};
 use crate::perceptual::Lpips;
 
