@@ -14,9 +14,9 @@ use super::stats::LatentStats;
 use super::target::{from_image8, Target};
 use super::{project, Prior, ProjectorConfig};
 use crate::error::{Error, Result};
+use crate::io::image::psnr;
 use crate::io::image::Image8;
 use crate::latent::{Latent, Space};
-use crate::io::image::psnr;
 use crate::models::{Generator, NoiseMode};
 use crate::perceptual::Lpips;
 
