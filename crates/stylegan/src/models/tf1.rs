@@ -545,7 +545,7 @@ pub fn tf_lerp<const D: usize>(a: Tensor<D>, b: Tensor<D>, t: f64) -> Tensor<D> 
 /// Minibatch standard deviation with `features` new channels (FORMATS.md §14.2, §15.5):
 /// groups of `min(group, N)` samples, sample `n` in group `n mod (N / G)`.
 pub fn minibatch_stddev(x: Tensor<4>, group: usize, features: usize) -> Result<Tensor<4>> {
-    let [n, c, h, w] = x.dims();
+    let [n, c, _, _] = x.dims();
     let g = group.min(n).max(1);
     if n % g != 0 {
         return Err(Error::InvalidArgument(format!(
@@ -557,17 +557,8 @@ pub fn minibatch_stddev(x: Tensor<4>, group: usize, features: usize) -> Result<T
             "minibatch stddev: {c} channels cannot be split into {features} features"
         )));
     }
-    let m = n / g;
-    let y = x.clone().reshape([g, m, features, c / features * h * w]);
-    let y = y.clone() - y.mean_dim(0);
-    let y = y.square().mean_dim(0).add_scalar(1e-8).sqrt();
-    // [1, M, F, 1] → one value per (group member, feature), tiled over the group and pixels.
-    let s = y.mean_dim(3).reshape([1, m, features]).repeat_dim(0, g);
-    let s = s
-        .reshape([n, features, 1, 1])
-        .repeat_dim(2, h)
-        .repeat_dim(3, w);
-    Ok(Tensor::cat(vec![x, s], 1))
+    // The same formula as StyleGAN2's layer (groups of the first axis, F features).
+    super::discriminator::minibatch_std(x, Some(g), features)
 }
 
 /// A scalar variable (`lod`), stored as shape `[]`.
