@@ -105,15 +105,8 @@ pub fn run(a: Args) -> Result<()> {
     }
     let networks: Vec<PathBuf> = match &a.run {
         Some(dir) => {
-            let mut snaps: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-                .with_context(|| format!("--run {}", dir.display()))?
-                .flatten()
-                .filter_map(|e| {
-                    let n = stylegan::train::snapshot_nimg(&e.file_name().to_string_lossy())?;
-                    Some((n, e.path()))
-                })
-                .collect();
-            snaps.sort();
+            let snaps = stylegan::train::snapshots(dir)
+                .with_context(|| format!("--run {}", dir.display()))?;
             if snaps.is_empty() {
                 bail!("--run {}: no network-snapshot-*.safetensors", dir.display());
             }

@@ -27,7 +27,7 @@ pub use options::{AugMode, TrainOptions, MAX_BATCH, MAX_LEARNING_RATE};
 pub use presets::{NetworkOptions, TrainConfig};
 pub use run::{
     available_memory, data_fingerprint, latest_snapshot, new_run_dir, snapshot_nimg, snapshot_tag,
-    training_bytes_per_image, trim_log, Observer, RunOptions, TrainingRun,
+    snapshots, training_bytes_per_image, trim_log, Observer, RunOptions, TrainingRun,
 };
 pub use start::{inspect_start, start_run, Begun, SnapshotState, Start, StartInfo, Started};
 pub use trainer::{StepStats, Trainer};

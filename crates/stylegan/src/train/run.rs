@@ -91,23 +91,28 @@ pub fn snapshot_nimg(file_name: &str) -> Option<u64> {
         .checked_add(rest)
 }
 
-/// The latest `network-snapshot-*.safetensors` in `dir` (by the image count in its name).
-pub fn latest_snapshot(dir: &Path) -> Result<PathBuf> {
-    std::fs::read_dir(dir)
+/// Every `network-snapshot-*.safetensors` in `dir` with its image count, by image count.
+pub fn snapshots(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut v: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .flatten()
         .filter_map(|e| {
             let n = snapshot_nimg(&e.file_name().to_string_lossy())?;
             Some((n, e.path()))
         })
-        .max()
-        .map(|(_, p)| p)
-        .ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{}: no network-snapshot-*.safetensors to resume from",
-                dir.display()
-            ))
-        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// The latest `network-snapshot-*.safetensors` in `dir` (by the image count in its name).
+pub fn latest_snapshot(dir: &Path) -> Result<PathBuf> {
+    snapshots(dir)?.pop().map(|(_, p)| p).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{}: no network-snapshot-*.safetensors to resume from",
+            dir.display()
+        ))
+    })
 }
 
 /// Drop the lines of `dir/log.jsonl` past `nimg` images (ticks logged after the snapshot a run
