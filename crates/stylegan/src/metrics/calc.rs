@@ -10,7 +10,7 @@
 use std::str::FromStr;
 use std::time::Instant;
 
-use super::features::{dataset_stats, generator_stats, RealsOptions, StatsCache};
+use super::features::{cached_dataset_stats, generator_stats, RealsOptions, StatsCache};
 use super::inception::Inception;
 use super::stats::{frechet_distance, kid, precision_recall, FeatureStats};
 use crate::data::{Dataset, Progress};
@@ -191,23 +191,21 @@ pub struct Evaluation<'a> {
 
 /// The reals' statistics, from the cache when it holds them.
 fn real_stats(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Result<FeatureStats> {
-    let opts = m.reals(e.mirror);
-    let key = e
-        .cache
-        .map(|_| StatsCache::key(e.data, &e.detector_sha256, opts));
-    if let (Some(c), Some(k)) = (e.cache, &key) {
-        if let Some(s) = c.get(k, opts.keep_features) {
-            progress.note(&format!(
-                "{}: real statistics from the cache ({} images)",
-                m.name(),
-                s.count
-            ));
-            return Ok(s);
-        }
-    }
-    let s = dataset_stats(e.net, e.data, opts, progress, e.generator.device())?;
-    if let (Some(c), Some(k)) = (e.cache, &key) {
-        c.put(k, &s)?;
+    let (s, cached) = cached_dataset_stats(
+        e.net,
+        &e.detector_sha256,
+        e.data,
+        m.reals(e.mirror),
+        e.cache,
+        progress,
+        e.generator.device(),
+    )?;
+    if cached {
+        progress.note(&format!(
+            "{}: real statistics from the cache ({} images)",
+            m.name(),
+            s.count
+        ));
     }
     Ok(s)
 }
@@ -305,28 +303,12 @@ pub fn fid_between(
         xflip: false,
         keep_features,
     };
-    let mut out = Vec::new();
-    for d in [a, b] {
-        let key = cache.map(|_| StatsCache::key(d, detector_sha256, opts));
-        let cached = match (cache, &key) {
-            (Some(c), Some(k)) => c.get(k, keep_features),
-            _ => None,
-        };
-        let s = match cached {
-            Some(s) => s,
-            None => {
-                let s = dataset_stats(net, d, opts, progress, &crate::backend::cpu())?;
-                if let (Some(c), Some(k)) = (cache, &key) {
-                    c.put(k, &s)?;
-                }
-                s
-            }
-        };
-        out.push(s);
-    }
-    let b = out.pop().expect("two sets");
-    let a = out.pop().expect("two sets");
-    Ok((a, b))
+    let device = crate::backend::cpu();
+    let stats = |d| {
+        cached_dataset_stats(net, detector_sha256, d, opts, cache, progress, &device)
+            .map(|(s, _)| s)
+    };
+    Ok((stats(a)?, stats(b)?))
 }
 
 /// The history of one metric in a run directory: `(kimg, value)` of every line of

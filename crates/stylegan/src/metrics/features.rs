@@ -140,6 +140,29 @@ pub fn generator_stats(
     Ok(stats)
 }
 
+/// [`dataset_stats`] through `cache` when given: the cached statistics when they hold what
+/// `opts` needs (then `true`), else computed and stored.
+pub fn cached_dataset_stats(
+    net: &Inception,
+    detector_sha256: &str,
+    data: &Dataset,
+    opts: RealsOptions,
+    cache: Option<&StatsCache>,
+    progress: &dyn Progress,
+    device: &Device,
+) -> Result<(FeatureStats, bool)> {
+    let Some(cache) = cache else {
+        return Ok((dataset_stats(net, data, opts, progress, device)?, false));
+    };
+    let key = StatsCache::key(data, detector_sha256, opts);
+    if let Some(s) = cache.get(&key, opts.keep_features) {
+        return Ok((s, true));
+    }
+    let s = dataset_stats(net, data, opts, progress, device)?;
+    cache.put(&key, &s)?;
+    Ok((s, false))
+}
+
 /// Cached statistics of a data set: under `dir`, named by a SHA-256 over the data set's
 /// decoded pixels (and file names), the detector's hash and every option, so a changed data
 /// set or option never reuses stale statistics. Written atomically.
@@ -167,7 +190,7 @@ impl StatsCache {
             h.update(b"\0");
         }
         h.update(data.pixels());
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        super::assets::hex(&h.finalize())
     }
 
     fn path(&self, key: &str) -> PathBuf {
