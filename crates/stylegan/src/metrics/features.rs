@@ -108,12 +108,8 @@ pub fn generator_stats(
     let mut done = 0;
     while done < num {
         let b = BATCH.min(num - done);
-        let z: Vec<f32> = rng
-            .randn(b * g.config.z_dim)
-            .into_iter()
-            .map(|v| v as f32)
-            .collect();
-        let z = Tensor::<2>::from_data(TensorData::new(z, [b, g.config.z_dim]), &device);
+        let rows: Vec<Vec<f64>> = (0..b).map(|_| rng.randn(g.config.z_dim)).collect();
+        let z = g.z_tensor(&rows)?;
         let label = if g.config.c_dim > 0 {
             let mut v = vec![0f32; b * g.config.c_dim];
             for i in 0..b {

@@ -164,11 +164,6 @@ pub fn ppl(
     }
     let dev = g.device().clone();
     let eps = opts.epsilon;
-    let zt = |rows: Vec<Vec<f64>>| {
-        let (n, d) = (rows.len(), rows[0].len());
-        let v: Vec<f32> = rows.into_iter().flatten().map(|x| x as f32).collect();
-        Tensor::<2>::from_data(TensorData::new(v, [n, d]), &dev)
-    };
     let z_dim = g.config.z_dim;
     let mut g = g.clone();
     // Noise maps drawn from their own seeded generator: repeatable results.
@@ -184,10 +179,10 @@ pub fn ppl(
                             rows.push(slerp_unit(&z0[i], &z1[i], t[i] + k));
                         }
                     }
-                    g.mapping_ws(zt(rows), None, 1.0, None)?
+                    g.mapping_ws(g.z_tensor(&rows)?, None, 1.0, None)?
                 }
                 Space::W => {
-                    let w = g.mapping_ws(zt([z0, z1].concat()), None, 1.0, None)?;
+                    let w = g.mapping_ws(g.z_tensor(&[z0, z1].concat())?, None, 1.0, None)?;
                     let (w0, w1) = (w.clone().narrow(0, 0, b), w.narrow(0, b, b));
                     let tt = |k: f64| {
                         let v: Vec<f32> = t.iter().map(|&x| (x + k) as f32).collect();
