@@ -55,7 +55,7 @@ pub struct Args {
 }
 
 /// The official `metric-<name>.jsonl` line.
-pub(crate) fn jsonl(r: &MetricResult, snapshot: &str) -> serde_json::Value {
+fn jsonl(r: &MetricResult, snapshot: &str) -> serde_json::Value {
     let results: serde_json::Map<String, serde_json::Value> = r
         .results
         .iter()
@@ -76,8 +76,32 @@ pub(crate) fn jsonl(r: &MetricResult, snapshot: &str) -> serde_json::Value {
     })
 }
 
+/// Compute one metric of the network file `snapshot` (its name goes in the line) and append its
+/// official line to `outdir/metric-<name>.jsonl`.
+pub(crate) fn calc_and_record(
+    e: &Evaluation,
+    m: &Metric,
+    outdir: &Path,
+    snapshot: &str,
+    progress: &dyn stylegan::data::Progress,
+) -> Result<MetricResult> {
+    let r = calc_metric(e, m, progress)?;
+    append_line(
+        &outdir.join(format!("metric-{}.jsonl", r.name)),
+        &jsonl(&r, snapshot).to_string(),
+    )?;
+    Ok(r)
+}
+
+/// The file name of a network path, as the `snapshot_pkl` field gives it.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Append one line to `path`: read, extend, write atomically.
-pub(crate) fn append_line(path: &Path, line: &str) -> Result<()> {
+fn append_line(path: &Path, line: &str) -> Result<()> {
     let mut text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -183,19 +207,12 @@ fn evaluate(
             .unwrap_or_else(|| PathBuf::from(".")),
     };
     std::fs::create_dir_all(&outdir).with_context(|| format!("{}", outdir.display()))?;
-    let snapshot = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let snapshot = file_name(path);
     for m in metrics {
         let bar = Bar::new();
-        let r = calc_metric(&e, m, &bar);
+        let r = calc_and_record(&e, m, &outdir, &snapshot, &bar);
         bar.finish();
         let r = r?;
-        append_line(
-            &outdir.join(format!("metric-{}.jsonl", r.name)),
-            &jsonl(&r, &snapshot).to_string(),
-        )?;
         for (k, v) in &r.results {
             eprintln!("{k} = {v:.6}  ({:.1} s)", r.total_time);
             rows.push((snapshot.clone(), k.clone(), *v, r.total_time));

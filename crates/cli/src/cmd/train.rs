@@ -400,7 +400,7 @@ struct SnapshotMetrics<'a> {
 impl SnapshotMetrics<'_> {
     /// Evaluate the snapshot's G_ema: `metric-*.jsonl` lines and plots in the run directory.
     fn evaluate(&self, path: &Path, say: &dyn Fn(String)) -> Result<()> {
-        use stylegan::metrics::calc::{calc_metric, plot_history, Evaluation};
+        use stylegan::metrics::calc::{plot_history, Evaluation};
         let g = stylegan::models::Generator::load(path, &stylegan::backend::cpu())?;
         let cache = stylegan::metrics::features::StatsCache {
             dir: stylegan::metrics::features::StatsCache::default_dir(),
@@ -415,15 +415,14 @@ impl SnapshotMetrics<'_> {
             seed: 0,
             cache: Some(&cache),
         };
-        let snapshot = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let snapshot = super::metrics::file_name(path);
         for m in &self.metrics {
-            let r = calc_metric(&e, m, &stylegan::data::NoProgress)?;
-            super::metrics::append_line(
-                &self.dir.join(format!("metric-{}.jsonl", r.name)),
-                &super::metrics::jsonl(&r, &snapshot).to_string(),
+            let r = super::metrics::calc_and_record(
+                &e,
+                m,
+                &self.dir,
+                &snapshot,
+                &stylegan::data::NoProgress,
             )?;
             for (k, v) in &r.results {
                 say(format!("{k} {v:.4} ({:.0} s)", r.total_time));
