@@ -144,9 +144,7 @@ impl AttributeClassifier {
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let ck = Checkpoint::read(path)?;
         let entry = ck
-            .networks
-            .values()
-            .find(|e| e.class_name == CLASSIFIER_CLASS)
+            .entry_of_class(CLASSIFIER_CLASS)
             .ok_or_else(|| Error::format(path, format!("holds no {CLASSIFIER_CLASS}")))?;
         let mut p = Params::from_tensors(path.display().to_string(), entry.tensors.clone(), device);
         Self::new(&entry.init_kwargs, &mut p)
@@ -454,9 +452,7 @@ impl LabelledSamples {
     pub fn load(path: &Path) -> Result<Self> {
         let ck = Checkpoint::read(path)?;
         let e = ck
-            .networks
-            .values()
-            .find(|e| e.class_name == "stylegan_rs.LabelledSamples")
+            .entry_of_class("stylegan_rs.LabelledSamples")
             .ok_or_else(|| {
                 Error::format(
                     path,

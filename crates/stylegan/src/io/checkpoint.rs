@@ -80,6 +80,12 @@ impl Checkpoint {
         Ok(n)
     }
 
+    /// The first network whose class name is `class` (files holding one helper network:
+    /// LPIPS, Inception, classifiers, labelled samples).
+    pub fn entry_of_class(&self, class: &str) -> Option<&NetworkEntry> {
+        self.networks.values().find(|e| e.class_name == class)
+    }
+
     /// Read a native checkpoint.
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = crate::files::read_input(path)?;

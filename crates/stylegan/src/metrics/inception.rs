@@ -257,18 +257,12 @@ impl Inception {
     /// Read the cached network ([`save_tensors`]).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let ck = Checkpoint::read(path)?;
-        let e = ck
-            .networks
-            .values()
-            .find(|e| e.class_name == INCEPTION_CLASS)
-            .ok_or_else(|| {
-                Error::format(
-                    path,
-                    format!(
-                        "holds no {INCEPTION_CLASS} (make it with `stylegan assets inception`)"
-                    ),
-                )
-            })?;
+        let e = ck.entry_of_class(INCEPTION_CLASS).ok_or_else(|| {
+            Error::format(
+                path,
+                format!("holds no {INCEPTION_CLASS} (make it with `stylegan assets inception`)"),
+            )
+        })?;
         Self::from_tensors(&e.tensors, device).map_err(|err| Error::format(path, err.to_string()))
     }
 

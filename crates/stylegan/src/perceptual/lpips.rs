@@ -157,16 +157,12 @@ impl Lpips {
     /// Load the safetensors written by [`Lpips::save`].
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
         let ck = Checkpoint::read(path)?;
-        let e = ck
-            .networks
-            .values()
-            .find(|e| e.class_name == LPIPS_CLASS)
-            .ok_or_else(|| {
-                Error::format(
-                    path,
-                    format!("holds no {LPIPS_CLASS} (make it with `stylegan assets lpips`)"),
-                )
-            })?;
+        let e = ck.entry_of_class(LPIPS_CLASS).ok_or_else(|| {
+            Error::format(
+                path,
+                format!("holds no {LPIPS_CLASS} (make it with `stylegan assets lpips`)"),
+            )
+        })?;
         let t = |name: &str| -> Result<&RawTensor> {
             e.tensors.get(name).ok_or_else(|| Error::MissingTensor {
                 file: path.display().to_string(),
