@@ -279,3 +279,53 @@ fn training_tracks_fid_per_snapshot() {
     ]);
     fails(&o, &["--metrics"]);
 }
+
+/// Equivariance of the bundled StyleGAN3 model: no real images needed, the official lines;
+/// a StyleGAN2 network and a FID without --data are refused with reasons.
+#[test]
+fn equivariance_of_the_stylegan3_demo_model() {
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let sg3 = models.join("faces32-sg3t.safetensors");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().display().to_string();
+    let o = run(&[
+        "metrics",
+        "--network",
+        sg3.to_str().unwrap(),
+        "--metrics",
+        "eqt50k_int,eqt50k_frac,eqr50k",
+        "--num",
+        "8",
+        "--outdir",
+        &out,
+    ]);
+    ok(&o);
+    for name in ["eqt8_int", "eqt8_frac", "eqr8"] {
+        let text = std::fs::read_to_string(tmp.path().join(format!("metric-{name}.jsonl")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        let v = line["results"][name].as_f64().unwrap();
+        assert!(v.is_finite() && v > 5.0, "{name} {v}");
+        assert_eq!(line["snapshot_pkl"], "faces32-sg3t.safetensors");
+    }
+    let o = run(&[
+        "metrics",
+        "--network",
+        models.join("faces32.safetensors").to_str().unwrap(),
+        "--metrics",
+        "eqr50k",
+        "--num",
+        "4",
+        "--outdir",
+        &out,
+    ]);
+    fails(&o, &["StyleGAN3"]);
+    let o = run(&[
+        "metrics",
+        "--metrics",
+        "eqr50k,fid2k_full",
+        "--outdir",
+        &out,
+    ]);
+    fails(&o, &["fid2k_full", "--data"]);
+}

@@ -15,17 +15,18 @@ use super::Bar;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  stylegan metrics --network run/network-snapshot-000100.safetensors --data faces.zip --metrics fid50k_full\n  stylegan metrics --data faces.zip --metrics fid2k_full,kid2k_full,pr2k3_full\n\nThe first use downloads the Inception network (`stylegan assets inception`)."
+    after_help = "Examples:\n  stylegan metrics --network run/network-snapshot-000100.safetensors --data faces.zip --metrics fid50k_full\n  stylegan metrics --data faces.zip --metrics fid2k_full,kid2k_full,pr2k3_full\n  stylegan metrics --network models/faces32-sg3t.safetensors --metrics eqt50k_int,eqt50k_frac,eqr50k\n\nThe first use downloads the Inception network (`stylegan assets inception`)."
 )]
 pub struct Args {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// The real images: a data set (ZIP or folder in the official layout) at the network's
-    /// resolution.
+    /// resolution (needed by FID, KID and PR; PPL and equivariance use the network alone).
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
     /// Metrics, comma-separated: fid50k_full, kid50k_full, pr50k3_full, fid50k, kid50k, pr50k3,
-    /// or other counts (fid10k_full, kid2k, ...).
+    /// or other counts (fid10k_full, kid2k, ...); ppl2_wend, ppl_zfull, ppl_wfull, ppl_zend,
+    /// ppl_wend (LPIPS); eqt50k_int, eqt50k_frac, eqr50k (StyleGAN3 equivariance, PSNR in dB).
     #[arg(long, default_value = "fid50k_full")]
     metrics: String,
     /// Generated images per metric (replaces the count in the names: fid50k_full --num 2000
@@ -138,11 +139,28 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => vec![a.net.path()?],
     };
-    let (net, sha) = assets::load_inception_with_hash(&stylegan::backend::cpu())?;
-    let bar = Bar::new();
-    let data = Dataset::open_with_progress(&a.data, &bar);
-    bar.finish();
-    let data = data?;
+    // The Inception network and the reals only when a metric compares with real images.
+    let (net, sha, data) = if metrics.iter().any(Metric::needs_reals) {
+        let Some(path) = &a.data else {
+            let names: Vec<String> = metrics
+                .iter()
+                .filter(|m| m.needs_reals())
+                .map(Metric::name)
+                .collect();
+            bail!(
+                "{} compare generated images with real ones: give the real images with --data \
+                 (PPL and eqt/eqr need no data set)",
+                names.join(", ")
+            );
+        };
+        let (net, sha) = assets::load_inception_with_hash(&stylegan::backend::cpu())?;
+        let bar = Bar::new();
+        let data = Dataset::open_with_progress(path, &bar);
+        bar.finish();
+        (Some(net), sha, Some(data?))
+    } else {
+        (None, String::new(), None)
+    };
     let device = a.net.device()?;
     let mut rows = Vec::new();
     let mut names = Vec::new();
@@ -152,7 +170,15 @@ pub fn run(a: Args) -> Result<()> {
             eprintln!("{}", path.display());
         }
         evaluate(
-            &a, &metrics, path, &g, &net, &sha, &data, &mut rows, &mut names,
+            &a,
+            &metrics,
+            path,
+            &g,
+            net.as_ref(),
+            &sha,
+            data.as_ref(),
+            &mut rows,
+            &mut names,
         )?;
     }
     println!("| network | metric | value | time |");
@@ -179,9 +205,9 @@ fn evaluate(
     metrics: &[Metric],
     path: &Path,
     g: &stylegan::models::Generator,
-    net: &stylegan::metrics::inception::Inception,
+    net: Option<&stylegan::metrics::inception::Inception>,
     sha: &str,
-    data: &Dataset,
+    data: Option<&Dataset>,
     rows: &mut Vec<(String, String, f64, f64)>,
     names: &mut Vec<(String, Vec<String>)>,
 ) -> Result<()> {

@@ -406,10 +406,10 @@ impl SnapshotMetrics<'_> {
             dir: stylegan::metrics::features::StatsCache::default_dir(),
         };
         let e = Evaluation {
-            net: &self.net,
+            net: Some(&self.net),
             detector_sha256: self.sha.clone(),
             generator: &g,
-            data: self.data,
+            data: Some(self.data),
             mirror: self.mirror,
             psi: 1.0,
             seed: 0,

@@ -29,6 +29,8 @@ pub enum Kind {
     },
     /// Perceptual path length (`num_gen` samples).
     Ppl(super::ppl::PplOptions),
+    /// StyleGAN3 equivariance (`num_gen` samples).
+    Eq(super::equivariance::Transform),
 }
 
 /// A metric as its official name defines it.
@@ -44,7 +46,7 @@ pub struct Metric {
 /// The metric names `stylegan metrics` knows.
 pub const KNOWN: &str = "fid50k_full, kid50k_full, pr50k3_full, fid50k, kid50k, pr50k3 (and \
      other counts: fid10k_full, kid2k, pr5k3_full, ...), ppl2_wend, ppl_zfull, ppl_wfull, \
-     ppl_zend, ppl_wend";
+     ppl_zend, ppl_wend, eqt50k_int, eqt50k_frac, eqr50k (and other counts: eqt2k_int, eqr500)";
 
 impl FromStr for Metric {
     type Err = Error;
@@ -71,6 +73,30 @@ impl FromStr for Metric {
         }
         if s.starts_with("ppl") {
             return Err(bad());
+        }
+        // Equivariance: eqt<count>_int, eqt<count>_frac, eqr<count>.
+        use super::equivariance::Transform;
+        let eq = if let Some(r) = s.strip_prefix("eqr") {
+            Some((Transform::Rotation, r))
+        } else if let Some(r) = s.strip_prefix("eqt").and_then(|r| r.strip_suffix("_int")) {
+            Some((Transform::IntTranslation, r))
+        } else if let Some(r) = s.strip_prefix("eqt").and_then(|r| r.strip_suffix("_frac")) {
+            Some((Transform::FracTranslation, r))
+        } else if s.starts_with("eq") {
+            return Err(bad());
+        } else {
+            None
+        };
+        if let Some((t, count)) = eq {
+            let n = match count.strip_suffix('k') {
+                Some(k) => k.parse::<usize>().ok().map(|k| k * 1000),
+                None => count.parse::<usize>().ok(),
+            };
+            return Ok(Self {
+                kind: Kind::Eq(t),
+                num_gen: n.filter(|&n| n > 0).ok_or_else(bad)?,
+                full: false,
+            });
         }
         let (body, full) = match s.strip_suffix("_full") {
             Some(b) => (b, true),
@@ -145,6 +171,11 @@ impl Metric {
                     format!("{base}_{n}")
                 }
             }
+            Kind::Eq(t) => match t {
+                super::equivariance::Transform::IntTranslation => format!("eqt{n}_int"),
+                super::equivariance::Transform::FracTranslation => format!("eqt{n}_frac"),
+                super::equivariance::Transform::Rotation => format!("eqr{n}"),
+            },
         }
     }
 
@@ -152,7 +183,7 @@ impl Metric {
     /// non-`_full` variants).
     pub fn reals(&self, mirror: bool) -> RealsOptions {
         let cap = match (self.kind, self.full) {
-            (Kind::Ppl(_), _) => Some(0),
+            (Kind::Ppl(_) | Kind::Eq(_), _) => Some(0),
             (Kind::Fid, true) => None,
             (Kind::Kid, true) => Some(1_000_000),
             (Kind::Pr { .. }, true) => Some(200_000),
@@ -161,8 +192,14 @@ impl Metric {
         RealsOptions {
             max_items: cap,
             xflip: mirror && !self.full,
-            keep_features: !matches!(self.kind, Kind::Fid | Kind::Ppl(_)),
+            keep_features: !matches!(self.kind, Kind::Fid | Kind::Ppl(_) | Kind::Eq(_)),
         }
+    }
+
+    /// Whether the metric compares with real images (FID, KID, PR: a data set and the
+    /// Inception network); PPL and equivariance use the generator alone.
+    pub fn needs_reals(&self) -> bool {
+        matches!(self.kind, Kind::Fid | Kind::Kid | Kind::Pr { .. })
     }
 }
 
@@ -177,11 +214,13 @@ pub struct MetricResult {
 
 /// What [`calc_metric`] evaluates.
 pub struct Evaluation<'a> {
-    pub net: &'a Inception,
+    /// The Inception network (needed by the metrics on real images only).
+    pub net: Option<&'a Inception>,
     /// The detector file's SHA-256 (part of the statistics cache key).
     pub detector_sha256: String,
     pub generator: &'a Generator,
-    pub data: &'a Dataset,
+    /// The real images (needed by the metrics on real images only).
+    pub data: Option<&'a Dataset>,
     pub mirror: bool,
     pub psi: f64,
     /// Seed of the generated latents.
@@ -190,11 +229,17 @@ pub struct Evaluation<'a> {
 }
 
 /// The reals' statistics, from the cache when it holds them.
-fn real_stats(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Result<FeatureStats> {
+fn real_stats(
+    e: &Evaluation,
+    net: &Inception,
+    data: &Dataset,
+    m: &Metric,
+    progress: &dyn Progress,
+) -> Result<FeatureStats> {
     let (s, cached) = cached_dataset_stats(
-        e.net,
+        net,
         &e.detector_sha256,
-        e.data,
+        data,
         m.reals(e.mirror),
         e.cache,
         progress,
@@ -214,43 +259,59 @@ fn real_stats(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Result<Fea
 pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Result<MetricResult> {
     let t0 = Instant::now();
     let g = e.generator;
-    if (g.config.img_channels, g.config.img_resolution) != (e.data.channels(), e.data.resolution())
-    {
+    let done = |v: f64| MetricResult {
+        name: m.name(),
+        results: vec![(m.name(), v)],
+        total_time: t0.elapsed().as_secs_f64(),
+    };
+    match m.kind {
+        Kind::Ppl(p) => {
+            let lpips = crate::perceptual::assets::load_lpips(g.device())?;
+            let opts = super::ppl::PplOptions {
+                num_samples: m.num_gen,
+                seed: e.seed,
+                ..p
+            };
+            return Ok(done(super::ppl::ppl(g, &lpips, &opts, progress)?));
+        }
+        Kind::Eq(t) => {
+            let opts = super::equivariance::EqOptions {
+                num_samples: m.num_gen,
+                seed: e.seed,
+                ..super::equivariance::EqOptions::official(t)
+            };
+            return Ok(done(super::equivariance::equivariance(g, &opts, progress)?));
+        }
+        _ => {}
+    }
+    let (Some(net), Some(data)) = (e.net, e.data) else {
+        return Err(Error::InvalidArgument(format!(
+            "{} compares generated images with real ones: give the real images (--data)",
+            m.name()
+        )));
+    };
+    if (g.config.img_channels, g.config.img_resolution) != (data.channels(), data.resolution()) {
         return Err(Error::InvalidArgument(format!(
             "the data set has {}×{}² images, the generator makes {}×{}²",
-            e.data.channels(),
-            e.data.resolution(),
+            data.channels(),
+            data.resolution(),
             g.config.img_channels,
             g.config.img_resolution
         )));
     }
-    if let Kind::Ppl(p) = m.kind {
-        let lpips = crate::perceptual::assets::load_lpips(g.device())?;
-        let opts = super::ppl::PplOptions {
-            num_samples: m.num_gen,
-            seed: e.seed,
-            ..p
-        };
-        let v = super::ppl::ppl(g, &lpips, &opts, progress)?;
-        return Ok(MetricResult {
-            name: m.name(),
-            results: vec![(m.name(), v)],
-            total_time: t0.elapsed().as_secs_f64(),
-        });
-    }
-    if !m.full && e.data.len() < m.num_gen {
+    if !m.full && data.len() < m.num_gen {
         return Err(Error::InvalidArgument(format!(
             "{} compares the first {} real images with as many generated ones, but {} holds \
              only {} images (use --num or a _full metric)",
             m.name(),
             m.num_gen,
-            e.data.path().display(),
-            e.data.len()
+            data.path().display(),
+            data.len()
         )));
     }
-    let real = real_stats(e, m, progress)?;
+    let real = real_stats(e, net, data, m, progress)?;
     let keep = !matches!(m.kind, Kind::Fid);
-    let gen = generator_stats(e.net, g, m.num_gen, e.psi, e.seed, keep, progress)?;
+    let gen = generator_stats(net, g, m.num_gen, e.psi, e.seed, keep, progress)?;
     let name = m.name();
     let results = match m.kind {
         Kind::Fid => {
@@ -266,7 +327,7 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
             let v = kid(gf, rf, real.dim, 100, 1000, &mut rng)?;
             vec![(name.clone(), v)]
         }
-        Kind::Ppl(_) => unreachable!("PPL returned above"),
+        Kind::Ppl(_) | Kind::Eq(_) => unreachable!("PPL and equivariance returned above"),
         Kind::Pr { nhood } => {
             let (p, r) = precision_recall(rows(&gen)?, rows(&real)?, real.dim, nhood)?;
             vec![
@@ -388,6 +449,20 @@ mod tests {
         assert_eq!(m.name(), "ppl2_wend_2k");
         assert_eq!("ppl2_wend_2k".parse::<Metric>().unwrap(), m);
         assert_eq!("ppl_zfull_500".parse::<Metric>().unwrap().num_gen, 500);
+        use crate::metrics::equivariance::Transform;
+        for (name, t, n) in [
+            ("eqt50k_int", Transform::IntTranslation, 50_000),
+            ("eqt50k_frac", Transform::FracTranslation, 50_000),
+            ("eqr50k", Transform::Rotation, 50_000),
+            ("eqr500", Transform::Rotation, 500),
+            ("eqt2k_frac", Transform::FracTranslation, 2000),
+        ] {
+            let m: Metric = name.parse().unwrap();
+            assert_eq!((m.kind, m.num_gen), (Kind::Eq(t), n), "{name}");
+            assert_eq!(m.name(), name);
+            assert!(!m.needs_reals());
+        }
+        assert!("fid2k".parse::<Metric>().unwrap().needs_reals());
         for bad in [
             "fid",
             "fidk_full",
@@ -395,6 +470,9 @@ mod tests {
             "fid50kfull",
             "pr50k_full",
             "kid0k",
+            "eqt50k",
+            "eqr0k",
+            "eqt50k_half",
         ] {
             let e = bad.parse::<Metric>().unwrap_err().to_string();
             assert!(e.contains(bad) && e.contains("known"), "{bad}: {e}");

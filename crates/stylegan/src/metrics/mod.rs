@@ -1,12 +1,14 @@
 //! Image-quality measures: PSNR ([`psnr`], on 8-bit images in `io::image`), and the official
 //! generative-model metrics of `calc_metrics.py` — FID, KID and precision/recall on the
-//! Inception features ([`inception`], [`stats`]) — and perceptual path length ([`ppl`]).
+//! Inception features ([`inception`], [`stats`]) — perceptual path length ([`ppl`]) and
+//! StyleGAN3's equivariance EQ-T / EQ-T_frac / EQ-R ([`equivariance`]).
 //!
 //! Layered above `train` and `invert` (it reads run directories, and converts and uses LPIPS
 //! from the layers below); PSNR lives in `io::image` so inversion can use it.
 
 pub mod assets;
 pub mod calc;
+pub mod equivariance;
 pub mod features;
 pub mod inception;
 pub mod ppl;

@@ -481,6 +481,16 @@ impl Generator {
             .set_transform(&inv)
     }
 
+    /// Set StyleGAN3's input transform `M` itself (row-major 3×3; the official
+    /// `G.synthesis.input.transform`, the inverse of the image-space transform), as the
+    /// equivariance metrics do. Other families get an error.
+    pub fn set_input_transform(&mut self, m: &[f64; 9]) -> Result<()> {
+        self.synthesis
+            .sg3_mut("the StyleGAN3 input transform")?
+            .input
+            .set_transform(m)
+    }
+
     /// The one-hot label for `class` (`None` for unconditional networks).
     pub fn label(&self, class: Option<usize>, batch: usize) -> Result<Option<Tensor<2>>> {
         let c_dim = self.config.c_dim;
