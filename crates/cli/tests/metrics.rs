@@ -329,3 +329,45 @@ fn equivariance_of_the_stylegan3_demo_model() {
     ]);
     fails(&o, &["fid2k_full", "--data"]);
 }
+
+/// Linear separability of the demo model with the bundled classifier: the official `_z` / `_w`
+/// results, scores in [1, 2^6], the entropies per attribute; a missing classifier file named.
+#[test]
+fn linear_separability_of_the_demo_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().display().to_string();
+    let o = run(&[
+        "metrics",
+        "--metrics",
+        "ls",
+        "--num",
+        "600",
+        "--outdir",
+        &out,
+    ]);
+    ok(&o);
+    let text = std::fs::read_to_string(tmp.path().join("metric-ls_600.jsonl")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    for key in ["ls_600_z", "ls_600_w"] {
+        let v = line["results"][key].as_f64().unwrap();
+        // 2^(Σ of 6 conditional entropies of at most one bit each).
+        assert!((1.0..=64.0).contains(&v), "{key} {v}");
+    }
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("glasses") && stderr.contains("bits in Z"),
+        "{stderr}"
+    );
+    let o = run(&[
+        "metrics",
+        "--metrics",
+        "ls",
+        "--num",
+        "600",
+        "--classifier",
+        "/nonexistent/classifier.safetensors",
+        "--outdir",
+        &out,
+    ]);
+    fails(&o, &["/nonexistent/classifier.safetensors"]);
+}

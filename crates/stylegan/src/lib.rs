@@ -65,7 +65,8 @@ mod tests {
         &["models"],
         &["convert", "latent", "optim", "perceptual"],
         &["features", "invert", "train"],
-        &["attributes", "metrics"],
+        &["attributes"],
+        &["metrics"],
         &["edit"],
     ];
 

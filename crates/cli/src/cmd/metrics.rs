@@ -15,7 +15,7 @@ use super::Bar;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  stylegan metrics --network run/network-snapshot-000100.safetensors --data faces.zip --metrics fid50k_full\n  stylegan metrics --data faces.zip --metrics fid2k_full,kid2k_full,pr2k3_full\n  stylegan metrics --network models/faces32-sg3t.safetensors --metrics eqt50k_int,eqt50k_frac,eqr50k\n\nThe first use downloads the Inception network (`stylegan assets inception`)."
+    after_help = "Examples:\n  stylegan metrics --network run/network-snapshot-000100.safetensors --data faces.zip --metrics fid50k_full\n  stylegan metrics --data faces.zip --metrics fid2k_full,kid2k_full,pr2k3_full\n  stylegan metrics --network models/faces32-sg3t.safetensors --metrics eqt50k_int,eqt50k_frac,eqr50k\n  stylegan metrics --metrics ppl2_wend,ls --num 10000\n\nThe first use downloads the Inception network (`stylegan assets inception`)."
 )]
 pub struct Args {
     #[command(flatten)]
@@ -26,7 +26,8 @@ pub struct Args {
     data: Option<PathBuf>,
     /// Metrics, comma-separated: fid50k_full, kid50k_full, pr50k3_full, fid50k, kid50k, pr50k3,
     /// or other counts (fid10k_full, kid2k, ...); ppl2_wend, ppl_zfull, ppl_wfull, ppl_zend,
-    /// ppl_wend (LPIPS); eqt50k_int, eqt50k_frac, eqr50k (StyleGAN3 equivariance, PSNR in dB).
+    /// ppl_wend (LPIPS); ls (linear separability, with --classifier); eqt50k_int, eqt50k_frac,
+    /// eqr50k (StyleGAN3 equivariance, PSNR in dB).
     #[arg(long, default_value = "fid50k_full")]
     metrics: String,
     /// Generated images per metric (replaces the count in the names: fid50k_full --num 2000
@@ -46,6 +47,10 @@ pub struct Args {
     /// official tool does for a run directory).
     #[arg(long)]
     outdir: Option<PathBuf>,
+    /// The attribute classifier of linear separability (`ls`; default: the bundled
+    /// faces32-attributes.safetensors; made by `stylegan classifier train`).
+    #[arg(long)]
+    classifier: Option<PathBuf>,
     /// Do not read or write the cached statistics of the reals.
     #[arg(long)]
     no_cache: bool,
@@ -161,6 +166,14 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         (None, String::new(), None)
     };
+    let classifier = if metrics
+        .iter()
+        .any(|m| m.kind == stylegan::metrics::calc::Kind::Ls)
+    {
+        Some(super::classifier(&a.classifier)?)
+    } else {
+        None
+    };
     let device = a.net.device()?;
     let mut rows = Vec::new();
     let mut names = Vec::new();
@@ -177,6 +190,7 @@ pub fn run(a: Args) -> Result<()> {
             net.as_ref(),
             &sha,
             data.as_ref(),
+            classifier.as_ref(),
             &mut rows,
             &mut names,
         )?;
@@ -208,6 +222,7 @@ fn evaluate(
     net: Option<&stylegan::metrics::inception::Inception>,
     sha: &str,
     data: Option<&Dataset>,
+    classifier: Option<&stylegan::attributes::AttributeClassifier>,
     rows: &mut Vec<(String, String, f64, f64)>,
     names: &mut Vec<(String, Vec<String>)>,
 ) -> Result<()> {
@@ -219,6 +234,7 @@ fn evaluate(
         detector_sha256: sha.to_string(),
         generator: g,
         data,
+        classifier,
         mirror: a.mirror,
         psi: a.trunc,
         seed: a.seed,

@@ -29,6 +29,21 @@ use stylegan::{Device, DeviceKind};
 /// project; see README), looked for in [`stylegan::convert::default_base_dirs`]
 /// (`$STYLEGAN_MODELS`, beside the executable, then the build checkout's `models/`).
 pub const DEMO_MODEL: &str = "faces32.safetensors";
+/// The bundled attribute classifier of the demo model's faces (linear separability's default).
+pub const DEMO_CLASSIFIER: &str = "faces32-attributes.safetensors";
+
+/// `--classifier`, or the bundled one when it is absent.
+pub fn classifier(given: &Option<PathBuf>) -> Result<stylegan::attributes::AttributeClassifier> {
+    let path = match given {
+        Some(p) => p.clone(),
+        None => bundled_model(DEMO_CLASSIFIER)
+            .map_err(|e| anyhow::anyhow!("no --classifier given, and {e}"))?,
+    };
+    Ok(stylegan::attributes::AttributeClassifier::load(
+        &path,
+        &stylegan::backend::cpu(),
+    )?)
+}
 
 /// The bundled model `name` (e.g. `faces32.safetensors`): the first of
 /// [`stylegan::convert::default_base_dirs`] that holds it, or an error listing where it was

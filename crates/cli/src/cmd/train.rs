@@ -390,6 +390,7 @@ struct Bar<'a> {
 /// `--metrics`: what each snapshot is evaluated with.
 struct SnapshotMetrics<'a> {
     metrics: Vec<stylegan::metrics::calc::Metric>,
+    classifier: Option<stylegan::attributes::AttributeClassifier>,
     net: stylegan::metrics::inception::Inception,
     sha: String,
     data: &'a Dataset,
@@ -410,6 +411,7 @@ impl SnapshotMetrics<'_> {
             detector_sha256: self.sha.clone(),
             generator: &g,
             data: Some(self.data),
+            classifier: self.classifier.as_ref(),
             mirror: self.mirror,
             psi: 1.0,
             seed: 0,
@@ -759,9 +761,19 @@ pub fn run(a: Args) -> Result<()> {
                 .context("--metrics")?;
             let (net, sha) =
                 stylegan::metrics::assets::load_inception_with_hash(&stylegan::backend::cpu())?;
+            // Linear separability judges with the bundled attribute classifier.
+            let classifier = if metrics
+                .iter()
+                .any(|m| m.kind == stylegan::metrics::calc::Kind::Ls)
+            {
+                Some(super::classifier(&None)?)
+            } else {
+                None
+            };
             Some(SnapshotMetrics {
                 metrics,
                 net,
+                classifier,
                 sha,
                 data: &data,
                 mirror: run.trainer.opts.mirror,

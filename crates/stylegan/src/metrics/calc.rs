@@ -31,6 +31,8 @@ pub enum Kind {
     Ppl(super::ppl::PplOptions),
     /// StyleGAN3 equivariance (`num_gen` samples).
     Eq(super::equivariance::Transform),
+    /// Linear separability (`num_gen` samples, half kept).
+    Ls,
 }
 
 /// A metric as its official name defines it.
@@ -46,7 +48,8 @@ pub struct Metric {
 /// The metric names `stylegan metrics` knows.
 pub const KNOWN: &str = "fid50k_full, kid50k_full, pr50k3_full, fid50k, kid50k, pr50k3 (and \
      other counts: fid10k_full, kid2k, pr5k3_full, ...), ppl2_wend, ppl_zfull, ppl_wfull, \
-     ppl_zend, ppl_wend, eqt50k_int, eqt50k_frac, eqr50k (and other counts: eqt2k_int, eqr500)";
+     ppl_zend, ppl_wend, ls (and ls_10k, ...), eqt50k_int, eqt50k_frac, eqr50k (and other counts: \
+     eqt2k_int, eqr500)";
 
 impl FromStr for Metric {
     type Err = Error;
@@ -64,6 +67,13 @@ impl FromStr for Metric {
             }
             _ => (s, None),
         };
+        if base == "ls" {
+            return Ok(Self {
+                kind: Kind::Ls,
+                num_gen: count.unwrap_or(200_000),
+                full: false,
+            });
+        }
         if let Some(p) = super::ppl::PplOptions::official(base) {
             return Ok(Self {
                 kind: Kind::Ppl(p),
@@ -171,6 +181,8 @@ impl Metric {
                     format!("{base}_{n}")
                 }
             }
+            Kind::Ls if self.num_gen == 200_000 => "ls".to_string(),
+            Kind::Ls => format!("ls_{n}"),
             Kind::Eq(t) => match t {
                 super::equivariance::Transform::IntTranslation => format!("eqt{n}_int"),
                 super::equivariance::Transform::FracTranslation => format!("eqt{n}_frac"),
@@ -183,7 +195,7 @@ impl Metric {
     /// non-`_full` variants).
     pub fn reals(&self, mirror: bool) -> RealsOptions {
         let cap = match (self.kind, self.full) {
-            (Kind::Ppl(_) | Kind::Eq(_), _) => Some(0),
+            (Kind::Ppl(_) | Kind::Eq(_) | Kind::Ls, _) => Some(0),
             (Kind::Fid, true) => None,
             (Kind::Kid, true) => Some(1_000_000),
             (Kind::Pr { .. }, true) => Some(200_000),
@@ -192,12 +204,12 @@ impl Metric {
         RealsOptions {
             max_items: cap,
             xflip: mirror && !self.full,
-            keep_features: !matches!(self.kind, Kind::Fid | Kind::Ppl(_) | Kind::Eq(_)),
+            keep_features: matches!(self.kind, Kind::Kid | Kind::Pr { .. }),
         }
     }
 
     /// Whether the metric compares with real images (FID, KID, PR: a data set and the
-    /// Inception network); PPL and equivariance use the generator alone.
+    /// Inception network); PPL, LS and equivariance use the generator alone.
     pub fn needs_reals(&self) -> bool {
         matches!(self.kind, Kind::Fid | Kind::Kid | Kind::Pr { .. })
     }
@@ -221,6 +233,8 @@ pub struct Evaluation<'a> {
     pub generator: &'a Generator,
     /// The real images (needed by the metrics on real images only).
     pub data: Option<&'a Dataset>,
+    /// The attribute classifier of linear separability.
+    pub classifier: Option<&'a crate::attributes::AttributeClassifier>,
     pub mirror: bool,
     pub psi: f64,
     /// Seed of the generated latents.
@@ -282,6 +296,33 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
             };
             return Ok(done(super::equivariance::equivariance(g, &opts, progress)?));
         }
+        Kind::Ls => {
+            let classifier = e.classifier.ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "{} needs an attribute classifier (--classifier)",
+                    m.name()
+                ))
+            })?;
+            let opts = super::separability::LsOptions {
+                seed: e.seed,
+                ..super::separability::LsOptions::with_samples(m.num_gen)
+            };
+            let r = super::separability::separability(g, classifier, &opts, progress)?;
+            for (attr, hz, hw) in &r.entropies {
+                progress.note(&format!(
+                    "{}: {attr}: H(label | SVM) {hz:.4} bits in Z, {hw:.4} in W",
+                    m.name()
+                ));
+            }
+            return Ok(MetricResult {
+                name: m.name(),
+                results: vec![
+                    (format!("{}_z", m.name()), r.z),
+                    (format!("{}_w", m.name()), r.w),
+                ],
+                total_time: t0.elapsed().as_secs_f64(),
+            });
+        }
         _ => {}
     }
     let (Some(net), Some(data)) = (e.net, e.data) else {
@@ -327,7 +368,9 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
             let v = kid(gf, rf, real.dim, 100, 1000, &mut rng)?;
             vec![(name.clone(), v)]
         }
-        Kind::Ppl(_) | Kind::Eq(_) => unreachable!("PPL and equivariance returned above"),
+        Kind::Ppl(_) | Kind::Eq(_) | Kind::Ls => {
+            unreachable!("PPL, LS and equivariance returned above")
+        }
         Kind::Pr { nhood } => {
             let (p, r) = precision_recall(rows(&gen)?, rows(&real)?, real.dim, nhood)?;
             vec![
@@ -463,6 +506,17 @@ mod tests {
             assert!(!m.needs_reals());
         }
         assert!("fid2k".parse::<Metric>().unwrap().needs_reals());
+        let m: Metric = "ls".parse().unwrap();
+        assert_eq!(
+            (m.kind, m.num_gen, m.name()),
+            (Kind::Ls, 200_000, "ls".into())
+        );
+        let m: Metric = "ls_2k".parse().unwrap();
+        assert_eq!(
+            (m.kind, m.num_gen, m.name()),
+            (Kind::Ls, 2000, "ls_2k".into())
+        );
+        assert!(!m.needs_reals());
         for bad in [
             "fid",
             "fidk_full",
@@ -473,6 +527,8 @@ mod tests {
             "eqt50k",
             "eqr0k",
             "eqt50k_half",
+            "ls_0",
+            "lsx",
         ] {
             let e = bad.parse::<Metric>().unwrap_err().to_string();
             assert!(e.contains(bad) && e.contains("known"), "{bad}: {e}");
