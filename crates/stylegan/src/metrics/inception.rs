@@ -138,6 +138,9 @@ fn param(path: &str, t: &str) -> String {
 struct Conv {
     w: Tensor<4>,
     b: Tensor<1>,
+    /// The same weights and bias on the host, for the CPU's implicit-GEMM path.
+    wv: std::sync::Arc<Vec<f32>>,
+    bv: std::sync::Arc<Vec<f32>>,
     spec: ConvSpec,
 }
 
@@ -191,8 +194,13 @@ impl Inception {
             convs.insert(
                 path.clone(),
                 Conv {
-                    w: Tensor::from_data(TensorData::new(wf, [s.out, s.cin, s.k.0, s.k.1]), device),
-                    b: Tensor::from_data(TensorData::new(bf, [s.out]), device),
+                    w: Tensor::from_data(
+                        TensorData::new(wf.clone(), [s.out, s.cin, s.k.0, s.k.1]),
+                        device,
+                    ),
+                    b: Tensor::from_data(TensorData::new(bf.clone(), [s.out]), device),
+                    wv: std::sync::Arc::new(wf),
+                    bv: std::sync::Arc::new(bf),
                     spec: *s,
                 },
             );
@@ -266,8 +274,155 @@ impl Inception {
         Self::from_tensors(&e.tensors, device).map_err(|err| Error::format(path, err.to_string()))
     }
 
-    fn conv(&self, x: Tensor<4>, path: &str) -> Tensor<4> {
-        let c = &self.convs[path];
+    /// The features `[N, 2048]` of preprocessed images `[N, 3, 299, 299]` in [−1, 1).
+    pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<2>> {
+        let [n, c, h, w] = x.dims();
+        if c != 3 || h < 75 || w < 75 {
+            return Err(Error::InvalidArgument(format!(
+                "Inception: input [{n}, {c}, {h}, {w}], expected [N, 3, 299, 299]"
+            )));
+        }
+        let device = x.device();
+        if device == crate::backend::cpu() {
+            let host = Host {
+                v: std::sync::Arc::new(crate::backend::to_vec(&x)?),
+                s: [n, c, h, w],
+            };
+            let y = self.run(&HostOps, host)?;
+            let [n, c, h, w] = y.s;
+            let hw = h * w;
+            let means: Vec<f32> =
+                y.v.chunks_exact(hw)
+                    .map(|p| (p.iter().map(|&v| v as f64).sum::<f64>() / hw as f64) as f32)
+                    .collect();
+            return Ok(Tensor::from_data(TensorData::new(means, [n, c]), &device));
+        }
+        let y = self.run(&BurnOps, x)?;
+        let [n, ..] = y.dims();
+        Ok(y.mean_dim(3).mean_dim(2).reshape([n, FEATURES]))
+    }
+
+    /// The layers up to `mixed_10` (`[N, 2048, 8, 8]`), on either kind of operations.
+    fn run<O: Ops>(&self, o: &O, x: O::T) -> Result<O::T> {
+        let x = o.conv(self, x, "conv");
+        let x = o.conv(self, x, "conv_1");
+        let x = o.conv(self, x, "conv_2");
+        let x = o.max3s2(x);
+        let x = o.conv(self, x, "conv_3");
+        let x = o.conv(self, x, "conv_4");
+        let mut x = o.max3s2(x);
+        for m in ["mixed", "mixed_1", "mixed_2"] {
+            x = o.cat(vec![
+                o.conv(self, x.clone(), &format!("{m}.conv")),
+                o.seq(self, x.clone(), &format!("{m}.tower"), &["conv", "conv_1"]),
+                o.seq(
+                    self,
+                    x.clone(),
+                    &format!("{m}.tower_1"),
+                    &["conv", "conv_1", "conv_2"],
+                ),
+                o.conv(self, o.avg3(x), &format!("{m}.tower_2.conv")),
+            ]);
+        }
+        x = o.cat(vec![
+            o.conv(self, x.clone(), "mixed_3.conv"),
+            o.seq(
+                self,
+                x.clone(),
+                "mixed_3.tower",
+                &["conv", "conv_1", "conv_2"],
+            ),
+            o.max3s2(x),
+        ]);
+        for m in ["mixed_4", "mixed_5", "mixed_6", "mixed_7"] {
+            x = o.cat(vec![
+                o.conv(self, x.clone(), &format!("{m}.conv")),
+                o.seq(
+                    self,
+                    x.clone(),
+                    &format!("{m}.tower"),
+                    &["conv", "conv_1", "conv_2"],
+                ),
+                o.seq(
+                    self,
+                    x.clone(),
+                    &format!("{m}.tower_1"),
+                    &["conv", "conv_1", "conv_2", "conv_3", "conv_4"],
+                ),
+                o.conv(self, o.avg3(x), &format!("{m}.tower_2.conv")),
+            ]);
+        }
+        x = o.cat(vec![
+            o.seq(self, x.clone(), "mixed_8.tower", &["conv", "conv_1"]),
+            o.seq(
+                self,
+                x.clone(),
+                "mixed_8.tower_1",
+                &["conv", "conv_1", "conv_2", "conv_3"],
+            ),
+            o.max3s2(x),
+        ]);
+        for (m, max_pool) in [("mixed_9", false), ("mixed_10", true)] {
+            let p = |s: &str| format!("{m}.{s}");
+            let a = o.conv(self, x.clone(), &p("tower_conv"));
+            let b = o.conv(
+                self,
+                o.conv(self, x.clone(), &p("tower_1_conv")),
+                &p("tower_1_conv_1"),
+            );
+            let pooled = if max_pool {
+                o.max3s1(x.clone())
+            } else {
+                o.avg3(x.clone())
+            };
+            x = o.cat(vec![
+                o.conv(self, x, &p("conv")),
+                o.conv(self, a.clone(), &p("tower_mixed_conv")),
+                o.conv(self, a, &p("tower_mixed_conv_1")),
+                o.conv(self, b.clone(), &p("tower_1_mixed_conv")),
+                o.conv(self, b, &p("tower_1_mixed_conv_1")),
+                o.conv(self, pooled, &p("tower_2_conv")),
+            ]);
+        }
+        let [n, c, h, w] = o.dims(&x);
+        if (c, h, w) != (FEATURES, 8, 8) {
+            return Err(Error::InvalidArgument(format!(
+                "Inception: mixed_10 gave [{n}, {c}, {h}, {w}]; the input must be 299×299"
+            )));
+        }
+        Ok(x)
+    }
+}
+
+/// The forward pass's operations: on burn tensors (any device), or on host buffers with the
+/// CPU's own kernels ([`HostOps`]: the implicit-GEMM convolutions of `ops::tap_gemm` and
+/// direct pooling loops; burn-flex's im2col convolutions and pooling took 2× as long).
+trait Ops {
+    type T: Clone;
+    fn conv(&self, net: &Inception, x: Self::T, path: &str) -> Self::T;
+    fn seq(&self, net: &Inception, x: Self::T, prefix: &str, names: &[&str]) -> Self::T {
+        names
+            .iter()
+            .fold(x, |x, n| self.conv(net, x, &format!("{prefix}.{n}")))
+    }
+    /// 3×3 max pooling, stride 2, no padding.
+    fn max3s2(&self, x: Self::T) -> Self::T;
+    /// 3×3 max pooling, stride 1, padding 1 (TF "SAME": the padding never wins).
+    fn max3s1(&self, x: Self::T) -> Self::T;
+    /// 3×3 average pooling, stride 1, padding 1, the padding not counted.
+    fn avg3(&self, x: Self::T) -> Self::T;
+    /// Concatenation along the channels.
+    fn cat(&self, xs: Vec<Self::T>) -> Self::T;
+    fn dims(&self, x: &Self::T) -> [usize; 4];
+}
+
+struct BurnOps;
+
+impl Ops for BurnOps {
+    type T = Tensor<4>;
+
+    fn conv(&self, net: &Inception, x: Tensor<4>, path: &str) -> Tensor<4> {
+        let c = &net.convs[path];
         let s = c.spec;
         let opts = ConvOptions::new_with_padding(
             [s.stride, s.stride],
@@ -278,129 +433,174 @@ impl Inception {
         relu(conv2d(x, c.w.clone(), Some(c.b.clone()), opts))
     }
 
-    fn seq(&self, x: Tensor<4>, prefix: &str, names: &[&str]) -> Tensor<4> {
-        names
-            .iter()
-            .fold(x, |x, n| self.conv(x, &format!("{prefix}.{n}")))
+    fn max3s2(&self, x: Tensor<4>) -> Tensor<4> {
+        max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]))
     }
 
-    /// The features `[N, 2048]` of preprocessed images `[N, 3, 299, 299]` in [−1, 1).
-    pub fn forward(&self, x: Tensor<4>) -> Result<Tensor<2>> {
-        let [n, c, h, w] = x.dims();
-        if c != 3 || h < 75 || w < 75 {
-            return Err(Error::InvalidArgument(format!(
-                "Inception: input [{n}, {c}, {h}, {w}], expected [N, 3, 299, 299]"
-            )));
+    fn max3s1(&self, x: Tensor<4>) -> Tensor<4> {
+        // After ReLU every input is ≥ 0 and each window holds its centre, so the padding
+        // value cannot win.
+        max_pool2d(
+            x,
+            MaxPoolOptions::new([3, 3])
+                .with_stride([1, 1])
+                .with_padding([1, 1]),
+        )
+    }
+
+    fn avg3(&self, x: Tensor<4>) -> Tensor<4> {
+        avg_pool2d(
+            x,
+            AvgPoolOptions::new([3, 3])
+                .with_stride([1, 1])
+                .with_padding([1, 1])
+                .with_count_include_pad(false),
+        )
+    }
+
+    fn cat(&self, xs: Vec<Tensor<4>>) -> Tensor<4> {
+        Tensor::cat(xs, 1)
+    }
+
+    fn dims(&self, x: &Tensor<4>) -> [usize; 4] {
+        x.dims()
+    }
+}
+
+/// Activations `[N, C, H, W]` on the host (shared: the branches of a block read one input).
+#[derive(Clone)]
+struct Host {
+    v: std::sync::Arc<Vec<f32>>,
+    s: [usize; 4],
+}
+
+struct HostOps;
+
+impl HostOps {
+    /// A 3×3 window operation per plane: `f(plane, h, w, out)`.
+    fn planes(x: &Host, oh: usize, ow: usize, f: impl Fn(&[f32], &mut [f32]) + Sync) -> Host {
+        use rayon::prelude::*;
+        let [n, c, h, w] = x.s;
+        let mut out = vec![0f32; n * c * oh * ow];
+        out.par_chunks_mut(oh * ow)
+            .zip(x.v.par_chunks(h * w))
+            .for_each(|(o, p)| f(p, o));
+        Host {
+            v: std::sync::Arc::new(out),
+            s: [n, c, oh, ow],
         }
-        let max3s2 = |x| max_pool2d(x, MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
-        let avg3 = |x| {
-            avg_pool2d(
-                x,
-                AvgPoolOptions::new([3, 3])
-                    .with_stride([1, 1])
-                    .with_padding([1, 1])
-                    .with_count_include_pad(false),
-            )
+    }
+
+    /// Separable 3×3 stride-1 "same" pooling: `combine` along rows, then along columns, over
+    /// the window's pixels inside the plane; `finish(value, rows, cols)` with the counts.
+    fn same3(
+        x: &Host,
+        combine: impl Fn(f32, f32) -> f32 + Sync,
+        finish: impl Fn(f32, usize, usize) -> f32 + Sync,
+    ) -> Host {
+        let [_, _, h, w] = x.s;
+        Self::planes(x, h, w, |p, o| {
+            let mut rows = vec![0f32; h * w];
+            for y in 0..h {
+                for xx in 0..w {
+                    let mut v = p[y * w + xx];
+                    if xx > 0 {
+                        v = combine(v, p[y * w + xx - 1]);
+                    }
+                    if xx + 1 < w {
+                        v = combine(v, p[y * w + xx + 1]);
+                    }
+                    rows[y * w + xx] = v;
+                }
+            }
+            for y in 0..h {
+                let ny = 1 + (y > 0) as usize + (y + 1 < h) as usize;
+                for xx in 0..w {
+                    let mut v = rows[y * w + xx];
+                    if y > 0 {
+                        v = combine(v, rows[(y - 1) * w + xx]);
+                    }
+                    if y + 1 < h {
+                        v = combine(v, rows[(y + 1) * w + xx]);
+                    }
+                    let nx = 1 + (xx > 0) as usize + (xx + 1 < w) as usize;
+                    o[y * w + xx] = finish(v, ny, nx);
+                }
+            }
+        })
+    }
+}
+
+impl Ops for HostOps {
+    type T = Host;
+
+    fn conv(&self, net: &Inception, x: Host, path: &str) -> Host {
+        let c = &net.convs[path];
+        let s = c.spec;
+        let ws = [s.out, s.cin, s.k.0, s.k.1];
+        let (mut y, ys) = if s.stride == 1 {
+            crate::ops::tap_gemm::conv2d_rect(&x.v, x.s, &c.wv, ws, s.pad)
+        } else {
+            debug_assert!(s.stride == 2 && s.k == (3, 3) && s.pad == (0, 0));
+            crate::ops::tap_gemm::conv2d_s2(&x.v, x.s, &c.wv, ws)
         };
-        let x = self.conv(x, "conv");
-        let x = self.conv(x, "conv_1");
-        let x = self.conv(x, "conv_2");
-        let x = max3s2(x);
-        let x = self.conv(x, "conv_3");
-        let x = self.conv(x, "conv_4");
-        let mut x = max3s2(x);
-        for m in ["mixed", "mixed_1", "mixed_2"] {
-            x = Tensor::cat(
-                vec![
-                    self.conv(x.clone(), &format!("{m}.conv")),
-                    self.seq(x.clone(), &format!("{m}.tower"), &["conv", "conv_1"]),
-                    self.seq(
-                        x.clone(),
-                        &format!("{m}.tower_1"),
-                        &["conv", "conv_1", "conv_2"],
-                    ),
-                    self.conv(avg3(x), &format!("{m}.tower_2.conv")),
-                ],
-                1,
-            );
+        // Bias and ReLU in one pass.
+        use rayon::prelude::*;
+        let plane = ys[2] * ys[3];
+        y.par_chunks_mut(plane).enumerate().for_each(|(k, p)| {
+            let b = c.bv[k % s.out];
+            p.iter_mut().for_each(|v| *v = (*v + b).max(0.0));
+        });
+        Host {
+            v: std::sync::Arc::new(y),
+            s: ys,
         }
-        x = Tensor::cat(
-            vec![
-                self.conv(x.clone(), "mixed_3.conv"),
-                self.seq(x.clone(), "mixed_3.tower", &["conv", "conv_1", "conv_2"]),
-                max3s2(x),
-            ],
-            1,
-        );
-        for m in ["mixed_4", "mixed_5", "mixed_6", "mixed_7"] {
-            x = Tensor::cat(
-                vec![
-                    self.conv(x.clone(), &format!("{m}.conv")),
-                    self.seq(
-                        x.clone(),
-                        &format!("{m}.tower"),
-                        &["conv", "conv_1", "conv_2"],
-                    ),
-                    self.seq(
-                        x.clone(),
-                        &format!("{m}.tower_1"),
-                        &["conv", "conv_1", "conv_2", "conv_3", "conv_4"],
-                    ),
-                    self.conv(avg3(x), &format!("{m}.tower_2.conv")),
-                ],
-                1,
-            );
+    }
+
+    fn max3s2(&self, x: Host) -> Host {
+        let [_, _, h, w] = x.s;
+        let (oh, ow) = ((h - 3) / 2 + 1, (w - 3) / 2 + 1);
+        Self::planes(&x, oh, ow, |p, o| {
+            for y in 0..oh {
+                for xx in 0..ow {
+                    let mut m = f32::NEG_INFINITY;
+                    for dy in 0..3 {
+                        for dx in 0..3 {
+                            m = m.max(p[(2 * y + dy) * w + 2 * xx + dx]);
+                        }
+                    }
+                    o[y * ow + xx] = m;
+                }
+            }
+        })
+    }
+
+    fn max3s1(&self, x: Host) -> Host {
+        Self::same3(&x, f32::max, |v, _, _| v)
+    }
+
+    fn avg3(&self, x: Host) -> Host {
+        Self::same3(&x, |a, b| a + b, |v, ny, nx| v / (ny * nx) as f32)
+    }
+
+    fn cat(&self, xs: Vec<Host>) -> Host {
+        let [n, _, h, w] = xs[0].s;
+        let c: usize = xs.iter().map(|x| x.s[1]).sum();
+        let mut out = Vec::with_capacity(n * c * h * w);
+        for s in 0..n {
+            for x in &xs {
+                let per = x.s[1] * h * w;
+                out.extend_from_slice(&x.v[s * per..(s + 1) * per]);
+            }
         }
-        x = Tensor::cat(
-            vec![
-                self.seq(x.clone(), "mixed_8.tower", &["conv", "conv_1"]),
-                self.seq(
-                    x.clone(),
-                    "mixed_8.tower_1",
-                    &["conv", "conv_1", "conv_2", "conv_3"],
-                ),
-                max3s2(x),
-            ],
-            1,
-        );
-        for (m, max_pool) in [("mixed_9", false), ("mixed_10", true)] {
-            let p = |s: &str| format!("{m}.{s}");
-            let a = self.conv(x.clone(), &p("tower_conv"));
-            let b = self.conv(
-                self.conv(x.clone(), &p("tower_1_conv")),
-                &p("tower_1_conv_1"),
-            );
-            let pooled = if max_pool {
-                // After ReLU every input is ≥ 0 and each window holds its centre, so the
-                // padding value cannot win (TF "SAME" max pooling).
-                max_pool2d(
-                    x.clone(),
-                    MaxPoolOptions::new([3, 3])
-                        .with_stride([1, 1])
-                        .with_padding([1, 1]),
-                )
-            } else {
-                avg3(x.clone())
-            };
-            x = Tensor::cat(
-                vec![
-                    self.conv(x, &p("conv")),
-                    self.conv(a.clone(), &p("tower_mixed_conv")),
-                    self.conv(a, &p("tower_mixed_conv_1")),
-                    self.conv(b.clone(), &p("tower_1_mixed_conv")),
-                    self.conv(b, &p("tower_1_mixed_conv_1")),
-                    self.conv(pooled, &p("tower_2_conv")),
-                ],
-                1,
-            );
+        Host {
+            v: std::sync::Arc::new(out),
+            s: [n, c, h, w],
         }
-        let [n, c, h, w] = x.dims();
-        if (c, h, w) != (FEATURES, 8, 8) {
-            return Err(Error::InvalidArgument(format!(
-                "Inception: mixed_10 gave [{n}, {c}, {h}, {w}]; the input must be 299×299"
-            )));
-        }
-        Ok(x.mean_dim(3).mean_dim(2).reshape([n, FEATURES]))
+    }
+
+    fn dims(&self, x: &Host) -> [usize; 4] {
+        x.s
     }
 }
 
@@ -507,6 +707,63 @@ mod tests {
             .sum();
         // FORMATS.md §19.2: 21,802,784 float32 values in 376 tensors.
         assert_eq!(params, 21_802_784);
+    }
+
+    /// The CPU's host kernels (implicit-GEMM convolutions, direct pooling) and the burn
+    /// operations (what other devices run) give the same activations, on random weights.
+    #[test]
+    fn host_and_burn_operations_agree() {
+        let (arch, _) = architecture();
+        let mut rng = crate::rng::RandomState::new(11);
+        let mut tensors = BTreeMap::new();
+        for (path, s) in &arch {
+            let fan_in = (s.cin * s.k.0 * s.k.1) as f64;
+            let mut put = |t: &str, shape: Vec<usize>, f: &dyn Fn(f64) -> f64| {
+                let n: usize = shape.iter().product();
+                let data = rng.randn(n).into_iter().map(|v| f(v) as f32).collect();
+                tensors.insert(param(path, t), RawTensor { shape, data });
+            };
+            put(
+                "weight",
+                vec![s.out, s.cin, s.k.0, s.k.1],
+                &|v| v * (2.0 / fan_in).sqrt(),
+            );
+            put("beta", vec![s.out], &|v| 0.1 * v);
+            put("mean", vec![s.out], &|v| 0.1 * v);
+            put("var", vec![s.out], &|v| 1.0 + 0.1 * v.abs());
+        }
+        let dev = crate::backend::cpu();
+        let net = Inception::from_tensors(&tensors, &dev).unwrap();
+        let (n, hw) = (2, INPUT_SIZE);
+        let x: Vec<f32> = rng
+            .randn(n * 3 * hw * hw)
+            .into_iter()
+            .map(|v| (0.5 * v).clamp(-1.0, 1.0) as f32)
+            .collect();
+        let host = net
+            .run(
+                &HostOps,
+                Host {
+                    v: std::sync::Arc::new(x.clone()),
+                    s: [n, 3, hw, hw],
+                },
+            )
+            .unwrap();
+        let burn = net
+            .run(
+                &BurnOps,
+                Tensor::from_data(TensorData::new(x, [n, 3, hw, hw]), &dev),
+            )
+            .unwrap();
+        assert_eq!(burn.dims(), host.s);
+        let b = crate::backend::to_vec(&burn).unwrap();
+        let scale = b.iter().fold(0f32, |a, v| a.max(v.abs()));
+        let worst = b
+            .iter()
+            .zip(host.v.iter())
+            .map(|(a, c)| (a - c).abs())
+            .fold(0f32, f32::max);
+        assert!(scale > 0.0 && worst <= 1e-4 * scale, "{worst} of {scale}");
     }
 
     #[test]

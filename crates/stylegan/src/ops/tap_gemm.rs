@@ -57,32 +57,44 @@ struct Taps {
     row: usize,
     offsets: Vec<usize>,
     /// The stride (1 or 2; the input has `stride²` phase blocks) and, for stride 1, the
-    /// padding: where the input pixels go.
+    /// padding (rows, columns): where the input pixels go.
     stride: usize,
-    pad: usize,
+    pad: (usize, usize),
 }
 
 impl Taps {
     /// The stride-1 layout of a `k×k` convolution of `c` channels with padding `pad`.
     fn stride1(n: usize, h: usize, w: usize, k: usize, pad: usize) -> Self {
-        let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+        Self::stride1_rect(n, h, w, (k, k), (pad, pad))
+    }
+
+    /// The stride-1 layout of a `kh×kw` convolution with padding `(ph, pw)` (rows, columns).
+    fn stride1_rect(
+        n: usize,
+        h: usize,
+        w: usize,
+        (kh, kw): (usize, usize),
+        (ph, pw): (usize, usize),
+    ) -> Self {
+        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
         assert!(
-            hp >= k && wp >= k,
-            "tap_gemm: {h}x{w} plane with padding {pad} is smaller than the {k}x{k} kernel"
+            hp >= kh && wp >= kw && kh > 0 && kw > 0,
+            "tap_gemm: {h}x{w} plane with padding ({ph}, {pw}) is smaller than the {kh}x{kw} \
+             kernel"
         );
         let out = Planes {
             n,
             plane: hp * wp,
             pw: wp,
-            oh: hp + 1 - k,
-            ow: wp + 1 - k,
+            oh: hp + 1 - kh,
+            ow: wp + 1 - kw,
         };
         Self {
             out,
-            row: out.len() + (k - 1) * wp + k - 1,
-            offsets: (0..k * k).map(|t| (t / k) * wp + t % k).collect(),
+            row: out.len() + (kh - 1) * wp + kw - 1,
+            offsets: (0..kh * kw).map(|t| (t / kw) * wp + t % kw).collect(),
             stride: 1,
-            pad,
+            pad: (ph, pw),
         }
     }
 
@@ -113,7 +125,7 @@ impl Taps {
             row,
             offsets,
             stride: 2,
-            pad: 0,
+            pad: (0, 0),
         }
     }
 
@@ -127,7 +139,7 @@ impl Taps {
     fn runs(&self, y: usize, w: usize) -> [(usize, usize, usize, usize); 2] {
         let pw = self.out.pw;
         if self.stride == 1 {
-            let pos = (y + self.pad) * pw + self.pad;
+            let pos = (y + self.pad.0) * pw + self.pad.1;
             [(0, pos, 0, w), (0, 0, 0, 0)]
         } else {
             let (block, pos) = ((y % 2) * 2, (y / 2) * pw);
@@ -514,6 +526,36 @@ pub fn conv2d(
     (taps.gather_out(&yb, o), [n, o, p.oh, p.ow])
 }
 
+/// `conv2d(x, w, stride 1, padding (ph, pw))` for a rectangular kernel `w [O, I, kh, kw]`
+/// (Inception's 1×7 / 7×1 convolutions) → `[N, O, Ho, Wo]`.
+pub fn conv2d_rect(
+    x: &[f32],
+    xs: [usize; 4],
+    wt: &[f32],
+    ws: [usize; 4],
+    pad: (usize, usize),
+) -> (Vec<f32>, [usize; 4]) {
+    let ([n, i, h, w], [o, wi, kh, kw]) = (xs, ws);
+    assert!(
+        wi == i,
+        "tap_gemm::conv2d_rect: weight [{o}, {wi}, {kh}, {kw}] for {i} input channels"
+    );
+    assert_eq!(
+        wt.len(),
+        o * i * kh * kw,
+        "tap_gemm::conv2d_rect: weight length"
+    );
+    assert_eq!(
+        x.len(),
+        n * i * h * w,
+        "tap_gemm::conv2d_rect: input length"
+    );
+    let taps = Taps::stride1_rect(n, h, w, (kh, kw), pad);
+    let yb = taps.forward(wt, [o, i, kh * kw], &taps.scatter_in(x, xs));
+    let p = taps.out;
+    (taps.gather_out(&yb, o), [n, o, p.oh, p.ow])
+}
+
 /// The gradient of [`conv2d`] with respect to its weight: `[O, I, k, k]`.
 pub fn conv2d_weight_grad(
     x: &[f32],
@@ -632,6 +674,53 @@ mod tests {
                 assert!(hi - lo <= b[0].1 - b[0].0, "{len}: shares {share:?}");
                 assert_eq!(b.len() % threads, 0, "{len}: {} blocks", b.len());
             }
+        }
+    }
+
+    /// Rectangular kernels with their own row / column padding (Inception's 1×7, 7×1, 5×5,
+    /// 1×1) against the definition.
+    #[test]
+    fn rectangular_convolutions_match_the_definition() {
+        let (n, i, h, w, o) = (2, 3, 9, 7, 5);
+        let x = values(n * i * h * w, 1);
+        for ((kh, kw), (ph, pw)) in [
+            ((1, 7), (0, 3)),
+            ((7, 1), (3, 0)),
+            ((3, 3), (1, 1)),
+            ((1, 1), (0, 0)),
+            ((5, 5), (2, 2)),
+            ((3, 3), (0, 0)),
+            ((3, 2), (2, 0)),
+        ] {
+            let wt = values(o * i * kh * kw, 2);
+            let (y, ys) = conv2d_rect(&x, [n, i, h, w], &wt, [o, i, kh, kw], (ph, pw));
+            let (oh, ow) = (h + 2 * ph + 1 - kh, w + 2 * pw + 1 - kw);
+            assert_eq!(ys, [n, o, oh, ow]);
+            let mut worst = 0f64;
+            for s in 0..n {
+                for oc in 0..o {
+                    for yy in 0..oh {
+                        for xx in 0..ow {
+                            let mut acc = 0f64;
+                            for ic in 0..i {
+                                for ky in 0..kh {
+                                    for kx in 0..kw {
+                                        let (sy, sx) = (yy + ky, xx + kx);
+                                        if sy < ph || sx < pw || sy - ph >= h || sx - pw >= w {
+                                            continue;
+                                        }
+                                        acc += x[((s * i + ic) * h + sy - ph) * w + sx - pw] as f64
+                                            * wt[((oc * i + ic) * kh + ky) * kw + kx] as f64;
+                                    }
+                                }
+                            }
+                            let got = y[((s * o + oc) * oh + yy) * ow + xx] as f64;
+                            worst = worst.max((got - acc).abs());
+                        }
+                    }
+                }
+            }
+            assert!(worst < 1e-4, "{kh}x{kw} pad ({ph}, {pw}): {worst}");
         }
     }
 
