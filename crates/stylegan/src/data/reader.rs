@@ -29,6 +29,8 @@ pub struct Dataset {
     labels: Labels,
     label_dim: usize,
     label_names: Option<Vec<String>>,
+    /// [`Dataset::content_sha256`], computed on first use.
+    digest: std::sync::OnceLock<String>,
 }
 
 /// Largest image file read from a data set (a 1024² PNG is a few MB).
@@ -381,6 +383,7 @@ impl Dataset {
             labels,
             label_dim,
             label_names,
+            digest: std::sync::OnceLock::new(),
         })
     }
 
@@ -450,6 +453,22 @@ impl Dataset {
     /// All images, `len × channels × resolution × resolution` uint8.
     pub fn pixels(&self) -> &[u8] {
         &self.pixels
+    }
+
+    /// SHA-256 (hex) of the images' shape, file names and decoded pixels: what identifies
+    /// the content (cached statistics are keyed by it). Computed once per data set.
+    pub fn content_sha256(&self) -> &str {
+        self.digest.get_or_init(|| {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(format!("{}x{}x{}\0", self.len(), self.channels, self.resolution).as_bytes());
+            for n in &self.names {
+                h.update(n.as_bytes());
+                h.update(b"\0");
+            }
+            h.update(&self.pixels);
+            h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        })
     }
 
     /// Label `i` as floats: one-hot for classes, the vector as stored, empty without labels.

@@ -99,19 +99,17 @@ pub fn import_inception(
 /// The cached Inception network and the SHA-256 of the file it was converted from (what
 /// cached statistics are keyed by).
 pub fn load_inception_with_hash(device: &burn::tensor::Device) -> Result<(Inception, String)> {
-    let net = load_inception(device)?;
-    let p = inception_path();
-    let ck = crate::io::checkpoint::Checkpoint::read(&p)?;
+    let (p, ck) = cached_checkpoint()?;
     let sha = ck
         .extra_metadata
         .get("inception.sha256")
         .cloned()
         .ok_or_else(|| Error::format(&p, "no 'inception.sha256' in the metadata"))?;
-    Ok((net, sha))
+    Ok((Inception::from_checkpoint(&ck, &p, device)?, sha))
 }
 
-/// The cached Inception network, or a clear error saying how to get it.
-pub fn load_inception(device: &burn::tensor::Device) -> Result<Inception> {
+/// The cached file read once, or a clear error saying how to get it.
+fn cached_checkpoint() -> Result<(std::path::PathBuf, crate::io::checkpoint::Checkpoint)> {
     let p = inception_path();
     if !p.is_file() {
         return Err(Error::InvalidArgument(format!(
@@ -120,5 +118,12 @@ pub fn load_inception(device: &burn::tensor::Device) -> Result<Inception> {
             p.display()
         )));
     }
-    Inception::load(&p, device)
+    let ck = crate::io::checkpoint::Checkpoint::read(&p)?;
+    Ok((p, ck))
+}
+
+/// The cached Inception network, or a clear error saying how to get it.
+pub fn load_inception(device: &burn::tensor::Device) -> Result<Inception> {
+    let (p, ck) = cached_checkpoint()?;
+    Inception::from_checkpoint(&ck, &p, device)
 }

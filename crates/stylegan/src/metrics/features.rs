@@ -176,16 +176,11 @@ impl StatsCache {
     pub fn key(data: &Dataset, detector_sha256: &str, opts: RealsOptions) -> String {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
-        h.update(b"stylegan-rs feature stats v1\0");
+        h.update(b"stylegan-rs feature stats v2\0");
         h.update(detector_sha256.as_bytes());
         // Whether rows are kept does not change the numbers: not part of the key.
         h.update(format!("max_items {:?} xflip {}\0", opts.max_items, opts.xflip).as_bytes());
-        h.update(format!("{}x{}x{}\0", data.len(), data.channels(), data.resolution()).as_bytes());
-        for n in data.names() {
-            h.update(n.as_bytes());
-            h.update(b"\0");
-        }
-        h.update(data.pixels());
+        h.update(data.content_sha256().as_bytes());
         super::assets::hex(&h.finalize())
     }
 

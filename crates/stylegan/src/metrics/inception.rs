@@ -264,7 +264,11 @@ impl Inception {
 
     /// Read the cached network ([`save_tensors`]).
     pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let ck = Checkpoint::read(path)?;
+        Self::from_checkpoint(&Checkpoint::read(path)?, path, device)
+    }
+
+    /// The network in a checkpoint already read from `path` (named in errors).
+    pub fn from_checkpoint(ck: &Checkpoint, path: &Path, device: &Device) -> Result<Self> {
         let e = ck.entry_of_class(INCEPTION_CLASS).ok_or_else(|| {
             Error::format(
                 path,
@@ -723,11 +727,9 @@ mod tests {
                 let data = rng.randn(n).into_iter().map(|v| f(v) as f32).collect();
                 tensors.insert(param(path, t), RawTensor { shape, data });
             };
-            put(
-                "weight",
-                vec![s.out, s.cin, s.k.0, s.k.1],
-                &|v| v * (2.0 / fan_in).sqrt(),
-            );
+            put("weight", vec![s.out, s.cin, s.k.0, s.k.1], &|v| {
+                v * (2.0 / fan_in).sqrt()
+            });
             put("beta", vec![s.out], &|v| 0.1 * v);
             put("mean", vec![s.out], &|v| 0.1 * v);
             put("var", vec![s.out], &|v| 1.0 + 0.1 * v.abs());
