@@ -307,10 +307,16 @@ fn stats_cache_keys_follow_the_pixels() {
     assert_eq!(r.count, 2);
     assert_eq!(r.features, s.features);
     assert_eq!(r.mean_cov().unwrap(), s.mean_cov().unwrap());
-    let cache = StatsCache {
-        dir: tmp.path().join("cache"),
-    };
+    let cache = StatsCache::on_disk(tmp.path().join("cache"));
     cache.put("k", &s).unwrap();
     assert!(cache.get("k", true).is_some());
     assert!(cache.get("other", false).is_none());
+    // A second cache on the same folder reads what the first wrote; one in memory only
+    // writes nothing.
+    let again = StatsCache::on_disk(tmp.path().join("cache"));
+    assert_eq!(again.get("k", true).unwrap().features, s.features);
+    let mem = StatsCache::in_memory();
+    mem.put("m", &s).unwrap();
+    assert!(mem.get("m", true).is_some());
+    assert!(!tmp.path().join("cache/m.safetensors").exists());
 }

@@ -175,6 +175,12 @@ pub fn run(a: Args) -> Result<()> {
         None
     };
     let device = a.net.device()?;
+    // One cache for every snapshot: the reals' statistics are read or computed once.
+    let cache = if a.no_cache {
+        StatsCache::in_memory()
+    } else {
+        StatsCache::on_disk(StatsCache::default_dir())
+    };
     let mut rows = Vec::new();
     let mut names = Vec::new();
     for path in &networks {
@@ -191,6 +197,7 @@ pub fn run(a: Args) -> Result<()> {
             &sha,
             data.as_ref(),
             classifier.as_ref(),
+            &cache,
             &mut rows,
             &mut names,
         )?;
@@ -223,12 +230,10 @@ fn evaluate(
     sha: &str,
     data: Option<&Dataset>,
     classifier: Option<&stylegan::attributes::AttributeClassifier>,
+    cache: &StatsCache,
     rows: &mut Vec<(String, String, f64, f64)>,
     names: &mut Vec<(String, Vec<String>)>,
 ) -> Result<()> {
-    let cache = StatsCache {
-        dir: StatsCache::default_dir(),
-    };
     let e = Evaluation {
         net,
         detector_sha256: sha.to_string(),
@@ -238,7 +243,7 @@ fn evaluate(
         mirror: a.mirror,
         psi: a.trunc,
         seed: a.seed,
-        cache: (!a.no_cache).then_some(&cache),
+        cache: Some(cache),
     };
     let outdir = match a.outdir.as_ref().or(a.run.as_ref()) {
         Some(d) => d.clone(),
@@ -290,9 +295,7 @@ pub fn run_compare(a: CompareArgs, want_kid: bool) -> Result<()> {
         Ok(d?)
     };
     let (da, db) = (open(&a.a)?, open(&a.b)?);
-    let cache = StatsCache {
-        dir: StatsCache::default_dir(),
-    };
+    let cache = StatsCache::on_disk(StatsCache::default_dir());
     let bar = Bar::new();
     let r = fid_between(
         &net,

@@ -391,6 +391,8 @@ struct Bar<'a> {
 struct SnapshotMetrics<'a> {
     metrics: Vec<stylegan::metrics::calc::Metric>,
     classifier: Option<stylegan::attributes::AttributeClassifier>,
+    /// The reals' statistics, on disk and kept in memory between snapshots.
+    cache: stylegan::metrics::features::StatsCache,
     net: stylegan::metrics::inception::Inception,
     sha: String,
     data: &'a Dataset,
@@ -403,9 +405,6 @@ impl SnapshotMetrics<'_> {
     fn evaluate(&self, path: &Path, say: &dyn Fn(String)) -> Result<()> {
         use stylegan::metrics::calc::{plot_history, Evaluation};
         let g = stylegan::models::Generator::load(path, &stylegan::backend::cpu())?;
-        let cache = stylegan::metrics::features::StatsCache {
-            dir: stylegan::metrics::features::StatsCache::default_dir(),
-        };
         let e = Evaluation {
             net: Some(&self.net),
             detector_sha256: self.sha.clone(),
@@ -415,7 +414,7 @@ impl SnapshotMetrics<'_> {
             mirror: self.mirror,
             psi: 1.0,
             seed: 0,
-            cache: Some(&cache),
+            cache: Some(&self.cache),
         };
         let snapshot = super::metrics::file_name(path);
         for m in &self.metrics {
@@ -774,6 +773,9 @@ pub fn run(a: Args) -> Result<()> {
                 metrics,
                 net,
                 classifier,
+                cache: stylegan::metrics::features::StatsCache::on_disk(
+                    stylegan::metrics::features::StatsCache::default_dir(),
+                ),
                 sha,
                 data: &data,
                 mirror: run.trainer.opts.mirror,

@@ -3,6 +3,7 @@
 //! generator (uint8 images quantised with `+128` and truncation), in batches, with progress;
 //! and a cache for the data-set side keyed by everything that changes the numbers.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
@@ -159,14 +160,32 @@ pub fn cached_dataset_stats(
     Ok((s, false))
 }
 
-/// Cached statistics of a data set: under `dir`, named by a SHA-256 over the data set's
-/// decoded pixels (and file names), the detector's hash and every option, so a changed data
-/// set or option never reuses stale statistics. Written atomically.
+/// Cached statistics of a data set: in memory for the life of the cache (so evaluating many
+/// snapshots reads the reals once), and, with a `dir`, on disk under a SHA-256 over the data
+/// set's decoded pixels (and file names), the detector's hash and every option, so a changed
+/// data set or option never reuses stale statistics. Written atomically.
 pub struct StatsCache {
-    pub dir: PathBuf,
+    dir: Option<PathBuf>,
+    memo: std::sync::Mutex<BTreeMap<String, FeatureStats>>,
 }
 
 impl StatsCache {
+    /// A cache on disk in `dir` (and in memory).
+    pub fn on_disk(dir: PathBuf) -> Self {
+        Self {
+            dir: Some(dir),
+            memo: Default::default(),
+        }
+    }
+
+    /// A cache in memory only (`--no-cache`: nothing read from or written to disk).
+    pub fn in_memory() -> Self {
+        Self {
+            dir: None,
+            memo: Default::default(),
+        }
+    }
+
     /// `~/.cache/stylegan-rs/metrics` (or under `$STYLEGAN_ASSETS`).
     pub fn default_dir() -> PathBuf {
         crate::perceptual::assets::cache_dir().join("metrics")
@@ -184,21 +203,35 @@ impl StatsCache {
         super::assets::hex(&h.finalize())
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.safetensors"))
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{key}.safetensors")))
     }
 
     /// The cached statistics for `key`, if present, readable and holding the feature rows
     /// when `need_features`.
     pub fn get(&self, key: &str, need_features: bool) -> Option<FeatureStats> {
-        read_stats(&self.path(key))
-            .ok()
-            .filter(|s| !need_features || s.features.is_some())
+        let usable = |s: &FeatureStats| !need_features || s.features.is_some();
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = memo.get(key).filter(|s| usable(s)) {
+            return Some(s.clone());
+        }
+        let s = read_stats(&self.path(key)?).ok().filter(usable)?;
+        memo.insert(key.to_string(), s.clone());
+        Some(s)
     }
 
     pub fn put(&self, key: &str, stats: &FeatureStats) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        write_stats(&self.path(key), stats)
+        self.memo
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string(), stats.clone());
+        if let (Some(dir), Some(path)) = (&self.dir, self.path(key)) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            write_stats(&path, stats)?;
+        }
+        Ok(())
     }
 }
 
