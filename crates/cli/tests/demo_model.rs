@@ -97,7 +97,7 @@ fn interfacegan_direction_changes_the_classifier_prediction() {
     assert!(err.contains("validation accuracy"), "{err}");
 
     let dev = stylegan::backend::cpu();
-    let g = Generator::load(&models().join("faces32.safetensors"), &dev).unwrap();
+    let g = Generator::load(models().join("faces32.safetensors"), &dev).unwrap();
     let c = AttributeClassifier::load(Path::new(&clf), &dev).unwrap();
     let k = c.label_names.iter().position(|n| n == "male").unwrap();
     let d = Directions::load(&dir).unwrap();

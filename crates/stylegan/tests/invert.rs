@@ -25,7 +25,7 @@ fn demo_path() -> PathBuf {
 }
 
 fn demo() -> Generator {
-    Generator::load(&demo_path(), &stylegan::backend::cpu()).expect("demo model loads")
+    Generator::load(demo_path(), &stylegan::backend::cpu()).expect("demo model loads")
 }
 
 fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {

@@ -42,8 +42,8 @@ fn w_images_and_d_logits_match_official() {
     let device = stylegan::backend::cpu();
     for cfg in CONFIGS {
         let Some(dir) = fixture_dir(cfg) else { return };
-        let g = Generator::load(&dir.join("G_ema.safetensors"), &device).unwrap();
-        let d = Discriminator::load(&dir.join("D.safetensors"), &device).unwrap();
+        let g = Generator::load(dir.join("G_ema.safetensors"), &device).unwrap();
+        let d = Discriminator::load(dir.join("D.safetensors"), &device).unwrap();
         let class = class_of(cfg);
         let mut worst_img = 0f64;
         for psi in [1.0, 0.7] {
@@ -107,7 +107,7 @@ fn batch_equals_single() {
     let device = stylegan::backend::cpu();
     for cfg in CONFIGS {
         let Some(dir) = fixture_dir(cfg) else { return };
-        let g = Generator::load(&dir.join("G_ema.safetensors"), &device).unwrap();
+        let g = Generator::load(dir.join("G_ema.safetensors"), &device).unwrap();
         let class = class_of(cfg);
         let zs: Vec<Vec<f64>> = SEEDS
             .iter()
@@ -150,7 +150,7 @@ fn style_mixing_matches_official() {
     let device = stylegan::backend::cpu();
     for cfg in CONFIGS {
         let Some(dir) = fixture_dir(cfg) else { return };
-        let g = Generator::load(&dir.join("G_ema.safetensors"), &device).unwrap();
+        let g = Generator::load(dir.join("G_ema.safetensors"), &device).unwrap();
         let class = class_of(cfg);
         let ws = |seed| {
             g.mapping_ws(

@@ -41,7 +41,7 @@ fn tiny_pickles_of_both_eras_equal_the_native_checkpoint() {
         let path = fixtures().join(pkl);
         let (g, g0) = (
             Generator::load(&path, &dev).unwrap(),
-            Generator::load(&fixtures().join("tiny.safetensors"), &dev).unwrap(),
+            Generator::load(fixtures().join("tiny.safetensors"), &dev).unwrap(),
         );
         let img = |g: &Generator| {
             g.generate(
@@ -56,7 +56,7 @@ fn tiny_pickles_of_both_eras_equal_the_native_checkpoint() {
         let (a, b) = (img(&g), img(&g0));
         assert_eq!(values(a.clone()), values(b));
         let d = Discriminator::load(&path, &dev).unwrap();
-        let d0 = Discriminator::load(&fixtures().join("tiny.safetensors"), &dev).unwrap();
+        let d0 = Discriminator::load(fixtures().join("tiny.safetensors"), &dev).unwrap();
         let c = g.label(Some(1), 1).unwrap();
         assert_eq!(
             values(d.forward(a.clone(), c.clone()).unwrap()),
@@ -263,7 +263,7 @@ fn ada_style_pickle_uses_ada_classes_and_defaults() {
         None,
         "ADA's default conv_clamp is None"
     );
-    let b = Generator::load(&fixtures().join("tiny-uncond.safetensors"), &dev).unwrap();
+    let b = Generator::load(fixtures().join("tiny-uncond.safetensors"), &dev).unwrap();
     let img = |g: &Generator| {
         values(
             g.generate(

@@ -13,7 +13,7 @@ fn sefa_matches_official_svd() {
         let Some(dir) = common::fixture_dir(cfg) else {
             return;
         };
-        let g = Generator::load(&dir.join("G_ema.safetensors"), &dev).unwrap();
+        let g = Generator::load(dir.join("G_ema.safetensors"), &dev).unwrap();
         let got = sefa(&g, None).unwrap();
         let vecs = common::npy(&dir.join("sefa_eigvec.npy")); // [w_dim, K], columns = directions
         let sv = common::npy(&dir.join("sefa_sv.npy"));

@@ -21,7 +21,7 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 fn load(dir: &std::path::Path) -> Generator {
-    Generator::load(&dir.join("G_ema.safetensors"), &stylegan::backend::cpu()).unwrap()
+    Generator::load(dir.join("G_ema.safetensors"), &stylegan::backend::cpu()).unwrap()
 }
 
 fn trace(dir: &std::path::Path, name: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
@@ -150,7 +150,7 @@ fn w_images_and_d_logits_match_official() {
         return;
     };
     let g = load(&dir);
-    let d = Discriminator::load(&dir.join("D.safetensors"), g.device()).unwrap();
+    let d = Discriminator::load(dir.join("D.safetensors"), g.device()).unwrap();
     let mut worst = 0f64;
     for psi in [1.0, 0.7] {
         for seed in SEEDS {

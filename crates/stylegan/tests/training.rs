@@ -145,7 +145,7 @@ fn resume_continues_bit_for_bit() {
     for _ in 0..3 {
         first.step(&data).unwrap();
     }
-    assert!(first.ada_p > 0.0 || first.ada_p == 0.0);
+    assert!(first.ada_p >= 0.0);
     first.save(&snap, &Default::default()).unwrap();
     drop(first);
     let mut resumed = Trainer::resume(&snap, o, &dev).unwrap();

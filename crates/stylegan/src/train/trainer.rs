@@ -457,7 +457,7 @@ impl Trainer {
         } = cx;
         {
             let mut rng = phase_rng(seed, bi, 1);
-            let z = randn(&mut rng, [batch, z_dim], &dev);
+            let z = randn(&mut rng, [batch, z_dim], dev);
             let c = Self::gen_c(cx, data, batch, &mut rng);
             let g_leaves = self.g.leaves(&self.g_trainable());
             let g = self.g.generator(g_leaves.clone())?;
@@ -499,9 +499,9 @@ impl Trainer {
             if bi % interval as u64 == 0 {
                 let mut rng = phase_rng(seed, bi, 2);
                 let n = (batch / o.pl_batch_shrink.max(1)).max(1);
-                let z = randn(&mut rng, [n, z_dim], &dev);
+                let z = randn(&mut rng, [n, z_dim], dev);
                 let c = if c_dim > 0 {
-                    gen_labels(data, n, &mut rng, &dev)
+                    gen_labels(data, n, &mut rng, dev)
                 } else {
                     None
                 };
@@ -562,7 +562,7 @@ impl Trainer {
         } = cx;
         let (real, real_c, real_aug) = {
             let mut rng = phase_rng(seed, bi, 0);
-            let (x, c) = real_batch(data, batch, o.mirror, c_dim > 0, &mut rng, &dev);
+            let (x, c) = real_batch(data, batch, o.mirror, c_dim > 0, &mut rng, dev);
             let aug = self.aug_params(batch, res, &mut rng);
             (x, c, aug)
         };
@@ -595,7 +595,7 @@ impl Trainer {
         let (real, real_c, real_aug) = (&reals.x, &reals.c, &reals.aug);
         {
             let mut rng = phase_rng(seed, bi, 3);
-            let z = randn(&mut rng, [batch, z_dim], &dev);
+            let z = randn(&mut rng, [batch, z_dim], dev);
             let c = Self::gen_c(cx, data, batch, &mut rng);
             let g = self.g.generator(self.g.leaves(&|_| false))?;
             let w = g.map(z.clone(), c.clone())?;
@@ -621,7 +621,7 @@ impl Trainer {
             let d = self.d.discriminator(d_leaves.clone())?;
             let aug = self.aug_params(batch, res, &mut rng);
             let gen_logits = d.forward(self.augment(img.without_autodiff(), &aug), c)?;
-            let real_logits = d.forward(self.augment(real.clone(), &real_aug), real_c.clone())?;
+            let real_logits = d.forward(self.augment(real.clone(), real_aug), real_c.clone())?;
             let signs: f64 = to_vec(&real_logits.clone().without_autodiff().sign())?
                 .iter()
                 .map(|&s| s as f64)
@@ -708,7 +708,7 @@ impl Trainer {
         let o = self.opts.clone();
         let batch = o.batch;
         if let AugMode::Ada { target } = o.aug {
-            if self.batch_idx % o.ada_interval as u64 == 0 && self.ada_signs.1 > 0 {
+            if self.batch_idx.is_multiple_of(o.ada_interval as u64) && self.ada_signs.1 > 0 {
                 let rt = self.ada_signs.0 / self.ada_signs.1 as f64;
                 let adjust = (rt - target).signum() * (batch * o.ada_interval) as f64
                     / (o.ada_kimg * 1000.0);
