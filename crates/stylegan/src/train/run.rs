@@ -372,7 +372,10 @@ impl TrainingRun {
                 });
                 self.log(&line)?;
                 observer.tick(&line);
-                if done || (self.opts.snap_ticks > 0 && tick.is_multiple_of(self.opts.snap_ticks as u64)) {
+                if done
+                    || (self.opts.snap_ticks > 0
+                        && tick.is_multiple_of(self.opts.snap_ticks as u64))
+                {
                     self.snapshot(data, observer)?;
                 }
                 tick_start = (Instant::now(), self.trainer.cur_nimg);
