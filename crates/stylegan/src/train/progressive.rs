@@ -938,6 +938,107 @@ impl ProgressiveTrainer {
 mod tests {
     use super::*;
 
+    /// D_basic (StyleGAN v1) and D_paper (PGGAN) at 32 px, lod 0: the autodiff gradient of
+    /// `Σ D(x)·r` with respect to every parameter tensor and to the images matches central
+    /// finite differences along random directions (at one of two step sizes).
+    #[test]
+    fn discriminator_gradients_match_finite_differences() {
+        let dev = crate::backend::cpu();
+        let kw = serde_json::json!({"resolution": 32, "num_channels": 3, "fmap_base": 64,
+            "fmap_max": 16, "latent_size": 16, "dlatent_size": 16, "mapping_layers": 2,
+            "mapping_fmaps": 16});
+        for recipe in [Recipe::StyleGan1, Recipe::Pggan] {
+            let (_, de) = new_networks(recipe, &kw, 4, &dev).unwrap();
+            let mut d = ParamSet::from_entry(&de, &dev);
+            let mut rng = RandomState::new(6);
+            let n = 4;
+            let flat = |v: Vec<f32>| {
+                let len = v.len();
+                Tensor::<1>::from_data(TensorData::new(v, [len]), &dev)
+            };
+            let x: Vec<f32> = rng
+                .randn(n * 3 * 32 * 32)
+                .into_iter()
+                .map(|v| (0.5 * v) as f32)
+                .collect();
+            let r: Vec<f32> = rng.randn(n).into_iter().map(|v| v as f32).collect();
+            let loss = |set: &ParamSet, leaves, img: Tensor<4>| -> Tensor<1> {
+                let logits = TfD::build(set, leaves).unwrap().forward(&img, 0.0).unwrap();
+                (logits * Tensor::<2>::from_data(TensorData::new(r.clone(), [n, 1]), &dev)).sum()
+            };
+            let img =
+                |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [n, 3, 32, 32]), &dev);
+            let value = |t: Tensor<1>| to_vec(&t).unwrap()[0] as f64;
+            let leaves = d.leaves(&|_| true);
+            let xl = img(x.clone()).autodiff().require_grad();
+            let grads = loss(&d, leaves.clone(), xl.clone()).backward();
+            // (name, autodiff, differences at two steps)
+            let mut rows = Vec::new();
+            let mut names = d.param_names();
+            names.push("input".into());
+            for name in names {
+                let (grad, base) = if name == "input" {
+                    (to_vec(&xl.grad(&grads).unwrap()).unwrap(), x.clone())
+                } else {
+                    let Some(g) = leaves[&name].1.grad(&grads) else {
+                        continue;
+                    };
+                    (to_vec(&g).unwrap(), to_vec(d.get(&name).unwrap()).unwrap())
+                };
+                let dir: Vec<f64> = rng.randn(base.len());
+                let norm = dir.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let scale = base
+                    .iter()
+                    .map(|v| (*v as f64).abs())
+                    .fold(0.0, f64::max)
+                    .max(1.0);
+                let analytic: f64 = grad
+                    .iter()
+                    .zip(&dir)
+                    .map(|(a, u)| *a as f64 * u / norm)
+                    .sum();
+                let mut numeric = [0.0; 2];
+                for (slot, rel) in numeric.iter_mut().zip([1e-3, 3e-4]) {
+                    let eps = rel * scale;
+                    let mut at = |sign: f64| {
+                        let moved: Vec<f32> = base
+                            .iter()
+                            .zip(&dir)
+                            .map(|(b, u)| (*b as f64 + sign * eps * u / norm) as f32)
+                            .collect();
+                        if name == "input" {
+                            value(loss(&d, d.leaves(&|_| false), img(moved)))
+                        } else {
+                            d.set(&name, flat(moved));
+                            value(loss(&d, d.leaves(&|_| false), img(x.clone())))
+                        }
+                    };
+                    *slot = (at(1.0) - at(-1.0)) / (2.0 * eps);
+                }
+                if name != "input" {
+                    d.set(&name, flat(base));
+                }
+                rows.push((name, analytic, numeric));
+            }
+            assert!(rows.len() > 10, "{recipe:?}: {} tensors", rows.len());
+            let mut mags: Vec<f64> = rows.iter().map(|r| r.1.abs()).collect();
+            mags.sort_by(f64::total_cmp);
+            let floor = 0.05 * mags[mags.len() / 2];
+            for (name, a, num) in &rows {
+                let err = |v: f64| (a - v).abs() / (floor + a.abs().max(v.abs()));
+                let best = err(num[0]).min(err(num[1]));
+                eprintln!(
+                    "{recipe:?} {name}: autodiff {a:.5}, differences {:.5} / {:.5} ({best:.1e})",
+                    num[0], num[1]
+                );
+                assert!(
+                    best < 0.1,
+                    "{recipe:?} {name}: autodiff {a} against {num:?}"
+                );
+            }
+        }
+    }
+
     /// The official FFHQ StyleGAN v1 schedule at 1024² (log2 10, growth from 8×8).
     #[test]
     fn stylegan1_schedule_matches_the_official_formula() {
