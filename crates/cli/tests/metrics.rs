@@ -46,13 +46,43 @@ fn fid_and_kid_of_two_data_sets_match_the_official_code() {
     let f = value(&o.stdout, "FID");
     assert!((f - 297.2571783426895).abs() < 1e-3 * 297.26, "FID {f}");
     assert!(
-        !err.contains("real images: 200/200"),
+        err.contains("from the cache (200 images)"),
         "stats not reused: {err}"
     );
     // A set against itself.
     let o = run(&["fid", a, a]);
     ok(&o);
     assert!(value(&o.stdout, "FID").abs() < 1e-3);
+    // Folders of images of any sizes and colour types: the fixture's 16 single images (8 px to
+    // 512 px, grey, 48×80) plus an RGBA copy of one, against set A.
+    let tmp = tempfile::tempdir().unwrap();
+    let mixed = tmp.path().join("mixed");
+    std::fs::create_dir(&mixed).unwrap();
+    for e in std::fs::read_dir(dir.join("images")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, mixed.join(p.file_name().unwrap())).unwrap();
+    }
+    let first = std::fs::read_dir(dir.join("images"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    image::open(&first)
+        .unwrap()
+        .to_rgba8()
+        .save(mixed.join("zz_rgba.png"))
+        .unwrap();
+    let m = mixed.to_str().unwrap();
+    let o = run(&["fid", "--no-cache", a, m]);
+    ok(&o);
+    let f = value(&o.stdout, "FID");
+    assert!(f.is_finite() && f > 1.0, "FID {f}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("200 vs 17 images"));
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = run(&["fid", a, empty.to_str().unwrap()]);
+    fails(&o, &["empty", "no PNG or JPEG"]);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 use stylegan::data::Dataset;
 use stylegan::metrics::assets;
-use stylegan::metrics::calc::{calc_metric, fid_between, Evaluation, Metric, MetricResult};
+use stylegan::metrics::calc::{calc_metric, Evaluation, Metric, MetricResult};
 use stylegan::metrics::features::StatsCache;
 use stylegan::metrics::stats::{frechet_distance, kid};
 
@@ -276,9 +276,10 @@ fn evaluate(
 
 #[derive(clap::Args)]
 pub struct CompareArgs {
-    /// First image set (ZIP or folder in the official layout; the "real" side).
+    /// First image set: a folder (searched recursively) or ZIP of PNG/JPEG images of any sizes
+    /// (the "real" side).
     a: PathBuf,
-    /// Second image set (the "generated" side).
+    /// Second image set, the same way (the "generated" side).
     b: PathBuf,
     /// Do not read or write cached statistics.
     #[arg(long)]
@@ -288,25 +289,35 @@ pub struct CompareArgs {
 /// `stylegan fid A B` / `stylegan kid A B`.
 pub fn run_compare(a: CompareArgs, want_kid: bool) -> Result<()> {
     let (net, sha) = assets::load_inception_with_hash(&stylegan::backend::cpu())?;
-    let open = |p: &Path| -> Result<Dataset> {
-        let bar = Bar::new();
-        let d = Dataset::open_with_progress(p, &bar);
-        bar.finish();
-        Ok(d?)
+    let cache = if a.no_cache {
+        StatsCache::in_memory()
+    } else {
+        StatsCache::on_disk(StatsCache::default_dir())
     };
-    let (da, db) = (open(&a.a)?, open(&a.b)?);
-    let cache = StatsCache::on_disk(StatsCache::default_dir());
-    let bar = Bar::new();
-    let r = fid_between(
-        &net,
-        &sha,
-        &da,
-        &db,
-        (!a.no_cache).then_some(&cache),
-        want_kid,
-        &bar,
-    );
-    bar.finish();
+    let device = stylegan::backend::cpu();
+    let stats = |p: &Path| -> Result<stylegan::metrics::stats::FeatureStats> {
+        let bar = Bar::new();
+        let r = stylegan::metrics::features::image_files_stats(
+            &net,
+            &sha,
+            p,
+            want_kid,
+            Some(&cache),
+            &bar,
+            &device,
+        );
+        bar.finish();
+        let (s, cached) = r.with_context(|| format!("{}", p.display()))?;
+        if cached {
+            eprintln!(
+                "{}: statistics from the cache ({} images)",
+                p.display(),
+                s.count
+            );
+        }
+        Ok(s)
+    };
+    let r = stats(&a.a).and_then(|sa| Ok((sa, stats(&a.b)?)));
     let (sa, sb) = r?;
     if want_kid {
         let (fa, fb) = (sa.features.as_deref(), sb.features.as_deref());

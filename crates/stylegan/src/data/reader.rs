@@ -177,9 +177,13 @@ fn json_limit(images: usize) -> u64 {
 /// A decoded image: width, height, channels, CHW bytes; or a message about it.
 type Decoded = std::result::Result<(u32, u32, usize, Vec<u8>), String>;
 
-/// Decode to width, height, channels and CHW bytes.
+/// Decode to width, height, channels and CHW bytes (grey or RGB images only).
 fn decode_chw(bytes: &[u8]) -> Decoded {
-    // The header's size is checked against the limits before any pixel is allocated.
+    to_chw(decode_limited(bytes)?, false)
+}
+
+/// Decode within the size limits: the header's size is checked before any pixel is allocated.
+fn decode_limited(bytes: &[u8]) -> std::result::Result<DynamicImage, String> {
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("cannot decode the image: {e}"))?;
@@ -188,19 +192,25 @@ fn decode_chw(bytes: &[u8]) -> Decoded {
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
     limits.max_alloc = Some(MAX_IMAGE_ALLOC);
     reader.limits(limits);
-    let img = reader.decode().map_err(|e| match e {
+    reader.decode().map_err(|e| match e {
         image::ImageError::Limits(l) => format!(
             "is larger than accepted ({l}): images up to {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} \
              are read"
         ),
         e => format!("cannot decode the image: {e}"),
-    })?;
+    })
+}
+
+/// CHW bytes of a decoded image; other colour types than grey and RGB are refused, or with
+/// `any` converted to RGB (alpha dropped).
+fn to_chw(img: DynamicImage, any: bool) -> Decoded {
     let (w, h) = (img.width(), img.height());
     let hwc: (usize, Vec<u8>) = match img {
         DynamicImage::ImageLuma8(i) => (1, i.into_raw()),
         DynamicImage::ImageRgb8(i) => (3, i.into_raw()),
         DynamicImage::ImageLuma16(_) => (1, img.to_luma8().into_raw()),
         DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgb32F(_) => (3, img.to_rgb8().into_raw()),
+        other if any => (3, other.to_rgb8().into_raw()),
         other => {
             return Err(format!(
                 "has {:?} pixels; data set images must be grey (1 channel) or RGB (3 channels)",
@@ -217,6 +227,32 @@ fn decode_chw(bytes: &[u8]) -> Decoded {
         }
     }
     Ok((w, h, c, chw))
+}
+
+/// The image files (PNG, JPEG) of a folder (recursively) or a ZIP, by name, undecoded, with
+/// the same bounds as data sets — for tools that take images of any size (`stylegan fid`).
+pub fn read_image_files(path: &Path, progress: &dyn Progress) -> Result<Vec<(String, Vec<u8>)>> {
+    let raw = if path.is_dir() {
+        read_folder(path, progress)?
+    } else if path.is_file() {
+        read_zip(path, progress)?
+    } else {
+        return Err(Error::InvalidArgument(format!(
+            "{}: no such folder or ZIP of images",
+            path.display()
+        )));
+    };
+    if raw.images.is_empty() {
+        return Err(Error::format(path, "holds no PNG or JPEG images"));
+    }
+    Ok(raw.images)
+}
+
+/// Decode any image file to `(width, height, channels, CHW bytes)` within the data sets' size
+/// limits: grey stays one channel, everything else becomes RGB (alpha dropped), as PIL's
+/// `convert('RGB')`.
+pub fn decode_image_any(bytes: &[u8]) -> std::result::Result<(u32, u32, usize, Vec<u8>), String> {
+    to_chw(decode_limited(bytes)?, true)
 }
 
 impl Dataset {

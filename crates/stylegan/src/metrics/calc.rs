@@ -392,29 +392,6 @@ fn rows(s: &FeatureStats) -> Result<&[f32]> {
         .ok_or_else(|| Error::InvalidArgument("the statistics hold no feature rows".into()))
 }
 
-/// FID between two data sets (`stylegan fid A B`): `b` plays the generated side.
-pub fn fid_between(
-    net: &Inception,
-    detector_sha256: &str,
-    a: &Dataset,
-    b: &Dataset,
-    cache: Option<&StatsCache>,
-    keep_features: bool,
-    progress: &dyn Progress,
-) -> Result<(FeatureStats, FeatureStats)> {
-    let opts = RealsOptions {
-        max_items: None,
-        xflip: false,
-        keep_features,
-    };
-    let device = crate::backend::cpu();
-    let stats = |d| {
-        cached_dataset_stats(net, detector_sha256, d, opts, cache, progress, &device)
-            .map(|(s, _)| s)
-    };
-    Ok((stats(a)?, stats(b)?))
-}
-
 /// The history of one metric in a run directory: `(kimg, value)` of every line of
 /// `metric-<name>.jsonl` whose `snapshot_pkl` is a snapshot name (the last line per snapshot
 /// wins), by kimg, for the result key `key`.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Tensor, TensorData};
 use nalgebra::{DMatrix, DVector};
 
-use super::inception::{preprocess, Inception, FEATURES};
+use super::inception::{preprocess, Inception, FEATURES, INPUT_SIZE};
 use super::stats::FeatureStats;
 use crate::data::{Dataset, Progress};
 use crate::error::{Error, Result};
@@ -87,6 +87,66 @@ pub fn dataset_stats(
     progress.start("real images", total);
     append_features(net, total, [c, r, r], &image, &mut stats, progress, device)?;
     Ok(stats)
+}
+
+/// The statistics of a folder or ZIP of image files of any sizes (PNG/JPEG, grey or colour;
+/// alpha dropped), each resized to 299² by the official preprocessing at its own size; through
+/// `cache` when given, keyed by the files' names and bytes and the detector.
+pub fn image_files_stats(
+    net: &Inception,
+    detector_sha256: &str,
+    path: &Path,
+    keep_features: bool,
+    cache: Option<&StatsCache>,
+    progress: &dyn Progress,
+    device: &Device,
+) -> Result<(FeatureStats, bool)> {
+    use rayon::prelude::*;
+    use sha2::Digest;
+    let files = crate::data::reader::read_image_files(path, progress)?;
+    let key = {
+        let mut h = sha2::Sha256::new();
+        h.update(b"stylegan-rs image files stats v1\0");
+        h.update(detector_sha256.as_bytes());
+        for (name, bytes) in &files {
+            h.update(name.as_bytes());
+            h.update(b"\0");
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        }
+        super::assets::hex(&h.finalize())
+    };
+    if let Some(s) = cache.and_then(|c| c.get(&key, keep_features)) {
+        return Ok((s, true));
+    }
+    let mut stats = FeatureStats::new(FEATURES, keep_features);
+    progress.start("images", files.len());
+    for chunk in files.chunks(BATCH) {
+        // Decode and resize each image at its own size, then one network batch.
+        let prepared: Vec<Result<Vec<f32>>> = chunk
+            .par_iter()
+            .map(|(name, bytes)| {
+                let (w, h, c, chw) = crate::data::reader::decode_image_any(bytes)
+                    .map_err(|m| Error::format(path, format!("{name}: {m}")))?;
+                let x = preprocess(&chw, [1, c, h as usize, w as usize], device)?;
+                crate::backend::to_vec(&x)
+            })
+            .collect();
+        let mut batch = Vec::with_capacity(chunk.len() * 3 * INPUT_SIZE * INPUT_SIZE);
+        for p in prepared {
+            batch.extend(p?);
+        }
+        let x = Tensor::<4>::from_data(
+            TensorData::new(batch, [chunk.len(), 3, INPUT_SIZE, INPUT_SIZE]),
+            device,
+        );
+        stats.append(&crate::backend::to_vec(&net.forward(x)?)?)?;
+        progress.advance(chunk.len());
+    }
+    if let Some(c) = cache {
+        c.put(&key, &stats)?;
+    }
+    Ok((stats, false))
 }
 
 /// The statistics of `num` generated images: z from `RandomState(seed).randn` in rows, ψ on
