@@ -299,7 +299,7 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
         Kind::Ls => {
             let classifier = e.classifier.ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "{} needs an attribute classifier (--classifier)",
+                    "{} needs an attribute classifier to judge the images",
                     m.name()
                 ))
             })?;
@@ -327,7 +327,7 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
     }
     let (Some(net), Some(data)) = (e.net, e.data) else {
         return Err(Error::InvalidArgument(format!(
-            "{} compares generated images with real ones: give the real images (--data)",
+            "{} compares generated images with real ones: it needs a data set of real images",
             m.name()
         )));
     };
