@@ -234,6 +234,7 @@ fn evaluate(
     rows: &mut Vec<(String, String, f64, f64)>,
     names: &mut Vec<(String, Vec<String>)>,
 ) -> Result<()> {
+    let generated = StatsCache::in_memory();
     let e = Evaluation {
         net,
         detector_sha256: sha.to_string(),
@@ -244,6 +245,7 @@ fn evaluate(
         psi: a.trunc,
         seed: a.seed,
         cache: Some(cache),
+        generated: Some(&generated),
     };
     let outdir = match a.outdir.as_ref().or(a.run.as_ref()) {
         Some(d) => d.clone(),

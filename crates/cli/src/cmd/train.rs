@@ -405,6 +405,7 @@ impl SnapshotMetrics<'_> {
     fn evaluate(&self, path: &Path, say: &dyn Fn(String)) -> Result<()> {
         use stylegan::metrics::calc::{plot_history, Evaluation};
         let g = stylegan::models::Generator::load(path, &stylegan::backend::cpu())?;
+        let generated = stylegan::metrics::features::StatsCache::in_memory();
         let e = Evaluation {
             net: Some(&self.net),
             detector_sha256: self.sha.clone(),
@@ -415,6 +416,7 @@ impl SnapshotMetrics<'_> {
             psi: 1.0,
             seed: 0,
             cache: Some(&self.cache),
+            generated: Some(&generated),
         };
         let snapshot = super::metrics::file_name(path);
         for m in &self.metrics {

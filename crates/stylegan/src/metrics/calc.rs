@@ -240,6 +240,8 @@ pub struct Evaluation<'a> {
     /// Seed of the generated latents.
     pub seed: u32,
     pub cache: Option<&'a StatsCache>,
+    /// The generated images' statistics of this generator (in memory), shared by its metrics.
+    pub generated: Option<&'a StatsCache>,
 }
 
 /// The reals' statistics, from the cache when it holds them.
@@ -352,7 +354,19 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
     }
     let real = real_stats(e, net, data, m, progress)?;
     let keep = !matches!(m.kind, Kind::Fid);
-    let gen = generator_stats(net, g, m.num_gen, e.psi, e.seed, keep, progress)?;
+    // The generated side once per (count, ψ, seed) for this generator: KID then FID of one
+    // count read the same images.
+    let key = format!("generated {} {} {}", m.num_gen, e.psi, e.seed);
+    let gen = match e.generated.and_then(|c| c.get(&key, keep)) {
+        Some(s) => s,
+        None => {
+            let s = generator_stats(net, g, m.num_gen, e.psi, e.seed, keep, progress)?;
+            if let Some(c) = e.generated {
+                c.put(&key, &s)?;
+            }
+            s
+        }
+    };
     let name = m.name();
     let results = match m.kind {
         Kind::Fid => {
