@@ -232,20 +232,26 @@ fn to_chw(img: DynamicImage, any: bool) -> Decoded {
 /// The image files (PNG, JPEG) of a folder (recursively) or a ZIP, by name, undecoded, with
 /// the same bounds as data sets — for tools that take images of any size (`stylegan fid`).
 pub fn read_image_files(path: &Path, progress: &dyn Progress) -> Result<Vec<(String, Vec<u8>)>> {
+    Ok(read_raw(path, "folder or ZIP of images", progress)?.images)
+}
+
+/// The files of a folder or ZIP, with at least one image (`what` names the expected input in
+/// errors).
+fn read_raw(path: &Path, what: &str, progress: &dyn Progress) -> Result<RawFiles> {
     let raw = if path.is_dir() {
         read_folder(path, progress)?
     } else if path.is_file() {
         read_zip(path, progress)?
     } else {
         return Err(Error::InvalidArgument(format!(
-            "{}: no such folder or ZIP of images",
+            "{}: no such {what} (expected a .zip or a folder)",
             path.display()
         )));
     };
     if raw.images.is_empty() {
         return Err(Error::format(path, "holds no PNG or JPEG images"));
     }
-    Ok(raw.images)
+    Ok(raw)
 }
 
 /// Decode any image file to `(width, height, channels, CHW bytes)` within the data sets' size
@@ -263,22 +269,7 @@ impl Dataset {
 
     /// [`Dataset::open`], reporting the reading and decoding stages.
     pub fn open_with_progress(path: &Path, progress: &dyn Progress) -> Result<Self> {
-        let raw = if path.is_dir() {
-            read_folder(path, progress)?
-        } else if path.is_file() {
-            read_zip(path, progress)?
-        } else {
-            return Err(Error::InvalidArgument(format!(
-                "{}: no such data set (expected a .zip or a folder)",
-                path.display()
-            )));
-        };
-        if raw.images.is_empty() {
-            return Err(Error::format(
-                path,
-                "the data set holds no PNG or JPEG images",
-            ));
-        }
+        let raw = read_raw(path, "data set", progress)?;
 
         progress.start("decoding", raw.images.len());
         let decoded: Vec<Decoded> = raw
