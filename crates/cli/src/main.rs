@@ -87,12 +87,13 @@ enum Command {
     EvaluateInversion(cmd::evaluate::Args),
     /// Fetch and convert pretrained weights (LPIPS, the FID Inception network) into the cache.
     Assets(cmd::assets::Args),
-    /// Quality metrics of a generator against a data set (like the official calc_metrics.py):
-    /// FID, KID, precision/recall.
+    /// Quality metrics of a generator (like the official calc_metrics.py): FID, KID,
+    /// precision/recall against a data set; perceptual path length, linear separability,
+    /// StyleGAN3 equivariance.
     Metrics(cmd::metrics::Args),
-    /// FID between two image sets (ZIPs or folders).
+    /// FID between two image sets (ZIPs or folders of images of any sizes).
     Fid(cmd::metrics::CompareArgs),
-    /// KID between two image sets (ZIPs or folders).
+    /// KID between two image sets (ZIPs or folders of images of any sizes).
     Kid(cmd::metrics::CompareArgs),
     /// Train a StyleGAN2 on a data set (like the official train.py), resume or fine-tune.
     Train(cmd::train::Args),

@@ -21,7 +21,7 @@ pub struct Args {
     #[command(flatten)]
     net: crate::args::NetworkArgs,
     /// The real images: a data set (ZIP or folder in the official layout) at the network's
-    /// resolution (needed by FID, KID and PR; PPL and equivariance use the network alone).
+    /// resolution (needed by FID, KID and PR; PPL, LS and equivariance use the network alone).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Metrics, comma-separated: fid50k_full, kid50k_full, pr50k3_full, fid50k, kid50k, pr50k3,

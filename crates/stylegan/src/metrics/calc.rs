@@ -358,7 +358,14 @@ pub fn calc_metric(e: &Evaluation, m: &Metric, progress: &dyn Progress) -> Resul
     // count read the same images.
     let key = format!("generated {} {} {}", m.num_gen, e.psi, e.seed);
     let gen = match e.generated.and_then(|c| c.get(&key, keep)) {
-        Some(s) => s,
+        Some(s) => {
+            progress.note(&format!(
+                "{}: generated statistics shared with an earlier metric ({} images)",
+                m.name(),
+                s.count
+            ));
+            s
+        }
         None => {
             let s = generator_stats(net, g, m.num_gen, e.psi, e.seed, keep, progress)?;
             if let Some(c) = e.generated {

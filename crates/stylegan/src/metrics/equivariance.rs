@@ -14,7 +14,7 @@
 //! The official code draws z, t and α from torch's generator; ours come from numpy's
 //! `RandomState(seed)` (as PPL's), so values agree statistically, not draw for draw.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
@@ -567,12 +567,4 @@ pub fn equivariance(g: &Generator, opts: &EqOptions, progress: &dyn Progress) ->
         progress.advance(b);
     }
     psnr_db(se, sm)
-}
-
-/// An image tensor from [`Images`] (for writing pictures of the transforms).
-pub fn to_tensor(x: &Images, device: &burn::tensor::Device) -> Tensor<4> {
-    Tensor::from_data(
-        TensorData::new(x.data.clone(), [x.n, x.c, x.h, x.w]),
-        device,
-    )
 }
