@@ -309,7 +309,7 @@ pub fn run_compare(a: CompareArgs, want_kid: bool) -> Result<()> {
             &device,
         );
         bar.finish();
-        let (s, cached) = r.with_context(|| format!("{}", p.display()))?;
+        let (s, cached) = r?;
         if cached {
             eprintln!(
                 "{}: statistics from the cache ({} images)",
