@@ -5,7 +5,7 @@
 #   python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.15.0 numpy safetensors
 #   PYTHON=/tmp/torchenv/bin/python tools/torch_bench/compare.sh [ROUNDS]
 # Prints one table row per run; take the median of the rounds. RESOLUTIONS="256" and
-# BATCHES="1" shorten it (defaults "256 1024" and "1 8").
+# BATCHES="1" shorten it (defaults "256 1024" and "1 8"); SG3=0 leaves out StyleGAN3-T.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/common.sh"
@@ -34,6 +34,7 @@ for batch in $batches; do
   done
 done
 # StyleGAN3-T, batch 1 (a 1024x1024 image takes ~20 s here and ~75 s in PyTorch).
+[ "${SG3:-1}" = 1 ] || exit 0
 for _ in $(seq "$rounds"); do
   for r in $resolutions; do
     "$sg" bench --what generate --network "$work/sg3t$r.safetensors" --batches 1 --iters 2 | tail -1

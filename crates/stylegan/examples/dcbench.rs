@@ -7,7 +7,7 @@ use burn::tensor::{
     ops::{ConvOptions, ConvTransposeOptions},
     Tensor, TensorData,
 };
-use stylegan::ops::direct_conv;
+use stylegan::ops::{direct_conv, tap_gemm};
 
 /// Median seconds of `iters` runs after one warm-up.
 fn time(iters: usize, mut f: impl FnMut()) -> f64 {
@@ -25,8 +25,10 @@ fn time(iters: usize, mut f: impl FnMut()) -> f64 {
 
 fn main() {
     let d = stylegan::backend::cpu();
-    println!("| layer | GFLOP | burn-flex ms | direct ms | direct GFLOP/s | speed-up |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| layer | GFLOP | burn-flex ms | tap-GEMM ms | direct ms | direct GFLOP/s | speed-up vs burn-flex |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for &(c, o, r) in &[
         (512usize, 512usize, 64usize),
         (256, 256, 128),
@@ -51,12 +53,17 @@ fn main() {
             )
             .into_data();
         });
+        // The gemm crate's micro-kernels over shifted taps (what training runs).
+        let taps = time(3, || {
+            let _ = tap_gemm::conv2d(&x, [1, c, r, r], &w, [o, c, 3, 3], 1);
+        });
         let direct = time(3, || {
             let _ = direct_conv::conv2d(&x, [1, c, r, r], &w, o, 3, 1, false);
         });
         println!(
-            "| conv 3x3 {c}->{o} @{r} | {gflop:.1} | {:.1} | {:.1} | {:.0} | {:.2}x |",
+            "| conv 3x3 {c}->{o} @{r} | {gflop:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2}x |",
             burn * 1e3,
+            taps * 1e3,
             direct * 1e3,
             gflop / direct,
             burn / direct
@@ -75,12 +82,31 @@ fn main() {
             )
             .into_data();
         });
+        // The transposed conv as the adjoint of the stride-2 conv with the weight `[O, I]`
+        // read as `[I, O]` (as training's `tap_conv_transpose2d_s2`).
+        let wio: Vec<f32> = (0..c * o * 9)
+            .map(|j| {
+                let (i, rest) = (j / (o * 9), j % (o * 9));
+                let (oo, t) = (rest / 9, rest % 9);
+                w[(oo * c + i) * 9 + t]
+            })
+            .collect();
+        let taps = time(3, || {
+            let _ = tap_gemm::conv2d_s2_input_grad(
+                xs,
+                [1, c, h, h],
+                &wio,
+                [c, o, 3, 3],
+                [2 * h + 1, 2 * h + 1],
+            );
+        });
         let direct = time(3, || {
             let _ = direct_conv::conv_transpose2d_s2(xs, [1, c, h, h], &w, o, false);
         });
         println!(
-            "| transposed 3x3 s2 {c}->{o} @{h} | {gflop:.1} | {:.1} | {:.1} | {:.0} | {:.2}x |",
+            "| transposed 3x3 s2 {c}->{o} @{h} | {gflop:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.2}x |",
             burn * 1e3,
+            taps * 1e3,
             direct * 1e3,
             gflop / direct,
             burn / direct

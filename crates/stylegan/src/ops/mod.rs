@@ -36,7 +36,8 @@ pub mod direct_conv;
 pub mod filtered_lrelu;
 pub mod modulated_conv;
 pub(crate) mod polyphase;
-pub(crate) mod tap_gemm;
+#[doc(hidden)] // public for `examples/dcbench.rs`, which times it against the direct kernels
+pub mod tap_gemm;
 pub mod train_ops;
 pub mod upfirdn2d;
 

@@ -256,6 +256,104 @@ fn pack_transformed(
         .collect()
 }
 
+/// The 16 transformed weight matrices as plain row-major `[16][O][I]` (for the gemm crate,
+/// which packs them itself), modulated as in [`pack_transformed`]: one pass over `w`, rows of
+/// `O` in parallel.
+fn transform_plain(w: &[f32], [outs, ci]: [usize; 2], scale: Option<(&[f32], &[f32])>) -> Vec<f32> {
+    let mut u = vec![0f32; 16 * outs * ci];
+    let ptr = SendPtr::new(u.as_mut_ptr());
+    (0..outs).into_par_iter().for_each(|o| {
+        let row = scale.map_or(1.0, |(_, rows)| rows[o]);
+        for i in 0..ci {
+            let k = &w[(o * ci + i) * 9..][..9];
+            let c0 = g(k[0], k[3], k[6]);
+            let c1 = g(k[1], k[4], k[7]);
+            let c2 = g(k[2], k[5], k[8]);
+            let f = scale.map_or(1.0, |(cols, _)| cols[i] * row);
+            for a in 0..4 {
+                let t = g(c0[a], c1[a], c2[a]);
+                for (b, &v) in t.iter().enumerate() {
+                    // SAFETY: inside `u`; only the task of row `o` writes it.
+                    unsafe { *ptr.get().add(((a * 4 + b) * outs + o) * ci + i) = v * f };
+                }
+            }
+        }
+    });
+    u
+}
+
+/// Whether the 16 products run through the gemm crate's micro-kernels rather than ours: on
+/// AVX2+FMA, where its kernels ran these products 5–18 % faster than our AVX2 micro-kernel
+/// (`examples/dcbench.rs`, 2026-12-07, the 512-, 256- and 128-channel layers of config-f);
+/// on AVX-512 ours were as fast or faster (and the gemm crate runs its AVX2 kernels there in a
+/// default build). `STYLEGAN_WINOGRAD_GEMM=0|1` forces either, to compare.
+fn products_by_gemm(isa: Isa) -> bool {
+    static FORCED: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    let forced = *FORCED.get_or_init(|| {
+        std::env::var("STYLEGAN_WINOGRAD_GEMM")
+            .ok()
+            .map(|v| v != "0")
+    });
+    forced.unwrap_or(isa == Isa::Avx2)
+}
+
+/// The 16 products `M_c [O rows][pitch] = U_c [O, I] · V_c [I, tiles]` through the gemm crate:
+/// `u` as [`transform_plain`], `v` as [`transform_input`] (rows `tp` apart), `m` with component
+/// `c` at `c·stride` and rows `pitch` apart. One single-threaded GEMM per component and block
+/// of at most 4096 columns, spread over the threads (16 components are already enough tasks
+/// for a few threads).
+fn products_gemm(
+    u: &[f32],
+    v: &[f32],
+    [outs, ci, tiles]: [usize; 3],
+    [tp, stride, pitch]: [usize; 3],
+    m: &mut [f32],
+) {
+    assert!(
+        u.len() >= 16 * outs * ci && v.len() >= 16 * ci * tp && tp >= tiles,
+        "winograd: transformed operands too short"
+    );
+    assert!(
+        pitch >= tiles && stride >= outs * pitch && m.len() >= 16 * stride,
+        "winograd: product buffer too short"
+    );
+    let blocks = tiles.div_ceil(4096).max(1);
+    let each = tiles.div_ceil(blocks);
+    let dst = SendPtr::new(m.as_mut_ptr());
+    (0..16 * blocks).into_par_iter().for_each(|unit| {
+        let (c, b) = (unit / blocks, unit % blocks);
+        let (j0, j1) = (b * each, ((b + 1) * each).min(tiles));
+        if j0 >= j1 {
+            return;
+        }
+        // SAFETY: the three operands lie inside `u`, `v` and `m` (checked above); task
+        // (c, b) alone writes columns j0..j1 of component c's `outs` rows.
+        unsafe {
+            gemm::gemm(
+                outs,
+                j1 - j0,
+                ci,
+                dst.get().add(c * stride + j0),
+                1,
+                pitch as isize,
+                false,
+                u.as_ptr().add(c * outs * ci),
+                1,
+                ci as isize,
+                v.as_ptr().add(c * ci * tp + j0),
+                1,
+                tp as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    });
+}
+
 /// The 3×3 stride-1 convolution with zero padding `pad` (as [`super::conv::conv2d_with`] with
 /// `k = 3`), by Winograd F(2×2, 3×3).
 #[allow(clippy::too_many_arguments)]
@@ -286,10 +384,9 @@ pub(super) fn conv3x3(
         if m.len() < 16 * rows * pitch {
             *m = vec![0.0; 16 * rows * pitch]; // (no copy of the old contents)
         }
+        let mut shared_plain = None;
+        let by_gemm = products_by_gemm(isa);
         for (s, ys) in y.chunks_mut(outs * oh * ow).enumerate() {
-            let packed = w.packed_with(s, [outs, ci, 3], &mut shared, |w, scale| {
-                pack_transformed(w, [outs, ci], scale)
-            });
             transform_input(
                 &x[s * ci * h * wd..][..ci * h * wd],
                 [ci, h, wd],
@@ -298,15 +395,26 @@ pub(super) fn conv3x3(
                 v,
                 isa,
             );
-            for (c, mc) in m[..16 * rows * pitch].chunks_mut(rows * pitch).enumerate() {
-                // Component c: I rows `tp` apart, of which the kernel reads `pitch ≤ tp` columns.
-                let input = Input {
-                    data: &v[c * ci * tp..][..ci * tp],
-                    channels: ci,
-                    plane: tp,
-                    wp: tiles,
-                };
-                conv_taps_into(input, &packed[c], &[(0, 0)], 1, isa, mc);
+            if by_gemm {
+                let u = w.packed_with(s, [outs, ci, 3], &mut shared_plain, |w, scale| {
+                    transform_plain(w, [outs, ci], scale)
+                });
+                products_gemm(&u, v, [outs, ci, tiles], [tp, rows * pitch, pitch], m);
+            } else {
+                let packed = w.packed_with(s, [outs, ci, 3], &mut shared, |w, scale| {
+                    pack_transformed(w, [outs, ci], scale)
+                });
+                for (c, mc) in m[..16 * rows * pitch].chunks_mut(rows * pitch).enumerate() {
+                    // Component c: I rows `tp` apart, of which the kernel reads `pitch ≤ tp`
+                    // columns.
+                    let input = Input {
+                        data: &v[c * ci * tp..][..ci * tp],
+                        channels: ci,
+                        plane: tp,
+                        wp: tiles,
+                    };
+                    conv_taps_into(input, &packed[c], &[(0, 0)], 1, isa, mc);
+                }
             }
             let m = &*m;
             ys.par_chunks_mut(oh * ow)
