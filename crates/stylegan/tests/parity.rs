@@ -123,6 +123,31 @@ fn batch_equals_single() {
             )
             .unwrap(),
         );
+        // CPU inference runs a batch sample by sample; layer by layer (the whole batch through
+        // each block, as on the GPU) gives the same images.
+        let ws = g
+            .mapping_ws(
+                g.z_tensor(&zs).unwrap(),
+                g.label(class, zs.len()).unwrap(),
+                0.7,
+                None,
+            )
+            .unwrap();
+        let styles = g.synthesis.styles(&ws).unwrap();
+        let blocks = g.synthesis.num_blocks("test").unwrap();
+        let layer_major = g
+            .synthesis
+            .run_blocks(&styles, 0..blocks, None, NoiseMode::Const)
+            .unwrap()
+            .img
+            .unwrap();
+        assert_eq!(layer_major.dims()[0], zs.len());
+        let d = to_vec(layer_major)
+            .iter()
+            .zip(&batch)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(d <= 1e-5, "{cfg} layer-major vs sample-major batch: {d}");
         let per = batch.len() / zs.len();
         for (i, z) in zs.iter().enumerate() {
             let single = to_vec(

@@ -197,8 +197,17 @@ impl Synthesis {
 
     /// The image `[N, C, R, R]` from ws `[N, num_ws, w_dim]`. StyleGAN3 has no noise inputs, so
     /// it ignores `noise`.
+    /// A batch runs sample by sample where [`super::synthesis::sample_major`] says so.
     pub fn forward(&self, ws: &Tensor<3>, noise: NoiseMode) -> Result<Tensor<4>> {
+        let batch = ws.dims()[0];
+        if !matches!(self, Self::StyleGan2(_)) && super::synthesis::sample_major(batch, ws, noise) {
+            let images = (0..batch)
+                .map(|s| self.forward(&ws.clone().narrow(0, s, 1), noise))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Tensor::cat(images, 0));
+        }
         match self {
+            // (StyleGAN2 splits the batch in `forward_styles`, which StyleSpace edits call too.)
             Self::StyleGan2(s) => s.forward(ws, noise),
             Self::StyleGan3(s) => s.forward(ws),
             Self::StyleGan1(s) => s.forward_default(ws, noise),
