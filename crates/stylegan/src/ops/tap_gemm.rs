@@ -363,15 +363,15 @@ pub fn gemm_isa() -> Isa {
 
 /// A strided view of an f32 matrix for the gemm crate: element `(r, c)` at `ptr + r·rs + c·cs`.
 #[derive(Clone, Copy)]
-struct View {
-    ptr: *const f32,
-    rs: usize,
-    cs: usize,
+pub(crate) struct View {
+    pub(crate) ptr: *const f32,
+    pub(crate) rs: usize,
+    pub(crate) cs: usize,
 }
 
 impl View {
     /// Rows `stride` apart, each contiguous.
-    fn rows(ptr: *const f32, stride: usize) -> Self {
+    pub(crate) fn rows(ptr: *const f32, stride: usize) -> Self {
         Self {
             ptr,
             rs: stride,
@@ -396,7 +396,7 @@ impl View {
 /// # Safety
 /// The `m × k`, `k × n` and `m × n` elements of `lhs`, `rhs` and `dst` lie in memory valid for
 /// reads (and writes, for `dst`), and no other thread accesses those of `dst` meanwhile.
-unsafe fn mul(
+pub(crate) unsafe fn mul(
     [m, n, k]: [usize; 3],
     dst: (*mut f32, usize),
     accumulate: bool,

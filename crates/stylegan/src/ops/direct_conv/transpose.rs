@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::kernel::*;
+use crate::ops::tap_gemm::{mul, View};
 
 /// The transposed convolution `conv_transpose2d(x, w.swap_dims(0, 1), stride 2, padding 0)` of
 /// the upsampling layers: `x [N, I, H, W]`, `w [O, I, 3, 3]` (not flipped) → `[N, O, 2H + 1,
@@ -96,26 +97,16 @@ pub(super) fn transpose_gemm(
                 // this task alone; input reads end before (ci − 1)·plane + (gh + 1)·wp + 1 ≤
                 // ci·plane + wp; weight reads inside `wt`.
                 unsafe {
-                    gemm::gemm(
-                        outs,
-                        j1 - j0,
-                        ci,
-                        dst.get().add(p * outs * cols + j0),
-                        1,
-                        cols as isize,
+                    mul(
+                        [outs, j1 - j0, ci],
+                        (dst.get().add(p * outs * cols + j0), cols),
                         t > 0,
-                        wt.as_ptr().add(ky * 3 + kx),
-                        9,
-                        (ci * 9) as isize,
-                        xp.as_ptr().add(dy * wp + dx + j0),
-                        1,
-                        plane as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        View {
+                            ptr: wt.as_ptr().add(ky * 3 + kx),
+                            rs: ci * 9,
+                            cs: 9,
+                        },
+                        View::rows(xp.as_ptr().add(dy * wp + dx + j0), plane),
                     );
                 }
             }

@@ -17,6 +17,7 @@
 use rayon::prelude::*;
 
 use super::kernel::*;
+use crate::ops::tap_gemm::{mul, View};
 
 /// Whether a 3×3 convolution of `ci` channels with `oh × ow` outputs is worth the transforms:
 /// not on small planes, where packing 16 weight matrices costs more than the multiplications
@@ -36,6 +37,15 @@ fn bt(d0: f32, d1: f32, d2: f32, d3: f32) -> [f32; 4] {
 #[inline(always)]
 fn g(g0: f32, g1: f32, g2: f32) -> [f32; 4] {
     [g0, 0.5 * (g0 + g1 + g2), 0.5 * (g0 - g1 + g2), g2]
+}
+
+/// `G·k·Gᵀ` of one 3×3 kernel `k` (row-major), component `a·4 + b` at `[a][b]`.
+#[inline(always)]
+fn transformed_kernel(k: &[f32]) -> [[f32; 4]; 4] {
+    let c0 = g(k[0], k[3], k[6]);
+    let c1 = g(k[1], k[4], k[7]);
+    let c2 = g(k[2], k[5], k[8]);
+    std::array::from_fn(|a| g(c0[a], c1[a], c2[a]))
 }
 
 /// `Aᵀ·m` for one column (or row) `m` of a 4×4 product tile.
@@ -225,17 +235,13 @@ fn pack_transformed(
             let o = panel * MR + r;
             let row = scale.map_or(1.0, |(_, rows)| rows[o]);
             for i in 0..ci {
-                let k = &w[(o * ci + i) * 9..][..9];
-                let c0 = g(k[0], k[3], k[6]);
-                let c1 = g(k[1], k[4], k[7]);
-                let c2 = g(k[2], k[5], k[8]);
+                let t = transformed_kernel(&w[(o * ci + i) * 9..][..9]);
                 let f = scale.map_or(1.0, |(cols, _)| cols[i] * row);
                 // Where (o, i) goes in every pack: k-block of i, this panel, q = i % KC, r.
                 let (k0, q) = (i / KC * KC, i % KC);
                 let kc = KC.min(ci - k0);
                 let at = k0 * panels * MR + panel * kc * MR + q * MR + r;
-                for a in 0..4 {
-                    let t = g(c0[a], c1[a], c2[a]);
+                for (a, t) in t.iter().enumerate() {
                     for (b, &v) in t.iter().enumerate() {
                         // SAFETY: `at < size` is inside every pack; only the task of `panel`
                         // writes the rows of its panel.
@@ -265,13 +271,9 @@ fn transform_plain(w: &[f32], [outs, ci]: [usize; 2], scale: Option<(&[f32], &[f
     (0..outs).into_par_iter().for_each(|o| {
         let row = scale.map_or(1.0, |(_, rows)| rows[o]);
         for i in 0..ci {
-            let k = &w[(o * ci + i) * 9..][..9];
-            let c0 = g(k[0], k[3], k[6]);
-            let c1 = g(k[1], k[4], k[7]);
-            let c2 = g(k[2], k[5], k[8]);
+            let t = transformed_kernel(&w[(o * ci + i) * 9..][..9]);
             let f = scale.map_or(1.0, |(cols, _)| cols[i] * row);
-            for a in 0..4 {
-                let t = g(c0[a], c1[a], c2[a]);
+            for (a, t) in t.iter().enumerate() {
                 for (b, &v) in t.iter().enumerate() {
                     // SAFETY: inside `u`; only the task of row `o` writes it.
                     unsafe { *ptr.get().add(((a * 4 + b) * outs + o) * ci + i) = v * f };
@@ -329,26 +331,12 @@ fn products_gemm(
         // SAFETY: the three operands lie inside `u`, `v` and `m` (checked above); task
         // (c, b) alone writes columns j0..j1 of component c's `outs` rows.
         unsafe {
-            gemm::gemm(
-                outs,
-                j1 - j0,
-                ci,
-                dst.get().add(c * stride + j0),
-                1,
-                pitch as isize,
+            mul(
+                [outs, j1 - j0, ci],
+                (dst.get().add(c * stride + j0), pitch),
                 false,
-                u.as_ptr().add(c * outs * ci),
-                1,
-                ci as isize,
-                v.as_ptr().add(c * ci * tp + j0),
-                1,
-                tp as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
+                View::rows(u.as_ptr().add(c * outs * ci), ci),
+                View::rows(v.as_ptr().add(c * ci * tp + j0), tp),
             );
         }
     });
