@@ -349,12 +349,25 @@ impl<B: Backend + TrainOps> Backward<B, 2> for ConvOp {
         let (x_state, w_state, conv) = ops.state;
         let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
         let w = checkpointer.retrieve_node_output::<FloatTensor<B>>(w_state);
-        if let Some(node) = node_x {
-            let dx = conv.input_grad::<B>(&x, w.clone(), grad.clone());
-            grads.register::<B>(node.id, dx);
-        }
-        if let Some(node) = node_w {
-            grads.register::<B>(node.id, conv.weight_grad::<B>(x, &w, grad));
+        match (node_x, node_w) {
+            // Both gradients: computed at the same time. Each GEMM already splits its columns
+            // between the threads, but the small layers (4²–16², few columns) leave a core idle
+            // for much of each; two independent ones fill it.
+            (Some(nx), Some(nw)) => {
+                let (dx, dw) = rayon::join(
+                    || conv.input_grad::<B>(&x, w.clone(), grad.clone()),
+                    || conv.weight_grad::<B>(x.clone(), &w, grad.clone()),
+                );
+                grads.register::<B>(nx.id, dx);
+                grads.register::<B>(nw.id, dw);
+            }
+            (Some(nx), None) => {
+                grads.register::<B>(nx.id, conv.input_grad::<B>(&x, w, grad));
+            }
+            (None, Some(nw)) => {
+                grads.register::<B>(nw.id, conv.weight_grad::<B>(x, &w, grad));
+            }
+            (None, None) => {}
         }
     }
 }
