@@ -1002,6 +1002,35 @@ mod tests {
         }
     }
 
+    /// One row per parameter tensor of `set` that kept a gradient in `grads` (`leaves` as
+    /// given to the differentiated pass): autodiff's directional derivative against central
+    /// differences of `loss`, evaluated with that tensor moved along a random direction (put
+    /// back afterwards).
+    fn parameter_rows(
+        set: &mut ParamSet,
+        leaves: &BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+        grads: &burn::tensor::Gradients,
+        rng: &mut RandomState,
+        loss: &dyn Fn(&ParamSet) -> f64,
+    ) -> Vec<(String, f64, [f64; 3])> {
+        let mut rows = Vec::new();
+        for name in set.param_names() {
+            let Some(grad) = leaves[&name].1.grad(grads) else {
+                continue;
+            };
+            let base = to_vec(set.get(&name).unwrap()).unwrap();
+            let dir = rng.randn(base.len());
+            let mut at = |v: Vec<f32>| {
+                set.set(&name, flat(v));
+                loss(set)
+            };
+            let (a, num) = directional(&to_vec(&grad).unwrap(), &base, &dir, &mut at);
+            set.set(&name, flat(base));
+            rows.push((name, a, num));
+        }
+        rows
+    }
+
     /// StyleGAN v1's synthesis at 32 px (lod 0, the level whose training misbehaves on
     /// facesjs): the gradient of `Σ G(z)·R` with respect to every parameter tensor.
     #[test]
@@ -1044,21 +1073,9 @@ mod tests {
         };
         let leaves = g.leaves(&|_| true);
         let grads = loss(&g, leaves.clone()).backward();
-        let mut rows = Vec::new();
-        for name in g.param_names() {
-            let Some(grad) = leaves[&name].1.grad(&grads) else {
-                continue;
-            };
-            let base = to_vec(g.get(&name).unwrap()).unwrap();
-            let dir = rng.randn(base.len());
-            let mut at = |v: Vec<f32>| {
-                g.set(&name, flat(v));
-                to_vec(&loss(&g, g.leaves(&|_| false))).unwrap()[0] as f64
-            };
-            let (a, num) = directional(&to_vec(&grad).unwrap(), &base, &dir, &mut at);
-            g.set(&name, flat(base));
-            rows.push((name, a, num));
-        }
+        let rows = parameter_rows(&mut g, &leaves, &grads, &mut rng, &|g| {
+            to_vec(&loss(g, g.leaves(&|_| false))).unwrap()[0] as f64
+        });
         assert!(rows.len() > 40, "{} tensors", rows.len());
         assert_close("G_style", &rows);
     }
@@ -1102,20 +1119,9 @@ mod tests {
                 loss(&d, d.leaves(&|_| false), img(v))
             });
             rows.push(("input".to_string(), a, num));
-            for name in d.param_names() {
-                let Some(grad) = leaves[&name].1.grad(&grads) else {
-                    continue;
-                };
-                let base = to_vec(d.get(&name).unwrap()).unwrap();
-                let dir = rng.randn(base.len());
-                let mut at = |v: Vec<f32>| {
-                    d.set(&name, flat(v));
-                    loss(&d, d.leaves(&|_| false), img(x.clone()))
-                };
-                let (a, num) = directional(&to_vec(&grad).unwrap(), &base, &dir, &mut at);
-                d.set(&name, flat(base));
-                rows.push((name, a, num));
-            }
+            rows.extend(parameter_rows(&mut d, &leaves, &grads, &mut rng, &|d| {
+                loss(d, d.leaves(&|_| false), img(x.clone()))
+            }));
             assert_close(&format!("{recipe:?}"), &rows);
         }
     }
