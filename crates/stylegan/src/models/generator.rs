@@ -201,10 +201,9 @@ impl Synthesis {
     pub fn forward(&self, ws: &Tensor<3>, noise: NoiseMode) -> Result<Tensor<4>> {
         let batch = ws.dims()[0];
         if !matches!(self, Self::StyleGan2(_)) && super::synthesis::sample_major(batch, ws, noise) {
-            let images = (0..batch)
-                .map(|s| self.forward(&ws.clone().narrow(0, s, 1), noise))
-                .collect::<Result<Vec<_>>>()?;
-            return Ok(Tensor::cat(images, 0));
+            return super::synthesis::per_sample(batch, |s| {
+                self.forward(&ws.clone().narrow(0, s, 1), noise)
+            });
         }
         match self {
             // (StyleGAN2 splits the batch in `forward_styles`, which StyleSpace edits call too.)

@@ -298,6 +298,17 @@ pub fn sample_major<const D: usize>(batch: usize, t: &Tensor<D>, noise: NoiseMod
         && matches!(noise, NoiseMode::Const | NoiseMode::None)
 }
 
+/// The images of samples `0..batch`, each made alone by `one`, as one batch.
+pub(crate) fn per_sample(
+    batch: usize,
+    one: impl Fn(usize) -> Result<Tensor<4>>,
+) -> Result<Tensor<4>> {
+    Ok(Tensor::cat(
+        (0..batch).map(one).collect::<Result<Vec<_>>>()?,
+        0,
+    ))
+}
+
 /// The styles (StyleSpace vectors) of one block, `[N, in_channels]` each.
 #[derive(Clone, Debug)]
 pub struct BlockStyles {
@@ -605,13 +616,10 @@ impl SynthesisNetwork {
     pub fn forward_styles(&self, styles: &[BlockStyles], noise: NoiseMode) -> Result<Tensor<4>> {
         let batch = styles.first().map_or(0, |b| b.conv1.dims()[0]);
         if sample_major(batch, &styles[0].conv1, noise) {
-            let images = (0..batch)
-                .map(|s| {
-                    let one: Vec<BlockStyles> = styles.iter().map(|b| b.sample(s)).collect();
-                    self.forward_styles(&one, noise)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            return Ok(Tensor::cat(images, 0));
+            return per_sample(batch, |s| {
+                let one: Vec<BlockStyles> = styles.iter().map(|b| b.sample(s)).collect();
+                self.forward_styles(&one, noise)
+            });
         }
         let f = self.run_blocks(styles, 0..self.blocks.len(), None, noise)?;
         Ok(f.img.expect("the last block always has torgb"))

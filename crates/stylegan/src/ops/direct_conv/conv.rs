@@ -27,9 +27,8 @@ pub fn conv2d(
 /// Whether the 3×3 convolutions of `ci` channels with `oh × ow` outputs run as Winograd F(2×2, 3×3)
 /// (`STYLEGAN_WINOGRAD=0` turns it off, to compare).
 fn winograd(ci: usize, oh: usize, ow: usize) -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("STYLEGAN_WINOGRAD").map_or(true, |v| v != "0"))
-        && super::winograd::pays(ci, oh, ow)
+    static ON: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    env_switch(&ON, "STYLEGAN_WINOGRAD").unwrap_or(true) && super::winograd::pays(ci, oh, ow)
 }
 
 /// [`conv2d`] with any [`Weights`], an optional [`Epilogue`] on the output, on a given

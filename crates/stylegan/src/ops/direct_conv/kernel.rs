@@ -465,6 +465,15 @@ pub fn isa() -> Isa {
     })
 }
 
+/// A kernel choice forced from the environment (to compare kernels), read once into `cell`:
+/// `Some(value != "0")` where `var` is set, `None` otherwise.
+pub(super) fn env_switch(
+    cell: &'static std::sync::OnceLock<Option<bool>>,
+    var: &str,
+) -> Option<bool> {
+    *cell.get_or_init(|| std::env::var(var).ok().map(|v| v != "0"))
+}
+
 /// The 8×48 micro-kernel: `C[r, j] (+)= Σ_k a[k·8 + r] · b[off_k + j]`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]

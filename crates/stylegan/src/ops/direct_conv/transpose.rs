@@ -32,12 +32,8 @@ pub fn conv_transpose2d_s2(
 /// `STYLEGAN_TRANSPOSE_GEMM=0|1` forces either, to compare.
 fn by_gemm(isa: Isa, ci: usize, outs: usize) -> bool {
     static FORCED: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
-    let forced = *FORCED.get_or_init(|| {
-        std::env::var("STYLEGAN_TRANSPOSE_GEMM")
-            .ok()
-            .map(|v| v != "0")
-    });
-    forced.unwrap_or(isa == Isa::Avx2 && ci.min(outs) >= 256)
+    env_switch(&FORCED, "STYLEGAN_TRANSPOSE_GEMM")
+        .unwrap_or(isa == Isa::Avx2 && ci.min(outs) >= 256)
 }
 
 /// A phase: `(py, px, taps (padded offsets), kernel positions)`.
@@ -165,12 +161,12 @@ pub(super) fn conv_transpose2d_s2_with(
     isa: Isa,
 ) -> (Vec<f32>, [usize; 4]) {
     let [n, ci, h, wd] = shape;
-    w.check(n, [outs, ci, 3]);
-    let (oh, ow) = (2 * h + 1, 2 * wd + 1);
-    let phases = phases();
     if by_gemm(isa, ci, outs) {
         return transpose_gemm(x, shape, w, outs);
     }
+    w.check(n, [outs, ci, 3]);
+    let (oh, ow) = (2 * h + 1, 2 * wd + 1);
+    let phases = phases();
     let mut shared: Vec<Option<Packed>> = vec![None; 4];
     let wp = wd + 2;
     let tail = (h + 1) * wp + 2 * NR + 2 * wp;

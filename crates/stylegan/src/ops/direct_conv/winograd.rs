@@ -291,12 +291,7 @@ fn transform_plain(w: &[f32], [outs, ci]: [usize; 2], scale: Option<(&[f32], &[f
 /// default build). `STYLEGAN_WINOGRAD_GEMM=0|1` forces either, to compare.
 fn products_by_gemm(isa: Isa) -> bool {
     static FORCED: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
-    let forced = *FORCED.get_or_init(|| {
-        std::env::var("STYLEGAN_WINOGRAD_GEMM")
-            .ok()
-            .map(|v| v != "0")
-    });
-    forced.unwrap_or(isa == Isa::Avx2)
+    env_switch(&FORCED, "STYLEGAN_WINOGRAD_GEMM").unwrap_or(isa == Isa::Avx2)
 }
 
 /// The 16 products `M_c [O rows][pitch] = U_c [O, I] · V_c [I, tiles]` through the gemm crate:
