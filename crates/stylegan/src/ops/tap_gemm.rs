@@ -151,17 +151,36 @@ impl Taps {
     fn scatter_in(&self, x: &[f32], [n, c, h, w]: [usize; 4]) -> Vec<f32> {
         let (row, plane, step) = (self.row, self.out.plane, self.stride);
         let total = self.input_len(c);
-        let mut out = vec![0.0f32; total];
+        if n == 0 {
+            return vec![0.0; total];
+        }
+        // Not zeroed up front (one thread's pass over the whole buffer): each task zeroes its
+        // own planes, in cache, just before filling them.
+        let mut out = Vec::<f32>::with_capacity(total);
         let dst = SendPtr(out.as_mut_ptr());
         (0..n * c).into_par_iter().for_each(|sc| {
             let (s, ci) = (sc / c, sc % c);
+            for b in 0..step * step {
+                let start = (b * c + ci) * row + s * plane;
+                // The last sample's task also zeroes the row's tail after the planes.
+                let end = if s + 1 == n {
+                    start - s * plane + row
+                } else {
+                    start + plane
+                };
+                assert!(end <= total);
+                // SAFETY: this (block, channel, sample) plane (and the tail for the last
+                // sample) belongs to this task alone, inside `out` (checked above).
+                unsafe { std::ptr::write_bytes(dst.get().add(start), 0, end - start) };
+            }
             let src = &x[sc * h * w..][..h * w];
             for y in 0..h {
                 for (b, pos, x0, count) in self.runs(y, w) {
                     let start = (b * c + ci) * row + s * plane + pos;
                     assert!(start + count <= total);
                     // SAFETY: the run's positions of this (block, channel, sample) are written
-                    // by this (s, ci) task only, and lie inside `out` (checked above).
+                    // by this (s, ci) task only, and lie inside `out` (checked above); they
+                    // were zeroed above, so initialised.
                     let d = unsafe { std::slice::from_raw_parts_mut(dst.get().add(start), count) };
                     if step == 1 {
                         d.copy_from_slice(&src[y * w + x0..][..count]);
@@ -173,6 +192,9 @@ impl Taps {
                 }
             }
         });
+        // SAFETY: the tasks zeroed every plane of every (block, channel) row and the rows'
+        // tails, which together cover 0..total.
+        unsafe { out.set_len(total) };
         out
     }
 
@@ -199,17 +221,22 @@ impl Taps {
     /// `dy [N, O, oh, ow]` → `[O, len]`, zero outside each plane's valid window.
     fn scatter_out(&self, dy: &[f32], o: usize) -> Vec<f32> {
         let p = self.out;
-        let len = p.len();
-        let mut out = vec![0.0f32; o * len];
-        out.par_chunks_mut(len).enumerate().for_each(|(oi, dst)| {
-            for s in 0..p.n {
-                let src = &dy[(s * o + oi) * p.oh * p.ow..][..p.oh * p.ow];
-                for y in 0..p.oh {
-                    dst[s * p.plane + y * p.pw..][..p.ow].copy_from_slice(&src[y * p.ow..][..p.ow]);
+        // SAFETY: each chunk (one output channel's row) is zeroed before its windows are
+        // copied in.
+        unsafe {
+            filled(o * p.len(), p.len(), |oi, dst| {
+                dst.fill(std::mem::MaybeUninit::new(0.0));
+                for s in 0..p.n {
+                    let src = &dy[(s * o + oi) * p.oh * p.ow..][..p.oh * p.ow];
+                    for y in 0..p.oh {
+                        let d = &mut dst[s * p.plane + y * p.pw..][..p.ow];
+                        for (d, &v) in d.iter_mut().zip(&src[y * p.ow..][..p.ow]) {
+                            d.write(v);
+                        }
+                    }
                 }
-            }
-        });
-        out
+            })
+        }
     }
 
     /// `[O, len]` → `[N, O, oh, ow]`, each plane's valid window.
@@ -273,13 +300,22 @@ impl Taps {
     /// rows; the input channels are split between the threads.
     fn input_grad(&self, wt: &[f32], [o, c, kk]: [usize; 3], dyb: &[f32]) -> Vec<f32> {
         let (len, row) = (self.out.len(), self.row);
-        let mut dxb = vec![0.0f32; self.input_len(c)];
-        let total = dxb.len();
+        let total = self.input_len(c);
+        // Zeroed by the parts, each its own rows (not by one thread up front).
+        let mut dxb = Vec::<f32>::with_capacity(total);
         let dst = SendPtr(dxb.as_mut_ptr());
         let per = c.div_ceil(threads()).max(1);
         let wp = tap_major(wt, [o, c, kk]);
         (0..c.div_ceil(per)).into_par_iter().for_each(|part| {
             let (c0, c1) = (part * per, ((part + 1) * per).min(c));
+            for b in 0..self.stride * self.stride {
+                assert!((b * c + c1) * row <= total);
+                // SAFETY: the rows of channels c0..c1 in phase block b belong to this part
+                // alone, inside the buffer (checked above).
+                unsafe {
+                    std::ptr::write_bytes(dst.get().add((b * c + c0) * row), 0, (c1 - c0) * row)
+                };
+            }
             for (q0, q1) in blocks(len, block_len(o)) {
                 for (t, &off) in self.offsets.iter().enumerate() {
                     assert!(off + (c - 1) * row + q1 <= total);
@@ -300,6 +336,8 @@ impl Taps {
                 }
             }
         });
+        // SAFETY: the parts zeroed the rows of every channel in every block: 0..total.
+        unsafe { dxb.set_len(total) };
         dxb
     }
 

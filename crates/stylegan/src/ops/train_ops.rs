@@ -117,8 +117,14 @@ fn view(t: &FloatTensor<Flex>) -> Cow<'_, [f32]> {
 }
 
 /// The f32 values of a Flex tensor in row-major order, taken (copied only when it is shared,
-/// not contiguous or not f32).
+/// not contiguous or not f32). A shared tensor is copied once from its borrowed slice:
+/// burn-flex's `into_data` would copy it to bytes and then again to realign them.
 fn values(t: FloatTensor<Flex>) -> Vec<f32> {
+    if !t.is_unique() && t.dtype() == DType::F32 {
+        if let Some(s) = t.as_slice::<f32>() {
+            return s.to_vec();
+        }
+    }
     let d = t.into_data();
     let d = if d.dtype() == DType::F32 {
         d
@@ -127,6 +133,23 @@ fn values(t: FloatTensor<Flex>) -> Vec<f32> {
     };
     d.try_into_vec::<f32>()
         .expect("train_ops: f32 data after conversion")
+}
+
+/// `t` after `f` has overwritten its values: in place when `t` is the only handle to a
+/// contiguous f32 buffer (the usual case for a fresh sum; no copy), else on a copy.
+fn update(mut t: FloatTensor<Flex>, f: impl FnOnce(&mut [f32])) -> FloatTensor<Flex> {
+    if t.dtype() == DType::F32 && t.is_unique() {
+        if let Some((start, end)) = t.layout().contiguous_offsets() {
+            if let Some(s) = t.try_storage_mut::<f32>() {
+                f(&mut s[start..end]);
+                return t;
+            }
+        }
+    }
+    let shape = t.shape();
+    let mut v = values(t);
+    f(&mut v);
+    burn_flex::FlexTensor::from_data(TensorData::new(v, shape))
 }
 
 fn flex(v: Vec<f32>, shape: [usize; 4]) -> FloatTensor<Flex> {
@@ -209,16 +232,17 @@ impl TrainOps for Flex {
         let shape = dims4(&x);
         let [_, c, h, w] = shape;
         // In place: the input is usually a fresh sum (conv + noise) that nothing else holds.
-        let (mut v, b) = (values(x), view(&b));
-        v.par_chunks_mut(h * w).enumerate().for_each(|(nc, plane)| {
-            let bias = b[nc % c];
-            for e in plane.iter_mut() {
-                let t = *e + bias;
-                let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
-                *e = (t * gain).clamp(-clamp, clamp);
-            }
-        });
-        flex(v, shape)
+        let b = view(&b);
+        update(x, |v| {
+            v.par_chunks_mut(h * w).enumerate().for_each(|(nc, plane)| {
+                let bias = b[nc % c];
+                for e in plane.iter_mut() {
+                    let t = *e + bias;
+                    let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
+                    *e = (t * gain).clamp(-clamp, clamp);
+                }
+            })
+        })
     }
 
     fn fused_bias_act_grad(
@@ -230,44 +254,47 @@ impl TrainOps for Flex {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let shape = dims4(&y);
         let [n, c, h, w] = shape;
-        let (y, mut g) = (view(&y), values(grad));
+        let y = view(&y);
+        let mut sums = Vec::new();
         // d/dt of clamp(gain·lrelu(t)): gain (× 0.2 where the output is not positive), 0 where
         // the clamp holds it (|y| = clamp; the same up to ties as the official reference ops).
-        let sums: Vec<f32> = g
-            .par_chunks_mut(h * w)
-            .zip(y.par_chunks(h * w))
-            .map(|(gp, yp)| {
-                // Sixteen running sums, so that the loop vectorises (one sum would be a chain
-                // of dependent additions).
-                let mut sums = [0.0f32; 16];
-                let mut gc = gp.chunks_exact_mut(16);
-                let mut yc = yp.chunks_exact(16);
-                let grad = |gv: f32, yv: f32| {
-                    let slope = if lrelu && yv <= 0.0 { 0.2 * gain } else { gain };
-                    if yv.abs() < clamp {
-                        gv * slope
-                    } else {
-                        0.0
+        let g = update(grad, |g| {
+            sums = g
+                .par_chunks_mut(h * w)
+                .zip(y.par_chunks(h * w))
+                .map(|(gp, yp)| {
+                    // Sixteen running sums, so that the loop vectorises (one sum would be a chain
+                    // of dependent additions).
+                    let mut sums = [0.0f32; 16];
+                    let mut gc = gp.chunks_exact_mut(16);
+                    let mut yc = yp.chunks_exact(16);
+                    let grad = |gv: f32, yv: f32| {
+                        let slope = if lrelu && yv <= 0.0 { 0.2 * gain } else { gain };
+                        if yv.abs() < clamp {
+                            gv * slope
+                        } else {
+                            0.0
+                        }
+                    };
+                    for (g16, y16) in (&mut gc).zip(&mut yc) {
+                        for ((gv, &yv), s) in g16.iter_mut().zip(y16).zip(sums.iter_mut()) {
+                            *gv = grad(*gv, yv);
+                            *s += *gv;
+                        }
                     }
-                };
-                for (g16, y16) in (&mut gc).zip(&mut yc) {
-                    for ((gv, &yv), s) in g16.iter_mut().zip(y16).zip(sums.iter_mut()) {
+                    for (gv, &yv) in gc.into_remainder().iter_mut().zip(yc.remainder()) {
                         *gv = grad(*gv, yv);
-                        *s += *gv;
+                        sums[0] += *gv;
                     }
-                }
-                for (gv, &yv) in gc.into_remainder().iter_mut().zip(yc.remainder()) {
-                    *gv = grad(*gv, yv);
-                    sums[0] += *gv;
-                }
-                sums.iter().sum::<f32>()
-            })
-            .collect();
+                    sums.iter().sum::<f32>()
+                })
+                .collect();
+        });
         let db = (0..c)
             .map(|ci| (0..n).map(|s| sums[s * c + ci]).sum::<f32>())
             .collect();
         (
-            flex(g, shape),
+            g,
             burn_flex::FlexTensor::from_data(TensorData::new(db, Shape::from(vec![c]))),
         )
     }
@@ -622,6 +649,22 @@ mod tests {
 
     fn max_abs<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
         (a - b).abs().max().into_scalar()
+    }
+
+    /// `update` writes in place only into a buffer nothing else holds: a shared tensor's other
+    /// handle keeps its values, a sole handle is updated without a copy.
+    #[test]
+    fn update_never_writes_through_a_shared_buffer() {
+        let t = flex(vec![1.0, 2.0, 3.0, 4.0], [1, 1, 2, 2]);
+        let other = t.clone();
+        let u = update(t, |v| v.iter_mut().for_each(|e| *e *= 10.0));
+        assert_eq!(view(&other).as_ref(), &[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(view(&u).as_ref(), &[10.0, 20.0, 30.0, 40.0]);
+        drop(other);
+        let before = view(&u).as_ptr();
+        let u = update(u, |v| v.iter_mut().for_each(|e| *e += 1.0));
+        assert_eq!(view(&u).as_ref(), &[11.0, 21.0, 31.0, 41.0]);
+        assert_eq!(view(&u).as_ptr(), before, "a sole handle is updated in place");
     }
 
     /// Under autodiff, the op's output and the gradients of x and w match burn's own conv2d
