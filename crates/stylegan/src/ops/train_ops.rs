@@ -152,6 +152,19 @@ fn update(mut t: FloatTensor<Flex>, f: impl FnOnce(&mut [f32])) -> FloatTensor<F
     burn_flex::FlexTensor::from_data(TensorData::new(v, shape))
 }
 
+/// Elements per parallel task of the element-wise kernels over `[N, C, plane]`: whole planes,
+/// about 16 Ki elements (one plane per task would be 1–16 elements for the small layers and
+/// the fully connected ones), and whole rows of `c` planes for 1-element planes.
+fn chunk_len(plane: usize, c: usize) -> usize {
+    let plane = plane.max(1);
+    let planes = (16 * 1024 / plane).max(1);
+    if plane == 1 {
+        planes.div_ceil(c.max(1)) * c.max(1)
+    } else {
+        planes * plane
+    }
+}
+
 fn flex(v: Vec<f32>, shape: [usize; 4]) -> FloatTensor<Flex> {
     burn_flex::FlexTensor::from_data(TensorData::new(v, Shape::from(shape.to_vec())))
 }
@@ -229,19 +242,24 @@ impl TrainOps for Flex {
         gain: f32,
         clamp: f32,
     ) -> FloatTensor<Self> {
-        let shape = dims4(&x);
-        let [_, c, h, w] = shape;
+        let [_, c, h, w] = dims4(&x);
+        let plane = h * w;
         // In place: the input is usually a fresh sum (conv + noise) that nothing else holds.
         let b = view(&b);
         update(x, |v| {
-            v.par_chunks_mut(h * w).enumerate().for_each(|(nc, plane)| {
-                let bias = b[nc % c];
-                for e in plane.iter_mut() {
-                    let t = *e + bias;
-                    let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
-                    *e = (t * gain).clamp(-clamp, clamp);
-                }
-            })
+            v.par_chunks_mut(chunk_len(plane, c))
+                .enumerate()
+                .for_each(|(k, chunk)| {
+                    let first = k * chunk_len(plane, c) / plane;
+                    for (j, p) in chunk.chunks_mut(plane).enumerate() {
+                        let bias = b[(first + j) % c];
+                        for e in p.iter_mut() {
+                            let t = *e + bias;
+                            let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
+                            *e = (t * gain).clamp(-clamp, clamp);
+                        }
+                    }
+                })
         })
     }
 
@@ -252,47 +270,56 @@ impl TrainOps for Flex {
         gain: f32,
         clamp: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let shape = dims4(&y);
-        let [n, c, h, w] = shape;
+        let [_, c, h, w] = dims4(&y);
+        let (plane, chunk) = (h * w, chunk_len(h * w, c));
         let y = view(&y);
-        let mut sums = Vec::new();
         // d/dt of clamp(gain·lrelu(t)): gain (× 0.2 where the output is not positive), 0 where
         // the clamp holds it (|y| = clamp; the same up to ties as the official reference ops).
+        let grad_of = |gv: f32, yv: f32| {
+            let slope = if lrelu && yv <= 0.0 { 0.2 * gain } else { gain };
+            if yv.abs() < clamp {
+                gv * slope
+            } else {
+                0.0
+            }
+        };
+        let mut db = vec![0.0f32; c];
         let g = update(grad, |g| {
-            sums = g
-                .par_chunks_mut(h * w)
-                .zip(y.par_chunks(h * w))
-                .map(|(gp, yp)| {
-                    // Sixteen running sums, so that the loop vectorises (one sum would be a chain
-                    // of dependent additions).
-                    let mut sums = [0.0f32; 16];
-                    let mut gc = gp.chunks_exact_mut(16);
-                    let mut yc = yp.chunks_exact(16);
-                    let grad = |gv: f32, yv: f32| {
-                        let slope = if lrelu && yv <= 0.0 { 0.2 * gain } else { gain };
-                        if yv.abs() < clamp {
-                            gv * slope
-                        } else {
-                            0.0
+            // Each chunk of whole planes gives its per-channel sums; the chunks' sums are added.
+            let parts: Vec<Vec<f32>> = g
+                .par_chunks_mut(chunk)
+                .zip(y.par_chunks(chunk))
+                .enumerate()
+                .map(|(k, (gk, yk))| {
+                    let first = k * chunk / plane;
+                    let mut sums = vec![0.0f32; c];
+                    for (j, (gp, yp)) in gk.chunks_mut(plane).zip(yk.chunks(plane)).enumerate() {
+                        // Sixteen running sums, so that the loop vectorises (one sum would be a
+                        // chain of dependent additions).
+                        let mut s16 = [0.0f32; 16];
+                        let mut gc = gp.chunks_exact_mut(16);
+                        let mut yc = yp.chunks_exact(16);
+                        for (g16, y16) in (&mut gc).zip(&mut yc) {
+                            for ((gv, &yv), s) in g16.iter_mut().zip(y16).zip(s16.iter_mut()) {
+                                *gv = grad_of(*gv, yv);
+                                *s += *gv;
+                            }
                         }
-                    };
-                    for (g16, y16) in (&mut gc).zip(&mut yc) {
-                        for ((gv, &yv), s) in g16.iter_mut().zip(y16).zip(sums.iter_mut()) {
-                            *gv = grad(*gv, yv);
-                            *s += *gv;
+                        for (gv, &yv) in gc.into_remainder().iter_mut().zip(yc.remainder()) {
+                            *gv = grad_of(*gv, yv);
+                            s16[0] += *gv;
                         }
+                        sums[(first + j) % c] += s16.iter().sum::<f32>();
                     }
-                    for (gv, &yv) in gc.into_remainder().iter_mut().zip(yc.remainder()) {
-                        *gv = grad(*gv, yv);
-                        sums[0] += *gv;
-                    }
-                    sums.iter().sum::<f32>()
+                    sums
                 })
                 .collect();
+            for part in parts {
+                for (d, s) in db.iter_mut().zip(part) {
+                    *d += s;
+                }
+            }
         });
-        let db = (0..c)
-            .map(|ci| (0..n).map(|s| sums[s * c + ci]).sum::<f32>())
-            .collect();
         (
             g,
             burn_flex::FlexTensor::from_data(TensorData::new(db, Shape::from(vec![c]))),
@@ -664,7 +691,11 @@ mod tests {
         let before = view(&u).as_ptr();
         let u = update(u, |v| v.iter_mut().for_each(|e| *e += 1.0));
         assert_eq!(view(&u).as_ref(), &[11.0, 21.0, 31.0, 41.0]);
-        assert_eq!(view(&u).as_ptr(), before, "a sole handle is updated in place");
+        assert_eq!(
+            view(&u).as_ptr(),
+            before,
+            "a sole handle is updated in place"
+        );
     }
 
     /// Under autodiff, the op's output and the gradients of x and w match burn's own conv2d
@@ -740,23 +771,30 @@ mod tests {
             (Activation::Linear, 1.0, Some(0.7)),
             (Activation::Linear, 1.0, None),
         ] {
-            let x0 = Tensor::<4>::random([3, 5, 4, 6], Distribution::Normal(0.0, 1.5), &dev);
-            let b0 = Tensor::<1>::random([5], Distribution::Normal(0.0, 1.0), &dev);
-            let g = Tensor::<4>::random([3, 5, 4, 6], Distribution::Normal(0.0, 1.0), &dev);
-            let (xa, ba) = (x0.clone().require_grad(), b0.clone().require_grad());
-            let (xb, bb) = (x0.clone().require_grad(), b0.clone().require_grad());
-            let ya = bias_act(&xa, Some(&ba), act, gain, clamp).expect("applies on the CPU");
-            let yb = composed(xb.clone(), bb.clone(), act, gain, clamp);
-            let d = max_abs(ya.clone().inner(), yb.clone().inner());
-            assert!(d < 1e-6, "{act:?} {clamp:?}: values differ by {d}");
-            let ga = (ya * g.clone()).sum().backward();
-            let gb = (yb * g.clone()).sum().backward();
-            let dx = max_abs(xa.grad(&ga).unwrap(), xb.grad(&gb).unwrap());
-            let db = max_abs(ba.grad(&ga).unwrap(), bb.grad(&gb).unwrap());
-            assert!(
-                dx < 1e-5 && db < 1e-4,
-                "{act:?} {clamp:?}: dx {dx}, db {db}"
-            );
+            // One task; several tasks of whole planes with a short last one; 1-element planes
+            // (rows of c) over several tasks.
+            for shape in [[3, 5, 4, 6], [3, 5, 64, 64], [3000, 7, 1, 1]] {
+                let x0 = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.5), &dev);
+                let b0 = Tensor::<1>::random([shape[1]], Distribution::Normal(0.0, 1.0), &dev);
+                let g = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &dev);
+                let (xa, ba) = (x0.clone().require_grad(), b0.clone().require_grad());
+                let (xb, bb) = (x0.clone().require_grad(), b0.clone().require_grad());
+                let ya = bias_act(&xa, Some(&ba), act, gain, clamp).expect("applies on the CPU");
+                let yb = composed(xb.clone(), bb.clone(), act, gain, clamp);
+                let d = max_abs(ya.clone().inner(), yb.clone().inner());
+                assert!(
+                    d < 1e-6,
+                    "{act:?} {clamp:?} {shape:?}: values differ by {d}"
+                );
+                let ga = (ya * g.clone()).sum().backward();
+                let gb = (yb * g.clone()).sum().backward();
+                let dx = max_abs(xa.grad(&ga).unwrap(), xb.grad(&gb).unwrap());
+                let db = max_abs(ba.grad(&ga).unwrap(), bb.grad(&gb).unwrap());
+                assert!(
+                    dx < 1e-5 && db < 1e-4 * (shape[0] * shape[2] * shape[3]) as f32 / 24.0,
+                    "{act:?} {clamp:?} {shape:?}: dx {dx}, db {db}"
+                );
+            }
         }
         // 2-D (fully connected layers), no bias.
         let x0 = Tensor::<2>::random([4, 7], Distribution::Normal(0.0, 1.0), &dev).require_grad();
