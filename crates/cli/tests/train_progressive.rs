@@ -179,5 +179,11 @@ fn progressive_flags_are_checked() {
     let mut a = base("stylegan2");
     a.extend(["--batch", "4", "--gamma", "1", "--lod-kimg", "1"]);
     fails(&run(&a), &["--lod-kimg", "progressive"]);
+    let mut a = base("stylegan2");
+    a.extend(["--batch", "4", "--gamma", "1", "--ema-kimg", "2"]);
+    fails(&run(&a), &["--ema-kimg", "progressive"]);
+    let mut a = base("pggan");
+    a.extend(["--ema-kimg", "0"]);
+    fails(&run(&a), &["--ema-kimg", "0"]);
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
 }

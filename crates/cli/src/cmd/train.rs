@@ -119,6 +119,10 @@ pub struct Args {
     /// pggan/stylegan1: the resolution growing starts from (official 4 / 8).
     #[arg(long)]
     lod_initial: Option<usize>,
+    /// pggan/stylegan1: half-life of Gs (the sampled generator) in thousands of images
+    /// (official: PGGAN β 0.999 per minibatch, StyleGAN v1 10 kimg); short runs want a few kimg.
+    #[arg(long, allow_negative_numbers = true)]
+    ema_kimg: Option<f64>,
     /// cpu or gpu.
     #[arg(long, value_enum, default_value_t = crate::args::DeviceArg::Cpu)]
     device: crate::args::DeviceArg,
@@ -511,8 +515,11 @@ pub fn run(a: Args) -> Result<()> {
             "a new {cfg_name} run needs --batch (the total batch size) and --gamma (the R1 weight)"
         );
     }
-    if a.lod_kimg.is_some() || a.lod_initial.is_some() {
-        bail!("--lod-kimg and --lod-initial apply to progressive growing (--cfg pggan|stylegan1)");
+    if a.lod_kimg.is_some() || a.lod_initial.is_some() || a.ema_kimg.is_some() {
+        bail!(
+            "--lod-kimg, --lod-initial and --ema-kimg apply to progressive growing (--cfg \
+             pggan|stylegan1)"
+        );
     }
     check_flags(&a)?;
     let info = match &a.resume {

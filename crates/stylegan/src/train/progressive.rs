@@ -281,6 +281,10 @@ pub struct ProgressiveOptions {
     pub wgan_target: f64,
     /// Relative step of the first-order regularisers' central differences.
     pub eps_rel: f64,
+    /// Half-life of Gs in thousands of images; `None`: the recipe's (PGGAN: β = 0.999 per
+    /// minibatch, 11 kimg at 16 images; StyleGAN v1: 10 kimg). Short runs need a shorter one:
+    /// Gs averages G over a few half-lives, and in 30-kimg phases that spans whole levels.
+    pub ema_kimg: Option<f64>,
 }
 
 impl ProgressiveOptions {
@@ -302,13 +306,24 @@ impl ProgressiveOptions {
             wgan_epsilon: 0.001,
             wgan_target: 1.0,
             eps_rel: regularizers::DEFAULT_EPS_REL,
+            ema_kimg: None,
+        }
+    }
+
+    /// Gs ← G + (Gs − G)·β after each D step of `minibatch` images: β of this recipe or of
+    /// `ema_kimg`.
+    pub fn gs_beta(&self, minibatch: usize) -> f64 {
+        match (self.ema_kimg, self.recipe) {
+            (Some(k), _) => 0.5f64.powf(minibatch as f64 / (k * 1000.0)),
+            (None, Recipe::Pggan) => 0.999,
+            (None, Recipe::StyleGan1) => 0.5f64.powf(minibatch as f64 / 10_000.0),
         }
     }
 
     /// The options as JSON (recorded in snapshots; a resume compares them).
     pub fn record(&self) -> Value {
         let s = &self.schedule;
-        json!({
+        let mut v = json!({
             "recipe": match self.recipe { Recipe::Pggan => "pggan", Recipe::StyleGan1 => "stylegan1" },
             "lod_initial_resolution": s.lod_initial_resolution,
             "lod_training_kimg": s.lod_training_kimg,
@@ -328,7 +343,12 @@ impl ProgressiveOptions {
             "wgan_lambda": self.wgan_lambda,
             "wgan_epsilon": self.wgan_epsilon,
             "wgan_target": self.wgan_target,
-        })
+        });
+        // Recorded only when set, so that the records of earlier snapshots stay valid.
+        if let Some(k) = self.ema_kimg {
+            v["ema_kimg"] = json!(k);
+        }
+        v
     }
 }
 
@@ -399,6 +419,10 @@ impl ProgressiveOptions {
             wgan_epsilon: f("wgan_epsilon")?,
             wgan_target: f("wgan_target")?,
             eps_rel: regularizers::DEFAULT_EPS_REL,
+            ema_kimg: match v.get("ema_kimg") {
+                None => None,
+                Some(k) => Some(k.as_f64().ok_or_else(|| bad("ema_kimg"))?),
+            },
         };
         if o.record() != *v {
             return Err(Error::Config(
@@ -579,6 +603,13 @@ impl ProgressiveTrainer {
         TfD::build(&d, d.leaves(&|_| false))?;
         let res = gn.config.img_resolution;
         opts.schedule.check(res)?;
+        if let Some(k) = opts.ema_kimg {
+            if !(k.is_finite() && k > 0.0) {
+                return Err(Error::InvalidArgument(format!(
+                    "the Gs half-life must be a positive number of kimg, got {k}"
+                )));
+            }
+        }
         if opts.minibatch_repeats == 0 || opts.d_repeats == 0 {
             return Err(Error::InvalidArgument(
                 "minibatch_repeats and d_repeats must be positive".into(),
@@ -828,12 +859,9 @@ impl ProgressiveTrainer {
     }
 
     /// Gs ← G + (Gs − G)·β for the trainables, a copy of the other variables (β = 0):
-    /// `setup_as_moving_average_of`. PGGAN: β = 0.999; StyleGAN v1: β = 0.5^(minibatch / 10k).
+    /// `setup_as_moving_average_of`, β from [`ProgressiveOptions::gs_beta`].
     fn update_gs(&mut self, minibatch: usize) -> Result<()> {
-        let beta = match self.opts.recipe {
-            Recipe::Pggan => 0.999,
-            Recipe::StyleGan1 => 0.5f64.powf(minibatch as f64 / 10_000.0),
-        };
+        let beta = self.opts.gs_beta(minibatch);
         let names: Vec<String> = self.g.tensors.keys().cloned().collect();
         for name in names {
             let g = self.g.get(&name)?.clone();
@@ -1170,6 +1198,29 @@ mod tests {
         assert!(Schedule::resets_between(1.0, 0.99));
         assert!(Schedule::resets_between(0.01, 0.0));
         assert!(!Schedule::resets_between(0.6, 0.4));
+    }
+
+    /// Gs's β: the recipes' own (PGGAN per minibatch, StyleGAN v1 a 10-kimg half-life) unless
+    /// a half-life is given; a set half-life survives the snapshot record, an unset one leaves
+    /// the record as earlier snapshots have it.
+    #[test]
+    fn gs_half_life_is_the_recipes_unless_given() {
+        let pg = ProgressiveOptions::official(Recipe::Pggan);
+        let sg1 = ProgressiveOptions::official(Recipe::StyleGan1);
+        assert_eq!(pg.gs_beta(16), 0.999);
+        assert_eq!(pg.gs_beta(64), 0.999);
+        assert!((sg1.gs_beta(32) - 0.5f64.powf(32.0 / 10_000.0)).abs() < 1e-15);
+        let short = ProgressiveOptions {
+            ema_kimg: Some(2.0),
+            ..pg.clone()
+        };
+        // 2000 images at 64 per step halve the weight of the past.
+        assert!((short.gs_beta(64).powf(2000.0 / 64.0) - 0.5).abs() < 1e-12);
+        for o in [pg, sg1, short] {
+            let r = o.record();
+            assert_eq!(r.get("ema_kimg").is_some(), o.ema_kimg.is_some());
+            assert_eq!(ProgressiveOptions::from_record(&r).unwrap(), o);
+        }
     }
 
     #[test]

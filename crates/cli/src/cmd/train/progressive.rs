@@ -104,6 +104,10 @@ fn new_options(a: &Args, recipe: Recipe, resolution: usize) -> Result<Progressiv
     if let Some(r) = a.lod_initial {
         o.schedule.lod_initial_resolution = r;
     }
+    if let Some(k) = a.ema_kimg {
+        crate::args::range("--ema-kimg", k, 0.0, true, 1e9)?;
+        o.ema_kimg = Some(k);
+    }
     o.schedule
         .check(resolution)
         .context("--lod-initial / the data set's resolution")?;
