@@ -457,9 +457,9 @@ impl Generator {
         let family = self.family();
         match &mut self.synthesis {
             Synthesis::StyleGan1(s) => {
-                s.run_lod = super::tf1::check_lod("--lod", lod, log2)?;
+                s.run_lod = super::tf1::check_lod("the generator", lod, log2)?;
             }
-            Synthesis::Pggan(g) => g.lod = super::tf1::check_lod("--lod", lod, log2)?,
+            Synthesis::Pggan(g) => g.lod = super::tf1::check_lod("the generator", lod, log2)?,
             _ => {
                 return Err(not_in_family(
                     family,
