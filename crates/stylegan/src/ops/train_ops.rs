@@ -108,19 +108,18 @@ fn dims4(t: &FloatTensor<Flex>) -> [usize; 4] {
 /// (the usual case: autodiff keeps the tensors it checkpoints shared, and taking them by value
 /// would copy them).
 fn view(t: &FloatTensor<Flex>) -> Cow<'_, [f32]> {
-    if t.dtype() == DType::F32 {
-        if let Some(s) = t.as_slice::<f32>() {
-            return Cow::Borrowed(s);
-        }
+    // (`as_slice` is `None` for another dtype or a non-contiguous layout.)
+    match t.as_slice::<f32>() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(values(t.clone())),
     }
-    Cow::Owned(values(t.clone()))
 }
 
 /// The f32 values of a Flex tensor in row-major order, taken (copied only when it is shared,
 /// not contiguous or not f32). A shared tensor is copied once from its borrowed slice:
 /// burn-flex's `into_data` would copy it to bytes and then again to realign them.
 fn values(t: FloatTensor<Flex>) -> Vec<f32> {
-    if !t.is_unique() && t.dtype() == DType::F32 {
+    if !t.is_unique() {
         if let Some(s) = t.as_slice::<f32>() {
             return s.to_vec();
         }
@@ -243,23 +242,21 @@ impl TrainOps for Flex {
         clamp: f32,
     ) -> FloatTensor<Self> {
         let [_, c, h, w] = dims4(&x);
-        let plane = h * w;
+        let (plane, chunk) = (h * w, chunk_len(h * w, c));
         // In place: the input is usually a fresh sum (conv + noise) that nothing else holds.
         let b = view(&b);
         update(x, |v| {
-            v.par_chunks_mut(chunk_len(plane, c))
-                .enumerate()
-                .for_each(|(k, chunk)| {
-                    let first = k * chunk_len(plane, c) / plane;
-                    for (j, p) in chunk.chunks_mut(plane).enumerate() {
-                        let bias = b[(first + j) % c];
-                        for e in p.iter_mut() {
-                            let t = *e + bias;
-                            let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
-                            *e = (t * gain).clamp(-clamp, clamp);
-                        }
+            v.par_chunks_mut(chunk).enumerate().for_each(|(k, vk)| {
+                let first = k * chunk / plane;
+                for (j, p) in vk.chunks_mut(plane).enumerate() {
+                    let bias = b[(first + j) % c];
+                    for e in p.iter_mut() {
+                        let t = *e + bias;
+                        let t = if lrelu && t < 0.0 { t * 0.2 } else { t };
+                        *e = (t * gain).clamp(-clamp, clamp);
                     }
-                })
+                }
+            })
         })
     }
 

@@ -83,7 +83,8 @@ enum HostView {
 impl HostView {
     fn of<const D: usize>(t: &Tensor<D>) -> Self {
         if let Ok(p) = t.clone().try_into_primitive::<burn::backend::Flex>() {
-            if p.dtype() == DType::F32 && p.as_slice::<f32>().is_some() {
+            // (`as_slice` is `None` for another dtype or a non-contiguous layout.)
+            if p.as_slice::<f32>().is_some() {
                 return Self::Flex(p);
             }
         }
